@@ -1,0 +1,52 @@
+# deephealth — two commands matter: `make demo` and `make test` (see README.md).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DATA   := .data/.fetched
+SYS    := .data/.system
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: install system-deps data demo test lint bench serve clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch pinned for this machine (CPU build on local disk); the package itself needs torch>=2.4.
+	$(PY) -m pip install -q torch==2.13.0 numpy
+	$(PY) -m pip install -q -e ".[all,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(SYS):
+	mkdir -p .data
+	bash scripts/install_system_deps.sh
+	touch $(SYS)
+
+system-deps: $(SYS)
+
+$(DATA): $(STAMP) scripts/fetch_data.sh
+	PYTHON=$(PY) bash scripts/fetch_data.sh
+	touch $(DATA)
+
+data: $(DATA)
+
+demo: install system-deps data
+	$(VENV)/bin/deephealth demo
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+
+test: install system-deps data lint
+	$(PY) -m pytest -q
+
+bench: install system-deps data
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) bench/run_all.py
+
+serve: install
+	$(VENV)/bin/deephealth serve
+
+clean:
+	rm -rf $(VENV) .data build dist src/*.egg-info .pytest_cache .ruff_cache

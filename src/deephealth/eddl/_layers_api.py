@@ -1,0 +1,38 @@
+"""Public names of the layer constructors (pyeddl's functional API)."""
+
+from deephealth.eddl.layers.activations import (
+    Activation,
+    Elu,
+    Exponential,
+    HardSigmoid,
+    LeakyReLu,
+    Linear,
+    ReLu,
+    Selu,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+    ThresholdedReLu,
+)
+from deephealth.eddl.layers.core import Dense, Input
+
+__all__ = [
+    "Activation",
+    "Dense",
+    "Elu",
+    "Exponential",
+    "HardSigmoid",
+    "Input",
+    "LeakyReLu",
+    "Linear",
+    "ReLu",
+    "Selu",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Softsign",
+    "Tanh",
+    "ThresholdedReLu",
+]

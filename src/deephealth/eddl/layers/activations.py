@@ -1,0 +1,163 @@
+"""Activation layers: one layer kind, `Activation`, whose `act` parameter picks the function.
+
+pyeddl's ReLu, Sigmoid, Softmax, ... are thin constructors over `Activation(parent, act, params)`;
+the table `ACTIVATIONS` maps each name to its torch function and the names of its parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deephealth.eddl.layers.base import (
+    Layer,
+    LayerSpec,
+    Shape,
+    ShapeError,
+    auto_name,
+    register,
+    single,
+)
+
+
+def _softmax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+    return torch.softmax(x, dim=axis if axis < 0 else axis + 1)
+
+
+# name -> (function(x, *params), parameter names with defaults)
+ACTIVATIONS: dict[str, tuple[Callable[..., torch.Tensor], dict[str, float]]] = {
+    "relu": (lambda x: F.relu(x), {}),
+    "leaky_relu": (lambda x, alpha: F.leaky_relu(x, alpha), {"alpha": 0.01}),
+    "elu": (lambda x, alpha: F.elu(x, alpha), {"alpha": 1.0}),
+    "selu": (lambda x: F.selu(x), {}),
+    "sigmoid": (torch.sigmoid, {}),
+    "hard_sigmoid": (lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0), {}),
+    "softmax": (_softmax, {"axis": -1}),
+    "softplus": (lambda x: F.softplus(x), {}),
+    "softsign": (lambda x: F.softsign(x), {}),
+    "tanh": (torch.tanh, {}),
+    "linear": (lambda x, alpha: x * alpha, {"alpha": 1.0}),
+    "exp": (torch.exp, {}),
+    "thresholded_relu": (lambda x, alpha: x * (x > alpha).to(x.dtype), {"alpha": 1.0}),
+}
+
+
+class ActivationModule(nn.Module):
+    """Applies one entry of `ACTIVATIONS` with fixed parameters."""
+
+    def __init__(self, act: str, values: Sequence[float]) -> None:
+        super().__init__()
+        self.act = act
+        self.fn = ACTIVATIONS[act][0]
+        self.values = tuple(values)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x, *self.values)
+
+    def extra_repr(self) -> str:
+        return f"{self.act}{self.values or ''}"
+
+
+@register
+class ActivationSpec(LayerSpec):
+    """Element-wise activation (softmax along an axis)."""
+
+    kind = "Activation"
+
+    def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
+        shape = single(in_shapes)
+        if params["act"] == "softmax":
+            axis = params["params"][0]
+            if not -len(shape) <= axis < len(shape):
+                raise ShapeError(f"softmax axis {axis} is outside a {len(shape)}-D input {shape}")
+        return shape
+
+    def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
+        return ActivationModule(params["act"], params["params"])
+
+
+def Activation(  # noqa: N802 (pyeddl name)
+    parent: Layer, activation: str, params: Sequence[float] = (), name: str = ""
+) -> Layer:
+    """Apply the activation named `activation` (see `ACTIVATIONS`) with optional parameters."""
+    if activation not in ACTIVATIONS:
+        valid = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(f"unknown activation {activation!r}; valid: {valid}")
+    defaults = ACTIVATIONS[activation][1]
+    values = list(params) + list(defaults.values())[len(params) :]
+    if len(values) != len(defaults):
+        raise ValueError(
+            f"activation {activation!r} takes {len(defaults)} parameter(s): {defaults}"
+        )
+    values = [int(v) if activation == "softmax" else float(v) for v in values]
+    params = {"act": activation, "params": values}
+    return Layer("Activation", [parent], params, name or auto_name(activation.replace("_", "")))
+
+
+def ReLu(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """Rectified linear unit."""
+    return Activation(parent, "relu", (), name)
+
+
+def LeakyReLu(parent: Layer, alpha: float = 0.01, name: str = "") -> Layer:  # noqa: N802
+    """Leaky ReLU with negative slope `alpha`."""
+    return Activation(parent, "leaky_relu", (alpha,), name)
+
+
+def Elu(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:  # noqa: N802
+    """Exponential linear unit."""
+    return Activation(parent, "elu", (alpha,), name)
+
+
+def Selu(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """Scaled ELU."""
+    return Activation(parent, "selu", (), name)
+
+
+def Sigmoid(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """Logistic sigmoid."""
+    return Activation(parent, "sigmoid", (), name)
+
+
+def HardSigmoid(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """Piecewise-linear sigmoid, clamp(0.2 x + 0.5, 0, 1)."""
+    return Activation(parent, "hard_sigmoid", (), name)
+
+
+def Softmax(parent: Layer, axis: int = -1, name: str = "") -> Layer:  # noqa: N802
+    """Softmax along `axis` (batch excluded; -1 is the last axis)."""
+    return Activation(parent, "softmax", (axis,), name)
+
+
+def Softplus(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """log(1 + exp(x))."""
+    return Activation(parent, "softplus", (), name)
+
+
+def Softsign(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """x / (1 + |x|)."""
+    return Activation(parent, "softsign", (), name)
+
+
+def Tanh(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """Hyperbolic tangent."""
+    return Activation(parent, "tanh", (), name)
+
+
+def Linear(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:  # noqa: N802
+    """alpha * x."""
+    return Activation(parent, "linear", (alpha,), name)
+
+
+def Exponential(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+    """exp(x)."""
+    return Activation(parent, "exp", (), name)
+
+
+def ThresholdedReLu(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:  # noqa: N802
+    """x where x > alpha, else 0."""
+    return Activation(parent, "thresholded_relu", (alpha,), name)
