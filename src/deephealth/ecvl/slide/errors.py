@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from deephealth.ecvl.errors import EcvlError
 
-class SlideError(RuntimeError):
-    """A whole-slide image could not be opened or read."""
+
+class SlideError(EcvlError):
+    """A whole-slide image could not be opened or read (an ECVL error, so a RuntimeError)."""
 
 
 class SlideOpenError(SlideError):

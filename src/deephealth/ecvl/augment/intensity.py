@@ -1,0 +1,184 @@
+"""Intensity augmentations and conversions: gamma, brightness, blur, normalisation, scaling, types.
+
+They change pixel values only. The type conversions (``AugToFloat32``, ``AugDivBy255``) also apply to
+the ground truth, as in ECVL; the others leave it untouched. Integer images are converted to float32
+where the result needs it (normalisation, scaling); gamma, brightness and blur keep the pixel type.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from deephealth.ecvl.augment._arrays import cv_apply, saturate, value_max
+from deephealth.ecvl.augment.base import Augmentation, Param
+from deephealth.ecvl.errors import EcvlError
+
+
+def _float(x: np.ndarray) -> np.ndarray:
+    return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+class AugGammaContrast(Augmentation):
+    """Gamma contrast ``out = max * (x / max) ** gamma`` with random gamma (pyecvl AugGammaContrast).
+
+    Args:
+        gamma: Range ``[min, max]`` of the exponent (0.5 to 2.0 is typical).
+    """
+
+    spec = (Param("gamma", "range"),)
+
+    def _transform(self, x, gt, v, rng):
+        g = v["gamma"]
+        if x.dtype == np.uint8:
+            lut = (np.linspace(0.0, 1.0, 256) ** g * 255.0 + 0.5).astype(np.uint8)
+            return lut[x], gt
+        top = value_max(x.dtype)
+        out = np.power(np.clip(x.astype(np.float32) / top, 0, None), g) * top
+        return saturate(out, x.dtype), gt
+
+
+class AugBrightness(Augmentation):
+    """Add a random value ``beta`` to every pixel, saturating (pyecvl AugBrightness).
+
+    Args:
+        beta: Range ``[min, max]`` of the added value (0 to 100 is typical for uint8).
+    """
+
+    spec = (Param("beta", "range"),)
+
+    def _transform(self, x, gt, v, rng):
+        return saturate(x.astype(np.float32) + v["beta"], x.dtype), gt
+
+
+class AugGaussianBlur(Augmentation):
+    """Gaussian blur with random sigma (pyecvl AugGaussianBlur); volumes in-plane per slice.
+
+    Args:
+        sigma: Range ``[min, max]`` of the standard deviation in pixels.
+    """
+
+    spec = (Param("sigma", "range"),)
+
+    def _transform(self, x, gt, v, rng):
+        s = v["sigma"]
+        if s <= 1e-3:
+            return x, gt
+        return cv_apply(lambda a: cv2.GaussianBlur(a, (0, 0), s), x), gt
+
+
+class AugNormalize(Augmentation):
+    """Normalise ``(x - mean) / std``, globally or per channel (pyecvl AugNormalize).
+
+    Args:
+        mean: A number, or one mean per channel.
+        std: A number, or one standard deviation per channel (same form as ``mean``).
+    """
+
+    spec = (Param("mean", "numvec"), Param("std", "numvec"))
+    deterministic = True
+
+    def _check(self) -> None:
+        m, s = self.get("mean"), self.get("std")
+        if isinstance(m, tuple) != isinstance(s, tuple) or (
+            isinstance(m, tuple) and len(m) != len(s)
+        ):
+            raise EcvlError(f"AugNormalize: mean {m} and std {s} must have the same form")
+        if np.any(np.asarray(s) == 0):
+            raise EcvlError("AugNormalize: std must not be 0")
+
+    def _transform(self, x, gt, v, rng):
+        m = np.asarray(self.get("mean"), np.float32)
+        s = np.asarray(self.get("std"), np.float32)
+        if m.ndim and m.size != x.shape[-1]:
+            raise EcvlError(
+                f"AugNormalize: {m.size} means for an image with {x.shape[-1]} channels"
+            )
+        return (_float(x) - m) * (1.0 / s), gt
+
+
+class AugScaleTo(Augmentation):
+    """Scale linearly so the image spans ``[new_min, new_max]`` (pyecvl AugScaleTo).
+
+    Args:
+        new_min: New minimum.
+        new_max: New maximum.
+    """
+
+    spec = (Param("new_min", "number"), Param("new_max", "number"))
+    deterministic = True
+
+    def _transform(self, x, gt, v, rng):
+        return scale_to(x, self.get("new_min"), self.get("new_max")), gt
+
+
+_CV_NORM_TYPES = {np.dtype(t) for t in (np.uint8, np.uint16, np.int16, np.float32, np.float64)}
+
+
+def scale_to(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Min-max scale ``x`` to ``[lo, hi]`` as float32 (one OpenCV pass when the type allows)."""
+    if x.dtype in _CV_NORM_TYPES and x.size:
+        flat = x.reshape(x.shape[0], -1)
+        out = cv2.normalize(flat, None, lo, hi, cv2.NORM_MINMAX, dtype=cv2.CV_32F)
+        return out.reshape(x.shape)
+    xf = _float(x)
+    mn, mx = float(xf.min()), float(xf.max())
+    a = (hi - lo) / (mx - mn) if mx > mn else 0.0
+    return (xf * a + (lo - a * mn)).astype(np.float32)
+
+
+class AugScaleFromTo(Augmentation):
+    """Map ``[from_min, from_max]`` linearly onto ``[to_min, to_max]`` (pyecvl AugScaleFromTo).
+
+    Args:
+        from_min: Source value mapped to ``to_min``.
+        from_max: Source value mapped to ``to_max``.
+        to_min: Target of ``from_min``.
+        to_max: Target of ``from_max``.
+    """
+
+    spec = (
+        Param("from_min", "number"),
+        Param("from_max", "number"),
+        Param("to_min", "number"),
+        Param("to_max", "number"),
+    )
+    deterministic = True
+
+    def _check(self) -> None:
+        if self.get("from_max") == self.get("from_min"):
+            raise EcvlError("AugScaleFromTo: from_min and from_max must differ")
+
+    def _transform(self, x, gt, v, rng):
+        f0, f1, t0, t1 = (self.get(k) for k in ("from_min", "from_max", "to_min", "to_max"))
+        a = (t1 - t0) / (f1 - f0)
+        return _float(x) * a + (t0 - a * f0), gt
+
+
+class AugToFloat32(Augmentation):
+    """Convert image and ground truth to float32, dividing by divisors (pyecvl AugToFloat32).
+
+    Args:
+        divisor: Divisor of the image.
+        divisor_gt: Divisor of the ground truth.
+    """
+
+    spec = (Param("divisor", "number", 1.0), Param("divisor_gt", "number", 1.0))
+    deterministic = True
+
+    def _transform(self, x, gt, v, rng):
+        d, dg = self.get("divisor"), self.get("divisor_gt")
+        x = x.astype(np.float32) if d == 1 else x.astype(np.float32) * np.float32(1.0 / d)
+        if gt is not None:
+            gt = gt.astype(np.float32) if dg == 1 else gt.astype(np.float32) * np.float32(1.0 / dg)
+        return x, gt
+
+
+class AugDivBy255(Augmentation):
+    """Divide image and ground truth by 255 (pyecvl AugDivBy255); integer input becomes float32."""
+
+    deterministic = True
+
+    def _transform(self, x, gt, v, rng):
+        k = np.float32(1.0 / 255.0)
+        return _float(x) * k, None if gt is None else _float(gt) * k

@@ -1,0 +1,628 @@
+"""The ECVL Image: an n-dimensional numpy array with a layout string, colour type, spacings, metadata.
+
+``Image.data`` is a numpy array whose axes follow the layout string ``Image.channels`` letter by
+letter (``"xyc"`` → shape ``(W, H, C)``), with any strides. An OpenCV array ``(H, W, C)`` is wrapped
+without a copy as ``arr.transpose(1, 0, 2)`` (:meth:`Image.from_cv`), and :meth:`Image.to_cv` gives
+the ``(H, W[, C])`` view back for OpenCV. ``np.array(img)`` returns ``img.data`` without a copy. The
+pyecvl names (``dims_``, ``elemtype_``, ``channels_``, ``colortype_``, ``spacings_``, ``Width()``,
+``ConvertTo`` ...) are provided on top, so pyecvl scripts run unchanged.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deephealth.ecvl.errors import EcvlError
+
+LAYOUT_LETTERS = frozenset("xyzcto")
+
+
+class DataType(enum.Enum):
+    """Pixel data types (pyecvl ``DataType``); ``none`` means "no data" or "keep the source type"."""
+
+    none = "none"
+    uint8 = "uint8"
+    uint16 = "uint16"
+    int8 = "int8"
+    int16 = "int16"
+    int32 = "int32"
+    int64 = "int64"
+    float32 = "float32"
+    float64 = "float64"
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The numpy dtype of this data type (``none`` has none and raises)."""
+        if self is DataType.none:
+            raise EcvlError("DataType.none has no numpy dtype")
+        return np.dtype(self.value)
+
+    @classmethod
+    def from_dtype(cls, dtype: Any) -> DataType:
+        """The DataType of a numpy dtype (``bool`` maps to ``uint8``).
+
+        Raises:
+            EcvlError: The dtype is not one ECVL supports (e.g. complex, uint32).
+        """
+        dt = np.dtype(dtype)
+        if dt == np.bool_:
+            return cls.uint8
+        try:
+            return cls(dt.name)
+        except ValueError:
+            raise EcvlError(f"unsupported pixel type {dt.name!r}") from None
+
+
+class ColorType(enum.Enum):
+    """Colour types (pyecvl ``ColorType``)."""
+
+    none = "none"
+    GRAY = "GRAY"
+    RGB = "RGB"
+    RGBA = "RGBA"
+    BGR = "BGR"
+    HSV = "HSV"
+    YCbCr = "YCbCr"
+
+
+class Device(enum.Enum):
+    """Where image data lives (pyecvl ``Device``); ECVL for Python keeps everything on the CPU."""
+
+    NONE = "NONE"
+    CPU = "CPU"
+    GPU = "GPU"
+    FPGA = "FPGA"
+
+
+def as_supported(array: np.ndarray) -> np.ndarray:
+    """``array`` itself when ECVL supports its type, else a native-endian supported equivalent.
+
+    bool → uint8 (a view), non-native byte order → native, uint32 → int64, uint64 / float16 →
+    float64 / float32.
+
+    Raises:
+        EcvlError: The type has no lossless ECVL equivalent (complex, object, strings).
+    """
+    dt = array.dtype
+    if dt == np.bool_:
+        return array.view(np.uint8)
+    if not dt.isnative:
+        array = array.astype(dt.newbyteorder("="))
+        dt = array.dtype
+    if dt.kind not in "uif":
+        raise EcvlError(f"unsupported pixel type {dt}")
+    target = {"uint32": np.int64, "uint64": np.float64, "float16": np.float32}.get(dt.name)
+    return array.astype(target) if target is not None else array
+
+
+def _elemtype(elemtype: DataType | Any) -> DataType:
+    if isinstance(elemtype, DataType):
+        return elemtype
+    if isinstance(elemtype, str) and elemtype == "none":
+        return DataType.none
+    return DataType.from_dtype(elemtype)
+
+
+def _check_layout(channels: str, ndim: int) -> str:
+    if not isinstance(channels, str):
+        raise EcvlError(f"layout must be a string such as 'xyc', got {channels!r}")
+    if len(channels) != ndim:
+        raise EcvlError(f"layout {channels!r} has {len(channels)} letters but data has {ndim} axes")
+    bad = set(channels) - LAYOUT_LETTERS
+    if bad or len(set(channels)) != len(channels):
+        raise EcvlError(f"invalid layout {channels!r}: letters must be distinct, among 'xyzcto'")
+    return channels
+
+
+def saturate_cast(array: np.ndarray, dtype: Any) -> np.ndarray:
+    """Convert an array to ``dtype`` as OpenCV's ``saturate_cast`` does.
+
+    Floats going to integers are rounded to nearest (half to even) and clipped to the target range
+    (NaN becomes 0); integers going to a narrower integer type are clipped. A conversion that
+    cannot overflow is a plain ``astype``. Returns ``array`` itself when the type already matches.
+
+    Args:
+        array: Source array.
+        dtype: Target numpy dtype (or :class:`DataType`).
+
+    Returns:
+        The converted array.
+    """
+    dt = _elemtype(dtype).dtype if isinstance(dtype, DataType) else np.dtype(dtype)
+    src = array.dtype
+    if src == dt:
+        return array
+    if dt.kind in "ui":
+        info = np.iinfo(dt)
+        if src.kind == "f":
+            out = np.rint(array)
+            np.clip(out, info.min, info.max, out=out)
+            out = np.nan_to_num(out, copy=False, nan=0.0)
+            return out.astype(dt)
+        if src.kind == "b":
+            return array.astype(dt)
+        sinfo = np.iinfo(src)
+        if sinfo.min >= info.min and sinfo.max <= info.max:
+            return array.astype(dt)
+        lo = max(info.min, sinfo.min)
+        hi = min(info.max, sinfo.max)
+        return np.clip(array, lo, hi).astype(dt)
+    return array.astype(dt)
+
+
+_MEMORY_ORDER = "otzyxc"  # slowest → fastest: OpenCV's interleaved (H, W, C) for 2D images
+
+
+def zeros(dims: Sequence[int], elemtype: DataType | Any, channels: str) -> np.ndarray:
+    """A zero array of shape ``dims`` in layout ``channels``, laid out in memory as OpenCV expects.
+
+    Channels vary fastest, then x, y, z: an ``"xyc"`` image's :meth:`Image.to_cv` view is then
+    C-contiguous ``(H, W, C)`` and an ``"xyzc"`` volume is a C-contiguous ``(Z, H, W, C)`` in memory.
+    """
+    dt = _elemtype(elemtype).dtype
+    mem = sorted(range(len(channels)), key=lambda i: _MEMORY_ORDER.index(channels[i]))
+    buf = np.zeros([int(dims[i]) for i in mem], dtype=dt)
+    return buf.transpose(np.argsort(mem))
+
+
+class Image:
+    """An n-dimensional image (pyecvl ``Image``).
+
+    Attributes:
+        data: The pixels; axes follow ``channels``.
+        channels: Layout string, one letter per axis among ``x y z c t o``.
+        colortype: The :class:`ColorType`.
+        spacings: Physical size of a step along each axis (mm for x/y/z), in layout order.
+        meta: Metadata map (DICOM tags, NIfTI affine, anything the caller stores).
+
+    Example:
+        >>> import numpy as np
+        >>> img = Image([4, 3, 1], DataType.uint8, "xyc", ColorType.GRAY)
+        >>> img.Width(), img.Height(), img.Channels(), img.data.shape
+        (4, 3, 1, (4, 3, 1))
+    """
+
+    __slots__ = ("data", "channels", "colortype", "spacings", "meta", "dev")
+
+    def __init__(
+        self,
+        dims: Sequence[int] | None = None,
+        elemtype: DataType | Any = DataType.uint8,
+        channels: str = "",
+        colortype: ColorType = ColorType.none,
+        spacings: Sequence[float] | None = None,
+        dev: Device = Device.CPU,
+    ) -> None:
+        """Allocate a zero-filled image (``Image()`` is the empty image).
+
+        Args:
+            dims: Size of each axis, in layout order.
+            elemtype: Pixel type (:class:`DataType` or a numpy dtype).
+            channels: Layout string with one letter per axis.
+            colortype: Colour type.
+            spacings: Spacing per axis (default 1 for each).
+            dev: Accepted for pyecvl compatibility; data always lives on the CPU.
+
+        Raises:
+            EcvlError: ``dims`` and ``channels`` disagree, or the type is unsupported.
+        """
+        self.dev = dev
+        self.meta: dict[str, Any] = {}
+        self.colortype = ColorType(colortype)
+        if dims is None or len(dims) == 0:
+            self.data = np.empty((0,), dtype=np.uint8)
+            self.channels = ""
+            self.spacings = []
+            return
+        et = _elemtype(elemtype)
+        if et is DataType.none:
+            raise EcvlError("cannot allocate an image of DataType.none")
+        dims = [int(d) for d in dims]
+        if any(d < 0 for d in dims):
+            raise EcvlError(f"negative image size {dims}")
+        self.channels = _check_layout(channels, len(dims))
+        self.data = zeros(dims, et, self.channels)
+        self.spacings = self._check_spacings(spacings)
+
+    # ----------------------------------------------------------------------------- construction
+    def _check_spacings(self, spacings: Sequence[float] | None) -> list[float]:
+        n = self.data.ndim
+        if spacings is None or len(spacings) == 0:
+            return [1.0] * n
+        if len(spacings) != n:
+            raise EcvlError(f"{len(spacings)} spacings given for layout {self.channels!r}")
+        return [float(s) for s in spacings]
+
+    @classmethod
+    def fromarray(
+        cls,
+        array: Any,
+        channels: str,
+        colortype: ColorType = ColorType.none,
+        spacings: Sequence[float] | None = None,
+    ) -> Image:
+        """Wrap a numpy array (no copy when it already has a supported type).
+
+        Args:
+            array: Pixels whose axes follow ``channels``.
+            channels: Layout string, e.g. ``"xyc"`` for an array of shape ``(W, H, C)``.
+            colortype: Colour type.
+            spacings: Spacing per axis.
+
+        Returns:
+            An Image sharing memory with ``array``.
+
+        Raises:
+            EcvlError: The layout does not match the array or the type is unsupported.
+        """
+        arr = np.asarray(array)
+        if arr.dtype == np.bool_:
+            arr = arr.view(np.uint8)
+        DataType.from_dtype(arr.dtype)
+        img = cls.__new__(cls)
+        img.dev = Device.CPU
+        img.meta = {}
+        img.colortype = ColorType(colortype)
+        img.channels = _check_layout(channels, arr.ndim)
+        img.data = arr
+        img.spacings = img._check_spacings(spacings)
+        return img
+
+    @classmethod
+    def from_cv(
+        cls,
+        array: np.ndarray,
+        colortype: ColorType | None = None,
+        spacings: Sequence[float] | None = None,
+    ) -> Image:
+        """Wrap an OpenCV array ``(H, W)`` or ``(H, W, C)`` as an ``"xyc"`` Image, without a copy.
+
+        Args:
+            array: OpenCV-ordered pixels.
+            colortype: Colour type; by default GRAY for one channel, BGR for three, RGBA for four
+                (OpenCV's BGRA is reported as RGBA only if the caller says so; default is BGR-like
+                order kept as is).
+            spacings: Spacing per axis of the result (x, y, c).
+
+        Returns:
+            The wrapping Image.
+        """
+        if array.ndim == 2:
+            array = array[:, :, None]
+        elif array.ndim != 3:
+            raise EcvlError(f"an OpenCV image has 2 or 3 axes, got shape {array.shape}")
+        if colortype is None:
+            colortype = {1: ColorType.GRAY, 3: ColorType.BGR, 4: ColorType.RGBA}.get(
+                array.shape[2], ColorType.none
+            )
+        return cls.fromarray(array.transpose(1, 0, 2), "xyc", colortype, spacings)
+
+    def to_cv(self) -> np.ndarray:
+        """The OpenCV view ``(H, W)`` (one channel) or ``(H, W, C)`` of a 2D image, without a copy.
+
+        Raises:
+            EcvlError: The image is not 2D (a layout of x, y and optionally c).
+        """
+        ch = self.channels
+        if set(ch) - {"x", "y", "c"} or "x" not in ch or "y" not in ch:
+            raise EcvlError(f"to_cv needs a 2D layout of x, y[, c]; got {ch!r}")
+        if "c" in ch:
+            view = self.data.transpose(ch.index("y"), ch.index("x"), ch.index("c"))
+            if view.shape[2] == 1:
+                return view[:, :, 0]
+            return view
+        return self.data.transpose(ch.index("y"), ch.index("x"))
+
+    # ------------------------------------------------------------------------------- numpy side
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The pixel data itself: ``np.array(img)`` never copies (the ECVL contract, as the issue
+        asks), whatever numpy passes as ``copy``; only a dtype change makes a new array (and raises
+        ``ValueError`` under ``copy=False``). Use ``img.data.copy()`` for an independent array."""
+        data = self.data
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ValueError("a dtype change needs a copy, but copy=False was requested")
+            return data.astype(dtype)
+        return data
+
+    # --------------------------------------------------------------------------- pyecvl fields
+    @property
+    def dims_(self) -> list[int]:
+        """Size of each axis, in layout order."""
+        return list(self.data.shape)
+
+    @property
+    def strides_(self) -> list[int]:
+        """Byte strides of each axis."""
+        return list(self.data.strides)
+
+    @property
+    def elemtype_(self) -> DataType:
+        """Pixel :class:`DataType` (``none`` for an empty image)."""
+        if self.data.size == 0 and not self.channels:
+            return DataType.none
+        return DataType.from_dtype(self.data.dtype)
+
+    @property
+    def elemsize_(self) -> int:
+        """Bytes per pixel value."""
+        return int(self.data.dtype.itemsize)
+
+    @property
+    def datasize_(self) -> int:
+        """Total bytes of pixel data."""
+        return int(self.data.nbytes)
+
+    @property
+    def contiguous_(self) -> bool:
+        """Whether the data occupies one dense block of memory (in any axis order)."""
+        d = self.data
+        order = np.argsort(d.strides)[::-1]
+        return bool(d.transpose(order).flags.c_contiguous)
+
+    @property
+    def channels_(self) -> str:
+        """Layout string (pyecvl name of :attr:`channels`)."""
+        return self.channels
+
+    @channels_.setter
+    def channels_(self, value: str) -> None:
+        self.channels = _check_layout(value, self.data.ndim)
+
+    @property
+    def colortype_(self) -> ColorType:
+        """Colour type (pyecvl name of :attr:`colortype`)."""
+        return self.colortype
+
+    @colortype_.setter
+    def colortype_(self, value: ColorType) -> None:
+        self.colortype = ColorType(value)
+
+    @property
+    def spacings_(self) -> list[float]:
+        """Spacing per axis (pyecvl name of :attr:`spacings`)."""
+        return self.spacings
+
+    @spacings_.setter
+    def spacings_(self, value: Sequence[float]) -> None:
+        self.spacings = self._check_spacings(value)
+
+    @property
+    def meta_(self) -> dict[str, Any]:
+        """Metadata map (pyecvl name of :attr:`meta`)."""
+        return self.meta
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of :attr:`data`."""
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Numpy dtype of :attr:`data`."""
+        return self.data.dtype
+
+    def _size_of(self, letter: str) -> int:
+        i = self.channels.find(letter)
+        return int(self.data.shape[i]) if i >= 0 else 1
+
+    def Width(self) -> int:
+        """Size along x."""
+        return self._size_of("x")
+
+    def Height(self) -> int:
+        """Size along y."""
+        return self._size_of("y")
+
+    def Depth(self) -> int:
+        """Size along z."""
+        return self._size_of("z")
+
+    def Channels(self) -> int:
+        """Number of colour channels (size along c; 1 when the layout has no c)."""
+        return self._size_of("c")
+
+    def IsEmpty(self) -> bool:
+        """Whether the image holds no pixels."""
+        return self.data.size == 0
+
+    def IsOwner(self) -> bool:
+        """Whether the data owns its memory (False for views of other arrays)."""
+        return self.data.base is None
+
+    def GetMeta(self, key: str) -> Any:
+        """The metadata value stored under ``key``.
+
+        Raises:
+            EcvlError: No such key.
+        """
+        try:
+            return self.meta[key]
+        except KeyError:
+            raise EcvlError(f"image has no metadata {key!r}") from None
+
+    def SetMeta(self, key: str, value: Any) -> bool:
+        """Store ``value`` under ``key``; returns True when the key was new (as ECVL)."""
+        new = key not in self.meta
+        self.meta[key] = value
+        return new
+
+    # --------------------------------------------------------------------------------- copies
+    def copy(self) -> Image:
+        """A deep copy: data (same memory order), spacings and metadata are independent."""
+        out = Image.fromarray(self.data.copy(order="K"), self.channels, self.colortype)
+        out.spacings = list(self.spacings)
+        out.meta = _copy.deepcopy(self.meta)
+        out.dev = self.dev
+        return out
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: dict) -> Image:
+        return self.copy()
+
+    def _assign(self, other: Image) -> Image:
+        """Make this image take ``other``'s content (used for pyecvl's ``dst`` arguments)."""
+        if other is not self:
+            self.data = other.data
+            self.channels = other.channels
+            self.colortype = other.colortype
+            self.spacings = list(other.spacings)
+            self.meta = other.meta
+            self.dev = other.dev
+        return self
+
+    def _like(self, data: np.ndarray, channels: str | None = None, **kw: Any) -> Image:
+        """A new Image with ``data`` and this image's other attributes (metadata shared copy)."""
+        out = Image.fromarray(
+            data,
+            self.channels if channels is None else channels,
+            kw.get("colortype", self.colortype),
+        )
+        out.spacings = list(kw.get("spacings", self.spacings))
+        out.meta = dict(self.meta)
+        return out
+
+    def ConvertTo(self, dtype: DataType | Any, saturate: bool = True) -> None:
+        """Change the pixel type in place, saturating by default (as ECVL).
+
+        Args:
+            dtype: Target :class:`DataType` (or numpy dtype).
+            saturate: Clip to the target range and round floats; False gives numpy's plain cast.
+        """
+        dt = _elemtype(dtype).dtype
+        self.data = saturate_cast(self.data, dt) if saturate else self.data.astype(dt)
+
+    def RearrangeChannels(self, channels: str) -> None:
+        """Permute the axes in place to the layout ``channels`` (a view: no pixels move)."""
+        self._assign(rearranged(self, channels, copy=False))
+
+    # ----------------------------------------------------------------------------- arithmetic
+    def _arith(self, op: str, other: Any, saturate: bool = True) -> Image:
+        from deephealth.ecvl.imgproc import arithmetic
+
+        getattr(arithmetic, op)(self, other, self, DataType.none, saturate)
+        return self
+
+    def Add(self, other: Any, saturate: bool = True) -> Image:
+        """In-place ``self += other`` keeping this image's type (saturating)."""
+        return self._arith("Add", other, saturate)
+
+    def Sub(self, other: Any, saturate: bool = True) -> Image:
+        """In-place ``self -= other`` keeping this image's type (saturating)."""
+        return self._arith("Sub", other, saturate)
+
+    def Mul(self, other: Any, saturate: bool = True) -> Image:
+        """In-place ``self *= other`` keeping this image's type (saturating)."""
+        return self._arith("Mul", other, saturate)
+
+    def Div(self, other: Any, saturate: bool = True) -> Image:
+        """In-place ``self /= other`` keeping this image's type (saturating; x/0 → 0 for ints)."""
+        return self._arith("Div", other, saturate)
+
+    def _binop(self, op: str, other: Any, reverse: bool = False) -> Image:
+        from deephealth.ecvl.imgproc import arithmetic
+
+        out = Image()
+        a, b = (other, self) if reverse else (self, other)
+        getattr(arithmetic, op)(a, b, out)
+        return out
+
+    def __add__(self, other: Any) -> Image:
+        return self._binop("Add", other)
+
+    def __radd__(self, other: Any) -> Image:
+        return self._binop("Add", other, reverse=True)
+
+    def __sub__(self, other: Any) -> Image:
+        return self._binop("Sub", other)
+
+    def __rsub__(self, other: Any) -> Image:
+        return self._binop("Sub", other, reverse=True)
+
+    def __mul__(self, other: Any) -> Image:
+        return self._binop("Mul", other)
+
+    def __rmul__(self, other: Any) -> Image:
+        return self._binop("Mul", other, reverse=True)
+
+    def __truediv__(self, other: Any) -> Image:
+        return self._binop("Div", other)
+
+    def __rtruediv__(self, other: Any) -> Image:
+        return self._binop("Div", other, reverse=True)
+
+    def __neg__(self) -> Image:
+        from deephealth.ecvl.imgproc import arithmetic
+
+        out = Image()
+        arithmetic.Neg(self, out)
+        return out
+
+    def __iadd__(self, other: Any) -> Image:
+        return self.Add(other)
+
+    def __isub__(self, other: Any) -> Image:
+        return self.Sub(other)
+
+    def __imul__(self, other: Any) -> Image:
+        return self.Mul(other)
+
+    def __itruediv__(self, other: Any) -> Image:
+        return self.Div(other)
+
+    def __repr__(self) -> str:
+        return (
+            f"Image(dims={self.dims_}, elemtype={self.elemtype_.name}, channels={self.channels!r}, "
+            f"colortype={self.colortype.name}, spacings={self.spacings})"
+        )
+
+
+def rearranged(src: Image, channels: str, copy: bool = True) -> Image:
+    """``src`` with its axes permuted to the layout ``channels``.
+
+    Args:
+        src: Source image.
+        channels: Target layout, a permutation of ``src.channels``.
+        copy: Copy the pixels (keeping their memory order) instead of returning a view.
+
+    Returns:
+        The rearranged image; spacings follow their axes.
+
+    Raises:
+        EcvlError: ``channels`` is not a permutation of the source layout.
+    """
+    if sorted(channels) != sorted(src.channels):
+        raise EcvlError(f"cannot rearrange layout {src.channels!r} to {channels!r}")
+    perm = [src.channels.index(ch) for ch in channels]
+    data = src.data.transpose(perm)
+    if copy:
+        data = data.copy(order="K")
+    out = src._like(data, channels, spacings=[src.spacings[i] for i in perm])
+    out.meta = _copy.deepcopy(src.meta) if copy else dict(src.meta)
+    return out
+
+
+def RearrangeChannels(src: Image, dst: Image, channels: str) -> None:
+    """pyecvl ``RearrangeChannels``: ``dst`` gets ``src`` with its axes in the order ``channels``."""
+    dst._assign(rearranged(src, channels, copy=True))
+
+
+def CopyImage(src: Image, dst: Image, new_type: DataType = DataType.none) -> None:
+    """pyecvl ``CopyImage``: ``dst`` becomes a deep copy of ``src``, converted to ``new_type``."""
+    out = src.copy()
+    if new_type is not DataType.none:
+        out.ConvertTo(new_type)
+    dst._assign(out)
+
+
+def ConvertTo(src: Image, dst: Image, dtype: DataType, saturate: bool = True) -> None:
+    """``dst`` becomes a copy of ``src`` with pixel type ``dtype`` (saturating by default)."""
+    out = src.copy()
+    out.ConvertTo(dtype, saturate)
+    dst._assign(out)

@@ -1,0 +1,93 @@
+"""Export a `Model` to ONNX: one pass over the layers in topological order through the table.
+
+Each layer is written by its kind's `to_onnx` (see `mapping/`), in inference mode, with a dynamic
+batch dimension named "batch". Weights become initializers. The graph's kinds, params, parents and
+training flags go into the model metadata (`deephealth.graph`, JSON) so our own files re-import as
+exactly the network that was saved; other tools ignore it and read the plain ONNX graph.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import onnx
+from onnx import TensorProto, helper
+
+import deephealth
+from deephealth.eddl.onnx.context import ExportContext
+from deephealth.eddl.onnx.errors import OnnxExportError
+from deephealth.serving.preprocessing import METADATA_KEY, Preprocessing
+
+if TYPE_CHECKING:
+    from deephealth.eddl.model import Model
+
+GRAPH_KEY = "deephealth.graph"
+DEFAULT_OPSET = 17
+IR_VERSION = 8  # opset 17's IR; read by every onnxruntime since 1.12
+
+
+def graph_metadata(net: Model) -> dict[str, Any]:
+    """The JSON-able description of the layer graph stored with each export."""
+    return {
+        "format": 1,
+        "name": net.name,
+        "inputs": [layer.name for layer in net.inputs],
+        "outputs": [layer.name for layer in net.outputs],
+        "layers": [
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "params": layer.params,
+                "parents": [p.name for p in layer.parents],
+                "trainable": bool(layer.trainable),
+                "initializer": list(layer.initializer) if layer.initializer else None,
+                "regularizer": list(layer.regularizer) if layer.regularizer else None,
+            }
+            for layer in net.layers
+        ],
+    }
+
+
+def _value_info(name: str, shape: tuple[int, ...]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shape])
+
+
+def net_to_proto(
+    net: Model, opset: int = DEFAULT_OPSET, preprocessing: Preprocessing | None = None
+) -> onnx.ModelProto:
+    """The ONNX model of `net` (inference mode, dynamic batch, weights as initializers).
+
+    Raises:
+        OnnxExportError: listing every layer whose kind has no exporter.
+    """
+    import deephealth.eddl.onnx.mapping  # noqa: F401 (registers the exporters)
+
+    if opset < DEFAULT_OPSET:
+        raise OnnxExportError(f"opset {opset} is too old; deephealth writes opset 17 or newer")
+    missing = [f"{layer.name} ({layer.kind})" for layer in net.layers if layer.spec.to_onnx is None]
+    if missing:
+        raise OnnxExportError(f"model '{net.name}': no ONNX exporter for layer(s) {missing}")
+    ctx = ExportContext(opset)
+    for layer in net.layers:
+        if layer.kind != "Input":
+            layer.spec.to_onnx(ctx, layer, [p.name for p in layer.parents])
+    graph = helper.make_graph(
+        ctx.nodes,
+        net.name,
+        [_value_info(layer.name, layer.output_shape) for layer in net.inputs],
+        [_value_info(layer.name, layer.output_shape) for layer in net.outputs],
+        ctx.initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="deephealth",
+        producer_version=deephealth.__version__,
+    )
+    model.ir_version = IR_VERSION if opset == DEFAULT_OPSET else onnx.IR_VERSION
+    metadata = {GRAPH_KEY: json.dumps(graph_metadata(net), sort_keys=True)}
+    if preprocessing is not None:
+        metadata[METADATA_KEY] = preprocessing.to_json()
+    helper.set_model_props(model, metadata)
+    return model

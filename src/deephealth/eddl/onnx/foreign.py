@@ -1,0 +1,146 @@
+"""`ImportContext`: the state of turning a foreign ONNX graph into layers, node by node.
+
+Op importers (`OP_IMPORTERS`, see `mapping/`) receive the context and one node. They read constant
+inputs (weights, shapes) with `const`, parent layers with `layer`, and create layers with `add`,
+which names the layer after the node, loads its weights and binds the node's output to it. Tensors
+are either layers (data that depends on the network input) or folded numpy constants.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper
+
+from deephealth.eddl.layers.base import Layer, ShapeError
+from deephealth.eddl.onnx.errors import OnnxImportError
+
+# Stands for the (unknown) batch size inside folded shape computations.
+BATCH = 1_000_003
+
+_NAME = re.compile(r"[^0-9A-Za-z_\-/.]")
+
+
+class ImportContext:
+    """Tensors of a foreign graph being imported: layers and constants.
+
+    Attributes:
+        source: File name (or "<string>") for error messages.
+        consts: Folded constant tensors by name.
+        layers: The layer computing each non-constant tensor.
+        consumers: The nodes reading each tensor.
+        fused: Names of nodes already handled by an importer of an earlier node.
+    """
+
+    def __init__(self, source: str, graph: onnx.GraphProto) -> None:
+        self.source = source
+        self.consts: dict[str, np.ndarray] = {}
+        self.layers: dict[str, Layer] = {}
+        self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+        for node in graph.node:
+            for name in node.input:
+                self.consumers[name].append(node)
+        self.graph_outputs = {o.name for o in graph.output}
+        self.fused: set[str] = set()
+        self._used_names: set[str] = set()
+
+    def error(self, node: onnx.NodeProto, reason: str) -> OnnxImportError:
+        """An import error naming the file, the node and its op type."""
+        return OnnxImportError(f"{self.source}: node '{node.name}' ({node.op_type}): {reason}")
+
+    @staticmethod
+    def attrs(node: onnx.NodeProto) -> dict[str, Any]:
+        """The node's attributes as Python values."""
+        out = {}
+        for attr in node.attribute:
+            value = helper.get_attribute_value(attr)
+            out[attr.name] = value.decode() if isinstance(value, bytes) else value
+        return out
+
+    def is_const(self, name: str) -> bool:
+        """Whether tensor `name` is a folded constant (an empty name counts as absent)."""
+        return name in self.consts
+
+    def const(self, node: onnx.NodeProto, index: int, what: str) -> np.ndarray | None:
+        """Constant input `index` of `node` (None when absent)."""
+        if index >= len(node.input) or not node.input[index]:
+            return None
+        name = node.input[index]
+        if name not in self.consts:
+            raise self.error(node, f"{what} ('{name}') must be a constant, not computed from data")
+        return self.consts[name]
+
+    def layer(self, node: onnx.NodeProto, index: int = 0) -> Layer:
+        """The layer computing input `index` of `node`."""
+        name = node.input[index]
+        if name not in self.layers:
+            raise self.error(node, f"input '{name}' is a constant where data is expected")
+        return self.layers[name]
+
+    def sole_consumer(self, name: str) -> onnx.NodeProto | None:
+        """The only node reading tensor `name`, if it is read once and is not a graph output."""
+        readers = self.consumers.get(name, [])
+        if len(readers) == 1 and name not in self.graph_outputs:
+            return readers[0]
+        return None
+
+    def _fresh_name(self, base: str) -> str:
+        name = _NAME.sub("_", base) or "layer"
+        if name in self._used_names:
+            k = 2
+            while f"{name}_{k}" in self._used_names:
+                k += 1
+            name = f"{name}_{k}"
+        self._used_names.add(name)
+        return name
+
+    def add(
+        self,
+        kind: str,
+        parents: Sequence[Layer],
+        params: dict[str, Any],
+        node: onnx.NodeProto,
+        weights: dict[str, np.ndarray] | None = None,
+        output: str | None = None,
+    ) -> Layer:
+        """Create a layer for `node`, load `weights` into it and bind `output` (node.output[0]).
+
+        Raises:
+            OnnxImportError: when the layer does not fit its inputs or the weights' shapes.
+        """
+        output = output or node.output[0]
+        try:
+            layer = Layer(kind, parents, params, self._fresh_name(node.name or output))
+        except (ShapeError, ValueError) as err:
+            raise self.error(node, str(err)) from None
+        if weights:
+            self.load(layer, weights, node)
+        self.layers[output] = layer
+        return layer
+
+    def load(self, layer: Layer, weights: dict[str, np.ndarray], node: onnx.NodeProto) -> None:
+        """Copy arrays into the layer's state_dict entries, checking shapes."""
+        assert layer.module is not None
+        state = layer.module.state_dict()
+        for key, value in weights.items():
+            target = state[key]
+            array = np.asarray(value)
+            if tuple(array.shape) != tuple(target.shape):
+                raise self.error(
+                    node, f"weight {key} has shape {array.shape}, layer expects {tuple(target.shape)}"
+                )
+            with torch.no_grad():
+                target.copy_(torch.from_numpy(np.ascontiguousarray(array).astype(np.float32)))
+
+    def alias(self, src: str, dst: str) -> None:
+        """Tensor `dst` is `src` (Identity, Dropout at inference)."""
+        if src in self.layers:
+            self.layers[dst] = self.layers[src]
+        else:
+            self.consts[dst] = self.consts[src]

@@ -1,0 +1,114 @@
+"""Authentication: argon2 password hashes, login sessions with CSRF tokens, API tokens.
+
+Secrets handed to clients (session cookie values, API tokens) are random 256-bit strings; the
+database keeps only their SHA-256, so a copy of the database cannot be used to log in. Passwords
+are hashed with argon2id (argon2-cffi). API tokens look like `dh_<prefix>_<secret>`; the prefix is
+stored in clear so users can tell their tokens apart, and revoking sets `revoked_at`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deephealth.server.db.models import ApiToken, LoginSession, User, utcnow
+
+SESSION_COOKIE = "dh_session"
+CSRF_HEADER = "X-CSRF-Token"
+MIN_PASSWORD_LENGTH = 8
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of `password`."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches `password_hash` (False for malformed hashes)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def sha256(text: str) -> str:
+    """Hex SHA-256 of a secret (what the database stores)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def authenticate(db: Session, email: str, password: str) -> User | None:
+    """The user with this e-mail and password, or None (same cost either way)."""
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
+
+
+def create_session(db: Session, user: User, hours: float) -> tuple[str, LoginSession]:
+    """Start a login session; returns the cookie value (shown once) and the stored row."""
+    secret = secrets.token_urlsafe(32)
+    row = LoginSession(
+        user_id=user.id,
+        token_hash=sha256(secret),
+        csrf_token=secrets.token_urlsafe(32),
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
+    db.add(row)
+    db.flush()
+    return secret, row
+
+
+def lookup_session(db: Session, cookie_value: str) -> LoginSession | None:
+    """The live session for a cookie value (expired sessions are deleted)."""
+    row = db.scalar(select(LoginSession).where(LoginSession.token_hash == sha256(cookie_value)))
+    if row is None:
+        return None
+    if _aware(row.expires_at) < utcnow():
+        db.delete(row)
+        db.commit()
+        return None
+    return row
+
+
+def csrf_ok(session: LoginSession, header_value: str | None) -> bool:
+    """Whether the request's CSRF header matches the session's token."""
+    return bool(header_value) and hmac.compare_digest(session.csrf_token, header_value or "")
+
+
+def create_api_token(db: Session, user: User, name: str) -> tuple[str, ApiToken]:
+    """Issue an API token; returns the token text (shown once) and the stored row."""
+    prefix = secrets.token_hex(4)
+    token = f"dh_{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiToken(user_id=user.id, name=name, prefix=prefix, token_hash=sha256(token))
+    db.add(row)
+    db.flush()
+    return token, row
+
+
+def lookup_api_token(db: Session, token: str) -> ApiToken | None:
+    """The live (not revoked) token row for `token`, with its last-use time updated."""
+    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == sha256(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - _aware(row.last_used_at) > timedelta(minutes=1):
+        row.last_used_at = now
+        db.commit()
+    return row
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))

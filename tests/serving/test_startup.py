@@ -1,0 +1,55 @@
+"""A serve-only process: no torch, no deephealth.eddl, fast start, no memory beyond onnxruntime's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SERVE = """
+import json, resource, sys
+import numpy as np
+from deephealth.serving import InferenceSession
+out = InferenceSession(sys.argv[1], threads=1).run(np.zeros((3, 4, 4), np.float32))
+print(json.dumps({"modules": sorted(sys.modules), "shape": list(out.shape),
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+DIRECT = """
+import json, resource, sys
+import numpy as np
+import onnxruntime as ort
+opts = ort.SessionOptions(); opts.intra_op_num_threads = 1
+s = ort.InferenceSession(sys.argv[1], opts, providers=["CPUExecutionProvider"])
+s.run(None, {"x": np.zeros((1, 3, 4, 4), np.float32)})
+print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _run(code: str, model: Path) -> tuple[dict, float]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(model)], capture_output=True, text=True, check=True
+    )
+    return json.loads(proc.stdout), time.perf_counter() - start
+
+
+def test_serving_imports_neither_torch_nor_eddl(classifier: Path) -> None:
+    info, _ = _run(SERVE, classifier)
+    assert info["shape"] == [5]
+    heavy = [m for m in info["modules"] if m.split(".")[0] in ("torch", "onnx", "onnxscript")]
+    assert heavy == []
+    assert not [m for m in info["modules"] if m.startswith("deephealth.eddl")]
+
+
+def test_serve_only_process_starts_within_half_a_second(classifier: Path) -> None:
+    best = min(_run(SERVE, classifier)[1] for _ in range(3))
+    assert best <= 0.5, f"serve-only process took {best:.2f} s (best of 3)"
+
+
+def test_memory_is_onnxruntimes_own(classifier: Path) -> None:
+    ours = _run(SERVE, classifier)[0]["rss_kb"]
+    direct = _run(DIRECT, classifier)[0]["rss_kb"]
+    assert ours <= direct + 8 * 1024, f"serving peak RSS {ours} kB vs onnxruntime alone {direct} kB"
