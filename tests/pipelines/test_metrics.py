@@ -100,7 +100,9 @@ def test_hausdorff95_shifted_square():
 
 def test_aggregate_by_patient():
     ids, labels, agg = M.aggregate_by_patient(
-        ["p1", "p1", "p2", "p3", "p2"], [1, 1, 0, 1, 0], np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.3, 0.7], [0.7, 0.3]])
+        ["p1", "p1", "p2", "p3", "p2"],
+        [1, 1, 0, 1, 0],
+        np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.3, 0.7], [0.7, 0.3]]),
     )
     assert ids == ["p1", "p2", "p3"]
     assert labels.tolist() == [1, 0, 1]

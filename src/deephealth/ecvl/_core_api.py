@@ -1,5 +1,7 @@
 """Public names of the Image, I/O, processing and de-identification parts of ECVL."""
 
+from deephealth.ecvl import imgproc
+from deephealth.ecvl.anonymize import DeidReport, anonymize, anonymize_dataset
 from deephealth.ecvl.errors import (
     EcvlError,
     ImageReadError,
@@ -16,7 +18,7 @@ from deephealth.ecvl.image import (
     Image,
     RearrangeChannels,
 )
-from deephealth.ecvl.imgproc.arithmetic import Add, Div, Mul, Neg, Sub
+from deephealth.ecvl.imgproc import *  # noqa: F403 - the processing names, listed in imgproc.__all__
 from deephealth.ecvl.io import (
     DicomRead,
     DicomWrite,
@@ -29,15 +31,14 @@ from deephealth.ecvl.io import (
 )
 
 __all__: list[str] = [
-    "Add",
     "ColorType",
     "ConvertTo",
     "CopyImage",
     "DataType",
+    "DeidReport",
     "Device",
     "DicomRead",
     "DicomWrite",
-    "Div",
     "EcvlError",
     "ImRead",
     "ImReadMode",
@@ -46,12 +47,12 @@ __all__: list[str] = [
     "Image",
     "ImageReadError",
     "ImageWriteError",
-    "Mul",
-    "Neg",
     "NiftiRead",
     "NiftiWrite",
     "RearrangeChannels",
     "SeriesError",
-    "Sub",
     "UnsupportedFormatError",
+    "anonymize",
+    "anonymize_dataset",
+    *imgproc.__all__,
 ]

@@ -141,9 +141,12 @@ def saturate_cast(array: np.ndarray, dtype: Any) -> np.ndarray:
         info = np.iinfo(dt)
         if src.kind == "f":
             out = np.rint(array)
-            np.clip(out, info.min, info.max, out=out)
-            out = np.nan_to_num(out, copy=False, nan=0.0)
-            return out.astype(dt)
+            if isinstance(out, np.ndarray) and out.ndim:
+                np.clip(out, info.min, info.max, out=out)
+                np.nan_to_num(out, copy=False, nan=0.0)
+            else:  # 0-d input: numpy returns scalars, which cannot be written in place
+                out = np.nan_to_num(np.clip(out, info.min, info.max), nan=0.0)
+            return np.asarray(out).astype(dt)
         if src.kind == "b":
             return array.astype(dt)
         sinfo = np.iinfo(src)

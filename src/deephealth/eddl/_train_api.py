@@ -1,5 +1,151 @@
 """Public names of the model, build, training, Tensor and computing-service parts of EDDL."""
 
+from deephealth.eddl.computing import CS_CPU, CS_CUDNN, CS_GPU, ComputingService, DeviceError
 from deephealth.eddl.model import Model
+from deephealth.eddl.tensor import DEV_CPU, DEV_GPU, Tensor
+from deephealth.eddl.training.build import build, setlr, toCPU, toGPU
+from deephealth.eddl.training.callbacks import (
+    Callback,
+    CosineLR,
+    CSVLogger,
+    EarlyStopping,
+    JSONLogger,
+    LRSchedule,
+    ModelCheckpoint,
+    ProgressBar,
+    StepLR,
+    TextLogger,
+)
+from deephealth.eddl.training.checkpoint import WeightFileError, load, save
+from deephealth.eddl.training.data import DataError
+from deephealth.eddl.training.logfile import setlogfile
+from deephealth.eddl.training.loop import evaluate, fit, predict
+from deephealth.eddl.training.losses import Loss, getLoss
+from deephealth.eddl.training.metrics import Metric, getMetric
+from deephealth.eddl.training.netloss import compute_loss, compute_metric, newloss, optimize
+from deephealth.eddl.training.optimizers import (
+    adadelta,
+    adagrad,
+    adam,
+    adamax,
+    adamw,
+    nadam,
+    rmsprop,
+    sgd,
+)
+from deephealth.eddl.training.seed import set_seed
+from deephealth.eddl.training.state import NotBuiltError
+from deephealth.eddl.training.steps import (
+    TRMODE,
+    TSMODE,
+    NonFiniteLossError,
+    backward,
+    eval_batch,
+    forward,
+    get_losses,
+    get_metrics,
+    getOutput,
+    next_batch,
+    print_loss,
+    random_indices,
+    reset_loss,
+    set_mode,
+    train_batch,
+    update,
+    zeroGrads,
+)
+from deephealth.eddl.training.strategy import DataParallelStrategy, Strategy
+from deephealth.eddl.training.summary import plot, summary
+from deephealth.eddl.training.surgery import (
+    copyParam,
+    get_parameters,
+    getLayer,
+    getOut,
+    initializeLayer,
+    removeLayer,
+    set_parameters,
+    setName,
+    setTrainable,
+)
 
-__all__ = ["Model"]
+__all__ = [
+    "CS_CPU",
+    "CS_CUDNN",
+    "CS_GPU",
+    "CSVLogger",
+    "Callback",
+    "WeightFileError",
+    "ComputingService",
+    "CosineLR",
+    "DEV_CPU",
+    "DEV_GPU",
+    "DataError",
+    "DataParallelStrategy",
+    "DeviceError",
+    "EarlyStopping",
+    "JSONLogger",
+    "LRSchedule",
+    "Loss",
+    "Metric",
+    "Model",
+    "ModelCheckpoint",
+    "NonFiniteLossError",
+    "NotBuiltError",
+    "ProgressBar",
+    "StepLR",
+    "Strategy",
+    "TRMODE",
+    "TSMODE",
+    "Tensor",
+    "TextLogger",
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "backward",
+    "build",
+    "compute_loss",
+    "compute_metric",
+    "copyParam",
+    "eval_batch",
+    "evaluate",
+    "fit",
+    "forward",
+    "getLayer",
+    "getLoss",
+    "getMetric",
+    "getOut",
+    "getOutput",
+    "get_losses",
+    "get_metrics",
+    "get_parameters",
+    "initializeLayer",
+    "load",
+    "nadam",
+    "newloss",
+    "next_batch",
+    "optimize",
+    "plot",
+    "predict",
+    "print_loss",
+    "random_indices",
+    "removeLayer",
+    "reset_loss",
+    "rmsprop",
+    "save",
+    "set_mode",
+    "set_parameters",
+    "set_seed",
+    "setName",
+    "setTrainable",
+    "setlogfile",
+    "setlr",
+    "sgd",
+    "summary",
+    "toCPU",
+    "toGPU",
+    "train_batch",
+    "update",
+    "zeroGrads",
+]

@@ -33,7 +33,9 @@ def _device(dev: int) -> torch.device:
         return torch.device("cpu")
     if DEV_GPU <= dev < DEV_GPU + 100:
         if not torch.cuda.is_available():
-            raise TensorError("a GPU tensor was asked for (dev=DEV_GPU) but no CUDA GPU is available")
+            raise TensorError(
+                "a GPU tensor was asked for (dev=DEV_GPU) but no CUDA GPU is available"
+            )
         return torch.device("cuda", dev - DEV_GPU)
     raise TensorError(f"unknown device {dev}; use DEV_CPU ({DEV_CPU}) or DEV_GPU ({DEV_GPU})")
 

@@ -169,7 +169,9 @@ EXPORT_FIELDS: dict[str, Field] = {
     "tolerance": Field(1e-4, _pos_num, "Max abs difference allowed by the ONNX check."),
 }
 EARLY_FIELDS: dict[str, Field] = {
-    "patience": Field(None, _optional(_pos_int), "Stop after this many epochs without improvement."),
+    "patience": Field(
+        None, _optional(_pos_int), "Stop after this many epochs without improvement."
+    ),
 }
 
 SCHEMA: dict[str, Field | dict[str, Field]] = {
@@ -241,17 +243,23 @@ def _cross_checks(cfg: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     if isinstance(metrics, list):
         for i, m in enumerate(metrics):
             if isinstance(m, str) and m not in METRICS[task]:
-                problems.append((f"metrics[{i}]", f"unknown {task} metric {m!r}; use {list(METRICS[task])}"))
+                problems.append(
+                    (f"metrics[{i}]", f"unknown {task} metric {m!r}; use {list(METRICS[task])}")
+                )
     monitor = cfg.get("monitor")
     if isinstance(monitor, str) and monitor not in (*METRICS[task], "loss"):
-        problems.append(("monitor", f"must be 'loss' or a {task} metric {list(METRICS[task])}, got {monitor!r}"))
+        problems.append(
+            ("monitor", f"must be 'loss' or a {task} metric {list(METRICS[task])}, got {monitor!r}")
+        )
     patch = cfg.get("patch", {}).get("size")
     size = cfg.get("input_size")
     if patch is not None and task != "segmentation":
         problems.append(("patch.size", f"patch training is for segmentation, not {task}"))
     if _size(patch) is None and _size(size) is None and len(patch) != len(size):
         problems.append(("patch.size", f"has {len(patch)} dims but input_size has {len(size)}"))
-    for split in cfg.get("augmentations", {}) if isinstance(cfg.get("augmentations"), Mapping) else {}:
+    for split in (
+        cfg.get("augmentations", {}) if isinstance(cfg.get("augmentations"), Mapping) else {}
+    ):
         if not isinstance(split, str):
             problems.append((f"augmentations.{split}", "split names must be strings"))  # fmt: skip
 

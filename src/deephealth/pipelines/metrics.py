@@ -48,7 +48,11 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     t, p = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
     if t.shape != p.shape:
         raise MetricError(f"y_true has {t.size} samples but y_pred has {p.size}")
-    k = int(num_classes) if num_classes is not None else int(max(t.max(initial=0), p.max(initial=0)) + 1)
+    k = (
+        int(num_classes)
+        if num_classes is not None
+        else int(max(t.max(initial=0), p.max(initial=0)) + 1)
+    )
     if t.size and max(t.max(), p.max()) >= k:
         raise MetricError(f"a label is >= num_classes ({k})")
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
@@ -127,7 +131,9 @@ def classification_metrics(
     if k == 2:
         head = {n: float(rates[n][1]) for n in ("sensitivity", "specificity", "precision", "f1")}
     else:
-        head = {n: float(rates[n].mean()) for n in ("sensitivity", "specificity", "precision", "f1")}
+        head = {
+            n: float(rates[n].mean()) for n in ("sensitivity", "specificity", "precision", "f1")
+        }
     auc = None
     if scores is not None:
         try:
@@ -137,7 +143,8 @@ def classification_metrics(
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     per_class = {
         names[i] if i < len(names) else str(i): {
-            n: float(rates[n][i]) for n in ("sensitivity", "specificity", "precision", "f1", "support")
+            n: float(rates[n][i])
+            for n in ("sensitivity", "specificity", "precision", "f1", "support")
         }
         for i in range(k)
     }

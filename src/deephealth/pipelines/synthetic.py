@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from deephealth.pipelines.data import write_array
+
 LESION_TYPES: tuple[str, ...] = ("normal", "nodule", "cyst")
 """Lesion types; "normal" has no lesion. They are the classes of a classification phantom set."""
 
@@ -54,7 +56,7 @@ def make_phantom(
         shape: Spatial shape in numpy order, (H, W) or (D, H, W).
         lesion_type: One of `LESION_TYPES`.
         rng: Random generator (the phantom is a function of its state).
-        radius: Lesion radius in pixels; drawn in [0.08, 0.16] × the smallest side when None.
+        radius: Lesion radius in pixels; drawn in [0.1, 0.18] × the smallest side when None.
         center: Lesion centre (numpy order); drawn inside the organ when None.
 
     Returns:
@@ -79,7 +81,7 @@ def make_phantom(
     mask = np.zeros(shape, dtype=np.uint8)
     info: dict[str, Any] = {"lesion_type": lesion_type, "radius": 0.0, "center": None}
     if lesion_type != "normal":
-        r = float(radius) if radius is not None else float(rng.uniform(0.08, 0.16) * min(shape))
+        r = float(radius) if radius is not None else float(rng.uniform(0.1, 0.18) * min(shape))
         if center is None:
             # inside the organ, at least r from its border
             offset = rng.uniform(-1, 1, len(shape))
@@ -88,22 +90,11 @@ def make_phantom(
         else:
             c = np.asarray(center, dtype=np.float32)
         lesion = sum((g - ci) ** 2 for g, ci in zip(grid, c)) <= r * r
-        img = np.where(lesion, level + (0.35 if lesion_type == "nodule" else -0.3), img)
+        img = np.where(lesion, level + (0.35 if lesion_type == "nodule" else -0.22), img)
         mask[lesion] = 1
         info.update(radius=round(r, 3), center=[round(float(v), 3) for v in c])
     img = img + rng.normal(0, 0.03, shape)
     return np.clip(img, 0, 1).astype(np.float32), mask, info
-
-
-def _write(path: Path, array: np.ndarray) -> None:
-    """Write a numpy-ordered 2D image as PNG or a 3D volume as NIfTI with ECVL."""
-    import deephealth.ecvl as ecvl
-
-    if array.ndim == 2:
-        img = ecvl.Image.from_cv(np.ascontiguousarray(array))
-    else:
-        img = ecvl.Image.fromarray(array.transpose(2, 1, 0)[..., None], "xyzc", ecvl.ColorType.GRAY)
-    ecvl.ImWrite(str(path), img)
 
 
 def _split_patients(
@@ -157,7 +148,9 @@ def generate_dataset(
     if bad:
         raise SyntheticError(f"unknown lesion types {bad}; use some of {LESION_TYPES}")
     if len(split) != 3 or any(f < 0 for f in split) or abs(sum(split) - 1) > 1e-6:
-        raise SyntheticError(f"split must be three non-negative fractions summing to 1, got {split}")
+        raise SyntheticError(
+            f"split must be three non-negative fractions summing to 1, got {split}"
+        )
     if n_patients < 3 or images_per_patient < 1:
         raise SyntheticError("need at least 3 patients and 1 image per patient")
     out = Path(out_dir)
@@ -176,13 +169,13 @@ def generate_dataset(
             stem = f"p{p:03d}_{k}"
             loc = f"images/{stem}{ext}"
             scale = 255 if dims == 2 else 1
-            _write(out / loc, (img * 255).round().astype(np.uint8) if dims == 2 else img)
+            write_array(out / loc, (img * 255).round().astype(np.uint8) if dims == 2 else img)
             entry: dict[str, Any] = {"location": loc}
             if task == "classification":
                 entry["label"] = types.index(lesion)
             else:
                 gt = f"masks/{stem}{ext}"
-                _write(out / gt, mask * scale)
+                write_array(out / gt, mask * scale)
                 entry["label"] = gt
             entry["values"] = {
                 "patient": f"p{p:03d}",

@@ -27,6 +27,13 @@ MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()
 
 
+def configure_hashing(time_cost: int, memory_kib: int) -> None:
+    """Set the argon2id cost of new password hashes (existing hashes keep verifying)."""
+    global _hasher
+    if (_hasher.time_cost, _hasher.memory_cost) != (time_cost, memory_kib):
+        _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
 def hash_password(password: str) -> str:
     """The argon2id hash of `password`."""
     return _hasher.hash(password)
@@ -53,7 +60,7 @@ def authenticate(db: Session, email: str, password: str) -> User | None:
     """The user with this e-mail and password, or None (same cost either way)."""
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     return user if verify_password(user.password_hash, password) else None
 
@@ -111,4 +118,12 @@ def lookup_api_token(db: Session, token: str) -> ApiToken | None:
     return row
 
 
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+_dummy_hashes: dict[tuple[int, int], str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash with the current cost, verified for unknown e-mails so both paths take as long."""
+    key = (_hasher.time_cost, _hasher.memory_cost)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash(secrets.token_hex(8))
+    return _dummy_hashes[key]

@@ -40,6 +40,9 @@ class ServerConfig:
         session_hours: Lifetime of a login session.
         signup_open: Whether anyone may create an account (the first account is the admin).
         poll_interval_s: How often workers look for queued jobs and SSE streams for new events.
+        job_threads: CPU threads a training may use (-1: all).
+        argon2_time_cost: argon2id iterations of new password hashes.
+        argon2_memory_kib: argon2id memory of new password hashes, in KiB.
     """
 
     data_dir: Path = Path("deephealth-data")
@@ -59,6 +62,9 @@ class ServerConfig:
     session_hours: float = 12.0
     signup_open: bool = True
     poll_interval_s: float = 0.5
+    job_threads: int = -1
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

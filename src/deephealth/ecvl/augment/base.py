@@ -313,7 +313,9 @@ class Augmentation:
         try:
             return cls(**kwargs)
         except EcvlError as e:
-            raise AugmentationSyntaxError(line, column, "valid parameter values", str(e), source)
+            raise AugmentationSyntaxError(
+                line, column, "valid parameter values", str(e), source
+            ) from None
 
     @classmethod
     def fromtext(cls, text: str) -> Augmentation:

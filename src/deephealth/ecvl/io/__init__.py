@@ -120,6 +120,8 @@ def ImRead(
     else:
         head = _read_head(path)
     by_content = _sniff(head) if head else None
+    if by_content is None and fmt is not None and fmt.name == "standard" and head:
+        raise UnsupportedFormatError(path, "unknown file format: the content is no image format")
     fmt = by_content or fmt
     if fmt is None:
         if not head:

@@ -12,6 +12,7 @@ naming the file; a series that cannot form a volume raises :class:`SeriesError` 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,12 +43,42 @@ def sniff(head: bytes) -> bool:
     return len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x08") and head[2] < 0x20
 
 
-def _dcmread(path: str, stop_before_pixels: bool = False) -> Any:
+# What a series slice needs besides its first slice's full header: pixel module + geometry.
+_SLICE_TAGS = [
+    "SOPClassUID", "SeriesInstanceUID", "InstanceNumber", "ImagePositionPatient",
+    "ImageOrientationPatient", "PixelSpacing", "ImagerPixelSpacing", "SliceThickness",
+    "SpacingBetweenSlices", "RescaleSlope", "RescaleIntercept", "SamplesPerPixel",
+    "PhotometricInterpretation", "PlanarConfiguration", "NumberOfFrames", "Rows", "Columns",
+    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "SmallestImagePixelValue",
+    "LargestImagePixelValue", "RedPaletteColorLookupTableDescriptor",
+    "GreenPaletteColorLookupTableDescriptor", "BluePaletteColorLookupTableDescriptor",
+    "RedPaletteColorLookupTableData", "GreenPaletteColorLookupTableData",
+    "BluePaletteColorLookupTableData", "SegmentedRedPaletteColorLookupTableData",
+    "SegmentedGreenPaletteColorLookupTableData", "SegmentedBluePaletteColorLookupTableData",
+    "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence", "ExtendedOffsetTable",
+    "ExtendedOffsetTableLengths", "FloatPixelData", "DoubleFloatPixelData", "PixelData",
+]  # fmt: skip
+
+
+def _dcmread(
+    path: str, stop_before_pixels: bool = False, specific_tags: list[str] | None = None
+) -> Any:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(
+                path, stop_before_pixels=stop_before_pixels, specific_tags=specific_tags
+            )
+        for w in caught:
+            msg = str(w.message)
+            if "End of file reached" in msg or "truncated" in msg.lower():
+                raise ImageReadError(path, f"truncated file ({msg})")
+        return ds
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError(path, "no such file") from None
     except IsADirectoryError:
@@ -62,7 +93,9 @@ def _dcmread(path: str, stop_before_pixels: bool = False) -> Any:
             head = f.read(132)
         if not sniff(head):
             raise ImageReadError(path, "not a DICOM file (no 'DICM' prefix, no DICOM tags)")
-        ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+        ds = pydicom.dcmread(
+            path, force=True, stop_before_pixels=stop_before_pixels, specific_tags=specific_tags
+        )
     except ImageReadError:
         raise
     except Exception as e:
@@ -335,7 +368,7 @@ def _sort_slices(
 def _check_geometry(
     label: str, files: list[str], positions: np.ndarray | None, gap_tol: float
 ) -> float | None:
-    """Check for duplicates and gaps; return the slice spacing (None without positions)."""
+    """Check for duplicates and gaps; return the mean slice spacing (None without positions)."""
     if positions is None or len(positions) < 2:
         return None
     steps = np.linalg.norm(np.diff(positions, axis=0), axis=1)
@@ -345,13 +378,14 @@ def _check_geometry(
         names = ", ".join(os.path.basename(files[i - 1]) for i in pairs)
         raise SeriesError(label, f"duplicate slice positions ({names})", pairs)
     med = float(np.median(steps))
+    mean = float(np.linalg.norm(positions[-1] - positions[0]) / (len(positions) - 1))
     if gap_tol > 0:
         off = np.flatnonzero(np.abs(steps - med) > gap_tol * med)
         if off.size:
             pairs = sorted({int(i) + 1 for i in off} | {int(i) + 2 for i in off})
             detail = ", ".join(f"{steps[i]:.3g} mm between {i + 1} and {i + 2}" for i in off)
             raise SeriesError(label, f"uneven slice spacing (median {med:.3g} mm; {detail})", pairs)
-    return med
+    return mean
 
 
 def read_series(
@@ -376,7 +410,9 @@ def read_series(
             positions or gaps (with the slice numbers, 1-based in sorted order).
     """
     label, files = _series_files(source)
-    dss = [_dcmread(f) for f in files]
+    # Slices are parsed for their pixels and geometry only; the first one's full header is read
+    # once for the metadata (DICOM headers can hold thousands of elements).
+    dss = [_dcmread(f, specific_tags=_SLICE_TAGS) for f in files]
     uids = {str(d.get("SeriesInstanceUID", "")) for d in dss}
     if len(uids) > 1:
         raise SeriesError(label, f"the files belong to {len(uids)} different series", [])
@@ -421,7 +457,7 @@ def read_series(
     data = vol[..., None] if spp == 1 else vol
     color = ColorType.RGB if spp == 3 else ColorType.GRAY
     img = Image.fromarray(data.transpose(2, 1, 0, 3), "xyzc", color, [sx, sy, sz, 1.0])
-    img.meta = dataset_meta(first)
+    img.meta = dataset_meta(_dcmread(files[0], stop_before_pixels=True))
     step = None
     if positions is not None and len(positions) > 1:
         step = (positions[-1] - positions[0]) / (len(positions) - 1)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from deephealth.ecvl.pathology._integral import rect_fraction, summed_area
+
 
 @dataclass(frozen=True)
 class Annotation:
@@ -158,17 +160,29 @@ def write_geojson(
         json.dump(annotations_to_geojson(annotations, colors), f)
 
 
+def _paint(
+    target: np.ndarray, ring: np.ndarray, value: int, offset: Sequence[float], scale: float
+) -> None:
+    from skimage.draw import polygon
+
+    pts = (ring - np.asarray(offset)) * scale - 0.5  # pixel j's centre is at j + 0.5
+    rr, cc = polygon(pts[:, 1], pts[:, 0], shape=target.shape)
+    target[rr, cc] = value
+
+
 def _fill(
     canvas: np.ndarray, annotation: Annotation, value: int, offset: Sequence[float], scale: float
 ) -> None:
-    import cv2
-
-    def pts(ring: np.ndarray) -> np.ndarray:
-        return np.round((ring - np.asarray(offset)) * scale * 16).astype(np.int32)
-
-    cv2.fillPoly(canvas, [pts(annotation.exterior)], int(value), lineType=cv2.LINE_8, shift=4)
-    if annotation.holes:
-        cv2.fillPoly(canvas, [pts(h) for h in annotation.holes], 0, lineType=cv2.LINE_8, shift=4)
+    """Paint the pixels whose centres lie inside the polygon and outside its holes, so that a
+    polygon with vertices on pixel edges covers exactly the pixels it encloses."""
+    if not annotation.holes:
+        _paint(canvas, annotation.exterior, value, offset, scale)
+        return
+    layer = np.zeros(canvas.shape, dtype=np.uint8)
+    _paint(layer, annotation.exterior, 1, offset, scale)
+    for hole in annotation.holes:
+        _paint(layer, hole, 0, offset, scale)
+    canvas[layer > 0] = value
 
 
 class AnnotationLabeler:
@@ -215,19 +229,12 @@ class AnnotationLabeler:
             _fill(raster, a, self.classes.index(a.label) + 1, (0.0, 0.0), 1.0 / downsample)
         self.raster = raster
         onehot = raster[None, :, :] == np.arange(1, len(self.classes) + 1)[:, None, None]
-        self._integral = np.pad(
-            onehot.cumsum(1, dtype=np.int32).cumsum(2, dtype=np.int32), ((0, 0), (1, 0), (1, 0))
-        )
+        self._integral = summed_area(onehot)
 
     def coverage(self, x: float, y: float, w: float, h: float) -> np.ndarray:
         """Fraction of the level-0 rectangle covered by each class (annotated area only)."""
-        ds = self.downsample
-        mh, mw = self.raster.shape
-        c0, c1 = int(np.clip(np.floor(x / ds), 0, mw)), int(np.clip(np.ceil((x + w) / ds), 0, mw))
-        r0, r1 = int(np.clip(np.floor(y / ds), 0, mh)), int(np.clip(np.ceil((y + h) / ds), 0, mh))
-        area = max(1, (r1 - r0) * (c1 - c0))
-        s = self._integral
-        return (s[:, r1, c1] - s[:, r0, c1] - s[:, r1, c0] + s[:, r0, c0]) / area
+        ds = (self.downsample, self.downsample)
+        return np.asarray(rect_fraction(self._integral, (x, y, w, h), ds), dtype=np.float64)
 
     def label(self, tile: Any) -> int | None:
         """Class index of ``tile`` (anything with ``bounds``), background or ``None``."""
@@ -252,7 +259,5 @@ class AnnotationLabeler:
             ax0, ay0, ax1, ay1 = a.bbox
             if ax1 < x or ay1 < y or ax0 > x + w or ay0 > y + h:
                 continue
-            layer = np.zeros_like(canvas)
-            _fill(layer, a, 1, (x, y), 1.0 / tile.downsample)
-            canvas[layer > 0] = self.classes.index(a.label)
+            _fill(canvas, a, self.classes.index(a.label), (x, y), 1.0 / tile.downsample)
         return canvas

@@ -20,6 +20,7 @@ import numpy as np
 from deephealth.ecvl.pathology.tissue import TissueMask, detect_tissue
 
 _MPP_AT_1X = 10.0
+_LEVEL_TOLERANCE = 0.01
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -159,7 +160,10 @@ class Tiler:
         if ds < 1.0 - 1e-6:
             path = getattr(slide, "path", "?")
             raise ValueError(f"slide '{path}': resolution finer than level 0 (downsample {ds:.3f})")
-        level = self.level if self.level is not None else slide.GetBestLevelForDownsample(ds)  # type: ignore[attr-defined]
+        if self.level is not None:
+            level = self.level
+        else:  # a level within 1% of the target (odd-sized pyramids) is read as is
+            level = slide.GetBestLevelForDownsample(ds * (1 + _LEVEL_TOLERANCE))  # type: ignore[attr-defined]
         level_ds = slide.level_downsamples[level]  # type: ignore[attr-defined]
         lw, lh = slide.level_dimensions[level]  # type: ignore[attr-defined]
         w0, h0 = slide.dimensions  # type: ignore[attr-defined]

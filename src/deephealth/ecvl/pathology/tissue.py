@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deephealth.ecvl.pathology._integral import rect_fraction, summed_area
+
 
 def tissue_mask_from_rgb(
     rgb: np.ndarray,
@@ -80,8 +82,7 @@ class TissueMask:
     _integral: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        m = self.mask.astype(np.int64)
-        self._integral = np.pad(m.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        self._integral = summed_area(self.mask)
 
     @property
     def fraction(self) -> float:
@@ -90,18 +91,7 @@ class TissueMask:
 
     def fraction_in(self, x: float, y: float, w: float, h: float) -> float:
         """Fraction of tissue in the level-0 rectangle ``(x, y, w, h)`` (0 where off the mask)."""
-        dx, dy = self.downsample
-        mh, mw = self.mask.shape
-        c0 = int(np.clip(np.floor(x / dx), 0, mw))
-        c1 = int(np.clip(np.ceil((x + w) / dx), 0, mw))
-        r0 = int(np.clip(np.floor(y / dy), 0, mh))
-        r1 = int(np.clip(np.ceil((y + h) / dy), 0, mh))
-        area = (r1 - r0) * (c1 - c0)
-        if area <= 0:
-            return 0.0
-        s = self._integral
-        total = s[r1, c1] - s[r0, c1] - s[r1, c0] + s[r0, c0]
-        return float(total) / area
+        return float(rect_fraction(self._integral, (x, y, w, h), self.downsample))
 
 
 def detect_tissue(

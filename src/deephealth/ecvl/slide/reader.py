@@ -46,8 +46,8 @@ class OpenSlideImage:
         self.path = os.fspath(path)
         self._lowlevel = openslide_module().lowlevel
         self._lock = threading.Lock()
-        self._osr: Any = None
-        self._open()
+        self._retired: list[Any] = []  # handles that failed; closed with the slide
+        self._osr: Any = self._open()
         slide = self._osr
         self.level_dimensions: tuple[tuple[int, int], ...] = tuple(
             (int(w), int(h)) for w, h in slide.level_dimensions
@@ -56,21 +56,23 @@ class OpenSlideImage:
         self.properties: dict[str, str] = dict(slide.properties)
 
     # -- opening and closing -------------------------------------------------------------------
-    def _open(self) -> None:
+    def _open(self) -> Any:
         openslide = openslide_module()
         if not os.path.isfile(self.path):
             raise SlideOpenError(f"cannot open slide '{self.path}': no such file")
         try:
-            self._osr = openslide.OpenSlide(self.path)
+            return openslide.OpenSlide(self.path)
         except (openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError) as exc:
             kind = type(exc).__name__
             raise SlideOpenError(f"cannot open slide '{self.path}': {kind}: {exc}") from exc
 
     def Close(self) -> None:
         """Close the OpenSlide handle (pyecvl name); further reads raise :class:`SlideError`."""
-        if self._osr is not None:
-            self._osr.close()
-            self._osr = None
+        for handle in [self._osr, *self._retired]:
+            if handle is not None:
+                handle.close()
+        self._osr = None
+        self._retired = []
 
     close = Close
 
@@ -210,13 +212,21 @@ class OpenSlideImage:
         if osr is None:
             raise SlideReadError(f"slide '{self.path}' is closed")
         try:
-            rgba = np.asarray(self._lowlevel.read_region(osr._osr, x, y, level, w, h))
-        except Exception as exc:  # openslide.OpenSlideError, or a ctypes-level failure
+            rgba = self._read_rgba(osr, level, x, y, w, h)
+        except Exception:  # openslide.OpenSlideError, or a ctypes-level failure
+            # OpenSlide errors are sticky per handle, so with several reader threads the failure
+            # may come from another thread's region: retry on a private handle to be sure.
             self._reopen_after_error(osr)
-            region = describe_region(level, (x, y, w, h))
-            raise SlideReadError(
-                f"cannot read slide '{self.path}', {region}: {type(exc).__name__}: {exc}"
-            ) from exc
+            private = self._open()
+            try:
+                rgba = self._read_rgba(private, level, x, y, w, h)
+            except Exception as exc:
+                region = describe_region(level, (x, y, w, h))
+                raise SlideReadError(
+                    f"cannot read slide '{self.path}', {region}: {type(exc).__name__}: {exc}"
+                ) from exc
+            finally:
+                private.close()
         rgb = rgba[..., :3]
         alpha = rgba[..., 3]
         if alpha.min() < 255:
@@ -224,15 +234,16 @@ class OpenSlideImage:
             rgb[alpha == 0] = 255
         return rgb
 
+    def _read_rgba(self, handle: Any, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+        return np.asarray(self._lowlevel.read_region(handle._osr, x, y, level, w, h))
+
     def _reopen_after_error(self, failed: Any) -> None:
-        # An OpenSlide handle that hit a decoding error stays in the error state; reopen it.
+        # A handle that hit a decoding error stays in the error state: swap in a fresh one.
+        # The failed one may still be in use by other threads, so it is closed only by Close().
         with self._lock:
             if self._osr is failed:
-                try:
-                    failed.close()
-                finally:
-                    self._osr = None
-                    self._open()
+                self._osr = self._open()
+                self._retired.append(failed)
 
     def read_level(self, level: int) -> np.ndarray:
         """Read a whole level as an ``(h, w, 3)`` uint8 array (for low-resolution levels)."""

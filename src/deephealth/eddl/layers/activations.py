@@ -28,21 +28,34 @@ def _softmax(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
     return torch.softmax(x, dim=axis if axis < 0 else axis + 1)
 
 
-# name -> (function(x, *params), parameter names with defaults)
+def _hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def _linear(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return x * alpha
+
+
+def _thresholded_relu(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return x * (x > alpha).to(x.dtype)
+
+
+# name -> (function(x, *params), parameter names with defaults); named functions only, so that
+# the modules pickle (checkpoints of whole modules, multiprocessing)
 ACTIVATIONS: dict[str, tuple[Callable[..., torch.Tensor], dict[str, float]]] = {
-    "relu": (lambda x: F.relu(x), {}),
-    "leaky_relu": (lambda x, alpha: F.leaky_relu(x, alpha), {"alpha": 0.01}),
-    "elu": (lambda x, alpha: F.elu(x, alpha), {"alpha": 1.0}),
-    "selu": (lambda x: F.selu(x), {}),
+    "relu": (F.relu, {}),
+    "leaky_relu": (F.leaky_relu, {"alpha": 0.01}),
+    "elu": (F.elu, {"alpha": 1.0}),
+    "selu": (F.selu, {}),
     "sigmoid": (torch.sigmoid, {}),
-    "hard_sigmoid": (lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0), {}),
+    "hard_sigmoid": (_hard_sigmoid, {}),
     "softmax": (_softmax, {"axis": -1}),
-    "softplus": (lambda x: F.softplus(x), {}),
-    "softsign": (lambda x: F.softsign(x), {}),
+    "softplus": (F.softplus, {}),
+    "softsign": (F.softsign, {}),
     "tanh": (torch.tanh, {}),
-    "linear": (lambda x, alpha: x * alpha, {"alpha": 1.0}),
+    "linear": (_linear, {"alpha": 1.0}),
     "exp": (torch.exp, {}),
-    "thresholded_relu": (lambda x, alpha: x * (x > alpha).to(x.dtype), {"alpha": 1.0}),
+    "thresholded_relu": (_thresholded_relu, {"alpha": 1.0}),
 }
 
 

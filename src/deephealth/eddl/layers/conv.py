@@ -128,7 +128,9 @@ class _ConvSpec(LayerSpec):
             bias=params["use_bias"],
         )
         if all(a == b for a, b in pads):
-            return _CONV[self.nd](shape[0], params["filters"], padding=tuple(a for a, _ in pads), **kw)
+            return _CONV[self.nd](
+                shape[0], params["filters"], padding=tuple(a for a, _ in pads), **kw
+            )
         module = _PAD_CONV[self.nd](shape[0], params["filters"], padding=0, **kw)
         module.pad_arg = torch_pad(pads)
         return module
@@ -158,7 +160,9 @@ class Conv3DSpec(_ConvSpec):
     nd = 3
 
 
-def _convt_geometry(params: dict[str, Any], spatial: Shape) -> tuple[list[int], list[int], list[int]]:
+def _convt_geometry(
+    params: dict[str, Any], spatial: Shape
+) -> tuple[list[int], list[int], list[int]]:
     """Torch padding, output_padding and the final output sizes of a transposed convolution."""
     pad, out_pad, out = [], [], []
     for i, n in enumerate(spatial):
@@ -332,11 +336,11 @@ def Conv(  # noqa: N802 (pyeddl name)
     parent: Layer,
     filters: int,
     kernel_size: int | Sequence[int],
-    strides: int | Sequence[int] = (1, 1),
+    strides: int | Sequence[int] = 1,
     padding: str | int | Sequence[int] = "same",
     use_bias: bool = True,
     groups: int = 1,
-    dilation_rate: int | Sequence[int] = (1, 1),
+    dilation_rate: int | Sequence[int] = 1,
     name: str = "",
 ) -> Layer:
     """pyeddl's generic `Conv`: Conv1D/2D/3D chosen by the length of `kernel_size` (2-D default)."""

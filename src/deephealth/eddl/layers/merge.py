@@ -172,14 +172,39 @@ class ConcatSpec(LayerSpec):
         return ConcatModule(norm_axis(params["axis"], len(in_shapes[0])) + 1)
 
 
+def _add(x: torch.Tensor, k: float) -> torch.Tensor:
+    return x + k
+
+
+def _sub(x: torch.Tensor, k: float) -> torch.Tensor:
+    return x - k
+
+
+def _rsub(x: torch.Tensor, k: float) -> torch.Tensor:
+    return k - x
+
+
+def _mul(x: torch.Tensor, k: float) -> torch.Tensor:
+    return x * k
+
+
+def _div(x: torch.Tensor, k: float) -> torch.Tensor:
+    return x / k
+
+
+def _rdiv(x: torch.Tensor, k: float) -> torch.Tensor:
+    return k / x
+
+
+# named functions (not lambdas) so that the modules pickle
 _SCALAR: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
-    "add": lambda x, k: x + k,
-    "sub": lambda x, k: x - k,
-    "rsub": lambda x, k: k - x,
-    "mul": lambda x, k: x * k,
-    "div": lambda x, k: x / k,
-    "rdiv": lambda x, k: k / x,
-    "pow": lambda x, k: torch.pow(x, k),
+    "add": _add,
+    "sub": _sub,
+    "rsub": _rsub,
+    "mul": _mul,
+    "div": _div,
+    "rdiv": _rdiv,
+    "pow": torch.pow,
 }
 
 
@@ -271,23 +296,41 @@ class ClampSpec(LayerSpec):
         return ClampModule(params["min"], params["max"])
 
 
-def _reduce_fn(op: str) -> Callable[[torch.Tensor, tuple[int, ...], bool], torch.Tensor]:
-    if op == "mean":
-        return lambda x, d, k: torch.mean(x, dim=d, keepdim=k)
-    if op == "sum":
-        return lambda x, d, k: torch.sum(x, dim=d, keepdim=k)
-    if op == "max":
-        return lambda x, d, k: torch.amax(x, dim=d, keepdim=k)
-    if op == "min":
-        return lambda x, d, k: torch.amin(x, dim=d, keepdim=k)
-    if op == "var":
-        return lambda x, d, k: torch.var(x, dim=d, keepdim=k, correction=0)
-    if op == "argmax":
-        return lambda x, d, k: torch.argmax(x, dim=d[0], keepdim=k).to(x.dtype)
-    raise ValueError(f"unknown reduction {op!r}")
+def _mean(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
+    return torch.mean(x, dim=d, keepdim=k)
 
 
-REDUCTIONS = ("mean", "sum", "max", "min", "var", "argmax")
+def _sum(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
+    return torch.sum(x, dim=d, keepdim=k)
+
+
+def _max(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
+    return torch.amax(x, dim=d, keepdim=k)
+
+
+def _min(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
+    return torch.amin(x, dim=d, keepdim=k)
+
+
+def _var(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
+    return torch.var(x, dim=d, keepdim=k, correction=0)
+
+
+def _argmax(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
+    return torch.argmax(x, dim=d[0], keepdim=k).to(x.dtype)
+
+
+_REDUCE: dict[str, Callable[[torch.Tensor, tuple[int, ...], bool], torch.Tensor]] = {
+    "mean": _mean,
+    "sum": _sum,
+    "max": _max,
+    "min": _min,
+    "var": _var,
+    "argmax": _argmax,
+}
+
+
+REDUCTIONS = tuple(_REDUCE)
 
 
 class ReduceModule(nn.Module):
@@ -296,7 +339,7 @@ class ReduceModule(nn.Module):
     def __init__(self, op: str, dims: tuple[int, ...], keepdims: bool):
         super().__init__()
         self.op, self.dims, self.keepdims = op, dims, keepdims
-        self.fn = _reduce_fn(op)
+        self.fn = _REDUCE[op]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x, self.dims, self.keepdims)
@@ -350,9 +393,7 @@ def _scalar(op: str, x: Layer, value: float, name: str) -> Layer:
     return Layer("ScalarOp", [x], {"op": op, "value": float(value)}, name or None)
 
 
-def _arith(
-    kind: str, op: str, rop: str, a: Layer | float, b: Layer | float, name: str
-) -> Layer:
+def _arith(kind: str, op: str, rop: str, a: Layer | float, b: Layer | float, name: str) -> Layer:
     """Layer-layer -> `kind`; layer-number -> ScalarOp `op`; number-layer -> ScalarOp `rop`."""
     if isinstance(a, Layer) and isinstance(b, Layer):
         return Layer(kind, [a, b], {}, name or None)
@@ -366,7 +407,9 @@ def _arith(
     )
 
 
-def Add(layers: Sequence[Layer] | Layer | float, l2: Layer | float | None = None, name: str = "") -> Layer:  # noqa: N802,E501
+def Add(
+    layers: Sequence[Layer] | Layer | float, l2: Layer | float | None = None, name: str = ""
+) -> Layer:  # noqa: N802,E501
     """Sum: `Add([l1, l2, ...])` of layers, or pyeddl's `Add(l1, l2)` with a layer or number."""
     if l2 is None:
         return _merge("Add", layers, name)  # type: ignore[arg-type]
@@ -485,31 +528,43 @@ def _reduce(op: str, l: Layer, axis: int | Sequence[int], keepdims: bool, name: 
     return Layer("Reduce", [l], params, name or None)
 
 
-def ReduceMean(l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = "") -> Layer:  # noqa: N802,E501
+def ReduceMean(
+    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
+) -> Layer:  # noqa: N802,E501
     """Mean over `axis` (batch excluded)."""
     return _reduce("mean", l, axis, keepdims, name)
 
 
-def ReduceSum(l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = "") -> Layer:  # noqa: N802,E501
+def ReduceSum(
+    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
+) -> Layer:  # noqa: N802,E501
     """Sum over `axis` (batch excluded)."""
     return _reduce("sum", l, axis, keepdims, name)
 
 
-def ReduceMax(l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = "") -> Layer:  # noqa: N802,E501
+def ReduceMax(
+    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
+) -> Layer:  # noqa: N802,E501
     """Maximum over `axis` (batch excluded)."""
     return _reduce("max", l, axis, keepdims, name)
 
 
-def ReduceMin(l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = "") -> Layer:  # noqa: N802,E501
+def ReduceMin(
+    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
+) -> Layer:  # noqa: N802,E501
     """Minimum over `axis` (batch excluded)."""
     return _reduce("min", l, axis, keepdims, name)
 
 
-def ReduceVar(l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = "") -> Layer:  # noqa: N802,E501
+def ReduceVar(
+    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
+) -> Layer:  # noqa: N802,E501
     """Population variance over `axis` (batch excluded)."""
     return _reduce("var", l, axis, keepdims, name)
 
 
-def ReduceArgMax(l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = "") -> Layer:  # noqa: N802,E501
+def ReduceArgMax(
+    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
+) -> Layer:  # noqa: N802,E501
     """Index of the maximum along one axis (as floats; not differentiable)."""
     return _reduce("argmax", l, axis, keepdims, name)

@@ -68,9 +68,7 @@ class _RecurrentSpec(LayerSpec):
 
 
 for _kind in RECURRENT_KINDS:
-    register(
-        type(f"{_kind}Spec", (_RecurrentSpec,), {"kind": _kind, "__doc__": f"{_kind} layer."})
-    )
+    register(type(f"{_kind}Spec", (_RecurrentSpec,), {"kind": _kind, "__doc__": f"{_kind} layer."}))
 
 
 def _as_sequence_source(parent: Layer) -> None:

@@ -8,6 +8,7 @@ Axes exclude the batch (EDDL's convention). Dropout and GaussianNoise act in tra
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -145,7 +146,7 @@ class ReshapeSpec(_Spec):
 
 @register
 class SqueezeSpec(_Spec):
-    """Removes size-1 axes (one axis, or all when axis is -1... as EDDL: -1 squeezes all)."""
+    """Removes the size-1 axis `axis`, or every size-1 axis when axis is -1 (EDDL)."""
 
     kind = "Squeeze"
 
@@ -234,8 +235,11 @@ class TransposeSpec(_Spec):
 # ---- Select / Slice / Split -----------------------------------------------------------------
 
 
-def parse_index(spec: str | int, size: int) -> tuple[int, int, bool]:
-    """One EDDL index string ("3", "1:4", ":", "-2:") -> (start, stop, keep axis).
+_INDEX = re.compile(r"-?\d+|(-?\d+)?\s*:\s*(-?\d+)?")
+
+
+def parse_index(spec: str | int, size: int) -> tuple[int, int]:
+    """One EDDL index string ("3", "1:4", ":", "-2:") -> (start, stop).
 
     A single index keeps its axis with size 1, as EDDL's Select does.
     """
@@ -245,7 +249,7 @@ def parse_index(spec: str | int, size: int) -> tuple[int, int, bool]:
         if not -size <= i < size:
             raise ShapeError(f"index {i} is outside an axis of size {size}")
         i %= size
-        return i, i + 1, True
+        return i, i + 1
     lo_s, hi_s = text.split(":", 1)
     lo = int(lo_s) if lo_s.strip() else 0
     hi = int(hi_s) if hi_s.strip() else size
@@ -253,7 +257,7 @@ def parse_index(spec: str | int, size: int) -> tuple[int, int, bool]:
     hi = min(size, hi + size if hi < 0 else hi)
     if hi <= lo:
         raise ShapeError(f"slice {text!r} selects nothing from an axis of size {size}")
-    return lo, hi, True
+    return lo, hi
 
 
 class SelectModule(nn.Module):
@@ -274,7 +278,7 @@ def _bounds(params: dict[str, Any], shape: Shape) -> list[tuple[int, int]]:
     out = []
     for i, size in enumerate(shape):
         if i < len(indices):
-            lo, hi, _ = parse_index(indices[i], size)
+            lo, hi = parse_index(indices[i], size)
             out.append((lo, hi))
         else:
             out.append((0, size))
@@ -504,7 +508,11 @@ def Select(l: Layer, indices: Sequence[str | int], name: str = "") -> Layer:  # 
 
     A single index ("5") keeps its axis with size 1; missing trailing axes are taken whole.
     """
-    return Layer("Select", [l], {"indices": [str(i) for i in indices]}, name or None)
+    texts = [str(i).strip() for i in indices]
+    bad = [t for t in texts if not _INDEX.fullmatch(t)]
+    if bad:
+        raise ValueError(f"Select indices must look like '3', '1:4', ':' or '-2:', got {bad}")
+    return Layer("Select", [l], {"indices": texts}, name or None)
 
 
 Slice = Select
@@ -545,7 +553,9 @@ def Embedding(  # noqa: N802
     `mask_zeros`, index 0 maps to a zero vector that is not trained.
     """
     if vocsize <= 0 or output_dim <= 0:
-        raise ValueError(f"Embedding needs positive vocsize and output_dim, got {vocsize}, {output_dim}")
+        raise ValueError(
+            f"Embedding needs positive vocsize and output_dim, got {vocsize}, {output_dim}"
+        )
     params = {
         "vocsize": int(vocsize),
         "length": int(length),
@@ -574,7 +584,10 @@ def UpSampling2D(  # noqa: N802
     parent: Layer, size: Sequence[int], interpolation: str = "nearest", name: str = ""
 ) -> Layer:
     """Upsample (C, H, W) by integer factors `size` = [fh, fw]; "nearest" or "bilinear"."""
-    params = {"size": int_list(size, 2, "UpSampling2D size"), "interpolation": _interp(interpolation)}
+    params = {
+        "size": int_list(size, 2, "UpSampling2D size"),
+        "interpolation": _interp(interpolation),
+    }
     if any(f <= 0 for f in params["size"]):
         raise ValueError(f"UpSampling2D factors must be positive, got {params['size']}")
     return Layer("UpSampling", [parent], params, name or None)
@@ -596,7 +609,9 @@ def _resize(
     if any(d <= 0 for d in shape):
         raise ValueError(f"new_shape must be positive sizes, got {list(new_shape)}")
     if ctm not in ("asymmetric", "half_pixel"):
-        raise ValueError(f"coordinate_transformation_mode must be 'asymmetric' or 'half_pixel', got {ctm!r}")
+        raise ValueError(
+            f"coordinate_transformation_mode must be 'asymmetric' or 'half_pixel', got {ctm!r}"
+        )
     params = {
         "new_shape": shape,
         "reshape": bool(reshape),

@@ -20,7 +20,7 @@ class UnsupportedOpsError(OnnxImportError):
 
     def __init__(self, source: str, ops: dict[str, list[str]]) -> None:
         self.ops = ops
-        listing = "; ".join(f"{op} (nodes: {', '.join(names)})" for op, names in sorted(ops.items()))
-        super().__init__(
-            f"{source}: {len(ops)} unsupported ONNX op type(s): {listing}"
+        listing = "; ".join(
+            f"{op} (nodes: {', '.join(names)})" for op, names in sorted(ops.items())
         )
+        super().__init__(f"{source}: {len(ops)} unsupported ONNX op type(s): {listing}")

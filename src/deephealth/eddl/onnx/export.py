@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import onnx
 from onnx import TensorProto, helper
 
-import deephealth
+from deephealth import __version__
 from deephealth.eddl.onnx.context import ExportContext
 from deephealth.eddl.onnx.errors import OnnxExportError
 from deephealth.serving.preprocessing import METADATA_KEY, Preprocessing
@@ -83,7 +83,7 @@ def net_to_proto(
         graph,
         opset_imports=[helper.make_opsetid("", opset)],
         producer_name="deephealth",
-        producer_version=deephealth.__version__,
+        producer_version=__version__,
     )
     model.ir_version = IR_VERSION if opset == DEFAULT_OPSET else onnx.IR_VERSION
     metadata = {GRAPH_KEY: json.dumps(graph_metadata(net), sort_keys=True)}

@@ -17,14 +17,24 @@ import numpy as np
 import onnx
 import torch
 from onnx import helper
+from onnx.reference import ReferenceEvaluator
 
 from deephealth.eddl.layers.base import Layer, ShapeError
 from deephealth.eddl.onnx.errors import OnnxImportError
+from deephealth.eddl.onnx.views import VIEW_BATCH, batch_axis, decompose, identity_view
 
 # Stands for the (unknown) batch size inside folded shape computations.
 BATCH = 1_000_003
 
 _NAME = re.compile(r"[^0-9A-Za-z_\-/.]")
+
+
+def run_node(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opsets: list) -> list:
+    """Run one node with ONNX's reference runtime."""
+    vi = [helper.make_empty_tensor_value_info(n) for n in feeds]
+    out = [helper.make_empty_tensor_value_info(n) for n in node.output if n]
+    graph = helper.make_graph([node], "fold", vi, out)
+    return ReferenceEvaluator(helper.make_model(graph, opset_imports=opsets)).run(None, feeds)
 
 
 class ImportContext:
@@ -38,8 +48,9 @@ class ImportContext:
         fused: Names of nodes already handled by an importer of an earlier node.
     """
 
-    def __init__(self, source: str, graph: onnx.GraphProto) -> None:
+    def __init__(self, source: str, graph: onnx.GraphProto, opsets: list | None = None) -> None:
         self.source = source
+        self.opsets = opsets or [helper.make_opsetid("", 17)]
         self.consts: dict[str, np.ndarray] = {}
         self.layers: dict[str, Layer] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
@@ -48,6 +59,7 @@ class ImportContext:
                 self.consumers[name].append(node)
         self.graph_outputs = {o.name for o in graph.output}
         self.fused: set[str] = set()
+        self.views: dict[str, tuple[Layer, np.ndarray]] = {}
         self._used_names: set[str] = set()
 
     def error(self, node: onnx.NodeProto, reason: str) -> OnnxImportError:
@@ -77,11 +89,47 @@ class ImportContext:
         return self.consts[name]
 
     def layer(self, node: onnx.NodeProto, index: int = 0) -> Layer:
-        """The layer computing input `index` of `node`."""
+        """The layer computing input `index` of `node` (a view is turned into layers first)."""
         name = node.input[index]
+        if name in self.views and name not in self.layers:
+            layer, idx = self.views[name]
+            self.layers[name] = self.materialize(layer, idx, node)
         if name not in self.layers:
             raise self.error(node, f"input '{name}' is a constant where data is expected")
         return self.layers[name]
+
+    def view(self, name: str) -> tuple[Layer, np.ndarray]:
+        """Tensor `name` as a view (a layer's own output is the identity view)."""
+        if name in self.views:
+            return self.views[name]
+        layer = self.layers[name]
+        return layer, identity_view(layer)
+
+    def materialize(self, layer: Layer, idx: np.ndarray, node: onnx.NodeProto) -> Layer:
+        """Layers computing the batch-first view `idx` of `layer`: Select, Permute, Reshape.
+
+        Raises:
+            OnnxImportError: when the view moves the batch axis or is no box/permutation.
+        """
+        axis = batch_axis(layer, idx)
+        found = decompose(layer.output_shape, np.take(idx, 0, axis=0)) if axis == 0 else None
+        if found is None:
+            raise self.error(
+                node, "its input rearranges the batch axis in a way no layer can express"
+            )
+        select, perm = found
+        shape = idx.shape[1:]
+        cur = layer
+        if select != [f"0:{d}" for d in layer.output_shape]:
+            cur = self.add("Select", [cur], {"indices": select}, node, output=f"{node.name}/select")
+        if perm is not None:
+            cur = self.add("Permute", [cur], {"dims": perm}, node, output=f"{node.name}/permute")
+        if tuple(cur.output_shape) != tuple(shape):
+            kind, params = (
+                ("Flatten", {}) if len(shape) == 1 else ("Reshape", {"shape": list(shape)})
+            )
+            cur = self.add(kind, [cur], params, node, output=f"{node.name}/reshape")
+        return cur
 
     def sole_consumer(self, name: str) -> onnx.NodeProto | None:
         """The only node reading tensor `name`, if it is read once and is not a graph output."""
@@ -89,6 +137,10 @@ class ImportContext:
         if len(readers) == 1 and name not in self.graph_outputs:
             return readers[0]
         return None
+
+    def claim(self, name: str) -> None:
+        """Reserve a layer name (graph inputs keep theirs)."""
+        self._used_names.add(name)
 
     def _fresh_name(self, base: str) -> str:
         name = _NAME.sub("_", base) or "layer"
@@ -133,10 +185,29 @@ class ImportContext:
             array = np.asarray(value)
             if tuple(array.shape) != tuple(target.shape):
                 raise self.error(
-                    node, f"weight {key} has shape {array.shape}, layer expects {tuple(target.shape)}"
+                    node,
+                    f"weight {key} has shape {array.shape}, layer expects {tuple(target.shape)}",
                 )
             with torch.no_grad():
                 target.copy_(torch.from_numpy(np.ascontiguousarray(array).astype(np.float32)))
+
+    def view_op(self, node: onnx.NodeProto) -> None:
+        """Apply a movement op to the index array of its data input (a view, or a layer's own);
+        constants' batch sizes are set to the view's."""
+        layer, idx = self.view(node.input[0])
+        feeds = {node.input[0]: idx}
+        for i, name in enumerate(node.input[1:], start=1):
+            if name:
+                value = self.const(node, i, "a shape or index input")
+                if value.dtype.kind == "i":
+                    value = np.where(value == BATCH, VIEW_BATCH, value)
+                feeds[name] = value
+        try:
+            values = run_node(node, feeds, self.opsets)
+        except Exception as err:  # the reference runtime raises many exception types
+            raise self.error(node, f"cannot apply it to this tensor: {err}") from None
+        for name, value in zip([o for o in node.output if o], values):
+            self.views[name] = (layer, np.asarray(value))
 
     def alias(self, src: str, dst: str) -> None:
         """Tensor `dst` is `src` (Identity, Dropout at inference)."""

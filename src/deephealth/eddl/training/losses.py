@@ -78,7 +78,9 @@ class _ValueDelta(torch.autograd.Function):
 
         output, target = ctx.saved_tensors
         d = Tensor.wrap(torch.zeros_like(output, dtype=torch.float32))
-        ctx.loss.delta(Tensor.wrap(target.detach().float()), Tensor.wrap(output.detach().float()), d)
+        ctx.loss.delta(
+            Tensor.wrap(target.detach().float()), Tensor.wrap(output.detach().float()), d
+        )
         return (grad * d.torch).to(output.dtype), None, None
 
 
@@ -116,7 +118,7 @@ def _cross_entropy(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def _cross_entropy_logits(z: torch.Tensor, t: torch.Tensor, dim: int) -> torch.Tensor:
-    if _is_index_target(z, t) and dim == 1:
+    if _is_index_target(z, t) and dim % z.dim() == 1:
         return F.cross_entropy(z.float(), t.long())
     return -(t * torch.log_softmax(z.float(), dim)).sum() / z.shape[0]
 
@@ -150,7 +152,9 @@ def _regression(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
 
 
 # canonical name -> (function, from-logits function, activation it fuses with)
-LOSSES: dict[str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor] | None, str | None]]
+LOSSES: dict[
+    str, tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor] | None, str | None]
+]
 LOSSES = {
     "softmax_cross_entropy": (_cross_entropy, _cross_entropy_logits, "softmax"),
     "categorical_cross_entropy": (_cross_entropy, _cross_entropy_logits, "softmax"),

@@ -33,23 +33,49 @@ OPTIMIZERS: dict[str, tuple[type, dict[str, Any], Callable[[dict[str, Any]], dic
     ),
     "adam": (
         torch.optim.Adam,
-        {"lr": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-6, "weight_decay": 0.0,
-         "amsgrad": False},
-        lambda p: {"lr": p["lr"], "betas": _betas(p), "eps": p["epsilon"],
-                   "weight_decay": p["weight_decay"], "amsgrad": bool(p["amsgrad"])},
+        {
+            "lr": 0.01,
+            "beta_1": 0.9,
+            "beta_2": 0.999,
+            "epsilon": 1e-6,
+            "weight_decay": 0.0,
+            "amsgrad": False,
+        },
+        lambda p: {
+            "lr": p["lr"],
+            "betas": _betas(p),
+            "eps": p["epsilon"],
+            "weight_decay": p["weight_decay"],
+            "amsgrad": bool(p["amsgrad"]),
+        },
     ),
     "adamw": (
         torch.optim.AdamW,
-        {"lr": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01,
-         "amsgrad": False},
-        lambda p: {"lr": p["lr"], "betas": _betas(p), "eps": p["epsilon"],
-                   "weight_decay": p["weight_decay"], "amsgrad": bool(p["amsgrad"])},
+        {
+            "lr": 0.001,
+            "beta_1": 0.9,
+            "beta_2": 0.999,
+            "epsilon": 1e-8,
+            "weight_decay": 0.01,
+            "amsgrad": False,
+        },
+        lambda p: {
+            "lr": p["lr"],
+            "betas": _betas(p),
+            "eps": p["epsilon"],
+            "weight_decay": p["weight_decay"],
+            "amsgrad": bool(p["amsgrad"]),
+        },
     ),
     "rmsprop": (
         torch.optim.RMSprop,
         {"lr": 0.01, "rho": 0.9, "epsilon": 1e-5, "weight_decay": 0.0},
-        lambda p: {"lr": p["lr"], "alpha": p["rho"], "eps": p["epsilon"],
-                   "weight_decay": p["weight_decay"]},
+        lambda p: {
+            "lr": p["lr"],
+            "alpha": p["rho"],
+            "eps": p["epsilon"],
+            "weight_decay": p["weight_decay"],
+        },
     ),
     "adagrad": (
         torch.optim.Adagrad,
@@ -59,20 +85,32 @@ OPTIMIZERS: dict[str, tuple[type, dict[str, Any], Callable[[dict[str, Any]], dic
     "adadelta": (
         torch.optim.Adadelta,
         {"lr": 1.0, "rho": 0.9, "epsilon": 1e-6, "weight_decay": 0.0},
-        lambda p: {"lr": p["lr"], "rho": p["rho"], "eps": p["epsilon"],
-                   "weight_decay": p["weight_decay"]},
+        lambda p: {
+            "lr": p["lr"],
+            "rho": p["rho"],
+            "eps": p["epsilon"],
+            "weight_decay": p["weight_decay"],
+        },
     ),
     "adamax": (
         torch.optim.Adamax,
         {"lr": 0.002, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "weight_decay": 0.0},
-        lambda p: {"lr": p["lr"], "betas": _betas(p), "eps": p["epsilon"],
-                   "weight_decay": p["weight_decay"]},
+        lambda p: {
+            "lr": p["lr"],
+            "betas": _betas(p),
+            "eps": p["epsilon"],
+            "weight_decay": p["weight_decay"],
+        },
     ),
     "nadam": (
         torch.optim.NAdam,
         {"lr": 0.002, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "schedule_decay": 0.004},
-        lambda p: {"lr": p["lr"], "betas": _betas(p), "eps": p["epsilon"],
-                   "momentum_decay": p["schedule_decay"]},
+        lambda p: {
+            "lr": p["lr"],
+            "betas": _betas(p),
+            "eps": p["epsilon"],
+            "momentum_decay": p["schedule_decay"],
+        },
     ),
 }
 OPTIMIZER_ALIASES = {"rms_prop": "rmsprop", "adam_w": "adamw", "n_adam": "nadam"}
@@ -160,26 +198,40 @@ def as_optimizer(spec: OptimizerSpec | str | None) -> OptimizerSpec | None:
     raise TypeError(f"an optimizer must be sgd(...), adam(...), ... or a name; got {spec!r}")
 
 
-def sgd(lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
-        nesterov: bool = False) -> OptimizerSpec:
+def sgd(
+    lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False
+) -> OptimizerSpec:
     """Stochastic gradient descent with optional (Nesterov) momentum."""
     return make_spec("sgd", lr, momentum, weight_decay, nesterov)
 
 
-def adam(lr: float = 0.01, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-6,
-         weight_decay: float = 0.0, amsgrad: bool = False) -> OptimizerSpec:
+def adam(
+    lr: float = 0.01,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-6,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+) -> OptimizerSpec:
     """Adam (pyeddl defaults: lr 0.01, epsilon 1e-6)."""
     return make_spec("adam", lr, beta_1, beta_2, epsilon, weight_decay, amsgrad)
 
 
-def adamw(lr: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
-          weight_decay: float = 0.01, amsgrad: bool = False) -> OptimizerSpec:
+def adamw(
+    lr: float = 0.001,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    weight_decay: float = 0.01,
+    amsgrad: bool = False,
+) -> OptimizerSpec:
     """AdamW (decoupled weight decay)."""
     return make_spec("adamw", lr, beta_1, beta_2, epsilon, weight_decay, amsgrad)
 
 
-def rmsprop(lr: float = 0.01, rho: float = 0.9, epsilon: float = 1e-5,
-            weight_decay: float = 0.0) -> OptimizerSpec:
+def rmsprop(
+    lr: float = 0.01, rho: float = 0.9, epsilon: float = 1e-5, weight_decay: float = 0.0
+) -> OptimizerSpec:
     """RMSProp."""
     return make_spec("rmsprop", lr, rho, epsilon, weight_decay)
 
@@ -189,19 +241,30 @@ def adagrad(lr: float = 0.01, epsilon: float = 1e-10, weight_decay: float = 0.0)
     return make_spec("adagrad", lr, epsilon, weight_decay)
 
 
-def adadelta(lr: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6,
-             weight_decay: float = 0.0) -> OptimizerSpec:
+def adadelta(
+    lr: float = 1.0, rho: float = 0.9, epsilon: float = 1e-6, weight_decay: float = 0.0
+) -> OptimizerSpec:
     """Adadelta."""
     return make_spec("adadelta", lr, rho, epsilon, weight_decay)
 
 
-def adamax(lr: float = 0.002, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
-           weight_decay: float = 0.0) -> OptimizerSpec:
+def adamax(
+    lr: float = 0.002,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> OptimizerSpec:
     """Adamax (Adam with the infinity norm)."""
     return make_spec("adamax", lr, beta_1, beta_2, epsilon, weight_decay)
 
 
-def nadam(lr: float = 0.002, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
-          schedule_decay: float = 0.004) -> OptimizerSpec:
+def nadam(
+    lr: float = 0.002,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    schedule_decay: float = 0.004,
+) -> OptimizerSpec:
     """Nadam (Adam with Nesterov momentum)."""
     return make_spec("nadam", lr, beta_1, beta_2, epsilon, schedule_decay)

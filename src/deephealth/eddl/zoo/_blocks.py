@@ -124,7 +124,9 @@ def check_args(input_shape: Sequence[int], num_classes: int, nd: tuple[int, ...]
     shape = [int(d) for d in input_shape]
     if len(shape) - 1 not in nd or any(d <= 0 for d in shape):
         dims = " or ".join(f"{n}D" for n in nd)
-        raise ValueError(f"input_shape must be channels-first {dims} (C, ...), got {list(input_shape)}")
+        raise ValueError(
+            f"input_shape must be channels-first {dims} (C, ...), got {list(input_shape)}"
+        )
     if int(num_classes) <= 0:
         raise ValueError(f"num_classes must be positive, got {num_classes}")
     return shape

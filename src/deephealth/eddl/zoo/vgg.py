@@ -47,7 +47,9 @@ def VGG(  # noqa: N802 (zoo name)
             x = conv(x, filters, bn=bn, bias=True)
         x = max_pool(x)
     name = f"vgg{depth}{'_bn' if bn else ''}"
-    return classifier(eddl.Flatten(x), inp, num_classes, top, name, (hidden, hidden), 0.5, activation)
+    return classifier(
+        eddl.Flatten(x), inp, num_classes, top, name, (hidden, hidden), 0.5, activation
+    )
 
 
 def _variant(depth: int, bn: bool):  # noqa: ANN202

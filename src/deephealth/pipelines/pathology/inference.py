@@ -88,17 +88,22 @@ class SlidePrediction:
         cls: str | int,
         downsample: float | None = None,
         colormap: str | None = None,
+        min_size: int = 256,
     ) -> list[tuple[int, int]]:
-        """Write one class's heat map as a slide-aligned pyramidal TIFF."""
+        """Write one class's heat map as a slide-aligned pyramidal TIFF (see
+        :func:`~deephealth.pipelines.pathology.maps.write_heatmap`)."""
         ds = float(downsample or self.default_downsample())
-        return write_heatmap(path, self.heatmap(cls, ds), ds, self.slide_mpp, colormap=colormap)
+        probability = self.heatmap(cls, ds)
+        return write_heatmap(
+            path, probability, ds, self.slide_mpp, colormap=colormap, min_size=min_size
+        )
 
     def write_label_map(
-        self, path: str | os.PathLike[str], downsample: float | None = None
+        self, path: str | os.PathLike[str], downsample: float | None = None, min_size: int = 256
     ) -> list[tuple[int, int]]:
-        """Write the label map as a slide-aligned pyramidal TIFF."""
+        """Write the label map as a slide-aligned pyramidal TIFF (255 = not predicted)."""
         ds = float(downsample or self.default_downsample())
-        return write_label_map(path, self.label_map(ds), ds, self.slide_mpp)
+        return write_label_map(path, self.label_map(ds), ds, self.slide_mpp, min_size=min_size)
 
     def export_geojson(
         self,

@@ -86,6 +86,7 @@ def write_heatmap(
     *,
     colormap: str | None = None,
     tile: int = 256,
+    min_size: int = 256,
 ) -> list[tuple[int, int]]:
     """Write a ``(H, W)`` probability map in ``[0, 1]`` as a slide-aligned pyramidal TIFF.
 
@@ -97,6 +98,7 @@ def write_heatmap(
         colormap: matplotlib colormap name for an RGB map (e.g. ``"jet"``); ``None`` writes
             gray levels ``round(255 * p)``.
         tile: TIFF tile side.
+        min_size: longer side of the smallest pyramid level.
 
     Returns:
         The sizes of the levels written.
@@ -108,7 +110,9 @@ def write_heatmap(
         from matplotlib import colormaps
 
         image = (colormaps[colormap](p)[..., :3] * 255).round().astype(np.uint8)
-    return write_pyramidal_tiff(path, image, _map_mpp(slide_mpp, downsample), tile=tile)
+    return write_pyramidal_tiff(
+        path, image, _map_mpp(slide_mpp, downsample), tile=tile, min_size=min_size
+    )
 
 
 def write_label_map(
@@ -118,6 +122,7 @@ def write_label_map(
     slide_mpp: tuple[float, float] | None,
     *,
     tile: int = 256,
+    min_size: int = 256,
 ) -> list[tuple[int, int]]:
     """Write a ``(H, W)`` uint8 label map as a slide-aligned pyramidal TIFF (nearest-neighbour
     pyramid, so every level holds class indices only)."""
@@ -126,5 +131,6 @@ def write_label_map(
         labels.astype(np.uint8),
         _map_mpp(slide_mpp, downsample),
         tile=tile,
+        min_size=min_size,
         interpolation="nearest",
     )

@@ -25,13 +25,19 @@ _PALETTE = [
 ]
 
 
+def _signed_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
 def mask_to_polygons(
     mask: np.ndarray, downsample: float, min_area: float = 0.0
 ) -> list[tuple[np.ndarray, list[np.ndarray]]]:
     """Polygons of a boolean map as ``(exterior, holes)`` in level-0 pixel coordinates.
 
-    Map pixel ``(i, j)`` covers level-0 ``[j * ds, (j + 1) * ds)``; contour vertices run through
-    boundary pixel centres, i.e. ``((j + 0.5) * ds, (i + 0.5) * ds)``.
+    Map pixel ``(i, j)`` covers level-0 ``[j * ds, (j + 1) * ds) x [i * ds, (i + 1) * ds)``; the
+    polygons follow the pixel edges (iso-line 0.5 of the map, so corners are cut by half a
+    pixel), hence a region painted on the slide comes back with its own bounding box.
 
     Args:
         mask: ``(H, W)`` boolean.
@@ -39,35 +45,35 @@ def mask_to_polygons(
         min_area: drop polygons smaller than this area in level-0 pixels².
     """
     import cv2
+    from skimage.measure import find_contours
 
-    m = np.ascontiguousarray(mask.astype(np.uint8))
-    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hierarchy is None:
+    padded = np.pad(np.asarray(mask, dtype=np.float32), 1)
+    rings = []
+    for contour in find_contours(padded, 0.5):
+        # (row, col) in padded pixel centres -> level-0 (x, y): centre c covers [c - 1, c) * ds
+        ring = np.stack([contour[:, 1] - 0.5, contour[:, 0] - 0.5], axis=1) * downsample
+        if len(ring) >= 4:
+            rings.append((ring, _signed_area(ring)))
+    if not rings:
         return []
-    out = []
-    hier = hierarchy[0]
-
-    def scaled(c: np.ndarray) -> np.ndarray:
-        return (c.reshape(-1, 2).astype(np.float64) + 0.5) * downsample
-
-    for i, contour in enumerate(contours):
-        if hier[i][3] != -1:
-            continue  # a hole; attached to its parent below
-        exterior = scaled(contour)
-        if cv2.contourArea(contour) * downsample**2 < min_area:
-            continue
-        holes = []
-        child = hier[i][2]
-        while child != -1:
-            if len(contours[child]) >= 3:
-                holes.append(scaled(contours[child]))
-            child = hier[child][0]
-        if len(exterior) < 3:  # one- or two-pixel regions: use the pixel square(s)' corners
-            x0, y0 = contour.reshape(-1, 2).min(0) * downsample
-            x1, y1 = (contour.reshape(-1, 2).max(0) + 1) * downsample
-            exterior = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-        out.append((exterior, holes))
-    return out
+    outer_sign = np.sign(max(rings, key=lambda r: abs(r[1]))[1])
+    outers = [(r, abs(a)) for r, a in rings if np.sign(a) == outer_sign]
+    holes = [r for r, a in rings if np.sign(a) != outer_sign]
+    polygons: list[tuple[np.ndarray, list[np.ndarray]]] = [(r, []) for r, _ in outers]
+    for hole in holes:
+        px, py = (float(v) for v in hole[0])
+        containing = [
+            (area, i)
+            for i, (ring, area) in enumerate(outers)
+            if cv2.pointPolygonTest(ring.astype(np.float32), (px, py), False) >= 0
+        ]
+        if containing:
+            polygons[min(containing)[1]][1].append(hole)
+    return [
+        (ext, hs)
+        for (ext, hs), (_, area) in zip(polygons, outers)
+        if area - sum(abs(_signed_area(h)) for h in hs) >= min_area
+    ]
 
 
 def label_map_to_annotations(

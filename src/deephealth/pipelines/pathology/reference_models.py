@@ -20,7 +20,9 @@ def _prototype_weights(prototypes: np.ndarray, sharpness: float) -> tuple[np.nda
     p = np.asarray(prototypes, dtype=np.float32)
     if p.ndim != 2 or p.shape[1] != 3:
         raise ValueError(f"prototypes must be (classes, 3) RGB in [0, 1], got {p.shape}")
-    return (2.0 * sharpness * p).astype(np.float32), (-sharpness * (p**2).sum(axis=1)).astype(np.float32)
+    return (2.0 * sharpness * p).astype(np.float32), (-sharpness * (p**2).sum(axis=1)).astype(
+        np.float32
+    )
 
 
 def _save(model: object, path: str | os.PathLike[str]) -> str:
@@ -89,7 +91,9 @@ def prototype_segmenter(
     c = w.shape[0]
     graph = helper.make_graph(
         [
-            helper.make_node("AveragePool", ["x"], ["pooled"], kernel_shape=[pool, pool], strides=[pool, pool]),
+            helper.make_node(
+                "AveragePool", ["x"], ["pooled"], kernel_shape=[pool, pool], strides=[pool, pool]
+            ),
             helper.make_node("Conv", ["pooled", "W", "B"], ["logits"]),
             helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
         ],

@@ -42,7 +42,7 @@ def _jsonable(value: Any) -> Any:
 class EventRecorder:
     """The `on_event` callback of one job: stores events and keeps the heartbeat fresh."""
 
-    def __init__(self, sessions: sessionmaker[Session], job_id: int, batch_interval_s: float = 0.2):
+    def __init__(self, sessions: sessionmaker[Session], job_id: int, batch_interval_s: float = 0.1):
         self.sessions, self.job_id, self.batch_interval_s = sessions, job_id, batch_interval_s
         self._last_batch = 0.0
 

@@ -36,9 +36,7 @@ def add_status_event(db: Session, job: Job, status: str, message: str = "") -> N
 
 def claim_next(db: Session, limit: int, worker: str) -> Job | None:
     """Take the oldest queued job if fewer than `limit` jobs run; None when there is none."""
-    candidate = db.scalar(
-        select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(1)
-    )
+    candidate = db.scalar(select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(1))
     if candidate is None:
         return None
     running = select(func.count(Job.id)).where(Job.status == "running").scalar_subquery()
@@ -69,9 +67,7 @@ def queue_position(db: Session, job: Job) -> int | None:
     """1-based position of a queued job (1 = next to start); None when it is not queued."""
     if job.status != "queued":
         return None
-    ahead = db.scalar(
-        select(func.count(Job.id)).where(Job.status == "queued", Job.id < job.id)
-    )
+    ahead = db.scalar(select(func.count(Job.id)).where(Job.status == "queued", Job.id < job.id))
     return int(ahead or 0) + 1
 
 

@@ -5,4 +5,14 @@ Importing this package attaches every `to_onnx` / `from_onnx` to `LAYER_TYPES` a
 """
 
 import deephealth.eddl._layers_api  # noqa: F401 (registers the layer kinds)
-from deephealth.eddl.onnx.mapping import activations, conv, core, normalization, pooling  # noqa: F401
+from deephealth.eddl.onnx.mapping import (  # noqa: F401
+    activations,
+    augmentation,
+    conv,
+    core,
+    merge,
+    normalization,
+    pooling,
+    recurrent,
+    shape,
+)

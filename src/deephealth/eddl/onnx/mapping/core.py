@@ -46,7 +46,9 @@ def _dense(
         if bias.size != weight.shape[0] and bias.size == 1:
             bias = np.broadcast_to(bias.reshape(-1), (weight.shape[0],))
         if bias.size != weight.shape[0]:
-            raise ictx.error(node, f"bias of shape {bias.shape} does not fit {weight.shape[0]} units")
+            raise ictx.error(
+                node, f"bias of shape {bias.shape} does not fit {weight.shape[0]} units"
+            )
         bias = bias.reshape(-1)
     params = {"ndim": int(weight.shape[0]), "use_bias": bias is not None}
     weights = {"weight": weight} | ({"bias": bias} if bias is not None else {})

@@ -1,0 +1,58 @@
+"""Writing a Dataset back to DeepHealth YAML (``Dataset.Dump``).
+
+Locations become relative to the YAML file's folder when they lie beneath it (URLs stay as they
+are); labels are written as class names, ground truths as paths, values as a feature mapping, so
+the file reads back to the same dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import yaml
+
+from deephealth.ecvl.dataset.remote import is_url
+
+
+def _rel(loc: str, root: str) -> str:
+    if is_url(loc):
+        return loc
+    try:
+        rel = os.path.relpath(loc, root)
+    except ValueError:
+        return loc
+    return loc if rel.startswith("..") else rel.replace(os.sep, "/")
+
+
+def dataset_to_dict(ds: Any, root: str) -> dict[str, Any]:
+    """A plain mapping of the dataset in DeepHealth format, locations relative to ``root``."""
+    out: dict[str, Any] = {"name": ds.name_, "description": ds.description_}
+    if ds.classes_:
+        out["classes"] = list(ds.classes_)
+    if ds.features_:
+        out["features"] = list(ds.features_)
+    images = []
+    for s in ds.samples_:
+        locs = [_rel(loc, root) for loc in s.location_]
+        item: dict[str, Any] = {"location": locs[0] if len(locs) == 1 else locs}
+        if s.label_ is not None:
+            names = [ds.classes_[i] for i in s.label_]
+            item["label"] = names[0] if len(names) == 1 else names
+        elif s.label_path_ is not None:
+            item["label"] = _rel(s.label_path_, root)
+        if s.values_:
+            item["values"] = {ds.features_[k]: v for k, v in sorted(s.values_.items())}
+        images.append(item)
+    out["images"] = images
+    if ds.split_:
+        out["split"] = {s.split_name_: list(s.samples_indices_) for s in ds.split_}
+    return out
+
+
+def dump_dataset(ds: Any, path: str | os.PathLike) -> None:
+    """Write ``ds`` to ``path`` as YAML."""
+    path = os.fspath(path)
+    root = os.path.dirname(os.path.abspath(path))
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(dataset_to_dict(ds, root), f, sort_keys=False, default_flow_style=None)

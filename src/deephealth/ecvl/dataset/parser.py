@@ -1,0 +1,276 @@
+"""Decoding of a DeepHealth dataset YAML into samples, classes, features and splits.
+
+The decoder never stops at the first problem: it records every structural issue (wrong types,
+unknown classes or features, labels or split indices out of range, duplicate locations) as a
+:class:`DatasetIssue` with its YAML line, and keeps going. :class:`~.dataset.Dataset` raises them
+all at once; the validator adds the file checks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deephealth.ecvl.dataset.errors import DatasetIssue
+from deephealth.ecvl.dataset.model import Sample, Split
+from deephealth.ecvl.dataset.remote import is_url
+from deephealth.ecvl.dataset.yaml_lines import LDict, load, pos
+
+TOP_KEYS = ("name", "description", "classes", "features", "images", "split")
+SAMPLE_KEYS = ("location", "label", "values")
+
+
+@dataclass
+class Decoded:
+    """The result of decoding: the dataset fields plus every issue found."""
+
+    name: str = ""
+    description: str = ""
+    classes: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    splits: list[Split] = field(default_factory=list)
+    issues: list[DatasetIssue] = field(default_factory=list)
+
+
+def _looks_like_path(s: str) -> bool:
+    return "/" in s or "\\" in s or bool(os.path.splitext(s)[1]) or is_url(s)
+
+
+class _Decoder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.root = Path(file).resolve().parent
+        self.out = Decoded()
+
+    def issue(self, where: Any, code: str, msg: str, severity: str = "error", at=None) -> None:
+        line, col = at if at else pos(where)
+        self.out.issues.append(DatasetIssue(self.file, line, col, severity, code, msg))
+
+    def resolve(self, loc: str) -> str:
+        if is_url(loc) or os.path.isabs(loc):
+            return str(loc)
+        return str(self.root / loc)
+
+    def str_list(self, value: Any, what: str) -> list[str]:
+        if not isinstance(value, list):
+            self.issue(value, "type", f"{what} must be a list of names, got {value!r}")
+            return []
+        out = []
+        for v in value:
+            if v is None or isinstance(v, (dict, list)):
+                self.issue(
+                    v if v is not None else value, "type", f"{what} entry {v!r} is not a name"
+                )
+                continue
+            out.append(str(v))
+        return out
+
+    def decode(self, doc: Any) -> Decoded:
+        if not isinstance(doc, LDict):
+            self.issue(doc, "type", "the dataset file must be a mapping with an 'images' list",
+                       at=pos(doc, (1, 1)))  # fmt: skip
+            return self.out
+        for key, line, col in doc.duplicates:
+            self.issue(None, "duplicate-key", f"key {key!r} appears more than once", at=(line, col))
+        for key in doc:
+            if key not in TOP_KEYS:
+                self.issue(None, "unknown-key", f"unknown top-level key {key!r} (known: "
+                           f"{', '.join(TOP_KEYS)})", "warning", at=doc.key_pos[key])  # fmt: skip
+        self.out.name = "" if doc.get("name") is None else str(doc.get("name"))
+        self.out.description = "" if doc.get("description") is None else str(doc["description"])
+        if "classes" in doc:
+            self.out.classes = self.str_list(doc["classes"], "classes")
+            seen: set[str] = set()
+            for c, raw in zip(self.out.classes, doc["classes"]):
+                if c in seen:
+                    self.issue(raw, "duplicate-class", f"class {c!r} is listed twice")
+                seen.add(c)
+        if "features" in doc:
+            self.out.features = self.str_list(doc["features"], "features")
+        images = doc.get("images")
+        if images is None:
+            self.issue(
+                None, "missing-images", "the dataset has no 'images' list", at=pos(doc, (1, 1))
+            )
+        elif not isinstance(images, list):
+            self.issue(images, "type", "'images' must be a list")
+        else:
+            for i, item in enumerate(images):
+                self.out.samples.append(self.sample(i, item, images))
+            self.check_duplicates(images)
+        if "split" in doc:
+            self.split(doc["split"])
+        return self.out
+
+    def locations(self, value: Any, i: int) -> list[str]:
+        if isinstance(value, str):
+            return [self.resolve(value)]
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return [self.resolve(v) for v in value]
+        self.issue(value, "type", f"image {i}: location must be a path or a list of paths, "
+                   f"got {value!r}")  # fmt: skip
+        return []
+
+    def sample(self, i: int, item: Any, parent: Any) -> Sample:
+        s = Sample(line_=pos(item, pos(parent))[0])
+        if not isinstance(item, dict):
+            s.location_ = self.locations(item, i) if item is not None else []
+            if item is None:
+                self.issue(parent, "type", f"image {i} is empty")
+            return s
+        for key in item:
+            if key not in SAMPLE_KEYS:
+                self.issue(None, "unknown-key", f"image {i}: unknown key {key!r} (known: "
+                           f"{', '.join(SAMPLE_KEYS)})", at=item.key_pos[key])  # fmt: skip
+        if "location" not in item:
+            self.issue(item, "missing-location", f"image {i} has no location")
+        else:
+            s.location_ = self.locations(item["location"], i)
+        if "label" in item:
+            self.label(s, i, item["label"], item)
+        if "values" in item:
+            self.values(s, i, item["values"])
+        return s
+
+    def label(self, s: Sample, i: int, value: Any, item: Any) -> None:
+        classes = self.out.classes
+        where = value if pos(value)[0] else item
+        if isinstance(value, list):
+            labels = []
+            for v in value:
+                idx = self.class_index(v, i, v if pos(v)[0] else where)
+                if idx is not None:
+                    labels.append(idx)
+            s.label_ = labels
+            return
+        if (
+            isinstance(value, str)
+            and value not in classes
+            and (not classes or _looks_like_path(value))
+        ):
+            s.label_path_ = self.resolve(value)
+            return
+        idx = self.class_index(value, i, where)
+        s.label_ = [idx] if idx is not None else []
+
+    def class_index(self, v: Any, i: int, where: Any) -> int | None:
+        classes = self.out.classes
+        if isinstance(v, bool) or v is None or isinstance(v, (float, dict, list)):
+            self.issue(where, "type", f"image {i}: label {v!r} is not a class name or index")
+            return None
+        if isinstance(v, int):
+            if not 0 <= v < len(classes):
+                self.issue(where, "label-range", f"image {i}: label index {v} out of range "
+                           f"(0..{len(classes) - 1} for {len(classes)} classes)")  # fmt: skip
+                return None
+            return int(v)
+        if str(v) in classes:
+            return classes.index(str(v))
+        self.issue(where, "unknown-class", f"image {i}: unknown class {str(v)!r} "
+                   f"(classes: {', '.join(classes) or 'none listed'})")  # fmt: skip
+        return None
+
+    def values(self, s: Sample, i: int, value: Any) -> None:
+        feats = self.out.features
+        out: dict[int, str] = {}
+        if isinstance(value, list):
+            if len(value) > len(feats):
+                self.issue(value, "values-range", f"image {i}: {len(value)} values for "
+                           f"{len(feats)} features")  # fmt: skip
+            for k, v in enumerate(value):
+                if v is not None:
+                    out[k] = str(v)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if str(k) not in feats:
+                    self.issue(None, "unknown-feature", f"image {i}: unknown feature {k!r} "
+                               f"(features: {', '.join(feats) or 'none listed'})",
+                               at=value.key_pos.get(k, pos(value)))  # fmt: skip
+                    continue
+                if v is not None:
+                    out[feats.index(str(k))] = str(v)
+        else:
+            self.issue(value, "type", f"image {i}: values must be a list or a mapping")
+        s.values_ = out
+
+    def check_duplicates(self, images: list) -> None:
+        first: dict[tuple[str, ...], int] = {}
+        for i, s in enumerate(self.out.samples):
+            key = tuple(s.location_)
+            if not key:
+                continue
+            if key in first:
+                self.issue(images[i], "duplicate-location", f"image {i} repeats the location of "
+                           f"image {first[key]}: {', '.join(key)}",
+                           at=pos(images[i], (s.line_, 1)))  # fmt: skip
+            else:
+                first[key] = i
+
+    def split(self, value: Any) -> None:
+        n = len(self.out.samples)
+        if not isinstance(value, dict):
+            self.issue(value, "type", "'split' must map split names to lists of image indices")
+            return
+        for name, idx_list in value.items():
+            kline = value.key_pos[name]
+            sp = Split(split_name_=str(name), line_=kline[0])
+            if idx_list is None:
+                idx_list = []
+            if not isinstance(idx_list, list):
+                self.issue(idx_list, "type", f"split {name!r} must be a list of image indices",
+                           at=pos(idx_list, kline))  # fmt: skip
+                idx_list = []
+            seen: set[int] = set()
+            for v in idx_list:
+                where = pos(v, kline)
+                if isinstance(v, bool) or not isinstance(v, int):
+                    self.issue(
+                        None, "type", f"split {name!r}: {v!r} is not an image index", at=where
+                    )
+                    continue
+                if not 0 <= v < n:
+                    self.issue(None, "split-range", f"split {name!r}: index {v} out of range "
+                               f"(0..{n - 1} for {n} images)", at=where)  # fmt: skip
+                    continue
+                if v in seen:
+                    self.issue(None, "split-duplicate", f"split {name!r}: index {v} listed twice",
+                               at=where)  # fmt: skip
+                    continue
+                seen.add(int(v))
+                sp.samples_indices_.append(int(v))
+            if not sp.samples_indices_:
+                sp.no_label_ = True
+            else:
+                first = self.out.samples[sp.samples_indices_[0]]
+                sp.no_label_ = first.label_ is None and first.label_path_ is None
+            self.out.splits.append(sp)
+
+
+def decode_text(text: str, file: str) -> Decoded:
+    """Decode YAML ``text`` (paths resolve relative to ``file``'s folder).
+
+    Raises:
+        DatasetSyntaxError: The text is not valid YAML.
+    """
+    return _Decoder(file).decode(load(text, file))
+
+
+def decode_file(path: str | os.PathLike) -> Decoded:
+    """Decode a dataset file.
+
+    Raises:
+        DatasetError: The file cannot be read.
+        DatasetSyntaxError: The file is not valid YAML.
+    """
+    from deephealth.ecvl.dataset.errors import DatasetError
+
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise DatasetError(f"cannot read dataset file {path!r}: {e.strerror or e}") from None
+    return decode_text(text, path)

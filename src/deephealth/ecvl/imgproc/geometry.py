@@ -1,0 +1,152 @@
+"""2D geometric transforms with pyecvl names: resize, flip, mirror, rotate, transpose, crop, pad.
+
+All are OpenCV calls on the image's OpenCV view. Resizing updates the spacings so that the
+physical extent is kept; the other transforms keep them (Transpose swaps x and y).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from deephealth.ecvl.errors import EcvlError
+from deephealth.ecvl.image import Image
+from deephealth.ecvl.imgproc._common import BorderType, InterpolationType, cv_view, wrap
+
+
+def ResizeDim(
+    src: Image,
+    dst: Image,
+    newdim: Sequence[int],
+    interp: InterpolationType = InterpolationType.linear,
+) -> None:
+    """Resize to ``newdim = [width, height]`` (``cv2.resize``); spacings scale accordingly.
+
+    Raises:
+        EcvlError: Bad size, or an image that is not 2D.
+    """
+    arr = cv_view(src, "ResizeDim")
+    if len(newdim) != 2 or min(newdim) <= 0:
+        raise EcvlError(f"ResizeDim: newdim must be [width, height] > 0, got {list(newdim)}")
+    w, h = int(newdim[0]), int(newdim[1])
+    out = cv2.resize(arr, (w, h), interpolation=int(interp))
+    sx, sy = src.spacings[src.channels.index("x")], src.spacings[src.channels.index("y")]
+    dst._assign(wrap(src, out, spacings=[sx * arr.shape[1] / w, sy * arr.shape[0] / h, 1.0]))
+
+
+def ResizeScale(
+    src: Image,
+    dst: Image,
+    scales: Sequence[float],
+    interp: InterpolationType = InterpolationType.linear,
+) -> None:
+    """Resize by ``scales = [sx, sy]``; the new size is ``round(W * sx), round(H * sy)``."""
+    if len(scales) != 2 or min(scales) <= 0:
+        raise EcvlError(f"ResizeScale: scales must be [sx, sy] > 0, got {list(scales)}")
+    w, h = src.Width(), src.Height()
+    ResizeDim(src, dst, [max(1, round(w * scales[0])), max(1, round(h * scales[1]))], interp)
+
+
+def Flip2D(src: Image, dst: Image) -> None:
+    """Flip upside down (reverse the rows, ``cv2.flip(…, 0)``)."""
+    dst._assign(wrap(src, cv2.flip(cv_view(src, "Flip2D"), 0)))
+
+
+def Mirror2D(src: Image, dst: Image) -> None:
+    """Mirror left-right (reverse the columns, ``cv2.flip(…, 1)``)."""
+    dst._assign(wrap(src, cv2.flip(cv_view(src, "Mirror2D"), 1)))
+
+
+def Transpose(src: Image, dst: Image) -> None:
+    """Swap rows and columns (``cv2.transpose``); x and y spacings swap too."""
+    out = cv2.transpose(cv_view(src, "Transpose"))
+    sx, sy = src.spacings[src.channels.index("x")], src.spacings[src.channels.index("y")]
+    dst._assign(wrap(src, out, spacings=[sy, sx, 1.0]))
+
+
+def _rotation(
+    arr: np.ndarray, m: np.ndarray, size: tuple[int, int], interp: InterpolationType
+) -> np.ndarray:
+    return cv2.warpAffine(
+        arr, m, size, flags=int(interp), borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+
+
+def Rotate2D(
+    src: Image,
+    dst: Image,
+    angle: float,
+    center: Sequence[float] | None = None,
+    scale: float = 1.0,
+    interp: InterpolationType = InterpolationType.linear,
+) -> None:
+    """Rotate by ``angle`` degrees counter-clockwise about ``center`` ([x, y], default the image
+    centre ``[(W-1)/2, (H-1)/2]``), keeping the size; uncovered pixels are 0 (``cv2.getRotationMatrix2D`` + ``warpAffine``)."""
+    arr = cv_view(src, "Rotate2D")
+    h, w = arr.shape[:2]
+    c = ((w - 1) / 2.0, (h - 1) / 2.0) if not center else (float(center[0]), float(center[1]))
+    m = cv2.getRotationMatrix2D(c, float(angle), float(scale))
+    dst._assign(wrap(src, _rotation(arr, m, (w, h), interp)))
+
+
+def RotateFullImage2D(
+    src: Image,
+    dst: Image,
+    angle: float,
+    scale: float = 1.0,
+    interp: InterpolationType = InterpolationType.linear,
+) -> None:
+    """Rotate by ``angle`` degrees counter-clockwise, enlarging the canvas to hold the whole image."""
+    arr = cv_view(src, "RotateFullImage2D")
+    h, w = arr.shape[:2]
+    rad = math.radians(angle)
+    cos, sin = abs(math.cos(rad)) * scale, abs(math.sin(rad)) * scale
+    nw, nh = int(round(w * cos + h * sin)), int(round(w * sin + h * cos))
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), float(angle), float(scale))
+    m[0, 2] += (nw - w) / 2.0
+    m[1, 2] += (nh - h) / 2.0
+    dst._assign(wrap(src, _rotation(arr, m, (nw, nh), interp)))
+
+
+def CenterCrop(src: Image, dst: Image, size: Sequence[int]) -> None:
+    """Crop the central ``size = [width, height]`` region.
+
+    Raises:
+        EcvlError: The crop is larger than the image.
+    """
+    arr = cv_view(src, "CenterCrop")
+    h, w = arr.shape[:2]
+    cw, ch = int(size[0]), int(size[1])
+    if cw > w or ch > h or cw <= 0 or ch <= 0:
+        raise EcvlError(f"CenterCrop: size {[cw, ch]} does not fit in image {w}x{h}")
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    dst._assign(wrap(src, arr[y0 : y0 + ch, x0 : x0 + cw].copy()))
+
+
+def Pad(
+    src: Image,
+    dst: Image,
+    padding: Sequence[int],
+    border_type: BorderType = BorderType.BORDER_CONSTANT,
+    border_value: float = 0,
+) -> None:
+    """Pad by ``padding``: one value (all sides), two (top/bottom, left/right) or four
+    (top, bottom, left, right), with ``cv2.copyMakeBorder``."""
+    arr = cv_view(src, "Pad")
+    p = [int(v) for v in padding]
+    if len(p) == 1:
+        p = p * 4
+    elif len(p) == 2:
+        p = [p[0], p[0], p[1], p[1]]
+    if len(p) != 4 or min(p) < 0:
+        raise EcvlError(
+            f"Pad: padding must have 1, 2 or 4 non-negative values, got {list(padding)}"
+        )
+    c = arr.shape[2] if arr.ndim == 3 else 1
+    out = cv2.copyMakeBorder(
+        arr, p[0], p[1], p[2], p[3], int(border_type), value=[border_value] * max(c, 4)
+    )
+    dst._assign(wrap(src, out))

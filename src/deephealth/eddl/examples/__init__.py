@@ -1,0 +1,1 @@
+"""Runnable EDDL examples (`python -m deephealth.eddl.examples.<name>`)."""

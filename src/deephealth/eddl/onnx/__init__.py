@@ -1,0 +1,34 @@
+"""ONNX, the storage format of EDDL: export, import (own and foreign graphs), checkpoints.
+
+Each layer kind's ONNX writer/reader lives in `mapping/` and is attached to its entry of the layer
+table (`LAYER_TYPES[kind].to_onnx` / `.from_onnx`); foreign graphs are read through `OP_IMPORTERS`,
+keyed by ONNX op type. `api.py` holds pyeddl's public functions.
+"""
+
+from deephealth.eddl.onnx import mapping  # noqa: F401 (attaches the mappings to the layer table)
+from deephealth.eddl.onnx.api import (
+    import_net_from_onnx_file,
+    import_net_from_onnx_string,
+    save_net_to_onnx_file,
+    serialize_net_to_onnx_string,
+)
+from deephealth.eddl.onnx.checkpoint import CheckpointError, load_checkpoint
+from deephealth.eddl.onnx.errors import (
+    OnnxError,
+    OnnxExportError,
+    OnnxImportError,
+    UnsupportedOpsError,
+)
+
+__all__ = [
+    "CheckpointError",
+    "OnnxError",
+    "OnnxExportError",
+    "OnnxImportError",
+    "UnsupportedOpsError",
+    "import_net_from_onnx_file",
+    "import_net_from_onnx_string",
+    "load_checkpoint",
+    "save_net_to_onnx_file",
+    "serialize_net_to_onnx_string",
+]

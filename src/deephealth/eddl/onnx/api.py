@@ -1,0 +1,127 @@
+"""pyeddl's ONNX functions: save/serialize a network, import it back (own or foreign files).
+
+`save_net_to_onnx_file` also writes the training checkpoint (optimizer state, epoch, learning rate
+schedule) beside the file when the network is built, and `import_net_from_onnx_file` reads it back,
+so training resumes from ONNX without loss. Imports build nothing visible until the whole graph has
+been checked and mapped: on any error, no half-built model is returned.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import onnx
+
+from deephealth.eddl.onnx.errors import OnnxExportError, OnnxImportError
+from deephealth.eddl.onnx.export import DEFAULT_OPSET, net_to_proto
+from deephealth.eddl.onnx.graph_import import import_graph
+from deephealth.eddl.onnx.load import check_types, parse_model, read_model
+from deephealth.eddl.onnx.own import graph_metadata, rebuild
+from deephealth.serving.preprocessing import Preprocessing
+
+if TYPE_CHECKING:
+    from deephealth.eddl.model import Model
+
+
+def serialize_net_to_onnx_string(
+    net: Model,
+    gradients: bool = False,
+    opset: int = DEFAULT_OPSET,
+    preprocessing: Preprocessing | None = None,
+) -> bytes:
+    """The network as serialized ONNX bytes (pyeddl's name; `gradients` is accepted and ignored).
+
+    Raises:
+        OnnxExportError: when a layer kind has no exporter.
+    """
+    return net_to_proto(net, opset, preprocessing).SerializeToString()
+
+
+def save_net_to_onnx_file(
+    net: Model,
+    path: str | os.PathLike[str],
+    seq_len: int = 0,
+    opset: int = DEFAULT_OPSET,
+    preprocessing: Preprocessing | None = None,
+    checkpoint: bool = True,
+) -> None:
+    """Write the network to an ONNX file (and its training checkpoint beside it when built).
+
+    Args:
+        net: The network.
+        path: Destination `.onnx` file.
+        seq_len: pyeddl's recurrent-unrolling length; accepted and ignored (recurrent layers are
+            exported as ONNX LSTM/GRU nodes over any length).
+        opset: ONNX opset, 17 or newer.
+        preprocessing: Input layout / normalization / class names stored in the metadata for
+            `deephealth.serving.InferenceSession`.
+        checkpoint: Write `<path>.ckpt` with the optimizer state when the network is built.
+
+    Raises:
+        OnnxExportError: when a layer kind has no exporter or the file cannot be written.
+    """
+    del seq_len
+    proto = net_to_proto(net, opset, preprocessing)
+    path = Path(path)
+    try:
+        path.write_bytes(proto.SerializeToString())
+    except OSError as err:
+        raise OnnxExportError(f"cannot write {path}: {err}") from None
+    if checkpoint:
+        from deephealth.eddl.onnx.checkpoint import save_checkpoint
+
+        save_checkpoint(net, path)
+
+
+def _import(model: onnx.ModelProto, source: str, input_shape: Sequence[int] | None) -> Model:
+    check_types(model, source)
+    meta = graph_metadata(model)
+    if meta is not None:
+        if input_shape is not None and len(meta["inputs"]) != 1:
+            raise OnnxImportError(
+                f"{source}: input_shape is given but the network has {len(meta['inputs'])} inputs"
+            )
+        return rebuild(model, meta, source, input_shape)
+    return import_graph(model, source, input_shape)
+
+
+def import_net_from_onnx_file(
+    path: str | os.PathLike[str],
+    input_shape: Sequence[int] | None = None,
+    mem: int = 0,
+) -> Model:
+    """Read an ONNX file as a `Model` (weights included; build with `init_weights=False`).
+
+    Args:
+        path: The `.onnx` file (external data is read from its folder).
+        input_shape: New input shape without the batch axis (e.g. `[3, 224, 224]`), for
+            transfer learning or files with symbolic sizes.
+        mem: pyeddl's memory level; accepted and ignored.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        OnnxImportError: for a bad file, dtype or shape; `UnsupportedOpsError` lists unmapped ops.
+    """
+    del mem
+    net = _import(read_model(path), str(path), input_shape)
+    from deephealth.eddl.onnx.checkpoint import attach_checkpoint
+
+    attach_checkpoint(net, Path(path))
+    return net
+
+
+def import_net_from_onnx_string(
+    model_string: bytes, mem: int = 0, input_shape: Sequence[int] | None = None
+) -> Model:
+    """Read serialized ONNX bytes (from `serialize_net_to_onnx_string`) as a `Model`.
+
+    Raises:
+        OnnxImportError: for bytes that are not an ONNX model, bad dtypes or shapes.
+    """
+    del mem
+    if isinstance(model_string, str):
+        model_string = model_string.encode("latin-1")
+    return _import(parse_model(bytes(model_string), "<string>"), "<string>", input_shape)

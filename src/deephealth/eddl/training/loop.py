@@ -1,0 +1,379 @@
+"""`fit`, `evaluate` and `predict`: the coarse training workflow.
+
+`fit` takes whole datasets (numpy arrays, torch tensors or `Tensor`s, one per input/output, as
+pyeddl's `fit(net, [x], [y], batch, epochs)`) or any re-iterable of batches (`fit(net, loader,
+epochs=3)`; items `(x, y)` or `([x...], [y...])`). Per epoch it shuffles with its own seeded
+generator, trains with the lean `train_step`, evaluates optional validation data, appends one
+structured event to the run history and calls the callbacks. `resume=dir` writes a checkpoint there
+every epoch and, when one exists, continues after it with identical results.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from deephealth.eddl.tensor import Tensor
+from deephealth.eddl.training.callbacks import Callback, ModelCheckpoint, ProgressBar
+from deephealth.eddl.training.data import (
+    DataError,
+    as_list,
+    check_counts,
+    check_inputs,
+    check_targets,
+    is_array,
+    prepare,
+    split_batch,
+    to_torch,
+)
+from deephealth.eddl.training.state import TrainState, get_state
+from deephealth.eddl.training.steps import (
+    TRMODE,
+    TSMODE,
+    NonFiniteLossError,
+    eval_step,
+    to_device,
+    train_step,
+)
+
+if TYPE_CHECKING:
+    from deephealth.eddl.model import Model
+
+
+@dataclass
+class FitRun:
+    """The state of one `fit` call, seen by callbacks.
+
+    Attributes:
+        net: The model.
+        state: Its `TrainState`.
+        epochs: Total number of epochs.
+        epoch: Current epoch (0-based).
+        num_batches: Batches per epoch (None when a loader has no length).
+        generator: The shuffling generator.
+        callbacks: Active callbacks.
+        history: Epoch events so far (shared with `net.state["train"].history`).
+        stop: Set to True to stop after the current epoch.
+        start_epoch: First epoch to run (after a resume).
+    """
+
+    net: Model
+    state: TrainState
+    epochs: int
+    generator: torch.Generator
+    callbacks: list[Callback]
+    history: list[dict[str, Any]]
+    num_batches: int | None = None
+    epoch: int = 0
+    stop: bool = False
+    start_epoch: int = 0
+    batch_size: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_dataset(x: Any) -> bool:
+    return is_array(x) or (isinstance(x, (list, tuple)) and len(x) > 0 and all(map(is_array, x)))
+
+
+class _ArrayBatches:
+    """Batches of whole-dataset tensors in a (shuffled) order; re-iterable per epoch."""
+
+    def __init__(self, xs: list[torch.Tensor], ys: list[torch.Tensor], batch: int, shuffle: bool,
+                 drop_last: bool, run: FitRun) -> None:
+        self.xs, self.ys, self.batch, self.shuffle = xs, ys, batch, shuffle
+        self.run = run
+        self.n = int(xs[0].shape[0])
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = self.run.state.strategy.shard(torch.arange(self.n)).numel()
+        return n // self.batch if self.drop_last else math.ceil(n / self.batch)
+
+    def __iter__(self) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor]]]:
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=self.run.generator)
+        else:
+            order = torch.arange(self.n)
+        order = self.run.state.strategy.shard(order)
+        contiguous = not self.shuffle and self.run.state.strategy.world_size == 1
+        for b in range(len(self)):
+            lo, hi = b * self.batch, min((b + 1) * self.batch, order.numel())
+            if contiguous:
+                yield [x[lo:hi] for x in self.xs], [y[lo:hi] for y in self.ys]
+            else:
+                idx = order[lo:hi]
+                yield [x.index_select(0, idx) for x in self.xs], [y.index_select(0, idx) for y in self.ys]
+
+
+class _LoaderBatches:
+    """Batches from a user iterable, converted and checked on the fly."""
+
+    def __init__(self, net: Model, loader: Iterable[Any]) -> None:
+        self.net, self.loader = net, loader
+
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor]]]:
+        for item in self.loader:
+            x, y = split_batch(item)
+            xs = [to_torch(a, f"input {i}") for i, a in enumerate(x)]
+            ys = [to_torch(a, f"target {i}") for i, a in enumerate(y)]
+            check_inputs(self.net, xs)
+            check_targets(self.net, ys)
+            check_counts(xs, ys)
+            yield xs, ys
+
+
+def _batches(net: Model, x: Any, y: Any, batch: int, shuffle: bool, drop_last: bool,
+             run: FitRun | None) -> Any:
+    if _is_dataset(x):
+        if y is None:
+            raise DataError("fit/evaluate with arrays needs targets: fit(net, [x], [y], batch, ...)")
+        if batch is None or int(batch) < 1:
+            raise DataError(f"the batch size must be a positive integer, got {batch}")
+        xs, ys = prepare(net, x, y)
+        return _ArrayBatches(xs, ys, int(batch), shuffle, drop_last, run or _dummy_run(net))
+    if y is not None and isinstance(x, (list, tuple)):
+        for i, a in enumerate(x):
+            if not is_array(a):
+                raise DataError(
+                    f"input {i}: expected a numpy array, torch tensor or Tensor, got "
+                    f"{type(a).__name__}"
+                )
+    if y is not None:
+        raise DataError(
+            f"targets were given but the inputs are a {type(x).__name__}, not arrays; pass "
+            "arrays for both, or one iterable of (x, y) batches alone"
+        )
+    if not isinstance(x, Iterable):
+        raise DataError(f"fit: expected arrays or an iterable of batches, got {type(x).__name__}")
+    if iter(x) is x:
+        raise DataError("fit/evaluate needs a re-iterable loader (a list or DataLoader), not an iterator")
+    return _LoaderBatches(net, x)
+
+
+def _dummy_run(net: Model) -> FitRun:
+    return FitRun(net, get_state(net), 1, torch.Generator(), [], [])
+
+
+def epoch_event(run: FitRun, seconds: float, samples: int,
+                val: dict[str, dict[str, float]] | None) -> dict[str, Any]:
+    """The structured record of one finished epoch."""
+    st = run.state
+    losses = dict(zip(st.loss_names(), st.losses_now()))
+    event: dict[str, Any] = {
+        "event": "epoch",
+        "epoch": run.epoch + 1,
+        "epochs": run.epochs,
+        "loss": float(sum(losses.values())),
+        "losses": losses,
+        "metrics": dict(zip(st.metric_names(), st.metrics_now())),
+        "lr": st.spec.lr if st.spec is not None else None,
+        "time_s": seconds,
+        "samples": samples,
+        "samples_per_s": samples / seconds if seconds > 0 else float("nan"),
+    }
+    if val is not None:
+        event["val_loss"] = float(sum(val["losses"].values()))
+        event["val_losses"] = val["losses"]
+        event["val_metrics"] = val["metrics"]
+    return event
+
+
+def fit(
+    net: Model,
+    in_: Any,
+    out: Any = None,
+    batch: int = 32,
+    epochs: int = 1,
+    *,
+    validation_data: Any = None,
+    shuffle: bool = True,
+    callbacks: Sequence[Callback] = (),
+    resume: str | Path | None = None,
+    seed: int | None = None,
+    verbose: int = 1,
+    drop_last: bool = False,
+) -> list[dict[str, Any]]:
+    """Train `net` (pyeddl's `fit(net, [x], [y], batch, epochs)` plus keyword extensions).
+
+    Args:
+        net: A built model.
+        in_: Input arrays (one per Input layer), or an iterable of batches.
+        out: Target arrays (one per output); None with an iterable of batches.
+        batch: Batch size for arrays.
+        epochs: Number of epochs.
+        validation_data: (x, y) arrays or an iterable of batches, evaluated after each epoch.
+        shuffle: Shuffle the samples every epoch (arrays only).
+        callbacks: Extra callbacks (progress bar and `setlogfile` logger are added by default).
+        resume: A folder: write `checkpoint.pt` there every epoch, and continue after the one
+            found there (if any), ending bit-identical to an uninterrupted run.
+        seed: Seed of the shuffling generator (default: drawn from torch's global generator).
+        verbose: 0 silent, 1 a progress bar per epoch.
+        drop_last: Skip the last incomplete batch of each epoch.
+
+    Returns:
+        The run history: one event dict per epoch (also in `net.state["train"].history`).
+
+    Raises:
+        DataError: data that does not fit the network (names the layer, expected vs got).
+        NonFiniteLossError: the loss became NaN/inf (names the epoch and batch).
+    """
+    st = get_state(net)
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    cbs: list[Callback] = [ProgressBar()] if verbose else []
+    cbs += list(st.log_callbacks) + list(callbacks)
+    if resume is not None:
+        ckpt = next((c for c in cbs if isinstance(c, ModelCheckpoint)), None)
+        if ckpt is None or ckpt.directory != Path(resume):
+            cbs.append(ModelCheckpoint(resume))
+    if not st.strategy.is_main:
+        cbs = [c for c in cbs if not c.main_only]
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+    generator = torch.Generator().manual_seed(int(seed))
+    run = FitRun(net, st, int(epochs), generator, cbs, st.history, batch_size=batch)
+    data = _batches(net, in_, out, batch, shuffle, drop_last, run)
+    try:
+        run.num_batches = len(data)
+    except TypeError:
+        run.num_batches = None
+    if resume is not None and (Path(resume) / "checkpoint.pt").is_file():
+        from deephealth.eddl.training.checkpoint import load_checkpoint, restore_checkpoint
+
+        restore_checkpoint(load_checkpoint(Path(resume) / "checkpoint.pt"), run)
+    for cb in cbs:
+        cb.on_fit_begin(run)
+    batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
+    on_cpu = st.device.type == "cpu"
+    for epoch in range(run.start_epoch, run.epochs):
+        run.epoch = epoch
+        st.reset()
+        st.set_mode(TRMODE)
+        for cb in cbs:
+            cb.on_epoch_begin(run)
+        t0 = time.perf_counter()
+        bad = None
+        b = -1
+        for b, (xs, ys) in enumerate(data):
+            loss = train_step(st, to_device(st, xs), to_device(st, ys))
+            if on_cpu:
+                if not math.isfinite(float(loss)):
+                    _nan(loss, epoch, b)
+            else:
+                flag = ~torch.isfinite(loss)
+                bad = torch.where(flag & (bad < 0), b, bad) if bad is not None else torch.where(
+                    flag, b, -1
+                )
+            for cb in batch_cbs:
+                cb.on_batch_end(run, b)
+        if b < 0:
+            raise DataError(f"epoch {epoch + 1}: the data yielded no batch")
+        if bad is not None and int(bad) >= 0:
+            _nan(float("nan"), epoch, int(bad))
+        seconds = time.perf_counter() - t0
+        samples = st.seen
+        val = _validate(net, validation_data, batch) if validation_data is not None else None
+        event = epoch_event(run, seconds, samples, val)
+        run.history.append(event)
+        run.stop = st.strategy.broadcast_stop(run.stop)
+        for cb in cbs:
+            cb.on_epoch_end(run, event)
+        if run.stop:
+            break
+    for cb in cbs:
+        cb.on_fit_end(run)
+    return run.history
+
+
+def _nan(loss: Any, epoch: int, batch: int) -> None:
+    raise NonFiniteLossError(
+        f"the training loss is {float(loss)} at epoch {epoch + 1}, batch {batch + 1}; training "
+        "stopped (lower the learning rate, check the data for NaN/inf, or normalize the inputs)"
+    )
+
+
+def _is_pair(net: Model, data: Any) -> bool:
+    """(x, y) arrays (True) rather than a loader of two batches (False)."""
+    if not (isinstance(data, (list, tuple)) and len(data) == 2):
+        return False
+    x, y = data
+    if is_array(x):
+        return True
+    fits = [len(as_list(x)) == len(net.inputs), len(as_list(y)) == len(net.outputs)]
+    return _is_dataset(x) and _is_dataset(y) and all(fits)
+
+
+def _validate(net: Model, data: Any, batch: int) -> dict[str, dict[str, float]]:
+    if _is_pair(net, data):
+        return evaluate(net, data[0], data[1], bs=batch, verbose=0, _raw=True)
+    return evaluate(net, data, None, bs=batch, verbose=0, _raw=True)
+
+
+def evaluate(net: Model, in_: Any, out: Any = None, bs: int = -1, verbose: int = 1,
+             _raw: bool = False) -> dict[str, Any]:
+    """Losses and metrics of `net` on data, in inference mode (pyeddl's evaluate).
+
+    Returns:
+        {name: value} for every loss and metric (printed as pyeddl does when `verbose`).
+    """
+    st = get_state(net)
+    mode = st.mode
+    st.set_mode(TSMODE)
+    saved = (st.loss_sum.clone(), st.metric_sum.clone(), st.seen, st.batches)
+    st.reset()
+    try:
+        for xs, ys in _batches(net, in_, out, 256 if bs in (-1, None) else bs, False, False, None):
+            eval_step(st, to_device(st, xs), to_device(st, ys))
+        result = {
+            "losses": dict(zip(st.loss_names(), st.losses_now())),
+            "metrics": dict(zip(st.metric_names(), st.metrics_now())),
+        }
+    finally:
+        st.loss_sum, st.metric_sum, st.seen, st.batches = saved
+        st.set_mode(mode)
+    if _raw:
+        return result
+    values = {**result["losses"], **result["metrics"]}
+    if verbose:
+        print("Evaluate: " + " ".join(f"{k}(={v:.4f})" for k, v in values.items()))
+    return values
+
+
+@torch.no_grad()
+def predict(net: Model, in_: Any, bs: int = -1) -> list[Tensor]:
+    """The outputs of `net` for the inputs (inference mode), one Tensor per output layer."""
+    st = get_state(net) if net.state.get("train") is not None else None
+    xs = [to_torch(a, f"input {i}") for i, a in enumerate(as_list(in_))]
+    check_inputs(net, xs)
+    n = check_counts(xs, [])
+    bs = n if bs in (-1, None) else int(bs)
+    graph = st.graph if st is not None else net.graph
+    was_training = graph.training
+    graph.eval()
+    parts: list[list[torch.Tensor]] = [[] for _ in net.outputs]
+    try:
+        for lo in range(0, n, bs):
+            batch = [x[lo:lo + bs] for x in xs]
+            if st is not None:
+                batch = to_device(st, batch)
+                with st.autocast():
+                    outs = graph(*batch)
+            else:
+                outs = graph(*batch)
+            for i, o in enumerate(outs):
+                parts[i].append(o.float())
+    finally:
+        graph.train(was_training)
+    return [Tensor.wrap(torch.cat(p)) for p in parts]
+
+
+__all__ = ["FitRun", "NonFiniteLossError", "epoch_event", "evaluate", "fit", "predict"]

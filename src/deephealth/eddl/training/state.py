@@ -1,0 +1,140 @@
+"""`TrainState`: what `build` attaches to a `Model` (optimizer, losses, metrics, devices, counters).
+
+It lives in `net.state["train"]`. Loss and metric sums accumulate on the device as tensors (no
+synchronization per step); `losses()`/`metrics()` divide them by the samples seen since the last
+`reset()`. `get_state(net)` fetches it with a clear error when `build` has not been called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from deephealth.eddl.computing import ComputingService
+from deephealth.eddl.training.losses import Loss
+from deephealth.eddl.training.metrics import Metric
+from deephealth.eddl.training.optimizers import OptimizerSpec
+from deephealth.eddl.training.strategy import Strategy
+
+if TYPE_CHECKING:
+    from deephealth.eddl.layers.base import Layer
+    from deephealth.eddl.model import Model
+
+
+class NotBuiltError(RuntimeError):
+    """A training function was called on a network that `build` has not prepared."""
+
+
+@dataclass
+class TrainState:
+    """Everything a built network needs to train and evaluate.
+
+    Attributes:
+        net: The model.
+        spec: Optimizer spec (None: the network can only be evaluated).
+        optimizer: The torch optimizer over the network's weights.
+        losses: One loss per output (may be empty: `newloss` workflows).
+        metrics: (output index, metric) pairs.
+        cs: The computing service.
+        device: Main device.
+        graph: Module computing the outputs (predict/evaluate).
+        train_graph: Module computing the training outputs (logits where an activation is fused
+            into its loss).
+        fused: Per output, the activation ("softmax"/"sigmoid", torch dim) folded into the loss.
+        strategy: Data sharding / gradient combination hooks.
+        reg_layers: Layers with a weight regularizer (their penalty is added to the loss).
+    """
+
+    net: Model
+    spec: OptimizerSpec | None
+    optimizer: torch.optim.Optimizer | None
+    losses: list[Loss]
+    metrics: list[tuple[int, Metric]]
+    cs: ComputingService
+    device: torch.device
+    graph: nn.Module
+    train_graph: nn.Module
+    fused: list[tuple[str, int] | None]
+    strategy: Strategy
+    reg_layers: list[Layer] = field(default_factory=list)
+    scaler: Any = None
+    loss_sum: torch.Tensor | None = None
+    metric_sum: torch.Tensor | None = None
+    seen: int = 0
+    batches: int = 0
+    mode: int = 1
+    last_inputs: list[torch.Tensor] | None = None
+    last_outputs: list[torch.Tensor] | None = None
+    last_total: torch.Tensor | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    log_callbacks: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    # -- counters -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Zero the loss and metric sums (pyeddl's reset_loss)."""
+        self.loss_sum = torch.zeros(len(self.losses), device=self.device)
+        self.metric_sum = torch.zeros(len(self.metrics), device=self.device)
+        self.seen = 0
+        self.batches = 0
+
+    def loss_names(self) -> list[str]:
+        """Names of the losses, in output order."""
+        return [loss.name for loss in self.losses]
+
+    def metric_names(self) -> list[str]:
+        """Names of the metrics, in build order."""
+        return [metric.name for _, metric in self.metrics]
+
+    def losses_now(self) -> list[float]:
+        """Mean loss per sample since the last reset (synchronizes)."""
+        total = self.strategy.reduce(self.loss_sum)
+        n = max(self.seen * self.strategy.world_size, 1)
+        return [float(v) / n for v in total.tolist()]
+
+    def metrics_now(self) -> list[float]:
+        """Mean metric per sample since the last reset (synchronizes)."""
+        total = self.strategy.reduce(self.metric_sum)
+        n = max(self.seen * self.strategy.world_size, 1)
+        return [float(v) / n for v in total.tolist()]
+
+    def summary(self) -> dict[str, float]:
+        """{name: value} of every loss and metric since the last reset."""
+        out = dict(zip(self.loss_names(), self.losses_now()))
+        out.update(zip(self.metric_names(), self.metrics_now()))
+        return out
+
+    # -- execution helpers ----------------------------------------------------------------------
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed-precision context when the computing service asks for it."""
+        dtype = self.cs.autocast_dtype
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def set_mode(self, mode: int) -> None:
+        """1: training (dropout, batch statistics, augmentation on); 0: inference."""
+        self.mode = int(bool(mode))
+        self.graph.train(bool(mode))
+        self.train_graph.train(bool(mode))
+
+
+def get_state(net: Model) -> TrainState:
+    """The `TrainState` of a built network.
+
+    Raises:
+        NotBuiltError: naming the model, when `build` has not been called.
+    """
+    state = getattr(net, "state", {}).get("train")
+    if state is None:
+        raise NotBuiltError(
+            f"model '{getattr(net, 'name', net)}' is not built; call "
+            "eddl.build(net, optimizer, losses, metrics, cs) first"
+        )
+    return state

@@ -1,0 +1,1 @@
+"""Dataset-scale jobs (preprocessing, batch inference) on a process pool or a Dask cluster."""

@@ -1,0 +1,120 @@
+"""Prediction on files: read images/volumes with ECVL, run the exported ONNX model, write results.
+
+Used by `pipelines.run.predict` and `deephealth predict`. The pre-processing is the run's (size,
+normalization, patches with sliding windows); a bare `.onnx` file gets min-max normalization at the
+stored size. Classification writes `predictions.csv`; segmentation writes one mask per input (PNG
+0/255 for binary 2D masks, label values otherwise, NIfTI for volumes); regression one image per input
+(float TIFF for 2D, NIfTI for 3D).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deephealth.pipelines.data import image_to_chw, normalize, resize_chw, write_array
+from deephealth.pipelines.sliding_window import sliding_window_inference
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".nii", ".nii.gz", ".dcm", ".npy")
+
+
+class PredictError(ValueError):
+    """A model or input given to `predict` is missing or unusable."""
+
+
+def collect_inputs(inputs: list[Path]) -> list[Path]:
+    """Expand folders into their image files (sorted); keep files as given.
+
+    Raises:
+        PredictError: for a path that does not exist, or when nothing is found.
+    """
+    files: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.name.lower().endswith(EXTENSIONS))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise PredictError(f"input {p} does not exist")
+    if not files:
+        raise PredictError(f"no image files found in {[str(p) for p in inputs]}")
+    return files
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for ext in (".nii.gz", *EXTENSIONS):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return path.stem
+
+
+def _model_settings(model: Path) -> tuple[Path, dict[str, Any]]:
+    if model.is_dir():
+        cfg_path, onnx = model / "config.json", model / "model.onnx"
+        if not cfg_path.is_file() or not onnx.is_file():
+            raise PredictError(f"{model} is not a finished run folder (config.json + model.onnx)")
+        return onnx, json.loads(cfg_path.read_text())
+    if model.suffix != ".onnx" or not model.is_file():
+        raise PredictError(f"model {model} is neither a run folder nor an .onnx file")
+    return model, {"task": None, "input_size": None, "normalize": "minmax", "patch": {}}
+
+
+def predict_files(model: Path, inputs: list[Path], out_dir: Path) -> list[dict[str, Any]]:
+    """See `pipelines.run.predict`."""
+    import deephealth.ecvl as ecvl
+    from deephealth.serving import InferenceSession
+
+    onnx, cfg = _model_settings(model)
+    files = collect_inputs(inputs)
+    session = InferenceSession(onnx)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    patch = (cfg.get("patch") or {}).get("size")
+    records: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            x = image_to_chw(ecvl.ImRead(str(path)))
+        except Exception as err:
+            raise PredictError(f"cannot read input {path}: {err}") from None
+        if cfg.get("input_size"):
+            x, _ = resize_chw(x, None, tuple(cfg["input_size"]), "nearest")
+        x = normalize(x, cfg.get("normalize", "minmax"))
+
+        def forward(batch: np.ndarray) -> np.ndarray:
+            return np.asarray(session.run(np.ascontiguousarray(batch, dtype=np.float32)))
+
+        if patch:
+            p = cfg["patch"]
+            out = sliding_window_inference(x, patch, forward, p["overlap"], p["blend"])
+        else:
+            out = forward(x[None])[0]
+        task = cfg.get("task") or ("classification" if out.ndim == 1 else "segmentation")
+        record: dict[str, Any] = {"input": str(path), "output": None, "class": None, "scores": None}
+        ext = ".nii.gz" if out.ndim == 4 else ".png"
+        if task == "classification":
+            k = int(np.argmax(out))
+            names = session.class_names
+            record.update({"class": names[k] if k < len(names) else k, "scores": out.tolist()})
+        elif task == "segmentation":
+            labels = (out[0] > 0.5).astype(np.uint8) if out.shape[0] == 1 else out.argmax(0)
+            labels = labels.astype(np.uint8)
+            if out.shape[0] == 1 and ext == ".png":
+                labels = labels * 255
+            record["output"] = str(out_dir / f"{_stem(path)}_mask{ext}")
+            write_array(record["output"], labels)
+        else:
+            ext = ".nii.gz" if out.ndim == 4 else ".tif"
+            record["output"] = str(out_dir / f"{_stem(path)}_pred{ext}")
+            write_array(record["output"], out[0].astype(np.float32))
+        records.append(record)
+    if any(r["class"] is not None for r in records):
+        with (out_dir / "predictions.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["input", "class", "scores"])
+            for r in records:
+                writer.writerow([r["input"], r["class"], " ".join(f"{s:.5f}" for s in r["scores"])])
+    return records

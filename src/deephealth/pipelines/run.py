@@ -1,0 +1,471 @@
+"""Running a pipeline: `train`, `evaluate` and `predict`, the API the CLI and the web server call.
+
+`train(config, run_dir)` goes from a raw DeepHealth dataset to a model in production: load and
+pre-process the data (ECVL), build the model (zoo or ONNX) and train it with `eddl.fit`, validating
+every epoch with the task's own metrics and keeping the best weights; then export the best model to
+ONNX, check it in onnxruntime against the trained model, evaluate the ONNX model on the test split,
+and write the KPI report (JSON + HTML). Every step emits structured events (`{"type": "status" |
+"batch" | "epoch" | "export" | "done", ...}`) to `on_event` and to `run_dir/events.jsonl`;
+`should_stop()` is polled after every batch; `resume=True` continues from the run folder's last
+epoch checkpoint (weights, optimizer, random state, best model so far).
+
+Run folder: `config.json`, `events.jsonl`, `checkpoint/checkpoint.pt`, `best.pt` (best weights),
+`model.onnx` (+ `.preprocessing.json`), `report.json`, `report.html`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deephealth.pipelines.config import load_config
+from deephealth.pipelines.data import DataError, load_dataset
+from deephealth.pipelines.report import build_kpis, write_html, write_report
+from deephealth.pipelines.report.kpi import machine
+from deephealth.pipelines.tasks import TASKS, Task
+
+EventFn = Callable[[dict[str, Any]], None]
+
+
+class PipelineError(RuntimeError):
+    """A pipeline run could not complete (the message says which step and why)."""
+
+
+class _Stopped(Exception):
+    """Raised inside fit when `should_stop()` asks to stop."""
+
+
+class EventLog:
+    """Writes events to `events.jsonl` and forwards them to a callback."""
+
+    def __init__(self, run_dir: Path, on_event: EventFn | None, t0: float) -> None:
+        self.path = run_dir / "events.jsonl"
+        self.on_event = on_event
+        self.t0 = t0
+
+    def __call__(self, type_: str, **fields: Any) -> None:
+        event = {"type": type_, "time": round(time.perf_counter() - self.t0, 4), **fields}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(event, default=_json_default) + "\n")
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def _json_default(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else str(v)
+
+
+# ---------------------------------------------------------------------------------------- pieces
+def make_task(cfg: dict[str, Any]) -> tuple[Task, float]:
+    """Load and pre-process the dataset and wrap it in the config's task. Returns (task, seconds)."""
+    t = time.perf_counter()
+    size = cfg["input_size"]
+    data = load_dataset(cfg["dataset"], cfg["task"], size, cfg["normalize"])
+    return TASKS[cfg["task"]](cfg, data), time.perf_counter() - t
+
+
+def make_optimizer(opt: dict[str, Any]) -> Any:
+    """The eddl optimizer for the config's `optimizer` section (only the arguments it takes)."""
+    import deephealth.eddl as eddl
+
+    fn = getattr(eddl, opt["name"])
+    accepted = inspect.signature(fn).parameters
+    kwargs = {k: v for k, v in opt.items() if k != "name" and k in accepted}
+    return fn(**kwargs)
+
+
+def make_cs(cs: dict[str, Any]) -> Any:
+    """The eddl computing service for the config's `computing_service` section."""
+    import deephealth.eddl as eddl
+
+    if cs["type"] == "gpu":
+        return eddl.CS_GPU(cs["gpus"], precision=cs["mixed_precision"])
+    return eddl.CS_CPU(cs["threads"])
+
+
+def make_model(cfg: dict[str, Any], task: Task) -> tuple[Any, bool]:
+    """Build the model: a zoo model by name, or an ONNX file to fine-tune.
+
+    Returns:
+        (model, imported) — imported models keep their weights at build.
+
+    Raises:
+        PipelineError: for an unknown model or a zoo model of the wrong kind for the task.
+    """
+    import deephealth.eddl as eddl
+    from deephealth.eddl import zoo
+
+    name = cfg["model"] or task.default_model()
+    shape = task.input_shape()
+    if name.endswith(".onnx"):
+        if not Path(name).is_file():
+            raise PipelineError(f"model: ONNX file {name} not found")
+        return eddl.import_net_from_onnx_file(name, input_shape=shape), True
+    if name.lower() not in zoo.MODELS:
+        raise PipelineError(f"model: unknown zoo model {name!r}; known: {sorted(zoo.MODELS)}")
+    kind = zoo.MODELS[name.lower()][1]
+    if kind != task.model_kind:
+        raise PipelineError(
+            f"model: {name} is a {kind} model but {task.kind} needs one of "
+            f"{zoo.list_models(task.model_kind)}"
+        )
+    try:
+        net = zoo.build_model(
+            name, shape, task.num_outputs(), activation=task.activation(), **cfg["model_params"]
+        )
+    except (TypeError, ValueError) as err:
+        raise PipelineError(f"model: cannot build {name} for input {shape}: {err}") from None
+    return net, False
+
+
+def torch_forward(net: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """Batch → output array with the eddl model in inference mode."""
+    import deephealth.eddl as eddl
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        return np.asarray(eddl.predict(net, [x])[0])
+
+    return forward
+
+
+def onnx_forward(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Batch → output array with the exported model in onnxruntime (deephealth.serving)."""
+    from deephealth.serving import InferenceSession
+
+    session = InferenceSession(path)
+    return lambda x: np.asarray(session.run(np.ascontiguousarray(x, dtype=np.float32)))
+
+
+class EpochBatches:
+    """The re-iterable loader `eddl.fit` reads: one epoch of the task's batches, seeded per epoch
+    so that a resumed run draws the same batches as an uninterrupted one."""
+
+    def __init__(self, task: Task, batch_size: int, seed: int) -> None:
+        self.task, self.batch_size, self.seed = task, batch_size, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.task.num_batches(self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        return self.task.batches(rng, self.batch_size)
+
+
+def _is_better(value: float, best: float | None, monitor: str) -> bool:
+    if value is None or not np.isfinite(value):
+        return False
+    if best is None:
+        return True
+    lower_better = monitor in ("loss", "mse", "mae", "error_rate", "hausdorff95")
+    return value < best if lower_better else value > best
+
+
+def _pipeline_callback_class():  # noqa: ANN202 (eddl is imported lazily)
+    import deephealth.eddl as eddl
+
+    class PipelineCallback(eddl.Callback):
+        """Validates with the task's metrics each epoch, keeps the best weights, emits events,
+        polls `should_stop`, and applies early stopping."""
+
+        def __init__(self, net, task, cfg, run_dir, log, loader, should_stop) -> None:
+            self.net, self.task, self.cfg, self.run_dir = net, task, cfg, run_dir
+            self.log, self.loader, self.should_stop = log, loader, should_stop
+            self.best: float | None = None
+            self.best_epoch: int | None = None
+            self.bad_epochs = 0
+            self.history: list[dict[str, Any]] = []
+            self.train_s = 0.0
+            self.restored_train_s = 0.0  # training time of earlier sessions (resume)
+            self._t = 0.0
+            self._last_batch_event = 0.0
+
+        def on_epoch_begin(self, run) -> None:
+            self.loader.epoch = run.epoch
+            self._t = time.perf_counter()
+
+        def on_batch_end(self, run, batch: int) -> None:
+            now = time.perf_counter()
+            if now - self._last_batch_event > 0.2 or batch + 1 == run.num_batches:
+                self._last_batch_event = now
+                self.log(
+                    "batch", epoch=run.epoch + 1, batch=batch + 1, num_batches=run.num_batches,
+                    loss=float(sum(eddl.get_losses(self.net))),
+                    metrics=dict(zip([self.task.eddl_metric()], eddl.get_metrics(self.net))),
+                )  # fmt: skip
+            if self.should_stop is not None and self.should_stop():
+                self.train_s += time.perf_counter() - self._t
+                raise _Stopped
+
+        def on_epoch_end(self, run, event: dict[str, Any]) -> None:
+            t_val = time.perf_counter()
+            val_split = "validation" if len(self.task.split("validation")) else "training"
+            outputs = self.task.predict(val_split, torch_forward(self.net), self.cfg["batch_size"])
+            scores = self.task.score(val_split, outputs)
+            monitor = self.cfg["monitor"]
+            value = event.get("loss") if monitor == "loss" else scores.get(monitor)
+            improved = _is_better(value, self.best, monitor)
+            if improved:
+                self.best, self.best_epoch, self.bad_epochs = value, run.epoch + 1, 0
+                eddl.save(self.net, str(self.run_dir / "best.pt"), "pt")
+            else:
+                self.bad_epochs += 1
+            val_metrics = {k: v for k, v in scores.items() if isinstance(v, int | float)}
+            record = {
+                "epoch": run.epoch + 1, "epochs": run.epochs, "loss": event.get("loss"),
+                "metrics": event.get("metrics", {}), "val_metrics": val_metrics,
+                "time_s": event.get("time_s"), "val_time_s": time.perf_counter() - t_val,
+                "best": improved,
+            }  # fmt: skip
+            self.history.append(record)
+            self.train_s += time.perf_counter() - self._t
+            self.log("epoch", **record)
+            patience = self.cfg["early_stopping"]["patience"]
+            if patience and self.bad_epochs >= patience:
+                run.stop = True
+                self.log("status", status="early_stopping", epoch=run.epoch + 1)
+
+        def state_dict(self) -> dict[str, Any]:
+            return {
+                "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                "history": self.history, "train_s": self.train_s,
+            }  # fmt: skip
+
+        def load_state_dict(self, state: dict[str, Any]) -> None:
+            self.best, self.best_epoch = state["best"], state["best_epoch"]
+            self.bad_epochs, self.history = state["bad_epochs"], list(state["history"])
+            self.train_s = self.restored_train_s = float(state["train_s"])
+
+    return PipelineCallback
+
+
+def check_onnx(net: Any, path: Path, x: np.ndarray, tolerance: float) -> dict[str, Any]:
+    """Compare the exported model in onnxruntime with the trained model on a batch."""
+    ref = torch_forward(net)(x)
+    got = onnx_forward(path)(x)
+    diff = float(np.abs(ref - got).max()) if ref.shape == got.shape else float("inf")
+    return {
+        "passed": bool(diff <= tolerance),
+        "max_abs_diff": diff,
+        "tolerance": tolerance,
+        "samples": int(x.shape[0]),
+    }
+
+
+def _check_batch(task: Task, n: int = 4) -> np.ndarray:
+    split = task.split("validation") if len(task.split("validation")) else task.split("training")
+    images = split.images[:n]
+    if getattr(task, "patch", None):  # patch models take patch-sized inputs
+        size = task.patch
+        images = [im[(slice(None), *[slice(0, s) for s in size])] for im in images]
+        images = [im for im in images if im.shape[1:] == tuple(size)] or [
+            np.zeros([task.data.channels, *size], np.float32)
+        ]
+    return np.stack(images).astype(np.float32)
+
+
+def _save_preprocessing(path: Path, task: Task) -> None:
+    from deephealth.serving.preprocessing import Preprocessing, save_preprocessing
+
+    layout = "CHW" if task.data.dims == 2 else "CDHW"
+    save_preprocessing(path, Preprocessing(layout=layout, class_names=tuple(task.data.classes)))
+
+
+# ---------------------------------------------------------------------------------------- train
+def train(
+    config: dict | str | Path,
+    run_dir: str | Path,
+    on_event: EventFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train a pipeline from its config, export the best model to ONNX, check and evaluate it.
+
+    Args:
+        config: Config dict, YAML file path or YAML text (see `pipelines.config`).
+        run_dir: Folder for the run's files (created).
+        on_event: Called with every structured event.
+        should_stop: Polled after each batch; True stops training (the best model so far is still
+            exported and reported; the result's status is "stopped").
+        resume: Continue from the run folder's last checkpoint.
+
+    Returns:
+        {"status", "run_dir", "onnx", "report_json", "report_html", "metrics" (test split),
+        "validation_metrics", "kpis", "best_epoch"}. "onnx" is None when no epoch finished.
+
+    Raises:
+        ConfigError: invalid config (every problem listed).
+        DataError: the dataset does not fit the task.
+        PipelineError: a step failed (model, ONNX export).
+    """
+    import deephealth.eddl as eddl
+
+    t0 = time.perf_counter()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    cfg = load_config(config)
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoint"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for stale in ("checkpoint/checkpoint.pt", "best.pt", "events.jsonl"):
+            (run_dir / stale).unlink(missing_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg, indent=2))
+    log = EventLog(run_dir, on_event, t0)
+    log("status", status="pre-processing", resume=resume)
+    eddl.set_seed(cfg["seed"])
+    task, pre_s = make_task(cfg)
+    log("status", status="building", pre_processing_s=pre_s, samples={
+        k: len(v) for k, v in task.data.splits.items()})  # fmt: skip
+    net, imported = make_model(cfg, task)
+    loss = cfg["loss"] or task.default_loss()
+    try:
+        eddl.build(
+            net, make_optimizer(cfg["optimizer"]), [loss], [task.eddl_metric()],
+            make_cs(cfg["computing_service"]), init_weights=not imported,
+        )  # fmt: skip
+    except ValueError as err:
+        raise PipelineError(f"build: {err}") from None
+    loader = EpochBatches(task, cfg["batch_size"], cfg["seed"])
+    callback = _pipeline_callback_class()(net, task, cfg, run_dir, log, loader, should_stop)
+    status = "completed"
+    log("status", status="training", epochs=cfg["epochs"], num_batches=len(loader))
+    try:
+        eddl.fit(
+            net, loader, epochs=cfg["epochs"], callbacks=[callback], resume=str(ckpt_dir),
+            seed=cfg["seed"], verbose=0,
+        )  # fmt: skip
+    except _Stopped:
+        status = "stopped"
+        log("status", status="stopped")
+    train_s = callback.train_s
+    result: dict[str, Any] = {
+        "status": status, "run_dir": str(run_dir), "onnx": None, "report_json": None,
+        "report_html": None, "metrics": {}, "validation_metrics": {}, "kpis": {},
+        "best_epoch": callback.best_epoch,
+    }  # fmt: skip
+    onnx_info: dict[str, Any] = {}
+    test_metrics: dict[str, Any] = {}
+    val_metrics: dict[str, Any] = {}
+    overlays: list[dict[str, Any]] = []
+    production_s = None
+    best = run_dir / "best.pt"
+    if best.is_file():
+        eddl.load(net, str(best), "pt")
+        log("status", status="exporting")
+        onnx_path = run_dir / "model.onnx"
+        try:
+            eddl.save_net_to_onnx_file(net, str(onnx_path))
+        except Exception as err:
+            raise PipelineError(f"ONNX export of {net.name}: {err}") from None
+        _save_preprocessing(onnx_path, task)
+        check = check_onnx(net, onnx_path, _check_batch(task), cfg["export"]["tolerance"])
+        onnx_info = {"path": str(onnx_path), "check": check}
+        if check["passed"]:
+            # wall time of this session + training time of earlier sessions (resume)
+            production_s = time.perf_counter() - t0 + callback.restored_train_s
+        log("export", onnx=str(onnx_path), check=check)
+        forward = onnx_forward(onnx_path)
+        log("status", status="evaluating")
+        eval_split = "test" if len(task.split("test")) else "validation"
+        outputs = task.predict(eval_split, forward, cfg["batch_size"])
+        test_metrics = task.score(eval_split, outputs)
+        test_metrics["split"] = eval_split
+        overlays = task.overlays(eval_split, outputs)
+        if len(task.split("validation")):
+            v_out = task.predict("validation", forward, cfg["batch_size"])
+            val_metrics = task.score("validation", v_out)
+        result.update(onnx=str(onnx_path), metrics=test_metrics, validation_metrics=val_metrics)
+    times = {"pre_processing_s": pre_s, "train_s": train_s, "production_s": production_s}
+    kpis = build_kpis(cfg["task"], times, test_metrics)
+    report = {
+        "run": {
+            "name": cfg["name"] or f"{task.data.name}-{cfg['task']}",
+            "task": cfg["task"], "dataset": cfg["dataset"],
+            "model": cfg["model"] or task.default_model(), "status": status,
+            "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "epochs_done": len(callback.history), "best_epoch": callback.best_epoch,
+            "monitor": cfg["monitor"], "resumed": resume,
+        },
+        "kpis": kpis, "classes": task.data.classes, "test_metrics": test_metrics,
+        "validation_metrics": val_metrics, "history": callback.history, "onnx": onnx_info,
+        "times": times, "config": cfg, "machine": machine(),
+        "samples": {k: len(v) for k, v in task.data.splits.items()},
+    }  # fmt: skip
+    result["report_json"] = str(write_report(run_dir / "report.json", report))
+    result["report_html"] = str(write_html(run_dir / "report.html", report, overlays))
+    result["kpis"] = kpis
+    log("done", status=status, onnx=result["onnx"], report_html=result["report_html"], kpis=kpis)
+    return result
+
+
+# ------------------------------------------------------------------------------ evaluate/predict
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise PipelineError(f"{run_dir} is not a run folder (no config.json)")
+    return json.loads(path.read_text())
+
+
+def evaluate(
+    run_dir: str | Path, dataset: str | Path | None = None, split: str = "test"
+) -> dict[str, Any]:
+    """Evaluate a run's exported ONNX model on a split of its dataset (or of another dataset).
+
+    Args:
+        run_dir: A folder written by `train`.
+        dataset: Dataset YAML to evaluate on (default: the run's).
+        split: Split name.
+
+    Returns:
+        The task's metrics (also written to `run_dir/evaluation_<split>.json`).
+
+    Raises:
+        PipelineError: when the run has no model or the split is empty.
+    """
+    run_dir = Path(run_dir)
+    cfg = _run_config(run_dir)
+    onnx_path = run_dir / "model.onnx"
+    if not onnx_path.is_file():
+        raise PipelineError(f"{run_dir} has no exported model (model.onnx)")
+    if dataset is not None:
+        cfg["dataset"] = str(dataset)
+    data = load_dataset(cfg["dataset"], cfg["task"], cfg["input_size"], cfg["normalize"], (split,))
+    if not len(data.splits.get(split, [])):
+        raise PipelineError(f"dataset {cfg['dataset']} has no samples in split {split!r}")
+    task = TASKS[cfg["task"]](cfg, data)
+    outputs = task.predict(split, onnx_forward(onnx_path), cfg["batch_size"])
+    scores = task.score(split, outputs)
+    (run_dir / f"evaluation_{split}.json").write_text(json.dumps(scores, default=_json_default))
+    return scores
+
+
+def predict(
+    model: str | Path, inputs: list[str | Path], out_dir: str | Path
+) -> list[dict[str, Any]]:
+    """Predict files or folders with a run's model; write masks/images and a predictions CSV.
+
+    Args:
+        model: A run folder (its config drives the pre-processing) or an `.onnx` file (inputs
+            are min-max normalized and used at their size).
+        inputs: Image/volume files or folders of them.
+        out_dir: Output folder: `predictions.csv` (classification) or one mask / image per input
+            (`<name>_mask.png` / `.nii.gz`, `<name>_pred.png` / `.nii.gz`).
+
+    Returns:
+        One record per input: {"input", "output" (file or None), "class", "scores"}.
+
+    Raises:
+        PipelineError: when the model or an input does not exist.
+    """
+    from deephealth.pipelines.predict_io import predict_files
+
+    return predict_files(Path(model), [Path(p) for p in inputs], Path(out_dir))
+
+
+__all__ = ["DataError", "PipelineError", "evaluate", "predict", "train"]

@@ -1,0 +1,14 @@
+"""Pipeline tasks, one module per task type; `TASKS` maps the config's `task` to its class."""
+
+from deephealth.pipelines.tasks.base import Task
+from deephealth.pipelines.tasks.classification import ClassificationTask
+from deephealth.pipelines.tasks.regression import RegressionTask
+from deephealth.pipelines.tasks.segmentation import SegmentationTask
+
+TASKS: dict[str, type[Task]] = {
+    "classification": ClassificationTask,
+    "segmentation": SegmentationTask,
+    "regression": RegressionTask,
+}
+
+__all__ = ["TASKS", "ClassificationTask", "RegressionTask", "SegmentationTask", "Task"]

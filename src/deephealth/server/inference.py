@@ -1,0 +1,129 @@
+"""Single-image inference for the REST endpoint and the inference page, with onnxruntime.
+
+`predict_file` reads an image with ECVL (PNG, JPEG, DICOM, NIfTI; a volume gives its middle slice
+for 2D models), fits it to the model's input size and channel count, and runs it through a cached
+`deephealth.serving.InferenceSession` (which applies the preprocessing stored with the model; when
+none is stored, each image is min-max scaled to [0, 1], the pipelines default). It returns the
+class probabilities and label (classification), the label mask (segmentation) or the values
+(regression).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+_cache: dict[str, tuple[float, Any]] = {}
+_lock = threading.Lock()
+
+
+class PredictionError(ValueError):
+    """The image cannot be given to this model (message says why)."""
+
+
+def session_for(path: str | Path) -> Any:
+    """A cached `InferenceSession` for an ONNX file (reloaded when the file changes)."""
+    from deephealth.serving import InferenceSession
+
+    key = str(Path(path).resolve())
+    mtime = Path(key).stat().st_mtime
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+    session = InferenceSession(key, device="cpu")
+    with _lock:
+        _cache[key] = (mtime, session)
+    return session
+
+
+def model_input(session: Any, hwc: np.ndarray) -> np.ndarray:
+    """One sample (no batch axis) in the layout the session expects, resized to its input."""
+    shape = session.input_shapes[0]
+    if len(shape) != 4:
+        raise PredictionError(f"model input shape {shape}: only 2D image models are served here")
+    channels, height, width = shape[1], shape[2], shape[3]
+    x = hwc.astype(np.float32)
+    if height and width and x.shape[:2] != (height, width):
+        x = cv2.resize(x, (width, height), interpolation=cv2.INTER_LINEAR)
+        if x.ndim == 2:
+            x = x[:, :, None]
+    if channels and x.shape[2] != channels:
+        if channels == 1:
+            x = x.mean(axis=2, keepdims=True)
+        elif x.shape[2] == 1:
+            x = np.repeat(x, channels, axis=2)
+        else:
+            x = x[:, :, :channels]
+    prep = session.preprocessing
+    if prep.is_identity:
+        lo, hi = float(x.min()), float(x.max())
+        x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+    layout = prep.layout or "CHW"
+    return np.ascontiguousarray(np.transpose(x, ["HWC".index(a) for a in layout]))
+
+
+def _softmax(v: np.ndarray) -> np.ndarray:
+    if v.min() >= 0 and abs(float(v.sum()) - 1.0) < 1e-3:
+        return v
+    e = np.exp(v - v.max())
+    return e / e.sum()
+
+
+def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
+    """Run the model on one (H, W, C) image; the result dict depends on `task`."""
+    out = np.asarray(session.run(model_input(session, hwc)))
+    names = list(session.class_names)
+    if task == "classification":
+        probs = _softmax(out.reshape(-1).astype(np.float64))
+        names = names if len(names) == probs.size else [str(i) for i in range(probs.size)]
+        best = int(probs.argmax())
+        return {
+            "task": task,
+            "label": names[best],
+            "label_index": best,
+            "probabilities": {n: float(p) for n, p in zip(names, probs)},
+        }
+    if task == "segmentation":
+        scores = out.reshape(out.shape[-3:]) if out.ndim >= 3 else out[None]
+        if scores.shape[0] == 1:
+            mask = (scores[0] > (0.5 if scores.min() >= 0 else 0.0)).astype(np.uint8)
+        else:
+            mask = scores.argmax(axis=0).astype(np.uint8)
+        h, w = hwc.shape[:2]
+        if mask.shape != (h, w):
+            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+        return {
+            "task": task,
+            "mask": mask,
+            "classes": names,
+            "foreground_fraction": float((mask > 0).mean()),
+        }
+    return {"task": task, "values": [float(v) for v in out.reshape(-1)]}
+
+
+def predict_file(
+    weights_path: str | Path, image_path: str | Path, task: str
+) -> tuple[dict, np.ndarray]:
+    """Predict on an image file; returns the result and the (H, W, C) image that was used.
+
+    Raises:
+        PredictionError: when the image cannot be read or does not fit the model.
+    """
+    from deephealth.ecvl import ImRead
+    from deephealth.ecvl.errors import EcvlError
+    from deephealth.server.imaging import image_hwc
+    from deephealth.serving import ServingError
+
+    try:
+        hwc = image_hwc(ImRead(str(image_path)))
+    except EcvlError as err:
+        raise PredictionError(f"cannot read the image: {err}") from None
+    try:
+        return predict_array(session_for(weights_path), hwc, task), hwc
+    except ServingError as err:
+        raise PredictionError(str(err)) from None

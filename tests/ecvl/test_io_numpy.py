@@ -1,0 +1,60 @@
+"""NumPy I/O: lossless .npz with layout and metadata, .npy in numpy order, errors."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from _ecvl_core_data import dicom_file, skimage_file
+
+import deephealth.ecvl as ecvl
+from deephealth.ecvl import ColorType, ImageReadError, ImageWriteError
+
+
+def test_npz_round_trip_is_exact(tmp_path):
+    ct = ecvl.DicomRead(dicom_file("CT_small.dcm"))
+    ecvl.ImWrite(tmp_path / "ct.npz", ct)
+    back = ecvl.ImRead(tmp_path / "ct.npz")
+    np.testing.assert_array_equal(back.data, ct.data)
+    assert (
+        back.channels == ct.channels
+        and back.colortype is ct.colortype
+        and back.spacings == ct.spacings
+    )
+    assert back.GetMeta("PatientName") == ct.GetMeta("PatientName")
+    np.testing.assert_array_equal(back.GetMeta("affine"), ct.GetMeta("affine"))
+
+
+def test_npy_uses_numpy_order(tmp_path):
+    bgr = cv2.imread(skimage_file("astronaut.png"))
+    np.save(tmp_path / "a.npy", bgr)
+    img = ecvl.ImRead(tmp_path / "a.npy")
+    np.testing.assert_array_equal(img.to_cv(), bgr)
+    vol = np.arange(2 * 3 * 6, dtype=np.int16).reshape(2, 3, 6)  # (D, H, W): last axis > 4
+    np.save(tmp_path / "v.npy", vol)
+    v = ecvl.ImRead(tmp_path / "v.npy")
+    assert v.channels == "xyzc" and v.dims_ == [6, 3, 2, 1] and v.data[5, 2, 1, 0] == vol[1, 2, 5]
+    ecvl.ImWrite(tmp_path / "w.npy", v)
+    np.testing.assert_array_equal(np.load(tmp_path / "w.npy"), vol)
+    g = ecvl.ImRead(skimage_file("camera.png"))
+    ecvl.ImWrite(tmp_path / "g.npy", g)
+    np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), g.to_cv())
+    np.savez(tmp_path / "plain.npz", img=bgr)
+    assert ecvl.ImRead(tmp_path / "plain.npz").colortype is ColorType.none
+
+
+def test_errors(tmp_path):
+    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(ImageReadError, match="bad.npy"):
+        ecvl.ImRead(tmp_path / "bad.npy")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken zip")
+    with pytest.raises(ImageReadError, match="bad.npz"):
+        ecvl.ImRead(tmp_path / "bad.npz")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ImageReadError):
+        ecvl.ImRead(tmp_path / "obj.npy")
+    np.savez(tmp_path / "empty.npz")
+    with pytest.raises(ImageReadError, match="empty"):
+        ecvl.ImRead(tmp_path / "empty.npz")
+    with pytest.raises(ImageWriteError, match="use .npz"):
+        ecvl.ImWrite(tmp_path / "x.npy", ecvl.Image([2, 2, 2, 2], ecvl.DataType.uint8, "xyct"))
