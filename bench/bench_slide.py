@@ -189,9 +189,9 @@ def main() -> int:
         }
         inference = {
             name: bench_inference(
-                mosaic, cnn_classifier(folder / f"{name}.onnx", widths), max(3, args.rounds // 2)
+                mosaic, cnn_classifier(folder / f"cnn{k}.onnx", widths), max(3, args.rounds // 2)
             )
-            for name, widths in MODELS.items()
+            for k, (name, widths) in enumerate(MODELS.items())
         }
     lines = [
         "## Whole-slide tiling, reading and inference (`bench/bench_slide.py`)",

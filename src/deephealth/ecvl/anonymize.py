@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import io
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -174,6 +175,10 @@ def anonymize_dataset(
     def walk(d: Dataset, path: str, top: bool) -> None:
         for elem in list(d):
             tag = int(elem.tag)
+            if elem.tag.group == 0 and top:  # command set elements do not belong in files
+                note(elem, "X", path)
+                del d[elem.tag]
+                continue
             if elem.tag.is_private and not keep_private:
                 note(elem, "X", path)
                 del d[elem.tag]
@@ -189,6 +194,10 @@ def anonymize_dataset(
             elif act == "Z":
                 elem.value = [] if elem.VR == "SQ" else (b"" if elem.VR in _BINARY_VRS else None)
                 note(elem, "Z", path)
+            elif act == "U" and elem.VR == "SQ":  # a sequence of references: replace its UIDs
+                note(elem, act, path)
+                for i, item in enumerate(elem.value):
+                    walk(item, f"{path}({elem.tag.group:04X},{elem.tag.element:04X})[{i}]", False)
             elif act in ("D", "U"):
                 elem.value = _dummy(elem, kb)
                 note(elem, act, path)
@@ -305,16 +314,27 @@ def anonymize(
                 continue
             warnings.append("BurnedInAnnotation is YES: pixels may show identity; check them")
         changes = [] if is_deidentified(ds) else anonymize_dataset(ds, kb, keep_private)
+        buf = io.BytesIO()
+        try:
+            ds.save_as(buf, enforce_file_format=False)
+        except Exception as e:
+            report.skipped.append(
+                {"source": path, "reason": f"cannot encode ({type(e).__name__}: {e})"}
+            )
+            continue
+        data = buf.getvalue()
         alias = str(ds.get("PatientID", "") or "ANONYMOUS")
         series = str(ds.get("SeriesInstanceUID", "") or "series")
-        sop = str(ds.get("SOPInstanceUID", "") or replace_uid(path, kb))
+        # Without a SOP Instance UID the name comes from the content: the same on every run.
+        sop = str(ds.get("SOPInstanceUID", "") or replace_uid(hashlib.sha256(data).hexdigest(), kb))
         folder = os.path.join(out_root, alias, series)
-        os.makedirs(folder, exist_ok=True)
         target = os.path.join(folder, sop + ".dcm")
         try:
-            ds.save_as(target, enforce_file_format=False)
-        except Exception as e:
-            raise EcvlError(f"cannot write {target!r}: {type(e).__name__}: {e}") from None
+            os.makedirs(folder, exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise EcvlError(f"cannot write {target!r}: {e.strerror or e}") from None
         report.files.append(
             {
                 "source": path,

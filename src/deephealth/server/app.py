@@ -35,10 +35,9 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
     """
     from deephealth.server import seed
     from deephealth.server.api import ROUTERS
+    from deephealth.server.auth import configure_hashing
     from deephealth.server.db.migrate import upgrade
     from deephealth.server.pages.routes import router as pages_router
-
-    from deephealth.server.auth import configure_hashing
 
     config = config or ServerConfig.from_env()
     configure_hashing(config.argon2_time_cost, config.argon2_memory_kib)

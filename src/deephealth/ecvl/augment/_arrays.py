@@ -137,3 +137,31 @@ def saturate(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
         info = np.iinfo(dtype)
         return np.clip(np.rint(arr), info.min, info.max).astype(dtype)
     return arr.astype(dtype, copy=False)
+
+
+def via_imgproc_2d(fn: Callable[..., None], arr: np.ndarray, *args: Any, **kw: Any) -> np.ndarray:
+    """Run a 2D ECVL processing function ``fn(src, dst, *args)`` on a canonical array.
+
+    The array is wrapped as an ``"xyc"`` Image without copying; volumes go slice by slice and other
+    channel counts / pixel types are handled by :func:`cv_apply`.
+    """
+    from deephealth.ecvl.image import Image
+
+    def call(a: np.ndarray) -> np.ndarray:
+        dst = Image()
+        fn(Image.from_cv(a), dst, *args, **kw)
+        return dst.to_cv()
+
+    return cv_apply(call, arr)
+
+
+def via_imgproc_nd(fn: Callable[..., None], arr: np.ndarray, *args: Any, **kw: Any) -> np.ndarray:
+    """Run an n-dimensional ECVL processing function ``fn(src, dst, *args)`` on a canonical array.
+
+    The array is wrapped (no copy) with layout ``"yxc"`` / ``"zyxc"``; the result comes back canonical.
+    """
+    from deephealth.ecvl.image import Image
+
+    dst = Image()
+    fn(Image.fromarray(arr, "yxc" if arr.ndim == 3 else "zyxc"), dst, *args, **kw)
+    return image_to_array(dst)

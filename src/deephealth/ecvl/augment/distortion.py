@@ -1,17 +1,18 @@
 """Non-rigid distortions: grid, elastic and optical (lens) distortion, image + ground truth.
 
-Each augmentation draws one displacement map per application and remaps the image with ``interp``
-and the ground truth with nearest interpolation through the *same* map, so they stay aligned.
-Volumes get the same in-plane map on every slice.
+Each augmentation draws one pair of sampling maps per application with the map builders of
+:mod:`deephealth.ecvl.imgproc.distortion` and remaps the image with ``interp`` and the ground truth
+with nearest interpolation through the *same* maps (``imgproc.distortion.remap``), so they stay
+aligned. Volumes get the same in-plane maps on every slice.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from deephealth.ecvl.augment._arrays import BORDER, INTERP, cv_apply
+from deephealth.ecvl.augment._arrays import BORDER, INTERP, via_imgproc_2d
 from deephealth.ecvl.augment.base import Augmentation, Param
+from deephealth.ecvl.imgproc import distortion as _dist
 
 _BORDER_PARAMS = (
     Param("interp", "interp", "linear"),
@@ -31,30 +32,10 @@ class _RemapBase(Augmentation):
         mx, my = self._maps(h, w, v, rng)
         border = BORDER[self.get("border_type")]
         bval = self.get("border_value")
-
-        def remap(flag: int, value: float):
-            return lambda a: cv2.remap(a, mx, my, flag, borderMode=border, borderValue=value)
-
-        x = cv_apply(remap(INTERP[self.get("interp")], bval), x)
+        x = via_imgproc_2d(_dist.remap, x, mx, my, INTERP[self.get("interp")], border, bval)
         if gt is not None:
-            gt = cv_apply(remap(cv2.INTER_NEAREST, 0), gt)
+            gt = via_imgproc_2d(_dist.remap, gt, mx, my, INTERP["nearest"], border, 0)
         return x, gt
-
-
-def _grid_axis(n: int, steps: np.ndarray) -> np.ndarray:
-    num = len(steps) - 1
-    step = n // num if num else n
-    out = np.zeros(n, np.float32)
-    prev = 0.0
-    for i, s in enumerate(steps):
-        start = i * step
-        if start >= n:
-            break
-        end = n if i == len(steps) - 1 else min(start + step, n)
-        cur = prev + step * s
-        out[start:end] = np.linspace(prev, cur, end - start, endpoint=False, dtype=np.float32)
-        prev = cur
-    return np.clip(out, 0, n - 1)
 
 
 class AugGridDistortion(_RemapBase):
@@ -72,10 +53,7 @@ class AugGridDistortion(_RemapBase):
 
     def _maps(self, h, w, v, rng):
         n = max(1, int(round(v["num_steps"])))
-        lo, hi = self.get("distort_limit")
-        xs = _grid_axis(w, 1.0 + rng.uniform(lo, hi, n + 1))
-        ys = _grid_axis(h, 1.0 + rng.uniform(lo, hi, n + 1))
-        return np.broadcast_to(xs, (h, w)).copy(), np.broadcast_to(ys[:, None], (h, w)).copy()
+        return _dist.grid_maps(w, h, n, self.get("distort_limit"), rng)
 
 
 class AugElasticTransform(_RemapBase):
@@ -92,13 +70,7 @@ class AugElasticTransform(_RemapBase):
     spec = (Param("alpha", "range"), Param("sigma", "range"), *_BORDER_PARAMS)
 
     def _maps(self, h, w, v, rng):
-        sigma = max(v["sigma"], 1e-3)
-        dx = rng.uniform(-1, 1, (h, w)).astype(np.float32)
-        dy = rng.uniform(-1, 1, (h, w)).astype(np.float32)
-        dx = cv2.GaussianBlur(dx, (0, 0), sigma) * v["alpha"]
-        dy = cv2.GaussianBlur(dy, (0, 0), sigma) * v["alpha"]
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        return gx + dx, gy + dy
+        return _dist.elastic_maps(w, h, v["alpha"], max(v["sigma"], 1e-3), rng)
 
 
 class AugOpticalDistortion(_RemapBase):
@@ -115,9 +87,6 @@ class AugOpticalDistortion(_RemapBase):
     spec = (Param("distort_limit", "range"), Param("shift_limit", "range"), *_BORDER_PARAMS)
 
     def _maps(self, h, w, v, rng):
-        k = v["distort_limit"]
         lo, hi = self.get("shift_limit")
         dx, dy = rng.uniform(lo, hi, 2)
-        cam = np.array([[w, 0, w * (0.5 + dx)], [0, h, h * (0.5 + dy)], [0, 0, 1]], np.float32)
-        dist = np.array([k, k, 0, 0, 0], np.float32)
-        return cv2.initUndistortRectifyMap(cam, dist, None, None, (w, h), cv2.CV_32FC1)
+        return _dist.optical_maps(w, h, v["distort_limit"], dx * w, dy * h)

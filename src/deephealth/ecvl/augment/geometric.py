@@ -1,7 +1,9 @@
 """Geometric augmentations: rotation, resizing, flips and transposition (image + ground truth).
 
 All of them move pixels, so they transform the ground truth with the same random draw as the image,
-using ``gt_interp`` (nearest by default) so label values never mix. Volumes (``(D, H, W, C)``) are
+using ``gt_interp`` (nearest by default) so label values never mix. Rotation and resizing run
+:mod:`deephealth.ecvl.imgproc.geometry`'s ``Rotate2D`` / ``ResizeDim``; flips and transposition
+are numpy views. Volumes (``(D, H, W, C)``) are
 rotated in-plane slice by slice; resizing handles the third axis when ``dims``/``scale`` has three
 entries; flips and transposition are views (no copy) until the batch is assembled.
 """
@@ -10,12 +12,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import cv2
 import numpy as np
 
-from deephealth.ecvl.augment._arrays import INTERP, cv_apply, resize_axis0
+from deephealth.ecvl.augment._arrays import INTERP, resize_axis0, via_imgproc_2d
 from deephealth.ecvl.augment.base import Augmentation, Param
 from deephealth.ecvl.errors import EcvlError
+from deephealth.ecvl.imgproc import geometry as _geo
 
 
 class AugRotate(Augmentation):
@@ -47,18 +49,10 @@ class AugRotate(Augmentation):
             raise EcvlError(f"AugRotate: center must be (x, y), got {c}")
 
     def _transform(self, x, gt, v, rng):
-        h, w = x.shape[-3], x.shape[-2]
-        c = self.get("center")
-        center = (c[0], c[1]) if c else ((w - 1) / 2.0, (h - 1) / 2.0)
-        m = cv2.getRotationMatrix2D(center, v["angle"], self.get("scale"))
-
-        def warp(interp: str):
-            flags = INTERP[interp]
-            return lambda a: cv2.warpAffine(a, m, (w, h), flags=flags, borderValue=0)
-
-        x = cv_apply(warp(self.get("interp")), x)
+        args = (v["angle"], self.get("center"), self.get("scale"))
+        x = via_imgproc_2d(_geo.Rotate2D, x, *args, INTERP[self.get("interp")])
         if gt is not None:
-            gt = cv_apply(warp(self.get("gt_interp")), gt)
+            gt = via_imgproc_2d(_geo.Rotate2D, gt, *args, INTERP[self.get("gt_interp")])
         return x, gt
 
 
@@ -66,8 +60,7 @@ def _resize(arr: np.ndarray, size: tuple[int, ...], interp: str) -> np.ndarray:
     """Resize a canonical array to ``size`` = (w, h[, d])."""
     w, h = size[0], size[1]
     if arr.shape[-3:-1] != (h, w):
-        flag = INTERP[interp]
-        arr = cv_apply(lambda a: cv2.resize(a, (w, h), interpolation=flag), arr)
+        arr = via_imgproc_2d(_geo.ResizeDim, arr, [w, h], INTERP[interp])
     if len(size) > 2 and arr.ndim == 4:
         arr = resize_axis0(arr, size[2], nearest=interp == "nearest")
     return arr

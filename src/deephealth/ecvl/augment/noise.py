@@ -1,6 +1,7 @@
 """Noise and dropout augmentations: Laplace and Poisson noise, salt/pepper, coarse dropout.
 
-They change pixel values only, so they touch the image and never the ground truth. Integer images
+They change pixel values only, so they touch the image and never the ground truth. The work is done
+by :mod:`deephealth.ecvl.imgproc.noise` with this application's generator as seed; integer images
 saturate to their type's range (as ECVL does); salt is the type's maximum (1.0 for float images).
 """
 
@@ -8,10 +9,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
-from deephealth.ecvl.augment._arrays import saturate, value_max
+from deephealth.ecvl.augment._arrays import via_imgproc_nd
 from deephealth.ecvl.augment.base import Augmentation, Param
+from deephealth.ecvl.imgproc import noise as _noise
 
 
 class AugAdditiveLaplaceNoise(Augmentation):
@@ -24,12 +24,11 @@ class AugAdditiveLaplaceNoise(Augmentation):
     spec = (Param("std_dev", "range"),)
 
     def _transform(self, x, gt, v, rng):
-        noise = rng.laplace(0.0, v["std_dev"] / np.sqrt(2.0), x.shape).astype(np.float32)
-        return saturate(x + noise, x.dtype), gt
+        return via_imgproc_nd(_noise.AdditiveLaplaceNoise, x, v["std_dev"], seed=rng), gt
 
 
 class AugAdditivePoissonNoise(Augmentation):
-    """Add Poisson noise of random sign with a random lambda (pyecvl AugAdditivePoissonNoise).
+    """Add Poisson noise with a random lambda (pyecvl AugAdditivePoissonNoise).
 
     Args:
         lambda_: Range ``[min, max]`` of lambda (0 to 10 is typical); ``lambda`` in text.
@@ -43,33 +42,19 @@ class AugAdditivePoissonNoise(Augmentation):
         super().__init__(*args, **kwargs)
 
     def _transform(self, x, gt, v, rng):
-        noise = rng.poisson(v["lambda"], x.shape).astype(np.float32)
-        noise *= rng.choice(np.array([-1.0, 1.0], np.float32), x.shape)
-        return saturate(x + noise, x.dtype), gt
+        return via_imgproc_nd(_noise.AdditivePoissonNoise, x, v["lambda"], seed=rng), gt
 
 
 class _ImpulseNoise(Augmentation):
     """Set random pixels to white (salt) and/or black (pepper)."""
 
     spec = (Param("p", "range"), Param("per_channel", "prob"))
-    extra_draws = ("seed",)
-    salt_share: ClassVar[float] = 1.0
+    function: ClassVar[str] = ""
 
     def _transform(self, x, gt, v, rng):
         per_channel = v["per_channel"] <= self.get("per_channel") and self.get("per_channel") > 0
-        shape = x.shape if per_channel else x.shape[:-1] + (1,)
-        hit = rng.random(shape) < v["p"]
-        out = np.array(x, copy=True)
-        if self.salt_share >= 1.0:
-            np.putmask(out, np.broadcast_to(hit, x.shape), value_max(x.dtype))
-            return out, gt
-        if self.salt_share <= 0.0:
-            np.putmask(out, np.broadcast_to(hit, x.shape), 0)
-            return out, gt
-        salt = rng.random(shape) < self.salt_share
-        np.putmask(out, np.broadcast_to(hit & salt, x.shape), value_max(x.dtype))
-        np.putmask(out, np.broadcast_to(hit & ~salt, x.shape), 0)
-        return out, gt
+        fn = getattr(_noise, self.function)
+        return via_imgproc_nd(fn, x, v["p"], per_channel, seed=rng), gt
 
 
 class AugSalt(_ImpulseNoise):
@@ -80,7 +65,7 @@ class AugSalt(_ImpulseNoise):
         per_channel: Probability of drawing channels independently.
     """
 
-    salt_share = 1.0
+    function = "Salt"
 
 
 class AugPepper(_ImpulseNoise):
@@ -91,7 +76,7 @@ class AugPepper(_ImpulseNoise):
         per_channel: Probability of drawing channels independently.
     """
 
-    salt_share = 0.0
+    function = "Pepper"
 
 
 class AugSaltAndPepper(_ImpulseNoise):
@@ -102,7 +87,7 @@ class AugSaltAndPepper(_ImpulseNoise):
         per_channel: Probability of drawing channels independently.
     """
 
-    salt_share = 0.5
+    function = "SaltAndPepper"
 
 
 class AugCoarseDropout(Augmentation):
@@ -117,11 +102,8 @@ class AugCoarseDropout(Augmentation):
     spec = (Param("p", "range"), Param("drop_size", "range"), Param("per_channel", "prob"))
 
     def _transform(self, x, gt, v, rng):
-        h, w, c = x.shape[-3], x.shape[-2], x.shape[-1]
-        rh = max(1, int(v["drop_size"] * h))
-        rw = max(1, int(v["drop_size"] * w))
-        gh, gw = -(-h // rh), -(-w // rw)
+        if v["p"] <= 0 or v["drop_size"] <= 0:
+            return x, gt
         per_channel = v["per_channel"] <= self.get("per_channel") and self.get("per_channel") > 0
-        keep = rng.random((gh, gw, c if per_channel else 1)) >= v["p"]
-        keep = np.repeat(np.repeat(keep, rh, axis=0), rw, axis=1)[:h, :w]
-        return x * keep.astype(x.dtype), gt
+        size = min(v["drop_size"], 1.0)
+        return via_imgproc_nd(_noise.CoarseDropout, x, v["p"], size, per_channel, seed=rng), gt

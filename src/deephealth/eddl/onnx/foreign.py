@@ -72,7 +72,11 @@ class ImportContext:
         out = {}
         for attr in node.attribute:
             value = helper.get_attribute_value(attr)
-            out[attr.name] = value.decode() if isinstance(value, bytes) else value
+            if isinstance(value, bytes):
+                value = value.decode()
+            elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                value = [v.decode() for v in value]
+            out[attr.name] = value
         return out
 
     def is_const(self, name: str) -> bool:

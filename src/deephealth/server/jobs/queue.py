@@ -85,8 +85,9 @@ def request_stop(db: Session, job: Job) -> Job:
 
 
 def requeue(db: Session, job: Job, resume: bool, message: str) -> Job:
-    """Put a stopped, failed or interrupted job back in the queue (resuming if asked)."""
+    """Put a stopped, failed or interrupted job back at the end of the queue (resuming if asked)."""
     job.status = "queued"
+    job.queued_at = utcnow()
     job.resume = resume
     job.stop_requested = False
     job.error = ""

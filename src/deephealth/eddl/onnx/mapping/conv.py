@@ -45,25 +45,31 @@ def conv_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> None:
     )
 
 
-@exporter("ConvT2D", "ConvT3D")
-def convt_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> None:
-    """ConvTranspose; a crop at the end of each axis becomes extra end padding."""
-    p = layer.params
-    spatial = layer.input_shapes[0][1:]
-    pad, out_pad, out = _convt_geometry(p, spatial)
+def convt_pads(params: dict, spatial: tuple) -> tuple[list[int], list[int]]:
+    """ONNX (pads, output_padding) of a transposed convolution; a crop at the end of each axis
+    becomes extra end padding."""
+    pad, out_pad, out = _convt_geometry(params, spatial)
     natural = [
         (n - 1) * s - 2 * q + (k - 1) * d + op + 1
         for n, s, q, k, d, op in zip(
-            spatial, p["strides"], pad, p["kernel_size"], p["dilation_rate"], out_pad
+            spatial, params["strides"], pad, params["kernel_size"], params["dilation_rate"], out_pad
         )
     ]
     ends = [q + (nat - o) for q, nat, o in zip(pad, natural, out)]
+    return pad + ends, out_pad
+
+
+@exporter("ConvT2D", "ConvT3D")
+def convt_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> None:
+    """ConvTranspose with explicit pads and output_padding."""
+    p = layer.params
+    pads, out_pad = convt_pads(p, layer.input_shapes[0][1:])
     ctx.node(
         "ConvTranspose",
         inputs + _weights(ctx, layer),
         ctx.out(layer),
         layer,
-        pads=pad + ends,
+        pads=pads,
         output_padding=out_pad,
         **_common(p),
     )
@@ -128,7 +134,7 @@ def conv_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
 
 @op_importer("ConvTranspose")
 def convt_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
-    """A ConvT2D/3D layer from symmetric pads without output_padding or output_shape."""
+    """A ConvT2D/3D layer whose padding ("valid", "same" or symmetric) gives the node's pads."""
     parent = ictx.layer(node)
     w = ictx.const(node, 1, "the weight")
     b = ictx.const(node, 2, "the bias")
@@ -136,24 +142,27 @@ def convt_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
     if nd not in (2, 3):
         raise ictx.error(node, f"{nd}-D transposed convolutions are not supported")
     a = ictx.attrs(node)
-    if (
-        any(a.get("output_padding", []))
-        or "output_shape" in a
-        or a.get("auto_pad", "NOTSET") != "NOTSET"
-    ):
-        raise ictx.error(node, "output_padding, output_shape and auto_pad are not supported")
+    if "output_shape" in a or a.get("auto_pad", "NOTSET") != "NOTSET":
+        raise ictx.error(node, "output_shape and auto_pad are not supported")
     pads = list(a.get("pads", [0] * 2 * nd))
-    if pads[:nd] != pads[nd:]:
-        raise ictx.error(node, f"asymmetric pads {pads} are not supported")
+    out_pad = list(a.get("output_padding", [0] * nd))
     group = int(a.get("group", 1))
     params = {
         "filters": int(w.shape[1]) * group,
         "kernel_size": list(a.get("kernel_shape", w.shape[2:])),
         "strides": list(a.get("strides", [1] * nd)),
-        "padding": pads[:nd] if any(pads) else "valid",
+        "padding": "valid",
         "use_bias": b is not None,
         "groups": group,
         "dilation_rate": list(a.get("dilations", [1] * nd)),
     }
+    spatial = parent.output_shape[1:]
+    candidates = ["valid", "same"] + ([pads[:nd]] if pads[:nd] == pads[nd:] else [])
+    for padding in candidates:
+        if convt_pads(params | {"padding": padding}, spatial) == (pads, out_pad):
+            params["padding"] = padding
+            break
+    else:
+        raise ictx.error(node, f"pads {pads} with output_padding {out_pad} are not supported")
     weights = {"weight": w} | ({"bias": b} if b is not None else {})
     ictx.add(f"ConvT{nd}D", [parent], params, node, weights)

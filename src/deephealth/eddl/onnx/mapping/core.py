@@ -74,7 +74,11 @@ def gemm_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
 
 @op_importer("MatMul")
 def matmul_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
-    """MatMul(x, W) with a constant 2-D W: a Dense layer; a following Add of a bias is fused."""
+    """MatMul(x, W) with a constant 2-D W: a Dense layer (a following Add of a bias is fused);
+    of two data inputs: a MatMul layer."""
+    if not ictx.is_const(node.input[0]) and not ictx.is_const(node.input[1]):
+        ictx.add("MatMul", [ictx.layer(node, 0), ictx.layer(node, 1)], {}, node)
+        return
     w = ictx.const(node, 1, "the weight matrix")
     if w.ndim != 2:
         raise ictx.error(node, f"the weight matrix must be 2-D, got shape {w.shape}")

@@ -385,8 +385,30 @@ def resize_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
 
 @op_importer("Gather")
 def gather_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
-    """Gather of data at constant indices: a view, turned into Select/Reshape layers when used."""
+    """Gather of data at constant indices: a view, turned into Select/Reshape layers when used;
+    rows of a constant 2-D table at data indices (axis 0): an Embedding."""
     if ictx.is_const(node.input[0]):
-        raise ictx.error(node, "gathering from a constant table at data indices is not supported")
+        table = ictx.consts[node.input[0]]
+        if table.ndim != 2 or int(ictx.attrs(node).get("axis", 0)) != 0:
+            raise ictx.error(node, "only rows of a 2-D table can be gathered at data indices")
+        parent = ictx.layer(node, 1)
+        params = {
+            "vocsize": int(table.shape[0]),
+            "length": int(parent.output_shape[0]),
+            "output_dim": int(table.shape[1]),
+            "mask_zeros": False,
+        }
+        ictx.add("Embedding", [parent], params, node, {"weight": table})
+        return
     ictx.const(node, 1, "the indices")
     ictx.view_op(node)
+
+
+@op_importer("Cast")
+def cast_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
+    """Cast of data: layers compute in float32 and truncate indices themselves (Embedding), so a
+    cast to a float or integer type is the identity; to bool it is refused."""
+    to = int(ictx.attrs(node)["to"])
+    if to == onnx.TensorProto.BOOL or to == onnx.TensorProto.STRING:
+        raise ictx.error(node, f"a cast of data to {onnx.TensorProto.DataType.Name(to)}")
+    ictx.layers[node.output[0]] = ictx.layer(node)

