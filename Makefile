@@ -46,6 +46,7 @@ bench: install system-deps data
 	$(PY) bench/run_all.py
 
 serve: install
+	bash scripts/fetch_server_assets.sh
 	$(VENV)/bin/deephealth serve
 
 clean:

@@ -65,16 +65,26 @@ def eddl_cnn() -> eddl.Model:
 
 def torch_mlp() -> nn.Module:
     return nn.Sequential(
-        nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
-        nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10),
+        nn.Linear(784, 1024),
+        nn.ReLU(),
+        nn.Linear(1024, 1024),
+        nn.ReLU(),
+        nn.Linear(1024, 1024),
+        nn.ReLU(),
+        nn.Linear(1024, 10),
     )
 
 
 def torch_cnn() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 10),
     )
 
 
@@ -83,8 +93,13 @@ class EddlRunner:
 
     def __init__(self, make, x, y, threads, compile_=False, bar=False):
         self.net = make()
-        eddl.build(self.net, eddl.sgd(0.01, 0.9), ["softmax_cross_entropy"],
-                   ["categorical_accuracy"], eddl.CS_CPU(threads, compile=compile_))
+        eddl.build(
+            self.net,
+            eddl.sgd(0.01, 0.9),
+            ["softmax_cross_entropy"],
+            ["categorical_accuracy"],
+            eddl.CS_CPU(threads, compile=compile_),
+        )
         self.x, self.y, self.bar = x, y, bar
 
     def epoch(self) -> None:
@@ -107,7 +122,7 @@ class TorchRunner:
         loss_sum, correct = torch.zeros(()), torch.zeros((), dtype=torch.long)
         self.model.train()
         for lo in range(0, n, BATCH):
-            idx = order[lo:lo + BATCH]
+            idx = order[lo : lo + BATCH]
             xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
             logits = self.step_model(xb)
             loss = F.cross_entropy(logits, yb)
@@ -124,19 +139,30 @@ def measure(runners: dict[str, object], rounds: int, n: int) -> dict[str, list[f
     for r in runners.values():
         r.epoch()  # warm-up (and compilation)
     rates: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(rounds):
-        for name, r in runners.items():
+    names = list(runners)
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else names[::-1]:  # alternate to cancel drift
+            r = runners[name]
             t0 = time.perf_counter()
             r.epoch()
             rates[name].append(n / (time.perf_counter() - t0))
     return rates
 
 
+def _cells(rates: dict[str, float]):
+    def cell(key: str, ratio: bool = False) -> str:
+        if key not in rates:
+            return "n/a"
+        return f"**{rates[key] / rates['torch']:.3f}**" if ratio else f"{rates[key]:.0f}"
+
+    return cell
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--samples", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "eddl_train.md")
     args = ap.parse_args(argv)
@@ -148,7 +174,8 @@ def main(argv: list[str] | None = None) -> str:
         "",
         f"{datetime.date.today().isoformat()}, 2-core x86_64 CPU, shared; torch {torch.__version__}, "
         f"{args.threads} threads, batch {BATCH}, {args.samples} {source} samples per epoch, "
-        f"median of {args.rounds} interleaved rounds (samples/s).",
+        f"median of {args.rounds} interleaved rounds (samples/s; an epoch is one measurement, "
+        "the order of the variants alternates between rounds).",
         "",
         "| model | eddl / torch (eager) | eddl compiled / torch | eddl+bar / torch | eddl | "
         "eddl compiled | eddl+bar | torch | torch compiled |",
@@ -166,21 +193,17 @@ def main(argv: list[str] | None = None) -> str:
         }
         if not args.no_compile and compile_error is None:
             try:
-                comp = {"eddl compiled": EddlRunner(em, xs, y, args.threads, compile_=True),
-                        "torch compiled": TorchRunner(tm, xs, y, args.threads, compile_=True)}
+                comp = {
+                    "eddl compiled": EddlRunner(em, xs, y, args.threads, compile_=True),
+                    "torch compiled": TorchRunner(tm, xs, y, args.threads, compile_=True),
+                }
                 for r in comp.values():
                     r.epoch()
                 runners.update(comp)
             except Exception as err:  # noqa: BLE001 (report whatever torch.compile raises)
                 compile_error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
         rates = {k: statistics.median(v) for k, v in measure(runners, args.rounds, len(xs)).items()}
-        t = rates["torch"]
-
-        def cell(key: str, ratio: bool = False) -> str:
-            if key not in rates:
-                return "n/a"
-            return f"**{rates[key] / t:.3f}**" if ratio else f"{rates[key]:.0f}"
-
+        cell = _cells(rates)
         lines.append(
             f"| {label} | {cell('eddl', True)} | {cell('eddl compiled', True)} | "
             f"{cell('eddl+bar', True)} | {cell('eddl')} | {cell('eddl compiled')} | "

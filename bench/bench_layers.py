@@ -7,6 +7,7 @@ Run: `python bench/bench_layers.py` (writes bench/results/layers.md). Not a test
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 import statistics
 import sys
@@ -105,14 +106,18 @@ def main() -> None:
         "",
         f"{datetime.date.today()}, 2-core x86_64 CPU, shared; Python {platform.python_version()}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; forward + backward, batch "
-        f"{BATCH}, medians of {ROUNDS * STEPS} single steps, ours and plain alternating.",
+        f"{BATCH}, medians of {ROUNDS * STEPS} single steps, ours and plain alternating; load "
+        f"average {os.getloadavg()[0]:.1f} at the end (above ~2 the machine is shared and the "
+        "ratios are noise).",
         "",
         "| layer | ratio (plain time / ours) | ours ms | plain PyTorch ms |",
         "|---|---|---|---|",
         *[f"| {n} | {r:.3f} | {o:.3f} | {p:.3f} |" for n, r, o, p in rows],
         "",
-        "Ratio 1.0 = no overhead. Symmetric padding uses the native torch module itself; "
-        "the asymmetric 'same' case is compared with the same F.pad + conv written by hand.",
+        "Ratio 1.0 = no overhead. For Conv2D with symmetric padding, BatchNormalization, "
+        "MaxPool2D and Dense the layer's module *is* the native torch module (`type(module) is "
+        "nn.Conv2d`, tested), so any ratio away from 1.0 there measures the noise of the run; the "
+        "asymmetric 'same' case is compared with the same F.pad + conv written by hand.",
         "",
     ]
     out = Path(__file__).parent / "results" / "layers.md"

@@ -305,3 +305,50 @@ def test_batches_feed_eddl_fit_and_train_batch(cls_yml):
     _, x, y = ds.GetBatch()
     ds.Stop()
     eddl.train_batch(net, [x], [y])
+
+
+def test_sample_of_another_size_is_named(tmp_path):
+    ihc = skimage.data.immunohistochemistry()
+    _write(tmp_path / "a.png", ihc[:32, :32])
+    _write(tmp_path / "b.png", ihc[:40, :32])
+    (tmp_path / "s.yml").write_text("images:\n  - a.png\n  - b.png\n")
+    ds = ecvl.DLDataset(tmp_path / "s.yml", 2, None, num_workers=1, shuffle=False)
+    with pytest.raises(ecvl.SampleLoadError, match=r"sample 1 .*b\.png.*differs from the batch"):
+        list(ds)
+
+
+def test_dataset_augmentations_by_split_name(cls_yml):
+    da = ecvl.DatasetAugmentations(
+        {ecvl.SplitType.training: "AugMirror p=1", "test": ecvl.AugFlip(1.0)}
+    )
+    assert da.get(0, "training") == ecvl.AugMirror(1.0) and da.get(1, "validation") is None
+    img = ecvl.Dataset(cls_yml).samples_[0].LoadImage()
+    ref = img.to_cv().copy()
+    da.Apply(ecvl.SplitType.test, img)
+    np.testing.assert_array_equal(img.to_cv(), ref[::-1])
+    ds = ecvl.DLDataset(cls_yml, 4, da, num_workers=0, seed=0)
+    ds.SetSplit("test")
+    ((x, _),) = list(ds)
+    plain = ecvl.DLDataset(cls_yml, 4, None, num_workers=0, seed=0)
+    plain.SetSplit("test")
+    ((x0, _),) = list(plain)
+    assert torch.equal(x, x0.flip(2))
+    assert ecvl.DatasetAugmentations([None, None]).IsEmpty()
+    with pytest.raises(ecvl.DatasetError, match="augmentation, its text or None"):
+        ecvl.DatasetAugmentations([3])
+
+
+def test_constructor_errors(cls_yml):
+    with pytest.raises(ecvl.DatasetError, match="backend must be"):
+        ecvl.DLDataset(cls_yml, 4, backend="gpu")
+    with pytest.raises(ecvl.DatasetError, match="sampler must be"):
+        ecvl.DLDataset(cls_yml, 4, sampler="uniform")
+    with pytest.raises(ecvl.DatasetError, match="batch_size must be positive"):
+        ecvl.DLDataset(cls_yml, 0)
+    with pytest.raises(ecvl.DatasetError, match="drop_last has 2 entries for 3 splits"):
+        ecvl.DLDataset(cls_yml, 4, drop_last=[True, False])
+    ds = ecvl.DLDataset(cls_yml, 4)
+    ds.Start()
+    with pytest.raises(ecvl.DatasetError, match="already started"):
+        ds.Start()
+    ds.Stop()

@@ -14,7 +14,9 @@ import tifffile
 from deephealth.ecvl.errors import EcvlError
 from deephealth.ecvl.image import ColorType, Image
 from deephealth.ecvl.slide import (
+    OpenSlideGetLevels,
     OpenSlideImage,
+    OpenSlideRead,
     SlideOpenError,
     SlideReadError,
     SlideRegionError,
@@ -170,3 +172,12 @@ def test_thumbnail_and_repr() -> None:
         assert max(thumb.shape[:2]) == 512 and thumb.shape[2] == 3
         assert ds == pytest.approx(2220 / thumb.shape[1])
         assert "2220x2967" in repr(slide)
+
+
+def test_function_api_of_older_pyecvl(pyramid: Path, cmu_pixels: np.ndarray) -> None:
+    assert OpenSlideGetLevels(pyramid)[:2] == [[2220, 2967], [1110, 1483]]
+    img = OpenSlideRead(pyramid, 0, [10, 20, 30, 40])
+    assert img.channels == "xyc" and img.data.shape == (30, 40, 3)
+    np.testing.assert_array_equal(img.to_cv(), cmu_pixels[20:60, 10:40])
+    with pytest.raises(SlideRegionError, match="cmu_pyramid.tif"):
+        OpenSlideRead(pyramid, 0, [2200, 0, 100, 100])

@@ -74,8 +74,12 @@ def test_metric_values_are_batch_sums():
     pred = PROBS.argmax(1)
     assert getMetric("accuracy")(PROBS, ONEHOT).item() == (pred == LABELS).sum().item()
     assert getMetric("accuracy")(PROBS, LABELS).item() == (pred == LABELS).sum().item()
-    assert getMetric("mse")(PROBS, ONEHOT).item() == pytest.approx(((P - T) ** 2).mean(1).sum(), 1e-5)
-    assert getMetric("mae")(PROBS, ONEHOT).item() == pytest.approx(np.abs(P - T).mean(1).sum(), 1e-5)
+    assert getMetric("mse")(PROBS, ONEHOT).item() == pytest.approx(
+        ((P - T) ** 2).mean(1).sum(), 1e-5
+    )
+    assert getMetric("mae")(PROBS, ONEHOT).item() == pytest.approx(
+        np.abs(P - T).mean(1).sum(), 1e-5
+    )
     mre = (np.abs(P - T) / (np.abs(T) + 1e-7)).mean(1).sum()
     assert getMetric("mre")(PROBS, ONEHOT).item() == pytest.approx(mre, rel=1e-4)
     assert getMetric("binary_accuracy")(PROBS, ONEHOT).item() == pytest.approx(

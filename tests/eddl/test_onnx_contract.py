@@ -98,3 +98,82 @@ def test_every_layer_kind_has_an_exporter() -> None:
 
 def test_mappings_name_only_known_kinds() -> None:
     assert sorted(DECLARED_KINDS - set(LAYER_TYPES)) == []
+
+
+def reimport_via_op_table(builder) -> bool:
+    """Import our export of `builder` without its metadata (as a foreign file); True when it
+    imports (and then it must match onnxruntime), False on a clear `OnnxImportError`."""
+    inputs, output = builder()
+    net = Model(inputs, [output])
+    randomize_statistics(net)
+    proto = onnx.load_from_string(eddl.serialize_net_to_onnx_string(net))
+    del proto.metadata_props[:]
+    data = proto.SerializeToString()
+    xs = make_inputs(inputs, output, batch=2)
+    try:
+        foreign = eddl.import_net_from_onnx_string(data)
+    except eddl.OnnxImportError:
+        return False
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    want = sess.run(None, {layer.name: x.numpy() for layer, x in zip(inputs, xs)})[0]
+    assert_close_to_scale(forward(foreign, xs), want)
+    return True
+
+
+@pytest.mark.parametrize("builder", LAYER_CASES)
+def test_exports_read_back_through_the_op_table(builder) -> None:
+    """Without our metadata, our files import like foreign ones: correct, or a clear refusal."""
+    reimport_via_op_table(builder)
+
+
+def test_most_exports_read_back_through_the_op_table() -> None:
+    """Only pixel-gather augmentations, nearest Resize and GroupNormalization may be refused."""
+    refused = [p.id for p in LAYER_CASES if not reimport_via_op_table(p.values[0])]
+    assert len(refused) <= 15, refused
+    assert "GroupNormalization" in refused and "Conv2D-same" not in refused
+
+
+ZOO = {
+    "lenet": ((1, 28, 28), {}),
+    "resnet18": ((3, 32, 32), {}),
+    "densenet121": ((3, 32, 32), {}),
+    "mobilenet": ((3, 32, 32), {}),
+    "deeplabv3plus": ((3, 32, 32), {}),
+    "unet": ((1, 32, 32), {"base_filters": 8, "depth": 2}),
+    "unet3d": ((1, 16, 16, 16), {"base_filters": 4, "depth": 2}),
+    "cnn3d": ((1, 16, 16, 16), {}),
+}
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_zoo_network_contract(name: str) -> None:
+    """Networks that combine many layer kinds: checker, onnxruntime parity, exact round trip."""
+    from deephealth.eddl.zoo import build_model
+
+    shape, kwargs = ZOO[name]
+    torch.manual_seed(0)
+    net = build_model(name, shape, 3, **kwargs)
+    randomize_statistics(net)
+    xs = [torch.randn(2, *shape)]
+    want = forward(net, xs)
+    data = eddl.serialize_net_to_onnx_string(net)
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    assert_close_to_scale(sess.run(None, {net.inputs[0].name: xs[0].numpy()})[0], want)
+    again = eddl.import_net_from_onnx_string(data)
+    np.testing.assert_array_equal(forward(again, xs), want)
+    assert eddl.serialize_net_to_onnx_string(again) == data
+
+
+@pytest.mark.parametrize("builder", LAYER_CASES)
+def test_layer_exports_at_a_newer_opset(builder) -> None:
+    """Opset 21 (axes as inputs, newer op versions): valid and equal to the forward as well."""
+    inputs, output = builder()
+    net = Model(inputs, [output])
+    randomize_statistics(net)
+    xs = make_inputs(inputs, output, batch=2)
+    data = eddl.serialize_net_to_onnx_string(net, opset=21)
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {layer.name: x.numpy() for layer, x in zip(inputs, xs)})[0]
+    assert_close_to_scale(got, forward(net, xs))

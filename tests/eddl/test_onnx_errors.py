@@ -183,3 +183,23 @@ def test_old_opset_refused_and_newer_opsets_work() -> None:
 def test_unwritable_destination(tmp_path: Path) -> None:
     with pytest.raises(OnnxExportError, match="cannot write"):
         eddl.save_net_to_onnx_file(_dense_net(), tmp_path / "no" / "such" / "dir" / "net.onnx")
+
+
+def test_output_that_does_not_depend_on_the_input() -> None:
+    c = numpy_helper.from_array(np.ones(3, np.float32), "c")
+    data = _model([N("Identity", ["c"], ["y"])], [c]).SerializeToString()
+    with pytest.raises(OnnxImportError, match="output 'y' does not depend on the input"):
+        eddl.import_net_from_onnx_string(data)
+
+
+def test_input_shape_with_several_foreign_inputs() -> None:
+    graph = helper.make_graph(
+        [N("Add", ["x", "z"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 4]) for n in ("x", "z")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    assert [layer.name for layer in eddl.import_net_from_onnx_string(data).inputs] == ["x", "z"]
+    with pytest.raises(OnnxImportError, match="input_shape is given but the graph has 2 inputs"):
+        eddl.import_net_from_onnx_string(data, input_shape=[4])

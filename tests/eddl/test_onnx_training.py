@@ -1,4 +1,4 @@
-"""Own ONNX files as the everyday format: import, build, fit, evaluate, resume, transfer learning."""
+"""Own ONNX files as the everyday format: import, build, fit, evaluate, resume, transfer."""
 
 from __future__ import annotations
 
@@ -197,3 +197,25 @@ def test_transfer_learning_from_a_foreign_file(tmp_path: Path) -> None:
     eddl.fit(net, x, y, batch=8, epochs=1, verbose=0)
     w2 = _weights(net)
     assert any(not np.array_equal(w1[k], w2[k]) for k in conv_keys)
+
+
+def test_two_inputs_two_outputs_round_trip_and_serve(tmp_path: Path) -> None:
+    a, b = eddl.Input([4], name="a"), eddl.Input([3], name="b")
+    h = eddl.Concat([eddl.Dense(a, 5, name="da"), eddl.Dense(b, 5, name="db")], name="cat")
+    net = eddl.Model([a, b], [eddl.Softmax(h, name="p"), eddl.Sigmoid(h, name="s")], "two")
+    path = tmp_path / "two.onnx"
+    eddl.save_net_to_onnx_file(net, path)
+    xa = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    xb = np.random.default_rng(1).standard_normal((3, 3)).astype(np.float32)
+    net.graph.eval()
+    with torch.no_grad():
+        want = [t.numpy() for t in net.graph(torch.from_numpy(xa), torch.from_numpy(xb))]
+    again = eddl.import_net_from_onnx_file(path)
+    assert [layer.name for layer in again.inputs] == ["a", "b"]
+    assert [layer.name for layer in again.outputs] == ["p", "s"]
+    sess = InferenceSession(path)
+    p, s = sess.run(xa, xb)
+    np.testing.assert_allclose(p, want[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sess.run_named(xa[0], xb[0])["s"], want[1][0], rtol=1e-6, atol=1e-7)
+    with pytest.raises(eddl.OnnxImportError, match="input_shape is given but the network has 2"):
+        eddl.import_net_from_onnx_file(path, input_shape=[4])

@@ -18,8 +18,9 @@ from deephealth.eddl import Tensor
 def digits():
     d = load_digits()
     x = (d.data / 16.0).astype(np.float32)
-    x_tr, x_te, l_tr, l_te = train_test_split(x, d.target, test_size=0.25, random_state=0,
-                                              stratify=d.target)
+    x_tr, x_te, l_tr, l_te = train_test_split(
+        x, d.target, test_size=0.25, random_state=0, stratify=d.target
+    )
     onehot = np.eye(10, dtype=np.float32)
     return x_tr, onehot[l_tr], x_te, onehot[l_te]
 
@@ -36,8 +37,9 @@ def test_mlp_reaches_95_percent_on_digits(digits):
     layer = eddl.LeakyReLu(eddl.Dense(layer, 64))
     out = eddl.Softmax(eddl.Dense(layer, 10))
     net = eddl.Model([in_], [out])
-    eddl.build(net, eddl.rmsprop(0.001), ["soft_cross_entropy"], ["categorical_accuracy"],
-               eddl.CS_CPU(1))
+    eddl.build(
+        net, eddl.rmsprop(0.001), ["soft_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU(1)
+    )
     xt, yt = Tensor.fromarray(x_train), Tensor.fromarray(y_train)
     eddl.fit(net, [xt], [yt], 32, 5, verbose=0)
     assert accuracy(net, x_test, y_test) >= 0.95
@@ -141,8 +143,7 @@ def test_unet_style_segmentation_with_upsampling_and_concat(digits):
     u1 = eddl.ReLu(eddl.Conv(eddl.Concat([u1, d1], 0), 8, [3, 3]))
     out = eddl.Sigmoid(eddl.Conv(u1, 1, [1, 1]))
     net = eddl.Model([in_], [out])
-    eddl.build(net, eddl.adam(0.01), ["binary_cross_entropy"], [["dice", "iou"]],
-               eddl.CS_CPU(1))
+    eddl.build(net, eddl.adam(0.01), ["binary_cross_entropy"], [["dice", "iou"]], eddl.CS_CPU(1))
     eddl.fit(net, [xin_tr], [masks_tr], 32, 8, verbose=0)
     res = eddl.evaluate(net, [xin_te], [masks_te], verbose=0)
     assert res["dice"] >= 0.8 and res["iou"] >= 0.7
@@ -155,8 +156,9 @@ def test_train_batch_loop_as_in_pyeddl_examples(digits):
     layer = eddl.ReLu(eddl.Dense(in_, 128))
     out = eddl.Activation(eddl.Dense(layer, 10), "softmax")
     net = eddl.Model([in_], [out])
-    eddl.build(net, eddl.sgd(0.05, 0.9), ["soft_cross_entropy"], ["categorical_accuracy"],
-               eddl.CS_CPU(1))
+    eddl.build(
+        net, eddl.sgd(0.05, 0.9), ["soft_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU(1)
+    )
     xt, yt = Tensor.fromarray(x_train), Tensor.fromarray(y_train)
     s = xt.shape
     batch_size = 32

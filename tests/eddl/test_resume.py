@@ -84,7 +84,13 @@ def test_sigkilled_run_resumes_bit_identical(tmp_path):
     done = [json.loads(line)["epoch"] for line in events.read_text().splitlines()]
     assert done in ([1, 2], [1, 2, 3])  # at most one epoch lost
     run(tmp_path, tmp_path / "resumed.pt", ckpt)
-    assert [json.loads(line)["epoch"] for line in events.read_text().splitlines()] == [1, 2, 3, 4, 5]
+    assert [json.loads(line)["epoch"] for line in events.read_text().splitlines()] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
     ref, resumed = load_weights(tmp_path / "ref.pt"), load_weights(tmp_path / "resumed.pt")
     assert len(ref) == 4
     assert all(torch.equal(a, b) for a, b in zip(ref, resumed))
@@ -107,3 +113,24 @@ def test_resume_from_another_network_is_refused(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
     with pytest.raises(eddl.WeightFileError, match="cannot read checkpoint"):
         eddl.fit(net, [x], [np.zeros((4, 2), np.float32)], 2, 2, resume=tmp_path, verbose=0)
+
+
+def test_checkpoint_every_n_epochs_and_resuming_a_finished_run(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 3)).astype(np.float32), rng.normal(size=(20, 2)).astype(np.float32)
+    in_ = eddl.Input([3])
+    net = eddl.Model([in_], [eddl.Dense(in_, 2)])
+    eddl.build(net, eddl.adam(0.01), ["mse"], ["mae"], eddl.CS_CPU(1))
+    ckpt = eddl.ModelCheckpoint(tmp_path / "every2", every=2)
+    eddl.fit(net, [x], [y], 5, 3, callbacks=[ckpt], verbose=0)
+    data = torch.load(ckpt.path, weights_only=True)
+    assert data["epoch"] == 3  # written at epochs 2 and 3 (the last one)
+    with pytest.raises(ValueError, match="every >= 1"):
+        eddl.ModelCheckpoint(tmp_path, every=0)
+    hist = eddl.fit(net, [x], [y], 5, 3, resume=tmp_path / "run", verbose=0)
+    weights = [p.detach().clone() for p in net.graph.parameters()]
+    again = eddl.fit(net, [x], [y], 5, 3, resume=tmp_path / "run", verbose=0)
+    assert [e["epoch"] for e in again] == [1, 2, 3] and again == hist
+    assert all(torch.equal(a, b) for a, b in zip(weights, net.graph.parameters()))

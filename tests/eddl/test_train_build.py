@@ -188,3 +188,25 @@ def test_computing_service_is_a_value_object():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert eddl.CS_CPU(1).devices() == [torch.device("cpu")]
+
+
+@pytest.mark.skipif(not NO_GPU, reason="checks the no-GPU exit path")
+def test_gpu_check_script_exits_cleanly_without_gpu(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([]) == []
+    assert "no CUDA GPU on this machine" in capsys.readouterr().out
+
+
+def test_model_build_method_as_in_old_pyeddl_examples():
+    net, _, _ = mlp()
+    net.build(
+        eddl.sgd(0.01, 0.9), [eddl.getLoss("soft_cross_entropy")], ["accuracy"], eddl.CS_CPU(1)
+    )
+    st = get_state(net)
+    assert st.loss_names() == ["soft_cross_entropy"] and st.spec.params["momentum"] == 0.9

@@ -70,7 +70,7 @@ def test_fit_on_torch_tensor_and_Tensor_gives_same_weights(digits):  # noqa: N80
 
 def test_fit_on_iterable_of_batches_equals_unshuffled_arrays(digits):
     x, y, _, _ = digits
-    loader = [(x[i:i + 100], y[i:i + 100]) for i in range(0, 600, 100)]
+    loader = [(x[i : i + 100], y[i : i + 100]) for i in range(0, 600, 100)]
     a = make_net()
     eddl.fit(a, loader, epochs=2, verbose=0)
     b = make_net()
@@ -122,11 +122,18 @@ def test_predict_matches_forward_and_batches(digits):
 def test_bad_data_errors(digits):
     x, y, _, _ = digits
     net = make_net()
-    with pytest.raises(eddl.DataError, match=r"input 'input\d+' expects samples of shape \[64\].*got .*\[600, 63\]"):
+    with pytest.raises(
+        eddl.DataError, match=r"input 'input\d+' expects samples of shape \[64\].*got .*\[600, 63\]"
+    ):
         eddl.fit(net, [x[:, :63]], [y], 10, 1, verbose=0)
-    with pytest.raises(eddl.DataError, match=r"output 'softmax\d+' produces samples of shape \[10\], but the targets have shape \[600, 9\]"):
+    with pytest.raises(
+        eddl.DataError,
+        match=r"output 'softmax\d+' produces samples of shape \[10\], but the targets have shape \[600, 9\]",
+    ):
         eddl.fit(net, [x], [y[:, :9]], 10, 1, verbose=0)
-    with pytest.raises(eddl.DataError, match=r"same number of samples; got x\[0\]: 600, y\[0\]: 599"):
+    with pytest.raises(
+        eddl.DataError, match=r"same number of samples; got x\[0\]: 600, y\[0\]: 599"
+    ):
         eddl.fit(net, [x], [y[:599]], 10, 1, verbose=0)
     with pytest.raises(eddl.DataError, match=r"1 input\(s\) .* but 2 input array"):
         eddl.fit(net, [x, x], [y], 10, 1, verbose=0)
@@ -162,7 +169,9 @@ def test_csv_json_text_logs_hold_the_events(digits, tmp_path):
     net = make_net()
     eddl.setlogfile(net, tmp_path / "run.log")
     cbs = [eddl.CSVLogger(tmp_path / "log.csv"), eddl.JSONLogger(tmp_path / "log.jsonl")]
-    history = eddl.fit(net, [x], [y], 100, 2, validation_data=([xv], [yv]), callbacks=cbs, verbose=0)
+    history = eddl.fit(
+        net, [x], [y], 100, 2, validation_data=([xv], [yv]), callbacks=cbs, verbose=0
+    )
     rows = list(csv.DictReader(open(tmp_path / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[1]["val_accuracy"]) == pytest.approx(history[1]["val_metrics"]["accuracy"])
@@ -184,8 +193,9 @@ def test_early_stopping_stops_and_lr_schedules_apply(digits):
     x, y, xv, yv = digits
     net = make_net(lr=0.0)  # nothing improves with lr 0
     stopper = eddl.EarlyStopping("val_loss", patience=2)
-    hist = eddl.fit(net, [x], [y], 100, 10, validation_data=([xv], [yv]), callbacks=[stopper],
-                    verbose=0)
+    hist = eddl.fit(
+        net, [x], [y], 100, 10, validation_data=([xv], [yv]), callbacks=[stopper], verbose=0
+    )
     assert len(hist) == 3 and stopper.stopped_epoch == 3
     net = make_net(lr=0.1)
     hist = eddl.fit(net, [x], [y], 100, 4, callbacks=[eddl.StepLR(2, 0.5)], verbose=0)
@@ -194,11 +204,13 @@ def test_early_stopping_stops_and_lr_schedules_apply(digits):
     hist = eddl.fit(net, [x], [y], 100, 3, callbacks=[eddl.CosineLR(2)], verbose=0)
     assert [round(e["lr"], 6) for e in hist] == [0.1, 0.05, 0.0]
     with pytest.raises(KeyError, match="monitors 'val_dice'"):
-        eddl.fit(make_net(), [x], [y], 100, 1, callbacks=[eddl.EarlyStopping("val_dice")],
-                 verbose=0)
+        eddl.fit(
+            make_net(), [x], [y], 100, 1, callbacks=[eddl.EarlyStopping("val_dice")], verbose=0
+        )
     with pytest.raises(ValueError, match="LR schedule gave -1"):
-        eddl.fit(make_net(), [x], [y], 100, 1, callbacks=[eddl.LRSchedule(lambda e, lr: -1)],
-                 verbose=0)
+        eddl.fit(
+            make_net(), [x], [y], 100, 1, callbacks=[eddl.LRSchedule(lambda e, lr: -1)], verbose=0
+        )
 
 
 def test_early_stopping_on_accuracy_is_maximized(digits):

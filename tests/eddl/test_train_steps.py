@@ -156,8 +156,9 @@ def test_get_set_parameters_copy_param_initialize_layer():
     assert torch.all(net.layer("h1").module.weight == 0.5)
     other = make(seed=3)
     eddl.set_parameters(other, eddl.get_parameters(net, deepcopy=True))
-    np.testing.assert_array_equal(np.array(eddl.predict(other, [X])[0]),
-                                  np.array(eddl.predict(net, [X])[0]))
+    np.testing.assert_array_equal(
+        np.array(eddl.predict(other, [X])[0]), np.array(eddl.predict(net, [X])[0])
+    )
     with pytest.raises(ValueError, match="has 5 layers, got 4"):
         eddl.set_parameters(other, ps[:4])
     bad = [list(p) for p in eddl.get_parameters(net)]
@@ -227,8 +228,9 @@ def test_regularizer_penalty_is_added_to_the_loss():
     eddl.zeroGrads(net)
     eddl.backward(net, [Y])
     w = dense.module.weight
-    data_grad = torch.autograd.grad(F.mse_loss(dense.module(torch.from_numpy(X)),
-                                               torch.from_numpy(Y)), w)[0]
+    data_grad = torch.autograd.grad(
+        F.mse_loss(dense.module(torch.from_numpy(X)), torch.from_numpy(Y)), w
+    )[0]
     penalty_grad = torch.autograd.grad(regularization_penalty([dense]), w)[0]
     assert penalty_grad.abs().sum() > 0
     torch.testing.assert_close(w.grad, data_grad + penalty_grad)

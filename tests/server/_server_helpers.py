@@ -15,8 +15,9 @@ def make_dataset_dir(root: Path, n: int = 40, size: int = 32, task: str = "class
     """A DeepHealth dataset of `n` synthetic phantom PNGs (pipelines.synthetic); returns its YAML."""
     from deephealth.pipelines.synthetic import generate_dataset
 
-    return generate_dataset(root, task=task, n_patients=n, shape=(size, size), seed=1,
-                            name="phantoms")
+    return generate_dataset(
+        root, task=task, n_patients=n, shape=(size, size), seed=1, name="phantoms"
+    )
 
 
 def zip_folder(folder: Path) -> bytes:
@@ -64,8 +65,9 @@ def tiny_classifier_onnx(path: Path, classes: int = 3, size: int = 32, channels:
     h = eddl.Flatten(h)
     y = eddl.Softmax(eddl.Dense(h, classes))
     net = eddl.Model([x], [y])
-    eddl.build(net, eddl.adam(0.001), ["softmax_cross_entropy"], ["categorical_accuracy"],
-               eddl.CS_CPU())
+    eddl.build(
+        net, eddl.adam(0.001), ["softmax_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU()
+    )
     eddl.save_net_to_onnx_file(net, str(path))
     return path
 

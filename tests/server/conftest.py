@@ -3,20 +3,19 @@ test clients (so Secure cookies are sent) logged in as different users, and a sy
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import pytest
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
+import _server_helpers as helpers  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from deephealth.server.app import create_app  # noqa: E402
 from deephealth.server.config import ServerConfig  # noqa: E402
-import _server_helpers as helpers  # noqa: E402
 
 
 @pytest.fixture
@@ -76,8 +75,13 @@ def users(app):
     owner = signup(app, "owner@example.org")
     viewer = signup(app, "viewer@example.org")
     stranger = signup(app, "stranger@example.org")
-    return {"admin": admin, "owner": owner, "viewer": viewer, "stranger": stranger,
-            "anonymous": new_client(app)}
+    return {
+        "admin": admin,
+        "owner": owner,
+        "viewer": viewer,
+        "stranger": stranger,
+        "anonymous": new_client(app),
+    }
 
 
 @pytest.fixture
@@ -85,8 +89,9 @@ def project(users) -> dict:
     """A classification project of `owner` with `viewer` as viewer."""
     owner = users["owner"]
     p = owner.post("/api/projects", json={"name": "Phantoms", "task": "classification"}).json()
-    r = owner.post(f"/api/projects/{p['id']}/members",
-                   json={"email": "viewer@example.org", "role": "viewer"})
+    r = owner.post(
+        f"/api/projects/{p['id']}/members", json={"email": "viewer@example.org", "role": "viewer"}
+    )
     assert r.status_code == 200, r.text
     return p
 

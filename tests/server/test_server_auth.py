@@ -20,17 +20,27 @@ def test_first_account_is_admin_and_password_is_argon2(app):
 
 def test_signup_validation_and_duplicates(app):
     c = new_client(app)
-    assert c.post("/api/auth/signup", json={"email": "x@y.z", "password": "short"}).status_code == 422
-    assert c.post("/api/auth/signup", json={"email": "nope", "password": "long enough"}).status_code == 422
+    assert (
+        c.post("/api/auth/signup", json={"email": "x@y.z", "password": "short"}).status_code == 422
+    )
+    assert (
+        c.post("/api/auth/signup", json={"email": "nope", "password": "long enough"}).status_code
+        == 422
+    )
     signup(app, "dup@example.org")
-    r = new_client(app).post("/api/auth/signup", json={"email": "DUP@example.org", "password": "12345678"})
+    r = new_client(app).post(
+        "/api/auth/signup", json={"email": "DUP@example.org", "password": "12345678"}
+    )
     assert r.status_code == 409
 
 
 def test_login_logout_and_cookie_flags(app):
     signup(app, "u@example.org", "right password")
     c = new_client(app)
-    assert c.post("/api/auth/login", json={"email": "u@example.org", "password": "wrong"}).status_code == 401
+    assert (
+        c.post("/api/auth/login", json={"email": "u@example.org", "password": "wrong"}).status_code
+        == 401
+    )
     r = c.post("/api/auth/login", json={"email": "u@example.org", "password": "right password"})
     assert r.status_code == 200
     cookie = r.headers["set-cookie"].lower()
@@ -49,11 +59,17 @@ def test_csrf_required_for_cookie_writes(app):
     token, c.csrf = c.csrf, ""
     r = c.post("/api/projects", json={"name": "p", "task": "classification"})
     assert r.status_code == 403 and "CSRF" in r.json()["detail"]
-    r = c.post("/api/projects", json={"name": "p", "task": "classification"},
-               headers={"X-CSRF-Token": "forged"})
+    r = c.post(
+        "/api/projects",
+        json={"name": "p", "task": "classification"},
+        headers={"X-CSRF-Token": "forged"},
+    )
     assert r.status_code == 403
-    r = c.post("/api/projects", json={"name": "p", "task": "classification"},
-               headers={"X-CSRF-Token": token})
+    r = c.post(
+        "/api/projects",
+        json={"name": "p", "task": "classification"},
+        headers={"X-CSRF-Token": token},
+    )
     assert r.status_code == 201
 
 
@@ -69,13 +85,20 @@ def test_api_token_lifecycle(app):
     auth = {"Authorization": f"Bearer {secret}"}
     assert bearer.get("/api/auth/me", headers=auth).json()["user"]["email"] == "t@example.org"
     # Token clients need no CSRF header.
-    assert bearer.post("/api/projects", json={"name": "x", "task": "regression"},
-                       headers=auth).status_code == 201
+    assert (
+        bearer.post(
+            "/api/projects", json={"name": "x", "task": "regression"}, headers=auth
+        ).status_code
+        == 201
+    )
     listed = c.get("/api/tokens").json()
     assert "token" not in listed[0] and listed[0]["last_used_at"]
     assert c.delete(f"/api/tokens/{created['id']}").json()["revoked"]
     assert bearer.get("/api/auth/me", headers=auth).status_code == 401
-    assert bearer.get("/api/auth/me", headers={"Authorization": "Bearer dh_bad_guess"}).status_code == 401
+    assert (
+        bearer.get("/api/auth/me", headers={"Authorization": "Bearer dh_bad_guess"}).status_code
+        == 401
+    )
     other = signup(app, "o@example.org")
     assert other.delete(f"/api/tokens/{created['id']}").status_code == 404
 

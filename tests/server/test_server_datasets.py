@@ -47,8 +47,12 @@ def test_augmentations_are_validated_as_ecvl_text(users, dataset):
     assert bad.status_code == 422 and "AugFlipp" in bad.json()["detail"]
     assert owner.get(f"/api/datasets/{dataset['id']}/augmentations").json() == {"training": good}
     assert viewer.put(url, json={"text": good}).status_code == 403
-    assert owner.put(f"/api/datasets/{dataset['id']}/augmentations/nosplit",
-                     json={"text": good}).status_code == 404
+    assert (
+        owner.put(
+            f"/api/datasets/{dataset['id']}/augmentations/nosplit", json={"text": good}
+        ).status_code
+        == 404
+    )
     assert owner.put(url, json={"text": ""}).status_code == 200
     assert owner.get(f"/api/datasets/{dataset['id']}/augmentations").json() == {}
 
@@ -76,8 +80,10 @@ def test_register_folder_and_windowed_thumbnails(users, project, config, kind):
         nib.save(nib.Nifti1Image(vol, np.eye(4)), folder / "vol.nii.gz")
         _write_yaml(folder, "vol.nii.gz")
     # Only admins register folders, and only inside approved ones.
-    owner.post(f"/api/projects/{project['id']}/members",
-               json={"email": "admin@example.org", "role": "owner"})
+    owner.post(
+        f"/api/projects/{project['id']}/members",
+        json={"email": "admin@example.org", "role": "owner"},
+    )
     url = f"/api/projects/{project['id']}/datasets/register"
     assert owner.post(url, json={"path": str(folder)}).status_code == 403
     assert admin.post(url, json={"path": "/etc"}).status_code == 403

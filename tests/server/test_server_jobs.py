@@ -14,13 +14,18 @@ import pytest
 
 from deephealth.server.db.models import Job
 from deephealth.server.jobs import queue
-from deephealth.server.jobs.runner import run_job
+from deephealth.server.jobs.worker import run_in_child
 
 
 def _training(owner, project, dataset, epochs: int = 2) -> dict:  # noqa: ANN001
-    r = owner.post(f"/api/projects/{project['id']}/trainings",
-                   json={"dataset_id": dataset["id"], "family_id": 1,
-                         "hyperparameters": {"epochs": epochs, "batch_size": 8}})
+    r = owner.post(
+        f"/api/projects/{project['id']}/trainings",
+        json={
+            "dataset_id": dataset["id"],
+            "family_id": 1,
+            "hyperparameters": {"epochs": epochs, "batch_size": 8},
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -31,7 +36,10 @@ def _claim(app, limit: int = 1) -> Job | None:
 
 
 def _run(app, job_id: int) -> str:  # noqa: ANN001
-    return run_job(app.state.sessionmaker, app.state.config, job_id, lambda: False)
+    """Run a claimed job the way workers do: in a fresh child process."""
+    run_in_child(app.state.config, job_id, lambda: False)
+    with app.state.sessionmaker() as db:
+        return db.get(Job, job_id).status
 
 
 def _wait(predicate, timeout: float = 60.0, what: str = "condition"):  # noqa: ANN001, ANN202
@@ -60,8 +68,10 @@ def test_queue_limit_positions_stop_resume(app, users, project, dataset):
     resumed = owner.post(f"/api/jobs/{jobs[1]['id']}/resume").json()
     assert resumed["status"] == "queued" and resumed["resume"] and resumed["queue_position"] == 2
     assert owner.post(f"/api/jobs/{jobs[2]['id']}/resume").status_code == 409
-    statuses = [e["data"].get("status") for e in
-                owner.get(f"/api/jobs/{jobs[1]['id']}/events").json()["events"]]
+    statuses = [
+        e["data"].get("status")
+        for e in owner.get(f"/api/jobs/{jobs[1]['id']}/events").json()["events"]
+    ]
     assert statuses == ["queued", "cancelled", "queued"]
 
 
@@ -100,7 +110,9 @@ def test_training_stop_resume_finish_report_download_inference(app, users, proje
     assert stopped["status"] == "cancelled" and stopped["error"] == "stopped by user"
     done_before = len(epochs_done())
     assert 2 <= done_before < 30
-    assert "job 1" in owner.get(f"/api/jobs/{jid}/log").text or owner.get(f"/api/jobs/{jid}/log").text
+    assert (
+        "job 1" in owner.get(f"/api/jobs/{jid}/log").text or owner.get(f"/api/jobs/{jid}/log").text
+    )
 
     # Resume: continues from the checkpoint (epoch numbers go on), finishes with the best model.
     owner.post(f"/api/jobs/{jid}/resume")
@@ -128,7 +140,7 @@ def test_training_stop_resume_finish_report_download_inference(app, users, proje
     assert report.status_code == 200 and "<html" in report.text.lower()
     kpis = viewer.get(f"/api/jobs/{jid}/report.json").json()
     assert kpis["run"]["resumed"] is True
-    assert viewer.get(f"/api/jobs/{jid}/files/../../deephealth.db").status_code == 404
+    assert viewer.get(f"/api/jobs/{jid}/files/..%2F..%2Fdeephealth.db").status_code == 404
 
     # Server-sent events replay every stored event and end once the job is done.
     with viewer.stream("GET", f"/api/jobs/{jid}/stream") as r:
@@ -149,8 +161,10 @@ def test_training_stop_resume_finish_report_download_inference(app, users, proje
     assert overlay.headers["content-type"] == "image/png" and overlay.headers["x-prediction"]
 
     # Inference over the test split, as a job.
-    inf = owner.post(f"/api/projects/{project['id']}/inferences",
-                     json={"weights_id": wid, "dataset_id": dataset["id"], "split": "test"})
+    inf = owner.post(
+        f"/api/projects/{project['id']}/inferences",
+        json={"weights_id": wid, "dataset_id": dataset["id"], "split": "test"},
+    )
     assert inf.status_code == 201, inf.text
     assert _claim(app).id == inf.json()["id"]
     assert _run(app, inf.json()["id"]) == "finished"

@@ -15,7 +15,12 @@ ENDPOINTS = [
     ("GET", "/api/projects/{project}", None, "viewer"),
     ("PATCH", "/api/projects/{project}", {"description": "d"}, "owner"),
     ("GET", "/api/projects/{project}/members", None, "viewer"),
-    ("POST", "/api/projects/{project}/members", {"email": "admin@example.org", "role": "viewer"}, "owner"),
+    (
+        "POST",
+        "/api/projects/{project}/members",
+        {"email": "admin@example.org", "role": "viewer"},
+        "owner",
+    ),
     ("GET", "/api/projects/{project}/audit", None, "owner"),
     ("GET", "/api/projects/{project}/datasets", None, "viewer"),
     ("POST", "/api/projects/{project}/datasets", "dataset", "owner"),
@@ -53,24 +58,30 @@ DELETES = [
 @pytest.fixture
 def world(users, project, dataset, weights, dataset_zip, onnx_model):
     owner = users["owner"]
-    job = owner.post(f"/api/projects/{project['id']}/trainings",
-                     json={"dataset_id": dataset["id"], "family_id": 1,
-                           "hyperparameters": {"epochs": 1}})
+    job = owner.post(
+        f"/api/projects/{project['id']}/trainings",
+        json={"dataset_id": dataset["id"], "family_id": 1, "hyperparameters": {"epochs": 1}},
+    )
     assert job.status_code == 201, job.text
     tokens = {}
     for who in ("owner", "viewer"):
         tokens[who] = users[who].post("/api/tokens", json={"name": who}).json()["token"]
     revoked = owner.post("/api/tokens", json={"name": "old"}).json()
     owner.delete(f"/api/tokens/{revoked['id']}")
-    ids = {"project": project["id"], "dataset": dataset["id"], "weights": weights["id"],
-           "job": job.json()["id"]}
+    ids = {
+        "project": project["id"],
+        "dataset": dataset["id"],
+        "weights": weights["id"],
+        "job": job.json()["id"],
+    }
     bodies = {
         "dataset": {"files": {"file": ("d.zip", dataset_zip, "application/zip")}},
         "onnx": {"files": {"file": ("m.onnx", onnx_model.read_bytes(), "x/y")}},
         "image": {"files": {"file": ("x.png", helpers.png_bytes(), "image/png")}},
         "training": {"json": {"dataset_id": dataset["id"], "family_id": 1}},
-        "inference": {"json": {"weights_id": weights["id"], "dataset_id": dataset["id"],
-                               "split": "test"}},
+        "inference": {
+            "json": {"weights_id": weights["id"], "dataset_id": dataset["id"], "split": "test"}
+        },
     }
     return {"ids": ids, "tokens": tokens, "revoked": revoked["token"], "bodies": bodies}
 
@@ -91,9 +102,19 @@ def _actors(app, users, world):  # noqa: ANN001, ANN202
         ("revoked", token_client, {"Authorization": f"Bearer {world['revoked']}"}, None),
         ("stranger", users["stranger"], {}, None),
         ("viewer", users["viewer"], {}, "viewer"),
-        ("viewer-token", token_client, {"Authorization": f"Bearer {world['tokens']['viewer']}"}, "viewer"),
+        (
+            "viewer-token",
+            token_client,
+            {"Authorization": f"Bearer {world['tokens']['viewer']}"},
+            "viewer",
+        ),
         ("owner", users["owner"], {}, "owner"),
-        ("owner-token", token_client, {"Authorization": f"Bearer {world['tokens']['owner']}"}, "owner"),
+        (
+            "owner-token",
+            token_client,
+            {"Authorization": f"Bearer {world['tokens']['owner']}"},
+            "owner",
+        ),
     ]
 
 
@@ -154,8 +175,10 @@ def test_last_owner_stays(users, project):
     me = owner.user["id"]
     r = owner.delete(f"/api/projects/{project['id']}/members/{me}")
     assert r.status_code == 409
-    r = owner.post(f"/api/projects/{project['id']}/members",
-                   json={"email": "owner@example.org", "role": "viewer"})
+    r = owner.post(
+        f"/api/projects/{project['id']}/members",
+        json={"email": "owner@example.org", "role": "viewer"},
+    )
     assert r.status_code == 409
     viewer_id = users["viewer"].user["id"]
     assert owner.delete(f"/api/projects/{project['id']}/members/{viewer_id}").status_code == 200

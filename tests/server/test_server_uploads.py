@@ -47,8 +47,10 @@ def test_corrupt_zip_and_unknown_content(users, project):
     owner = users["owner"]
     r = _post_zip(owner, project["id"], b"PK\x03\x04" + b"garbage" * 20)
     assert r.status_code == 400 and "not a valid zip" in r.json()["detail"]
-    r = owner.post(f"/api/projects/{project['id']}/datasets",
-                   files={"file": ("x.bin", b"\x00\x01binary", "application/octet-stream")})
+    r = owner.post(
+        f"/api/projects/{project['id']}/datasets",
+        files={"file": ("x.bin", b"\x00\x01binary", "application/octet-stream")},
+    )
     assert r.status_code == 415
 
 
@@ -56,13 +58,15 @@ def test_oversized_body_is_refused_early(users, project, config, weights):
     big = b"PK\x03\x04" + b"\0" * (config.max_upload_bytes + 10)
     r = _post_zip(users["owner"], project["id"], big)
     assert r.status_code == 413
+
     # Also without a Content-Length header (chunked body).
     def chunks():  # noqa: ANN202
         for _ in range(10):
             yield b"\0" * (config.max_upload_bytes // 5)
 
-    r = users["owner"].post(f"/api/v1/predict/{weights['id']}", content=chunks(),
-                            headers={"Content-Type": "image/png"})
+    r = users["owner"].post(
+        f"/api/v1/predict/{weights['id']}", content=chunks(), headers={"Content-Type": "image/png"}
+    )
     assert r.status_code == 413
 
 

@@ -1,4 +1,4 @@
-"""A serve-only process: no torch, no deephealth.eddl, fast start, no memory beyond onnxruntime's."""
+"""A serve-only process: no torch, no deephealth.eddl, fast start, onnxruntime's memory only."""
 
 from __future__ import annotations
 
@@ -9,22 +9,28 @@ import time
 from pathlib import Path
 
 SERVE = """
-import json, resource, sys
+import json, sys
+def peak_kb():  # VmHWM: this process's own peak (ru_maxrss would include the parent's)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 import numpy as np
 from deephealth.serving import InferenceSession
 out = InferenceSession(sys.argv[1], threads=1).run(np.zeros((3, 4, 4), np.float32))
 print(json.dumps({"modules": sorted(sys.modules), "shape": list(out.shape),
-                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "rss_kb": peak_kb()}))
 """
 
 DIRECT = """
-import json, resource, sys
+import json, sys
+def peak_kb():  # VmHWM: this process's own peak (ru_maxrss would include the parent's)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 import numpy as np
 import onnxruntime as ort
 opts = ort.SessionOptions(); opts.intra_op_num_threads = 1
 s = ort.InferenceSession(sys.argv[1], opts, providers=["CPUExecutionProvider"])
 s.run(None, {"x": np.zeros((1, 3, 4, 4), np.float32)})
-print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+print(json.dumps({"rss_kb": peak_kb()}))
 """
 
 

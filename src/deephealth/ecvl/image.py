@@ -50,12 +50,10 @@ class DataType(enum.Enum):
             EcvlError: The dtype is not one ECVL supports (e.g. complex, uint32).
         """
         dt = np.dtype(dtype)
-        if dt == np.bool_:
-            return cls.uint8
-        try:
-            return cls(dt.name)
-        except ValueError:
-            raise EcvlError(f"unsupported pixel type {dt.name!r}") from None
+        found = _BY_DTYPE.get(dt)  # a dict lookup: numpy's dtype.name costs microseconds
+        if found is None:
+            raise EcvlError(f"unsupported pixel type {dt.name!r}")
+        return found
 
 
 class ColorType(enum.Enum):
@@ -79,6 +77,11 @@ class Device(enum.Enum):
     FPGA = "FPGA"
 
 
+_BY_DTYPE: dict[np.dtype, DataType] = {np.dtype(t.value): t for t in DataType if t is not DataType.none}
+_BY_DTYPE[np.dtype(np.bool_)] = DataType.uint8
+_WIDEN = {"uint32": np.int64, "uint64": np.float64, "float16": np.float32}
+
+
 def as_supported(array: np.ndarray) -> np.ndarray:
     """``array`` itself when ECVL supports its type, else a native-endian supported equivalent.
 
@@ -89,6 +92,8 @@ def as_supported(array: np.ndarray) -> np.ndarray:
         EcvlError: The type has no lossless ECVL equivalent (complex, object, strings).
     """
     dt = array.dtype
+    if dt in _BY_DTYPE and dt != np.bool_:
+        return array  # the common case: one dict lookup
     if dt == np.bool_:
         return array.view(np.uint8)
     if not dt.isnative:
@@ -96,7 +101,7 @@ def as_supported(array: np.ndarray) -> np.ndarray:
         dt = array.dtype
     if dt.kind not in "uif":
         raise EcvlError(f"unsupported pixel type {dt}")
-    target = {"uint32": np.int64, "uint64": np.float64, "float16": np.float32}.get(dt.name)
+    target = _WIDEN.get(dt.name)
     return array.astype(target) if target is not None else array
 
 
@@ -108,7 +113,12 @@ def _elemtype(elemtype: DataType | Any) -> DataType:
     return DataType.from_dtype(elemtype)
 
 
+_VALID_LAYOUTS: set[tuple[str, int]] = set()
+
+
 def _check_layout(channels: str, ndim: int) -> str:
+    if (channels, ndim) in _VALID_LAYOUTS:  # hot path: layouts seen before
+        return channels
     if not isinstance(channels, str):
         raise EcvlError(f"layout must be a string such as 'xyc', got {channels!r}")
     if len(channels) != ndim:
@@ -116,6 +126,7 @@ def _check_layout(channels: str, ndim: int) -> str:
     bad = set(channels) - LAYOUT_LETTERS
     if bad or len(set(channels)) != len(channels):
         raise EcvlError(f"invalid layout {channels!r}: letters must be distinct, among 'xyzcto'")
+    _VALID_LAYOUTS.add((channels, ndim))
     return channels
 
 
@@ -263,14 +274,15 @@ class Image:
         Raises:
             EcvlError: The layout does not match the array or the type is unsupported.
         """
-        arr = np.asarray(array)
+        arr = array if type(array) is np.ndarray else np.asarray(array)
+        if arr.dtype not in _BY_DTYPE:
+            DataType.from_dtype(arr.dtype)  # raises with the type's name
         if arr.dtype == np.bool_:
             arr = arr.view(np.uint8)
-        DataType.from_dtype(arr.dtype)
         img = cls.__new__(cls)
         img.dev = Device.CPU
         img.meta = {}
-        img.colortype = ColorType(colortype)
+        img.colortype = colortype if isinstance(colortype, ColorType) else ColorType(colortype)
         img.channels = _check_layout(channels, arr.ndim)
         img.data = arr
         img.spacings = img._check_spacings(spacings)

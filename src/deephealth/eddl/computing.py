@@ -120,9 +120,17 @@ def CS_CPU(  # noqa: N802 (pyeddl name)
     mem: str = "full_mem",
     precision: str | None = None,
     compile: bool = False,  # noqa: A002
+    channels_last: bool = False,
 ) -> ComputingService:
     """Run on the CPU with `th` threads (-1: `OMP_NUM_THREADS` if set, else all usable cores)."""
-    return ComputingService("cpu", threads=int(th), mem=mem, precision=precision, compile=compile)
+    return ComputingService(
+        "cpu",
+        threads=int(th),
+        mem=mem,
+        precision=precision,
+        compile=compile,
+        channels_last=channels_last,
+    )
 
 
 def CS_GPU(  # noqa: N802 (pyeddl name)

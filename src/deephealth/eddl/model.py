@@ -100,6 +100,12 @@ class Model:
             f"model '{self.name}' has no layer '{name}'; layers: {[l.name for l in self.layers]}"
         )
 
+    def build(self, o=None, lo=None, me=None, cs=None, init_weights=True):  # noqa: ANN001,ANN201
+        """pyeddl's `net.build(optimizer, losses, metrics, cs)`: see `training.build.build`."""
+        from deephealth.eddl.training.build import build
+
+        build(self, o, lo, me, cs, init_weights)
+
     def __repr__(self) -> str:
         return f"<Model '{self.name}': {len(self.layers)} layers>"
 

@@ -135,6 +135,7 @@ def load_dataset(
     input_size: list[int] | None = None,
     how: str = "minmax",
     splits: tuple[str, ...] = ("training", "validation", "test"),
+    target_scale: float | None = None,
 ) -> LoadedData:
     """Read, resize and normalize every sample of the given splits.
 
@@ -143,7 +144,9 @@ def load_dataset(
         task: "classification", "segmentation" or "regression".
         input_size: Spatial size (numpy order) to resize to; None keeps the stored size.
         how: Intensity normalization (see `normalize`).
-        splits: Split names to load; "training" is required, the others are loaded when present.
+        splits: Split names to load; "training", when asked for, is required, the others are
+            loaded when present.
+        target_scale: Regression: divide targets by this (default: the training maximum).
 
     Returns:
         The loaded data.
@@ -159,7 +162,7 @@ def load_dataset(
     except Exception as err:  # ECVL's format errors list every problem
         raise DataError(f"dataset {path}: {err}") from None
     names = [s.split_name_ for s in ds.split_]
-    if "training" not in names:
+    if "training" in splits and "training" not in names:
         raise DataError(f"dataset {path} has no 'training' split (splits: {names})")
     pidx = _patient_index(list(ds.features_))
     gt_interp = "linear" if task == "regression" else "nearest"
@@ -204,9 +207,12 @@ def load_dataset(
             data.patients.append(None if pidx is None else values.get(pidx))
             data.names.append(Path(sample.location_[0]).name)
         out[split.split_name_] = data
-    if not out.get("training"):
+    if "training" in splits and not out.get("training"):
         raise DataError(f"dataset {path}: the training split is empty")
-    first = out["training"].images[0]
+    loaded = [s for s in out.values() if len(s)]
+    if not loaded:
+        raise DataError(f"dataset {path}: no samples in the splits {list(splits)}")
+    first = loaded[0].images[0]
     shapes = {im.shape for s in out.values() for im in s.images}
     if len({s[0] for s in shapes}) != 1:
         raise DataError(f"dataset {path}: images have different channel counts {sorted(shapes)}")
@@ -216,7 +222,7 @@ def load_dataset(
     if task == "segmentation":
         num_labels = max(2, int(max(t.max() for s in out.values() for t in s.targets)) + 1)
     if task == "regression":
-        scale = float(max(float(np.abs(t).max()) for t in out["training"].targets)) or 1.0
+        scale = target_scale or float(max(float(np.abs(t).max()) for t in loaded[0].targets)) or 1.0
         for s in out.values():
             s.targets = [t / scale for t in s.targets]
     return LoadedData(

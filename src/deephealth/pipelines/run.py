@@ -37,6 +37,10 @@ class PipelineError(RuntimeError):
     """A pipeline run could not complete (the message says which step and why)."""
 
 
+class RunNotFoundError(PipelineError, FileNotFoundError):
+    """The folder is not a (finished) run folder."""
+
+
 class _Stopped(Exception):
     """Raised inside fit when `should_stop()` asks to stop."""
 
@@ -396,6 +400,7 @@ def train(
         "validation_metrics": val_metrics, "history": callback.history, "onnx": onnx_info,
         "times": times, "config": cfg, "machine": machine(),
         "samples": {k: len(v) for k, v in task.data.splits.items()},
+        "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels},
     }  # fmt: skip
     result["report_json"] = str(write_report(run_dir / "report.json", report))
     result["report_html"] = str(write_html(run_dir / "report.html", report, overlays))
@@ -408,7 +413,7 @@ def train(
 def _run_config(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "config.json"
     if not path.is_file():
-        raise PipelineError(f"{run_dir} is not a run folder (no config.json)")
+        raise RunNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     return json.loads(path.read_text())
 
 
@@ -432,12 +437,16 @@ def evaluate(
     cfg = _run_config(run_dir)
     onnx_path = run_dir / "model.onnx"
     if not onnx_path.is_file():
-        raise PipelineError(f"{run_dir} has no exported model (model.onnx)")
+        raise RunNotFoundError(f"{run_dir} has no exported model (model.onnx)")
     if dataset is not None:
         cfg["dataset"] = str(dataset)
-    data = load_dataset(cfg["dataset"], cfg["task"], cfg["input_size"], cfg["normalize"], (split,))
-    if not len(data.splits.get(split, [])):
-        raise PipelineError(f"dataset {cfg['dataset']} has no samples in split {split!r}")
+    scale = json.loads((run_dir / "report.json").read_text())["data"]["target_scale"]
+    try:
+        data = load_dataset(
+            cfg["dataset"], cfg["task"], cfg["input_size"], cfg["normalize"], (split,), scale
+        )
+    except DataError as err:
+        raise PipelineError(f"evaluate {run_dir}: {err}") from None
     task = TASKS[cfg["task"]](cfg, data)
     outputs = task.predict(split, onnx_forward(onnx_path), cfg["batch_size"])
     scores = task.score(split, outputs)
@@ -468,4 +477,4 @@ def predict(
     return predict_files(Path(model), [Path(p) for p in inputs], Path(out_dir))
 
 
-__all__ = ["DataError", "PipelineError", "evaluate", "predict", "train"]
+__all__ = ["DataError", "PipelineError", "RunNotFoundError", "evaluate", "predict", "train"]

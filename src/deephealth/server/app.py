@@ -2,7 +2,7 @@
 
 `create_app(config)` opens the database (migrating it to the newest schema unless told not to),
 seeds the model families from the zoo and the default hyper-parameters, mounts the API routers
-(OpenAPI docs at /docs), the pages and their static files (served locally: the front-end works
+(OpenAPI docs at /docs, from local files), the pages and their static files (served locally: the front-end works
 offline), and limits request bodies to `config.max_upload_bytes`. Worker processes are not
 started here but by `deephealth serve` (see `deephealth.server.jobs.supervisor`).
 """
@@ -37,6 +37,7 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
     from deephealth.server.api import ROUTERS
     from deephealth.server.auth import configure_hashing
     from deephealth.server.db.migrate import upgrade
+    from deephealth.server.pages.docs import router as docs_router
     from deephealth.server.pages.routes import router as pages_router
 
     config = config or ServerConfig.from_env()
@@ -59,6 +60,8 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
         version=_version(),
         description="Datasets, trainings, reports and inference for medical imaging projects.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.config = config
     app.state.engine = engine
@@ -66,6 +69,7 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(pages_router)
+    app.include_router(docs_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, limit=config.max_upload_bytes)
     return app

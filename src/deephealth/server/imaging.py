@@ -127,6 +127,17 @@ def thumbnail(
     return png_bytes(fit(to_display(ImRead(str(path)), window), size))
 
 
+def caption(gray_or_rgb: np.ndarray, text: str, size: int = 512) -> np.ndarray:
+    """The image fitted to `size` with `text` written in a band under it; returns RGB."""
+    base = fit(gray_or_rgb, size)
+    base = base if base.ndim == 3 else np.repeat(base[:, :, None], 3, axis=2)
+    band = np.full((28, base.shape[1], 3), 255, np.uint8)
+    cv2.putText(
+        band, text[:60], (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (11, 111, 184), 1, cv2.LINE_AA
+    )
+    return np.concatenate([base, band], axis=0)
+
+
 def overlay(gray_or_rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """Blend a label mask (H, W; 0 = background) in colour over an 8-bit image; returns RGB."""
     base = gray_or_rgb if gray_or_rgb.ndim == 3 else np.repeat(gray_or_rgb[:, :, None], 3, axis=2)

@@ -1,7 +1,7 @@
 """Preprocessing stored beside a served model: input layout, scaling, normalization, class names.
 
-A `Preprocessing` is plain data (JSON): how to turn what a caller has (e.g. an 8-bit `HWC` image) into
-the tensor the network expects (float32, channels first), and what the output classes are called.
+A `Preprocessing` is plain data (JSON): how to turn what a caller has (e.g. an 8-bit `HWC` image)
+into the tensor the network expects (float32, channels first), and what the output classes are called.
 It travels with the model in two interchangeable places, so any ONNX consumer can read it: the
 ONNX file's metadata (`metadata_props` key `deephealth.preprocessing`, written at export) and a JSON
 sidecar `<model>.preprocessing.json` (written by `save_preprocessing`). The sidecar wins when both

@@ -206,4 +206,5 @@ class InferenceSession:
         return [self.class_names[k] for k in scores.argmax(axis=1)]
 
     def __repr__(self) -> str:
-        return f"<InferenceSession {self.path.name} on {self.device}: {self.input_names} -> {self.output_names}>"
+        io = f"{self.input_names} -> {self.output_names}"
+        return f"<InferenceSession {self.path.name} on {self.device}: {io}>"

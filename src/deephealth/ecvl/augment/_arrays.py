@@ -126,17 +126,13 @@ def resize_axis0(arr: np.ndarray, size: int, nearest: bool) -> np.ndarray:
     return np.rint(out).astype(arr.dtype) if arr.dtype.kind in "iub" else out.astype(arr.dtype)
 
 
-def value_max(dtype: np.dtype) -> float:
-    """The "white" value of a pixel type: the integer maximum, or 1.0 for floats."""
-    return float(np.iinfo(dtype).max) if dtype.kind in "iu" else 1.0
+def new_image(arr: np.ndarray, colortype: Any = None) -> Any:
+    """A new Image (``"xyc"`` / ``"xyzc"``) viewing canonical ``arr`` without a copy."""
+    from deephealth.ecvl.image import ColorType, Image
 
-
-def saturate(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Cast a float result back to ``dtype`` with OpenCV-like rounding and clipping."""
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(arr), info.min, info.max).astype(dtype)
-    return arr.astype(dtype, copy=False)
+    data = arr.transpose(1, 0, 2) if arr.ndim == 3 else arr.transpose(2, 1, 0, 3)
+    layout = "xyc" if arr.ndim == 3 else "xyzc"
+    return Image.fromarray(data, layout, ColorType.none if colortype is None else colortype)
 
 
 def via_imgproc_2d(fn: Callable[..., None], arr: np.ndarray, *args: Any, **kw: Any) -> np.ndarray:

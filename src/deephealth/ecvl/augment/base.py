@@ -99,8 +99,6 @@ class Augmentation:
         cls.__signature__ = signature_from_spec(cls.spec)  # type: ignore[attr-defined]
 
     spec: ClassVar[tuple[Param, ...]] = ()
-    #: names of extra random parameters drawn in ``[0, 1]`` (besides ranges and probabilities)
-    extra_draws: ClassVar[tuple[str, ...]] = ()
     #: whether the result depends only on the input (no random draw): cacheable preprocessing
     deterministic: ClassVar[bool] = False
 
@@ -135,8 +133,6 @@ class Augmentation:
                 self.params_[p.name] = AugmentationParam(v[0], v[1])
             elif p.kind == "prob":
                 self.params_[p.name] = AugmentationParam(0.0, 1.0)
-        for extra in self.extra_draws:
-            self.params_[extra] = AugmentationParam(0.0, 1.0)
 
     # ----------------------------------------------------------------------------- parameters
     def _coerce(self, p: Param, v: Any) -> Any:

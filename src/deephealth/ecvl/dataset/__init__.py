@@ -18,7 +18,7 @@ from deephealth.ecvl.dataset.generators import (
     GenerateSegmentationDataset,
 )
 from deephealth.ecvl.dataset.model import Sample, Split, SplitType, Task
-from deephealth.ecvl.dataset.samplers import PatchSampler, class_balanced_order
+from deephealth.ecvl.dataset.samplers import PatchSampler
 from deephealth.ecvl.dataset.validate import ValidateDataset
 
 __all__ = [
@@ -39,5 +39,4 @@ __all__ = [
     "SplitType",
     "Task",
     "ValidateDataset",
-    "class_balanced_order",
 ]

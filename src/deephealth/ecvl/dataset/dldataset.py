@@ -25,6 +25,7 @@ from deephealth.ecvl.dataset.model import Split, SplitType
 from deephealth.ecvl.dataset.pipeline import BatchPipeline
 from deephealth.ecvl.dataset.reader import color_name, read_sample_array
 from deephealth.ecvl.dataset.samplers import PatchSampler, class_balanced_order
+from deephealth.ecvl.image import ColorType
 
 _DEFAULT_SEED: list[int | None] = [None]
 
@@ -109,8 +110,8 @@ class DLDataset(Dataset):
         filename: str | os.PathLike,
         batch_size: int,
         augs: Any = None,
-        ctype: Any = "RGB",
-        ctype_gt: Any = "GRAY",
+        ctype: Any = ColorType.RGB,
+        ctype_gt: Any = ColorType.GRAY,
         num_workers: int = 1,
         queue_ratio_size: int = 1,
         drop_last: Any = None,
@@ -133,6 +134,10 @@ class DLDataset(Dataset):
         self.ctype_, self.ctype_gt_ = ctype, ctype_gt
         self.num_workers_ = max(0, int(num_workers))
         self.queue_ratio_size_ = max(1, int(queue_ratio_size))
+        if backend not in ("thread", "process"):
+            raise DatasetError(f"backend must be 'thread' or 'process', got {backend!r}")
+        if isinstance(sampler, str) and sampler != "balanced":
+            raise DatasetError(f"sampler must be 'balanced' or a callable, got {sampler!r}")
         self.backend_ = backend
         self.shuffle_ = bool(shuffle)
         self.sampler_ = sampler
@@ -292,6 +297,9 @@ class DLDataset(Dataset):
             y = None
         return np.moveaxis(x, -1, 0), y
 
+    def _describe(self, job: tuple[int, int, int]) -> tuple[int, Any]:
+        return job[2], self.samples_[job[2]].location_
+
     def _jobs(self, split: int) -> list[tuple[int, int, int]]:
         sp = self.split_[split]
         order = self._orders[split]
@@ -313,7 +321,7 @@ class DLDataset(Dataset):
         max_ahead = self.batch_size_ * self.queue_ratio_size_ * max(1, self.num_workers_)
         self._pipeline = BatchPipeline(
             self._jobs(i), self.batch_size_, self.load_sample, self.num_workers_, max_ahead,
-            self.backend_,
+            self.backend_, self._describe,
         )  # fmt: skip
         self._pipeline.start()
 
@@ -356,7 +364,7 @@ class DLDataset(Dataset):
         jobs = self._jobs(i)[: self.batch_size_]
         if not jobs:
             raise DatasetError("no more batches in this split; call ResetBatch()")
-        pipe = BatchPipeline(jobs, self.batch_size_, self.load_sample, 0)
+        pipe = BatchPipeline(jobs, self.batch_size_, self.load_sample, 0, describe=self._describe)
         _, x, y = pipe.get()
         self.current_batch_[i] += 1
         if images is not None:

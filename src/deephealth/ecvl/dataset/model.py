@@ -10,8 +10,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 
 class SplitType(enum.IntEnum):
     """The three standard split names (pyecvl ``SplitType``); other names are allowed too."""
@@ -58,9 +56,9 @@ class Sample:
         Raises:
             SampleLoadError: A file is missing or cannot be decoded.
         """
-        from deephealth.ecvl.augment._arrays import array_to_image
+        from deephealth.ecvl.augment._arrays import new_image
         from deephealth.ecvl.dataset.reader import color_name, read_sample_array
-        from deephealth.ecvl.image import ColorType, Image
+        from deephealth.ecvl.image import ColorType
 
         arr = read_sample_array(self, ctype, is_gt)
         if not self.size_:
@@ -69,9 +67,7 @@ class Sample:
         ct = ColorType(name) if name in ColorType.__members__ else ColorType.none
         if arr.shape[-1] != {"RGB": 3, "BGR": 3, "GRAY": 1}.get(name, arr.shape[-1]):
             ct = ColorType.none
-        img = Image.fromarray(np.zeros((1, 1, 1), arr.dtype), "xyc", ct)
-        array_to_image(arr, img)
-        return img
+        return new_image(arr, ct)
 
 
 @dataclass

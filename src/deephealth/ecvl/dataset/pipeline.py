@@ -63,6 +63,7 @@ class BatchPipeline:
         num_workers: Worker count (0: load in the consumer thread).
         max_ahead: Most samples loaded but not yet consumed (at least one batch).
         backend: ``"thread"`` or ``"process"``.
+        describe: ``describe(job) -> (index, location)`` to name a job in error messages.
     """
 
     def __init__(
@@ -73,10 +74,12 @@ class BatchPipeline:
         num_workers: int = 1,
         max_ahead: int | None = None,
         backend: str = "thread",
+        describe: Callable[[Any], tuple[int, Any]] | None = None,
     ) -> None:
         if backend not in ("thread", "process"):
             raise DatasetError(f"backend must be 'thread' or 'process', got {backend!r}")
         self.jobs, self.bs, self.load = list(jobs), int(batch_size), load
+        self.describe = describe or (lambda job: (-1, job))
         self.num_workers, self.backend = max(0, int(num_workers)), backend
         self.max_ahead = max(self.bs, int(max_ahead or self.bs * max(1, self.num_workers)))
         self.num_batches = -(-len(self.jobs) // self.bs) if self.bs else 0
@@ -180,7 +183,8 @@ class BatchPipeline:
         with self._cond:
             if err is not None and (slot.error is None or pos < slot.error[0]):
                 if not isinstance(err, SampleLoadError):
-                    err = SampleLoadError(-1, self.jobs[pos], f"{type(err).__name__}: {err}")
+                    index, where = self.describe(self.jobs[pos])
+                    err = SampleLoadError(index, where, f"{type(err).__name__}: {err}")
                 slot.error = (pos, err)
             slot.filled += 1
             if slot.filled == slot.n:
@@ -215,7 +219,7 @@ class BatchPipeline:
 
     # ---------------------------------------------------------------------------- processes
     def _start_processes(self) -> None:
-        _FORK_JOBS[id(self)] = (self.load, self.jobs)
+        _FORK_JOBS[id(self)] = (self.load, self.jobs, self.describe)
         self._pool = mp.get_context("fork").Pool(self.num_workers)
         ahead = max(1, self.max_ahead // self.bs)
         while self._submitted < self.num_batches and len(self._pending) < ahead:
@@ -243,11 +247,11 @@ class BatchPipeline:
         return self.jobs[start : start + len(x)], xt, yt
 
 
-_FORK_JOBS: dict[int, tuple[LoadFn, list[Any]]] = {}
+_FORK_JOBS: dict[int, tuple[LoadFn, list[Any], Callable[[Any], tuple[int, Any]]]] = {}
 
 
 def _run_batch(token: int, start: int, n: int) -> tuple[str, Any, Any]:
-    load, jobs = _FORK_JOBS[token]
+    load, jobs, describe = _FORK_JOBS[token]
     xs, ys = None, None
     for i in range(n):
         try:
@@ -261,5 +265,6 @@ def _run_batch(token: int, start: int, n: int) -> tuple[str, Any, Any]:
         except SampleLoadError as e:
             return "error", e, None
         except Exception as e:  # noqa: BLE001
-            return "error", SampleLoadError(-1, jobs[start + i], f"{type(e).__name__}: {e}"), None
+            index, where = describe(jobs[start + i])
+            return "error", SampleLoadError(index, where, f"{type(e).__name__}: {e}"), None
     return "ok", xs, ys

@@ -1,8 +1,8 @@
 """Fast reading of sample files into canonical arrays for the loader.
 
 Common 2D formats (PNG, JPEG, BMP, TIFF ...) are decoded straight with OpenCV (which releases the
-GIL, so worker threads run in parallel); uncompressed NIfTI volumes are memory-mapped, so a random
-crop reads only the cropped voxels; every other format goes through ECVL's ``ImRead``. Several
+GIL, so worker threads run in parallel); every other format goes through ECVL's ``ImRead`` (whose
+NIfTI reader memory-maps uncompressed files, so a random crop reads only the cropped voxels). Several
 locations are merged as channels. Results are canonical arrays (``(H, W, C)``, ``(D, H, W, C)``).
 """
 
@@ -18,7 +18,6 @@ from deephealth.ecvl.dataset.errors import SampleLoadError
 from deephealth.ecvl.dataset.remote import fetch, is_url
 
 CV_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm")
-NIFTI_EXTENSIONS = (".nii", ".nii.gz")
 
 
 def color_name(ctype: Any) -> str:
@@ -49,27 +48,16 @@ def _to_color(arr: np.ndarray, color: str, path: str) -> np.ndarray:
     raise ValueError(f"cannot convert {c} channels to {color} ({path})")
 
 
-def _read_nifti(path: str) -> np.ndarray:
-    import nibabel as nib
-
-    img = nib.load(path, mmap=True)
-    data = np.asanyarray(img.dataobj)
-    if data.ndim == 2:
-        data = data[:, :, None]
-    if data.ndim == 3:
-        return np.asarray(data).transpose(2, 1, 0)[..., None]
-    if data.ndim == 4:
-        return np.asarray(data).transpose(2, 1, 0, 3)
-    raise ValueError(f"NIfTI with {data.ndim} axes is not supported")
-
-
 def _read_other(path: str, color: str) -> np.ndarray:
     from deephealth.ecvl.augment._arrays import image_to_array
     from deephealth.ecvl.io import ImRead
 
-    arr = image_to_array(ImRead(path))
+    img = ImRead(path)
+    arr = image_to_array(img)
     if arr.ndim == 3 and color != "none" and arr.shape[2] in (1, 3, 4):
-        return _to_color(arr, color, path)
+        if getattr(img.colortype, "name", "") in ("RGB", "RGBA") and arr.shape[2] >= 3:
+            arr = arr[..., [2, 1, 0, 3][: arr.shape[2]]]  # to OpenCV's BGR(A) order
+        return _to_color(np.ascontiguousarray(arr), color, path)
     return arr
 
 
@@ -95,8 +83,6 @@ def read_location(location: str, color: Any = "RGB", cache_folder: str | None = 
         return _to_color(arr, color, path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    if low.endswith(NIFTI_EXTENSIONS):
-        return _read_nifti(path)
     return _read_other(path, color)
 
 

@@ -112,11 +112,10 @@ def ImRead(
     path = os.fspath(filename)
     fmt = _by_extension(path)
     if fmt is not None and fmt.name == "standard":
-        # Hot path: one read of the file, magic check on the bytes, decode from memory.
-        buf = standard.read_bytes(path)
-        if standard.sniff(buf[:16].tobytes()) and buf[128:132].tobytes() != b"DICM":
-            return standard.decode(path, buf, flags)
-        head = buf[:_HEAD].tobytes()
+        # Hot path: one small read of the head and tail (magic, truncation), then cv2.imread.
+        head, tail = standard.peek(path, _HEAD)
+        if standard.sniff(head) and head[128:132] != b"DICM":
+            return standard.read(path, flags, head, tail)
     else:
         head = _read_head(path)
     by_content = _sniff(head) if head else None

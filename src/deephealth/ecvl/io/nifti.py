@@ -16,7 +16,7 @@ import numpy as np
 from deephealth.ecvl.errors import ImageReadError, ImageWriteError
 from deephealth.ecvl.image import ColorType, Image, as_supported, rearranged
 
-_UNIT_TO_MM = {"meter": 1000.0, "mm": 1.0, "micron": 0.001, "unknown": 1.0}
+_UNIT_CODE_TO_MM = {1: 1000.0, 2: 1.0, 3: 0.001}  # meter, mm, micron (0: unknown → mm)
 
 
 def sniff(head: bytes) -> bool:
@@ -41,25 +41,26 @@ def read(path: str | os.PathLike, flags: Any = None) -> Image:
     import nibabel as nib
 
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ImageReadError(path, "no such file")
     try:
         nimg = nib.load(path)
         arr = np.asanyarray(nimg.dataobj)
+    except FileNotFoundError:
+        raise ImageReadError(path, "no such file") from None
     except Exception as e:
         raise ImageReadError(
             path, f"corrupt or truncated NIfTI ({type(e).__name__}: {e})"
         ) from None
     if not isinstance(nimg, (nib.Nifti1Image, nib.Nifti2Image)):
         raise ImageReadError(path, f"not a NIfTI image ({type(nimg).__name__})")
+    if isinstance(arr, np.memmap):  # uncompressed files are memory-mapped: keep the map, drop
+        arr = arr.view(np.ndarray)  # the subclass (its per-view bookkeeping slows every slice)
     try:
         arr = as_supported(arr)
     except Exception as e:
         raise ImageReadError(path, str(e)) from None
     hdr = nimg.header
     zooms = [float(z) for z in hdr.get_zooms()]
-    space_unit, _ = hdr.get_xyzt_units()
-    scale = _UNIT_TO_MM.get(space_unit, 1.0)
+    scale = _UNIT_CODE_TO_MM.get(int(hdr["xyzt_units"]) & 0x07, 1.0)  # NIfTI unit code bits 0-2
     if arr.ndim == 2:
         arr = arr[:, :, None]
         zooms = [*zooms[:2], 1.0]

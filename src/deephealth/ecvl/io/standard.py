@@ -1,7 +1,7 @@
 """Standard image files (PNG, JPEG, BMP, TIFF incl. 16-bit, WebP, PNM, JPEG 2000) through OpenCV.
 
-Reading decodes the file bytes with ``cv2.imdecode`` and wraps the OpenCV array as an ``"xyc"``
-Image without a copy (colour images stay BGR as in ECVL; 4-channel images become RGBA). Truncated
+Reading peeks at the file's first and last bytes, decodes it with ``cv2.imread`` and wraps the
+OpenCV array as an ``"xyc"`` Image without a copy (colour images stay BGR as in ECVL; 4-channel images become RGBA). Truncated
 PNG and JPEG files are detected from their end markers, so a half-written file is an error rather
 than a silently grey image.
 """
@@ -55,63 +55,79 @@ def sniff(head: bytes) -> bool:
     return head.startswith(_MAGIC)
 
 
-def _check_complete(path: str, buf: np.ndarray) -> None:
-    if buf[:8].tobytes() == _MAGIC[0]:
-        if b"IEND" not in buf[-64:].tobytes():
+def _check_complete(path: str, head: bytes, tail: bytes) -> None:
+    """Raise when a PNG lacks its IEND chunk or a JPEG its end-of-image marker (truncated file)."""
+    if head.startswith(_MAGIC[0]):
+        if b"IEND" not in tail[-64:]:
             raise ImageReadError(path, "truncated PNG (no IEND chunk)")
-    elif buf[:3].tobytes() == _MAGIC[1]:
-        if b"\xff\xd9" not in buf[-1024:].tobytes():
+    elif head.startswith(_MAGIC[1]):
+        if b"\xff\xd9" not in tail[-1024:]:
             raise ImageReadError(path, "truncated JPEG (no end-of-image marker)")
 
 
-def decode(path: str, buf: np.ndarray, flags: int = ImReadMode.ANYCOLOR) -> Image:
-    """Decode the bytes ``buf`` of the standard image file ``path``.
-
-    Args:
-        path: File name, for error messages.
-        buf: The whole file as a uint8 array.
-        flags: An :class:`ImReadMode`.
-
-    Returns:
-        An ``"xyc"`` Image (GRAY, BGR or RGBA).
+def peek(path: str, head_size: int = 512, tail_size: int = 1024) -> tuple[bytes, bytes]:
+    """The first ``head_size`` and last ``tail_size`` bytes of a file, with one open.
 
     Raises:
-        ImageReadError: The data is truncated or OpenCV cannot decode it.
-    """
-    if buf.size == 0:
-        raise ImageReadError(path, "empty file")
-    _check_complete(path, buf)
-    try:
-        arr = cv2.imdecode(buf, _CV_FLAGS.get(ImReadMode(flags), cv2.IMREAD_UNCHANGED))
-    except cv2.error as e:
-        raise ImageReadError(path, f"OpenCV decoder failed: {e.err}") from None
-    if arr is None:
-        raise ImageReadError(path, "OpenCV cannot decode the data (corrupt or unsupported)")
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-    return Image.from_cv(arr)
-
-
-def read(path: str | os.PathLike, flags: int = ImReadMode.ANYCOLOR) -> Image:
-    """Read a standard image file (see :func:`decode`)."""
-    path = os.fspath(path)
-    return decode(path, read_bytes(path), flags)
-
-
-def read_bytes(path: str) -> np.ndarray:
-    """The bytes of ``path`` as a uint8 array.
-
-    Raises:
-        ImageReadError: The file is missing or unreadable.
+        ImageReadError: The file is missing, a directory, unreadable or empty.
     """
     try:
-        return np.fromfile(path, dtype=np.uint8)
+        with open(path, "rb") as f:
+            head = f.read(head_size)
+            size = f.seek(0, os.SEEK_END)
+            if size <= head_size:
+                tail = head
+            else:
+                f.seek(max(size - tail_size, 0))
+                tail = f.read()
     except FileNotFoundError:
         raise ImageReadError(path, "no such file") from None
     except IsADirectoryError:
         raise ImageReadError(path, "is a directory") from None
     except OSError as e:
         raise ImageReadError(path, e.strerror or str(e)) from None
+    if not head:
+        raise ImageReadError(path, "empty file")
+    return head, tail
+
+
+def _wrap(arr: np.ndarray) -> Image:
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+    return Image.from_cv(arr)
+
+
+def read(
+    path: str | os.PathLike,
+    flags: int = ImReadMode.ANYCOLOR,
+    head: bytes | None = None,
+    tail: bytes | None = None,
+) -> Image:
+    """Read a standard image file with ``cv2.imread`` and wrap the result without a copy.
+
+    Args:
+        path: The file.
+        flags: An :class:`ImReadMode`.
+        head: The file's first bytes, when the caller already has them (see :func:`peek`).
+        tail: The file's last bytes, likewise.
+
+    Returns:
+        An ``"xyc"`` Image (GRAY, BGR or RGBA).
+
+    Raises:
+        ImageReadError: Missing, empty, truncated file, or OpenCV cannot decode it.
+    """
+    path = os.fspath(path)
+    if head is None or tail is None:
+        head, tail = peek(path)
+    _check_complete(path, head, tail)
+    try:
+        arr = cv2.imread(path, _CV_FLAGS.get(ImReadMode(flags), cv2.IMREAD_UNCHANGED))
+    except cv2.error as e:
+        raise ImageReadError(path, f"OpenCV decoder failed: {e.err}") from None
+    if arr is None:
+        raise ImageReadError(path, "OpenCV cannot decode the data (corrupt or unsupported)")
+    return _wrap(arr)
 
 
 def read_multi(path: str | os.PathLike, flags: int = ImReadMode.ANYCOLOR) -> list[Image]:
@@ -121,22 +137,17 @@ def read_multi(path: str | os.PathLike, flags: int = ImReadMode.ANYCOLOR) -> lis
         ImageReadError: Missing, truncated or undecodable file.
     """
     path = os.fspath(path)
-    buf = read_bytes(path)
-    if buf.size == 0:
-        raise ImageReadError(path, "empty file")
-    _check_complete(path, buf)
+    head, tail = peek(path)
+    _check_complete(path, head, tail)
     try:
-        ok, pages = cv2.imdecodemulti(buf, _CV_FLAGS.get(ImReadMode(flags), cv2.IMREAD_UNCHANGED))
+        ok, pages = cv2.imreadmulti(
+            path, flags=_CV_FLAGS.get(ImReadMode(flags), cv2.IMREAD_UNCHANGED)
+        )
     except cv2.error as e:
         raise ImageReadError(path, f"OpenCV decoder failed: {e.err}") from None
     if not ok or not pages:
         raise ImageReadError(path, "OpenCV cannot decode the pages (corrupt or unsupported)")
-    out = []
-    for arr in pages:
-        if arr.ndim == 3 and arr.shape[2] == 4:
-            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-        out.append(Image.from_cv(arr))
-    return out
+    return [_wrap(arr) for arr in pages]
 
 
 _TO_CV = {

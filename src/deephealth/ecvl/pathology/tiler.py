@@ -13,11 +13,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from deephealth.ecvl.pathology.tissue import TissueMask, detect_tissue
+
+if TYPE_CHECKING:
+    from deephealth.ecvl.slide import OpenSlideImage
 
 _MPP_AT_1X = 10.0
 _LEVEL_TOLERANCE = 0.01
@@ -122,19 +125,19 @@ class Tiler:
         """Distance between neighbouring tiles in output pixels."""
         return self.size - self.overlap
 
-    def downsample_for(self, slide: object) -> float:
+    def downsample_for(self, slide: OpenSlideImage) -> float:
         """Level-0 pixels per output pixel for ``slide``."""
         path = getattr(slide, "path", "?")
         if self.mpp is not None:
-            mpp = slide.mpp  # type: ignore[attr-defined]
+            mpp = slide.mpp
             if mpp is None:
                 raise ValueError(f"slide '{path}' has no microns-per-pixel property; tile by level")
             return self.mpp / mpp[0]
         if self.magnification is not None:
-            power = slide.objective_power  # type: ignore[attr-defined]
+            power = slide.objective_power
             if power is not None:
                 return power / self.magnification
-            mpp = slide.mpp  # type: ignore[attr-defined]
+            mpp = slide.mpp
             if mpp is None:
                 raise ValueError(
                     f"slide '{path}' has neither objective-power nor microns-per-pixel; tile by level"
@@ -142,10 +145,10 @@ class Tiler:
             # Convention when the scanner's objective is unknown: 10x = 1 µm/px (20x = 0.5, 40x = 0.25).
             return (_MPP_AT_1X / self.magnification) / mpp[0]
         if self.level is not None:
-            return slide.level_downsamples[self.level]  # type: ignore[attr-defined]
+            return slide.level_downsamples[self.level]
         return 1.0
 
-    def tiles(self, slide: object, tissue: TissueMask | None = None) -> list[Tile]:
+    def tiles(self, slide: OpenSlideImage, tissue: TissueMask | None = None) -> list[Tile]:
         """List the tiles of ``slide`` (an opened ``OpenSlideImage``).
 
         Args:
@@ -163,10 +166,10 @@ class Tiler:
         if self.level is not None:
             level = self.level
         else:  # a level within 1% of the target (odd-sized pyramids) is read as is
-            level = slide.GetBestLevelForDownsample(ds * (1 + _LEVEL_TOLERANCE))  # type: ignore[attr-defined]
-        level_ds = slide.level_downsamples[level]  # type: ignore[attr-defined]
-        lw, lh = slide.level_dimensions[level]  # type: ignore[attr-defined]
-        w0, h0 = slide.dimensions  # type: ignore[attr-defined]
+            level = slide.GetBestLevelForDownsample(ds * (1 + _LEVEL_TOLERANCE))
+        level_ds = slide.level_downsamples[level]
+        lw, lh = slide.level_dimensions[level]
+        w0, h0 = slide.dimensions
         read_size = max(1, round(self.size * ds / level_ds))
         stride0 = self.stride * ds
         if self.min_tissue > 0 and tissue is None:
@@ -192,10 +195,10 @@ class Tiler:
                 )
         return tiles
 
-    def grid_shape(self, slide: object) -> tuple[int, int]:
+    def grid_shape(self, slide: OpenSlideImage) -> tuple[int, int]:
         """``(rows, cols)`` of the full grid (before the tissue criterion)."""
         ds = self.downsample_for(slide)
-        w0, h0 = slide.dimensions  # type: ignore[attr-defined]
+        w0, h0 = slide.dimensions
         extent = self.size * ds
         stride0 = self.stride * ds
         cols = int(np.floor((w0 - extent) / stride0)) + 1 if w0 >= extent else 0
@@ -203,9 +206,9 @@ class Tiler:
         return rows, cols
 
 
-def read_tile(slide: object, tile: Tile) -> np.ndarray:
+def read_tile(slide: OpenSlideImage, tile: Tile) -> np.ndarray:
     """Read ``tile`` from ``slide`` as an ``(size, size, 3)`` uint8 RGB array."""
-    pixels = slide.read_region(tile.level, tile.x, tile.y, tile.read_size, tile.read_size)  # type: ignore[attr-defined]
+    pixels = slide.read_region(tile.level, tile.x, tile.y, tile.read_size, tile.read_size)
     if tile.read_size != tile.size:
         import cv2
 
@@ -245,7 +248,7 @@ def ordered_map(
 
 
 def iter_tile_pixels(
-    slide: object, tiles: Iterable[Tile], workers: int = 1, prefetch: int = 4
+    slide: OpenSlideImage, tiles: Iterable[Tile], workers: int = 1, prefetch: int = 4
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """Yield ``(tile, pixels)`` in the order of ``tiles``, reading with ``workers`` threads.
 

@@ -10,10 +10,14 @@ through an integral image, which is what the tiler needs for millions of tiles.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deephealth.ecvl.pathology._integral import rect_fraction, summed_area
+
+if TYPE_CHECKING:
+    from deephealth.ecvl.slide import OpenSlideImage
 
 
 def tissue_mask_from_rgb(
@@ -95,7 +99,7 @@ class TissueMask:
 
 
 def detect_tissue(
-    slide: object, *, max_size: int = 2048, level: int | None = None, **options: object
+    slide: OpenSlideImage, *, max_size: int = 2048, level: int | None = None, **options: Any
 ) -> TissueMask:
     """Detect tissue on a low-resolution level of an :class:`OpenSlideImage`.
 
@@ -108,10 +112,10 @@ def detect_tissue(
     Returns:
         The :class:`TissueMask` with its level-0 downsample.
     """
-    w0, h0 = slide.dimensions  # type: ignore[attr-defined]
+    w0, h0 = slide.dimensions
     if level is None:
-        rgb, _ = slide.thumbnail(max_size)  # type: ignore[attr-defined]
+        rgb, _ = slide.thumbnail(max_size)
     else:
-        rgb = slide.read_level(level)  # type: ignore[attr-defined]
-    mask = tissue_mask_from_rgb(rgb, **options)  # type: ignore[arg-type]
+        rgb = slide.read_level(level)
+    mask = tissue_mask_from_rgb(rgb, **options)
     return TissueMask(mask, (w0 / mask.shape[1], h0 / mask.shape[0]))

@@ -10,11 +10,14 @@ from deephealth.ecvl.slide.errors import (
     SlideReadError,
     SlideRegionError,
 )
+from deephealth.ecvl.slide.functions import OpenSlideGetLevels, OpenSlideRead
 from deephealth.ecvl.slide.reader import OpenSlideImage
 from deephealth.ecvl.slide.writer import pyramid_levels, write_pyramidal_tiff
 
 __all__ = [
+    "OpenSlideGetLevels",
     "OpenSlideImage",
+    "OpenSlideRead",
     "SlideError",
     "SlideOpenError",
     "SlideReadError",

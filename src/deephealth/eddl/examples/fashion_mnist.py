@@ -18,8 +18,18 @@ import numpy as np
 import deephealth.eddl as eddl
 
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -39,7 +49,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -79,8 +89,9 @@ def main(argv: list[str] | None = None) -> float:
     x_train, y_train, x_test, y_test = load(args.data, args.limit)
     print(f"Fashion-MNIST: {len(x_train)} training and {len(x_test)} test images")
     net = make_net()
-    eddl.build(net, eddl.adam(0.001), ["softmax_cross_entropy"], ["categorical_accuracy"],
-               eddl.CS_CPU())
+    eddl.build(
+        net, eddl.adam(0.001), ["softmax_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU()
+    )
     eddl.summary(net)
     eddl.fit(net, [x_train], [y_train], args.batch_size, args.epochs)
     result = eddl.evaluate(net, [x_test], [y_test], verbose=0)

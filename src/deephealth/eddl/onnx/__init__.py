@@ -2,10 +2,10 @@
 
 Each layer kind's ONNX writer/reader lives in `mapping/` and is attached to its entry of the layer
 table (`LAYER_TYPES[kind].to_onnx` / `.from_onnx`); foreign graphs are read through `OP_IMPORTERS`,
-keyed by ONNX op type. `api.py` holds pyeddl's public functions.
+keyed by ONNX op type. `api.py` holds pyeddl's public functions. The `onnx` package and the
+mappings load on first use, so `import deephealth.eddl` does not pay for them.
 """
 
-from deephealth.eddl.onnx import mapping  # noqa: F401 (attaches the mappings to the layer table)
 from deephealth.eddl.onnx.api import (
     import_net_from_onnx_file,
     import_net_from_onnx_string,

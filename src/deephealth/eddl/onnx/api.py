@@ -13,17 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import onnx
-
+from deephealth.eddl.onnx.checkpoint import attach_checkpoint, save_checkpoint
 from deephealth.eddl.onnx.errors import OnnxExportError, OnnxImportError
-from deephealth.eddl.onnx.export import DEFAULT_OPSET, net_to_proto
-from deephealth.eddl.onnx.graph_import import import_graph
-from deephealth.eddl.onnx.load import check_types, parse_model, read_model
-from deephealth.eddl.onnx.own import graph_metadata, rebuild
-from deephealth.serving.preprocessing import Preprocessing
 
 if TYPE_CHECKING:
+    import onnx
+
     from deephealth.eddl.model import Model
+    from deephealth.serving.preprocessing import Preprocessing
+
+DEFAULT_OPSET = 17  # the onnx package (and the mappings) load on first use, not with eddl
 
 
 def serialize_net_to_onnx_string(
@@ -37,6 +36,8 @@ def serialize_net_to_onnx_string(
     Raises:
         OnnxExportError: when a layer kind has no exporter.
     """
+    from deephealth.eddl.onnx.export import net_to_proto
+
     return net_to_proto(net, opset, preprocessing).SerializeToString()
 
 
@@ -63,6 +64,8 @@ def save_net_to_onnx_file(
     Raises:
         OnnxExportError: when a layer kind has no exporter or the file cannot be written.
     """
+    from deephealth.eddl.onnx.export import net_to_proto
+
     del seq_len
     proto = net_to_proto(net, opset, preprocessing)
     path = Path(path)
@@ -71,12 +74,14 @@ def save_net_to_onnx_file(
     except OSError as err:
         raise OnnxExportError(f"cannot write {path}: {err}") from None
     if checkpoint:
-        from deephealth.eddl.onnx.checkpoint import save_checkpoint
-
         save_checkpoint(net, path)
 
 
 def _import(model: onnx.ModelProto, source: str, input_shape: Sequence[int] | None) -> Model:
+    from deephealth.eddl.onnx.graph_import import import_graph
+    from deephealth.eddl.onnx.load import check_types
+    from deephealth.eddl.onnx.own import graph_metadata, rebuild
+
     check_types(model, source)
     meta = graph_metadata(model)
     if meta is not None:
@@ -105,10 +110,10 @@ def import_net_from_onnx_file(
         FileNotFoundError: when the file does not exist.
         OnnxImportError: for a bad file, dtype or shape; `UnsupportedOpsError` lists unmapped ops.
     """
+    from deephealth.eddl.onnx.load import read_model
+
     del mem
     net = _import(read_model(path), str(path), input_shape)
-    from deephealth.eddl.onnx.checkpoint import attach_checkpoint
-
     attach_checkpoint(net, Path(path))
     return net
 
@@ -121,6 +126,8 @@ def import_net_from_onnx_string(
     Raises:
         OnnxImportError: for bytes that are not an ONNX model, bad dtypes or shapes.
     """
+    from deephealth.eddl.onnx.load import parse_model
+
     del mem
     if isinstance(model_string, str):
         model_string = model_string.encode("latin-1")

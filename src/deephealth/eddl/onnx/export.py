@@ -1,9 +1,10 @@
 """Export a `Model` to ONNX: one pass over the layers in topological order through the table.
 
 Each layer is written by its kind's `to_onnx` (see `mapping/`), in inference mode, with a dynamic
-batch dimension named "batch". Weights become initializers. The graph's kinds, params, parents and
-training flags go into the model metadata (`deephealth.graph`, JSON) so our own files re-import as
-exactly the network that was saved; other tools ignore it and read the plain ONNX graph.
+batch dimension named "batch". Weights become initializers. The graph's kinds, params, parents,
+training flags and integer counters go into the model metadata (`deephealth.graph`, JSON) so our
+own files re-import as exactly the network that was saved; other tools ignore it and read the
+plain ONNX graph.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import onnx
 from onnx import TensorProto, helper
 
 from deephealth import __version__
+from deephealth.eddl.onnx.api import DEFAULT_OPSET
 from deephealth.eddl.onnx.context import ExportContext
 from deephealth.eddl.onnx.errors import OnnxExportError
 from deephealth.serving.preprocessing import METADATA_KEY, Preprocessing
 
 if TYPE_CHECKING:
+    from deephealth.eddl.layers.base import Layer
     from deephealth.eddl.model import Model
 
 GRAPH_KEY = "deephealth.graph"
-DEFAULT_OPSET = 17
-IR_VERSION = 8  # opset 17's IR; read by every onnxruntime since 1.12
+IR_VERSION = 8  # at least; the lowest IR of the opset, so older runtimes read the files
 
 
 def graph_metadata(net: Model) -> dict[str, Any]:
@@ -43,10 +45,19 @@ def graph_metadata(net: Model) -> dict[str, Any]:
                 "trainable": bool(layer.trainable),
                 "initializer": list(layer.initializer) if layer.initializer else None,
                 "regularizer": list(layer.regularizer) if layer.regularizer else None,
+                "counters": _counters(layer),
             }
             for layer in net.layers
         ],
     }
+
+
+def _counters(layer: Layer) -> dict[str, int]:
+    """Integer scalar buffers (BatchNorm's num_batches_tracked): metadata, not initializers."""
+    if layer.module is None:
+        return {}
+    state = layer.module.state_dict()
+    return {k: int(v) for k, v in state.items() if v.ndim == 0 and not v.is_floating_point()}
 
 
 def _value_info(name: str, shape: tuple[int, ...]) -> onnx.ValueInfoProto:
@@ -85,7 +96,7 @@ def net_to_proto(
         producer_name="deephealth",
         producer_version=__version__,
     )
-    model.ir_version = IR_VERSION if opset == DEFAULT_OPSET else onnx.IR_VERSION
+    model.ir_version = max(IR_VERSION, helper.find_min_ir_version_for(list(model.opset_import)))
     metadata = {GRAPH_KEY: json.dumps(graph_metadata(net), sort_keys=True)}
     if preprocessing is not None:
         metadata[METADATA_KEY] = preprocessing.to_json()

@@ -115,6 +115,8 @@ class ImportContext:
         Raises:
             OnnxImportError: when the view moves the batch axis or is no box/permutation.
         """
+        while layer.kind in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
+            layer = layer.parents[0]  # same elements in the same order: read the parent's
         axis = batch_axis(layer, idx)
         found = decompose(layer.output_shape, np.take(idx, 0, axis=0)) if axis == 0 else None
         if found is None:

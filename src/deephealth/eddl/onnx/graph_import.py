@@ -40,11 +40,7 @@ def _constant_nodes(graph: onnx.GraphProto) -> set[str]:
     for node in graph.node:
         ins = [n for n in node.input if n]
         if node.op_type in _SHAPE_OPS or all(n in const for n in ins):
-            if node.op_type not in _ALIASES or ins:
-                const.update(o for o in node.output if o)
-                folded.add(node.output[0])
-        elif node.op_type in _ALIASES and ins and ins[0] in const:
-            const.update(node.output)
+            const.update(o for o in node.output if o)
             folded.add(node.output[0])
     return folded
 

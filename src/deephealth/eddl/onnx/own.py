@@ -35,7 +35,9 @@ def graph_metadata(model: onnx.ModelProto) -> dict[str, Any] | None:
     return meta
 
 
-def _load_state(layer: Layer, tensors: dict[str, np.ndarray], source: str) -> None:
+def _load_state(
+    layer: Layer, tensors: dict[str, np.ndarray], counters: dict[str, int], source: str
+) -> None:
     if layer.module is None:
         return
     read = layer.spec.from_onnx or default_from_onnx
@@ -43,6 +45,7 @@ def _load_state(layer: Layer, tensors: dict[str, np.ndarray], source: str) -> No
         arrays = read(layer, tensors)
     except KeyError as err:
         raise OnnxImportError(f"{source}: {err.args[0]}") from None
+    arrays.update({k: np.array(v, dtype=np.int64) for k, v in counters.items()})
     state = layer.module.state_dict()
     for key, target in state.items():
         array = arrays[key]
@@ -78,7 +81,7 @@ def rebuild(
             )
         except (ShapeError, ValueError) as err:
             raise OnnxImportError(f"{source}: cannot rebuild the network: {err}") from None
-        _load_state(layer, tensors, source)
+        _load_state(layer, tensors, entry.get("counters", {}), source)
         layer.trainable = bool(entry.get("trainable", True))
         if layer.module is not None and not layer.trainable:
             for p in layer.module.parameters():

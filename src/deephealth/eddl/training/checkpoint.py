@@ -111,8 +111,7 @@ def restore_checkpoint(data: dict[str, Any], run: FitRun) -> None:
         st.scaler.load_state_dict(data["scaler"])
     run.generator.set_state(data["generator"])
     _set_rng_state(data["rng"])
-    run.history[:] = data["history"]
-    st.history[:] = data["history"]
+    run.history[:] = data["history"]  # the same list as st.history
     if len(data["callbacks"]) == len(run.callbacks):
         for cb, state in zip(run.callbacks, data["callbacks"]):
             cb.load_state_dict(state)

@@ -84,8 +84,15 @@ def _is_dataset(x: Any) -> bool:
 class _ArrayBatches:
     """Batches of whole-dataset tensors in a (shuffled) order; re-iterable per epoch."""
 
-    def __init__(self, xs: list[torch.Tensor], ys: list[torch.Tensor], batch: int, shuffle: bool,
-                 drop_last: bool, run: FitRun) -> None:
+    def __init__(
+        self,
+        xs: list[torch.Tensor],
+        ys: list[torch.Tensor],
+        batch: int,
+        shuffle: bool,
+        drop_last: bool,
+        run: FitRun,
+    ) -> None:
         self.xs, self.ys, self.batch, self.shuffle = xs, ys, batch, shuffle
         self.run = run
         self.n = int(xs[0].shape[0])
@@ -108,7 +115,10 @@ class _ArrayBatches:
                 yield [x[lo:hi] for x in self.xs], [y[lo:hi] for y in self.ys]
             else:
                 idx = order[lo:hi]
-                yield [x.index_select(0, idx) for x in self.xs], [y.index_select(0, idx) for y in self.ys]
+                yield (
+                    [x.index_select(0, idx) for x in self.xs],
+                    [y.index_select(0, idx) for y in self.ys],
+                )
 
 
 class _LoaderBatches:
@@ -131,11 +141,14 @@ class _LoaderBatches:
             yield xs, ys
 
 
-def _batches(net: Model, x: Any, y: Any, batch: int, shuffle: bool, drop_last: bool,
-             run: FitRun | None) -> Any:
+def _batches(
+    net: Model, x: Any, y: Any, batch: int, shuffle: bool, drop_last: bool, run: FitRun | None
+) -> Any:
     if _is_dataset(x):
         if y is None:
-            raise DataError("fit/evaluate with arrays needs targets: fit(net, [x], [y], batch, ...)")
+            raise DataError(
+                "fit/evaluate with arrays needs targets: fit(net, [x], [y], batch, ...)"
+            )
         if batch is None or int(batch) < 1:
             raise DataError(f"the batch size must be a positive integer, got {batch}")
         xs, ys = prepare(net, x, y)
@@ -155,7 +168,9 @@ def _batches(net: Model, x: Any, y: Any, batch: int, shuffle: bool, drop_last: b
     if not isinstance(x, Iterable):
         raise DataError(f"fit: expected arrays or an iterable of batches, got {type(x).__name__}")
     if iter(x) is x:
-        raise DataError("fit/evaluate needs a re-iterable loader (a list or DataLoader), not an iterator")
+        raise DataError(
+            "fit/evaluate needs a re-iterable loader (a list or DataLoader), not an iterator"
+        )
     return _LoaderBatches(net, x)
 
 
@@ -163,8 +178,9 @@ def _dummy_run(net: Model) -> FitRun:
     return FitRun(net, get_state(net), 1, torch.Generator(), [], [])
 
 
-def epoch_event(run: FitRun, seconds: float, samples: int,
-                val: dict[str, dict[str, float]] | None) -> dict[str, Any]:
+def epoch_event(
+    run: FitRun, seconds: float, samples: int, val: dict[str, dict[str, float]] | None
+) -> dict[str, Any]:
     """The structured record of one finished epoch."""
     st = run.state
     losses = dict(zip(st.loss_names(), st.losses_now()))
@@ -240,6 +256,7 @@ def fit(
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
     generator = torch.Generator().manual_seed(int(seed))
+    st.history = []  # each fit call is one run with its own record
     run = FitRun(net, st, int(epochs), generator, cbs, st.history, batch_size=batch)
     data = _batches(net, in_, out, batch, shuffle, drop_last, run)
     try:
@@ -270,8 +287,10 @@ def fit(
                     _nan(loss, epoch, b)
             else:
                 flag = ~torch.isfinite(loss)
-                bad = torch.where(flag & (bad < 0), b, bad) if bad is not None else torch.where(
-                    flag, b, -1
+                bad = (
+                    torch.where(flag & (bad < 0), b, bad)
+                    if bad is not None
+                    else torch.where(flag, b, -1)
                 )
             for cb in batch_cbs:
                 cb.on_batch_end(run, b)
@@ -318,8 +337,9 @@ def _validate(net: Model, data: Any, batch: int) -> dict[str, dict[str, float]]:
     return evaluate(net, data, None, bs=batch, verbose=0, _raw=True)
 
 
-def evaluate(net: Model, in_: Any, out: Any = None, bs: int = -1, verbose: int = 1,
-             _raw: bool = False) -> dict[str, Any]:
+def evaluate(
+    net: Model, in_: Any, out: Any = None, bs: int = -1, verbose: int = 1, _raw: bool = False
+) -> dict[str, Any]:
     """Losses and metrics of `net` on data, in inference mode (pyeddl's evaluate).
 
     Returns:
@@ -362,7 +382,7 @@ def predict(net: Model, in_: Any, bs: int = -1) -> list[Tensor]:
     parts: list[list[torch.Tensor]] = [[] for _ in net.outputs]
     try:
         for lo in range(0, n, bs):
-            batch = [x[lo:lo + bs] for x in xs]
+            batch = [x[lo : lo + bs] for x in xs]
             if st is not None:
                 batch = to_device(st, batch)
                 with st.autocast():

@@ -27,6 +27,8 @@ class Metric:
         name: Name used in logs and `get_metrics`.
     """
 
+    argmax_only: bool = False  # True: gives the same value on logits as on softmax outputs
+
     def __init__(self, name: str = "metric") -> None:
         self.name = name
 
@@ -75,7 +77,8 @@ def _labels(y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 def _categorical_accuracy(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     pred, true = _labels(y, t)
-    return _per_sample(pred == true)
+    hits = pred == true
+    return hits.sum() if hits.dim() == 1 else _per_sample(hits)
 
 
 def _binary_accuracy(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -128,7 +131,9 @@ def getMetric(name: str) -> Metric:  # noqa: N802 (pyeddl name)
     key = METRIC_ALIASES.get(str(name).lower(), str(name).lower())
     if key not in METRICS:
         raise ValueError(f"unknown metric {name!r}; valid metrics: {', '.join(metric_names())}")
-    return FunctionMetric(str(name), METRICS[key])
+    metric = FunctionMetric(str(name), METRICS[key])
+    metric.argmax_only = key == "categorical_accuracy"  # same result on logits and softmax
+    return metric
 
 
 def as_metric(spec: str | Metric | Callable[..., torch.Tensor]) -> Metric:

@@ -74,6 +74,12 @@ class TrainState:
     log_callbacks: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.on_cpu = self.device.type == "cpu"
+        # argmax metrics read logits as well as probabilities: skip the activation for them
+        self.metrics_need_activation = any(
+            self.fused[i] is not None and not getattr(m, "argmax_only", False)
+            for i, m in self.metrics
+        )
         self.reset()
 
     # -- counters -------------------------------------------------------------------------------

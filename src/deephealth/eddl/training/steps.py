@@ -49,6 +49,8 @@ def _penalty(st: TrainState) -> torch.Tensor | None:
 
 def to_device(st: TrainState, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """Move a batch to the state's device (channels-last for 4-D inputs when asked)."""
+    if st.on_cpu and not st.cs.channels_last and all(t.is_cpu for t in tensors):
+        return list(tensors)
     out = []
     for t in tensors:
         if t.device != st.device:
@@ -91,20 +93,25 @@ def activated(st: TrainState, outs: Sequence[torch.Tensor]) -> list[torch.Tensor
     return res
 
 
-@torch.no_grad()
 def accumulate(
     st: TrainState,
     outs: Sequence[torch.Tensor],
     ys: Sequence[torch.Tensor],
     terms: Sequence[torch.Tensor],
 ) -> None:
-    """Add one batch's losses and metric sums to the state's device-side counters."""
+    """Add one batch's losses and metric sums to the state's device-side counters.
+
+    Everything here works on detached tensors, so no autograd graph is recorded.
+    """
     n = int(ys[0].shape[0]) if ys else int(outs[0].shape[0])
     if terms:
         vals = terms[0].detach().reshape(1) if len(terms) == 1 else torch.stack(terms).detach()
-        st.loss_sum.add_(vals.float(), alpha=n)
+        st.loss_sum.add_(vals, alpha=n)
     if st.metrics:
-        probs = activated(st, outs) if any(st.fused) else [o.detach() for o in outs]
+        if st.metrics_need_activation:
+            probs = activated(st, outs)
+        else:
+            probs = [o.detach() for o in outs]
         vals = [m(probs[i], ys[i]) for i, m in st.metrics]
         st.metric_sum.add_(vals[0].reshape(1) if len(vals) == 1 else torch.stack(vals))
     st.seen += n

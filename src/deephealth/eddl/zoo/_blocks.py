@@ -132,6 +132,22 @@ def check_args(input_shape: Sequence[int], num_classes: int, nd: tuple[int, ...]
     return shape
 
 
+def finish(inp: Layer, out: Layer, name: str) -> Model:
+    """The model from `inp` to `out`, its layers renamed `<kind><n>` counting within the model.
+
+    Default layer names count across the whole process, so the same zoo model built twice would
+    get different names; canonical names make weights, checkpoints and ONNX files of a zoo model
+    interchangeable between processes and builds.
+    """
+    model = Model([inp], [out], name=name)
+    counts: dict[str, int] = {}
+    for layer in model.layers:
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        layer.name = f"{layer.kind.lower()}{counts[layer.kind]}"
+    model.compile()
+    return model
+
+
 def classifier(
     features: Layer,
     inp: Layer,
@@ -147,11 +163,11 @@ def classifier(
     With `top=True` the model stops at `features` (a feature extractor with no classifier).
     """
     if top:
-        return Model([inp], [features], name=f"{name}_features")
+        return finish(inp, features, f"{name}_features")
     x = features
     for units in hidden:
         x = eddl.ReLu(eddl.Dense(x, units))
         if dropout:
             x = eddl.Dropout(x, dropout)
     x = eddl.Dense(x, int(num_classes))
-    return Model([inp], [output(x, activation)], name=name)
+    return finish(inp, output(x, activation), name)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import deephealth.eddl as eddl
 from deephealth.eddl.layers.base import Layer
 from deephealth.eddl.model import Model
-from deephealth.eddl.zoo._blocks import augment, check_args, conv, output
+from deephealth.eddl.zoo._blocks import augment, check_args, conv, finish, output
 from deephealth.eddl.zoo.unet import check_divisible, default_activation
 
 
@@ -59,9 +59,7 @@ def DeepLabV3Plus(  # noqa: N802 (zoo name)
     x = eddl.Concat([x, conv(low, max(8, b // 2 * 3), 1)], axis=0)
     x = conv(conv(x, 8 * b), 8 * b)
     if top:
-        return Model([inp], [x], name="deeplabv3plus_features")
+        return finish(inp, x, "deeplabv3plus_features")
     x = conv(x, num_classes, 1, bn=False, relu=False)
     x = eddl.UpSampling2D(x, [4, 4], "bilinear")
-    return Model(
-        [inp], [output(x, default_activation(num_classes, activation))], name="deeplabv3plus"
-    )
+    return finish(inp, output(x, default_activation(num_classes, activation)), "deeplabv3plus")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import deephealth.eddl as eddl
 from deephealth.eddl.model import Model
-from deephealth.eddl.zoo._blocks import augment, check_args, conv, max_pool, output
+from deephealth.eddl.zoo._blocks import augment, check_args, conv, finish, max_pool, output
 from deephealth.eddl.zoo.unet import check_divisible, default_activation
 
 STAGES = (2, 2, 3, 3, 3)  # convolutions per stage, filters base * (1, 2, 4, 8, 8)
@@ -47,6 +47,6 @@ def SegNet(  # noqa: N802 (zoo name)
             last = j == STAGES[i] - 1
             x = conv(x, widths[max(i - 1, 0)] if last else widths[i])
     if top:
-        return Model([inp], [x], name="segnet_features")
+        return finish(inp, x, "segnet_features")
     x = conv(x, num_classes, 3, bn=False, relu=False)
-    return Model([inp], [output(x, default_activation(num_classes, activation))], name="segnet")
+    return finish(inp, output(x, default_activation(num_classes, activation)), "segnet")

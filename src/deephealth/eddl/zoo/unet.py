@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import deephealth.eddl as eddl
 from deephealth.eddl.model import Model
-from deephealth.eddl.zoo._blocks import augment, check_args, conv, max_pool, output, up_conv
+from deephealth.eddl.zoo._blocks import augment, check_args, conv, finish, max_pool, output, up_conv
 
 
 def default_activation(num_classes: int, activation: str) -> str:
@@ -76,9 +76,9 @@ def UNet(  # noqa: N802 (zoo name)
         x = eddl.Concat([up_conv(x, filters), skip], axis=0)
         x = conv(conv(x, filters, bn=bn), filters, bn=bn)
     if top:
-        return Model([inp], [x], name=f"{name}_features")
+        return finish(inp, x, f"{name}_features")
     x = conv(x, num_classes, 1, bn=False, relu=False)
-    return Model([inp], [output(x, default_activation(num_classes, activation))], name=name)
+    return finish(inp, output(x, default_activation(num_classes, activation)), name)
 
 
 def UNet3D(  # noqa: N802 (zoo name)

@@ -180,6 +180,8 @@ def predict_slide(
     try:
         net = model if isinstance(model, PatchModel) else PatchModel(model, threads=threads)
         tiles = tiler.tiles(handle)
+        if not tiles:
+            raise ValueError(f"slide '{handle.path}': the tiler {tiler!r} lists no tile")
         store = RunStore(run_dir, _manifest(handle, net, tiler, len(tiles))) if run_dir else None
         done_idx, done_out = store.load() if store else (np.zeros(0, np.int64), None)
         finished = set(done_idx.tolist())
@@ -217,8 +219,6 @@ def predict_slide(
         if done_out is not None:
             for i, o in zip(done_idx.tolist(), done_out):
                 results.setdefault(i, o)
-        if not tiles:
-            raise ValueError(f"slide '{handle.path}': the tiler {tiler!r} lists no tile")
         outputs = np.stack([results[t.index] for t in tiles])
         classes = net.classes(outputs.shape[1])
         return SlidePrediction(

@@ -24,7 +24,7 @@ from deephealth.server import datasets as dsvc
 from deephealth.server import imaging, uploads
 from deephealth.server.api import serialize
 from deephealth.server.config import ServerConfig
-from deephealth.server.db.models import Augmentation, Dataset, utcnow
+from deephealth.server.db.models import Augmentation, Dataset, Inference, Training, utcnow
 from deephealth.server.deps import Principal, audit, get_config, get_db, require_user
 from deephealth.server.permissions import get_in_project, get_project
 
@@ -229,6 +229,13 @@ def delete_dataset(
 ) -> dict:
     """Delete a dataset (owners); uploaded files are removed, registered folders are not."""
     row = get_in_project(db, principal.id, Dataset, dataset_id, "owner")
+    used = db.scalar(
+        select(Training.id).where(Training.dataset_id == row.id).limit(1)
+    ) or db.scalar(select(Inference.id).where(Inference.dataset_id == row.id).limit(1))
+    if used is not None:
+        raise HTTPException(
+            409, "the dataset is used by trainings or inferences; delete those first"
+        )
     if row.source != "folder" and config.path("datasets") in Path(row.yaml_path).parents:
         shutil.rmtree(
             Path(row.root_dir) if row.source == "zip" else Path(row.yaml_path).parent,

@@ -7,18 +7,28 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from deephealth.server import uploads
 from deephealth.server.api import serialize
 from deephealth.server.config import ServerConfig
-from deephealth.server.db.models import Dataset, HyperParameter, ModelFamily, ModelWeights
+from deephealth.server.db.models import (
+    Dataset,
+    HyperParameter,
+    Inference,
+    ModelFamily,
+    ModelWeights,
+    Training,
+)
 from deephealth.server.deps import Principal, audit, get_config, get_db, require_user
 from deephealth.server.permissions import get_in_project, get_project
+from deephealth.server.seed import DEFAULT_HYPERPARAMETERS
 
 router = APIRouter(tags=["models"])
 
@@ -98,6 +108,68 @@ def hyperparameters(
         if old is None or rank > (old.dataset_id is not None) * 2 + (old.family_id is not None):
             best[h.name] = h
     return [hyper_dict(h) for h in best.values()]
+
+
+class HyperParameterIn(BaseModel):
+    """A hyper-parameter definition: general (admins), per model family (admins) or per dataset
+    (owners of the dataset's project)."""
+
+    name: str = Field(pattern="^(" + "|".join(n for n, *_ in DEFAULT_HYPERPARAMETERS) + ")$")
+    kind: Literal["int", "float", "choice", "bool"]
+    default: Any
+    allowed: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    family_id: int | None = None
+    dataset_id: int | None = None
+
+
+@router.put("/api/hyperparameters")
+def define_hyperparameter(
+    body: HyperParameterIn,
+    request: Request,
+    principal: Principal = Depends(require_user),
+    db: Session = Depends(get_db),
+) -> dict:
+    """Create or replace a definition (its default must pass its own checks)."""
+    project_id = None
+    if body.dataset_id is not None:
+        project_id = get_in_project(db, principal.id, Dataset, body.dataset_id, "owner").project_id
+    elif not principal.user.is_admin:
+        raise HTTPException(403, "only admins define general or per-family hyper-parameters")
+    if body.family_id is not None and db.get(ModelFamily, body.family_id) is None:
+        raise HTTPException(404, "model family not found")
+    check_hyperparameters([body.model_dump()], {body.name: body.default})
+    row = db.scalar(
+        select(HyperParameter).where(
+            HyperParameter.name == body.name,
+            HyperParameter.family_id.is_(None)
+            if body.family_id is None
+            else HyperParameter.family_id == body.family_id,
+            HyperParameter.dataset_id.is_(None)
+            if body.dataset_id is None
+            else HyperParameter.dataset_id == body.dataset_id,
+        )
+    )
+    if row is None:
+        row = HyperParameter(name=body.name)
+        db.add(row)
+    for key, value in body.model_dump().items():
+        setattr(row, key, value)
+    audit(
+        db,
+        request,
+        principal,
+        "hyperparameter.set",
+        "hyperparameter",
+        None,
+        project_id,
+        name=body.name,
+        family_id=body.family_id,
+        dataset_id=body.dataset_id,
+    )
+    db.commit()
+    return hyper_dict(row)
 
 
 def hyper_dict(h: HyperParameter) -> dict:
@@ -236,8 +308,11 @@ def delete_weights(
     """Delete an uploaded model's record and file (owners); trained ones keep their run files."""
     row = get_in_project(db, principal.id, ModelWeights, weights_id, "owner")
     children = db.scalar(select(ModelWeights.id).where(ModelWeights.parent_id == row.id).limit(1))
-    if children is not None:
-        raise HTTPException(409, "other models were trained from these weights")
+    used = db.scalar(
+        select(Training.id).where(Training.base_weights_id == row.id).limit(1)
+    ) or db.scalar(select(Inference.id).where(Inference.weights_id == row.id).limit(1))
+    if children is not None or used is not None:
+        raise HTTPException(409, "these weights are used by trainings, inferences or other models")
     if row.origin == "upload":
         Path(row.path).unlink(missing_ok=True)
     audit(db, request, principal, "weights.delete", "weights", row.id, row.project_id)

@@ -110,8 +110,9 @@ async def predict(
     if format == "overlay":
         shown = imaging.display(hwc)
         pic = imaging.overlay(shown, mask) if mask is not None else shown
+        pic = imaging.caption(pic, _header_summary(result))
         return Response(
-            imaging.png_bytes(imaging.fit(pic, 512)),
+            imaging.png_bytes(pic),
             media_type="image/png",
             headers={"X-Prediction": _header_summary(result)},
         )

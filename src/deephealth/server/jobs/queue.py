@@ -67,7 +67,10 @@ def queue_position(db: Session, job: Job) -> int | None:
     """1-based position of a queued job (1 = next to start); None when it is not queued."""
     if job.status != "queued":
         return None
-    ahead = db.scalar(select(func.count(Job.id)).where(Job.status == "queued", Job.id < job.id))
+    earlier = (Job.queued_at < job.queued_at) | (
+        (Job.queued_at == job.queued_at) & (Job.id < job.id)
+    )
+    ahead = db.scalar(select(func.count(Job.id)).where(Job.status == "queued", earlier))
     return int(ahead or 0) + 1
 
 

@@ -15,7 +15,7 @@ import time
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.engine import make_engine, make_sessionmaker
 from deephealth.server.jobs import queue
-from deephealth.server.jobs.worker import CONFIG_ENV
+from deephealth.server.jobs.child import CONFIG_ENV
 
 
 class WorkerPool:

@@ -1,10 +1,11 @@
-"""A worker process: claims jobs from the database queue and runs them, one at a time.
+"""A worker process: claims jobs from the database queue and runs them, one at a time, each in
+a child process of its own (`deephealth.server.jobs.child`).
 
 Started by `deephealth serve` (`python -m deephealth.server.jobs.worker`), outside the web server,
 with the server configuration in the `DEEPHEALTH_SERVER_CONFIG` environment variable (JSON).
-SIGTERM/SIGINT ask the running job to stop at its next check and hand it back to the queue (it
-resumes from its checkpoint) before the process exits. Workers also recover jobs whose worker
-died (see `queue.recover_orphans`).
+SIGTERM/SIGINT are passed to the running job, which stops at its next check and goes back to the
+queue (it resumes from its checkpoint), then the worker exits. Workers also recover jobs whose
+process died (see `queue.recover_orphans`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,33 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.engine import make_engine, make_sessionmaker
 from deephealth.server.jobs import queue
-from deephealth.server.jobs.runner import run_job
+from deephealth.server.jobs.child import CONFIG_ENV
 
-CONFIG_ENV = "DEEPHEALTH_SERVER_CONFIG"
 RECOVER_EVERY_S = 30.0
+
+
+def run_in_child(server: ServerConfig, job_id: int, stopping: Callable[[], bool]) -> int:
+    """Run a claimed job in a fresh child process; SIGTERM it once `stopping()` turns True."""
+    env = {**os.environ, CONFIG_ENV: server.to_json()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deephealth.server.jobs.child", str(job_id)], env=env
+    )
+    signalled = False
+    while True:
+        try:
+            return proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if stopping() and not signalled:
+                proc.send_signal(signal.SIGTERM)
+                signalled = True
 
 
 def serve_forever(server: ServerConfig, max_jobs: int | None = None) -> int:
@@ -48,7 +66,7 @@ def serve_forever(server: ServerConfig, max_jobs: int | None = None) -> int:
         if job is None:
             time.sleep(server.poll_interval_s)
             continue
-        run_job(sessions, server, job.id, lambda: stopping)
+        run_in_child(server, job.id, lambda: stopping)
         ran += 1
     engine.dispose()
     return 0

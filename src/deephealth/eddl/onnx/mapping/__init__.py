@@ -14,5 +14,6 @@ from deephealth.eddl.onnx.mapping import (  # noqa: F401
     normalization,
     pooling,
     recurrent,
+    resize,
     shape,
 )

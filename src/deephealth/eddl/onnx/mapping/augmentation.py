@@ -15,7 +15,7 @@ import torch
 
 from deephealth.eddl.layers.base import Layer
 from deephealth.eddl.onnx.context import ExportContext
-from deephealth.eddl.onnx.mapping.shape import resize_to_onnx
+from deephealth.eddl.onnx.mapping.resize import resize_to_onnx
 from deephealth.eddl.onnx.registry import exporter
 
 _IDENTITY = (

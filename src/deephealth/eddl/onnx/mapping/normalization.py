@@ -9,7 +9,7 @@ import onnx
 from deephealth.eddl.layers.base import Layer
 from deephealth.eddl.onnx.context import ExportContext
 from deephealth.eddl.onnx.foreign import ImportContext
-from deephealth.eddl.onnx.registry import exporter, op_importer
+from deephealth.eddl.onnx.registry import exporter, op_importer, weights_reader
 
 
 def _affine(ctx: ExportContext, layer: Layer, shape: tuple[int, ...]) -> tuple[str, str]:
@@ -28,7 +28,6 @@ def batchnorm_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> No
     channels = layer.input_shapes[0][0]
     scale, bias = _affine(ctx, layer, (channels,))
     mean, var = ctx.weight(layer, "running_mean"), ctx.weight(layer, "running_var")
-    ctx.weight(layer, "num_batches_tracked")  # kept so a re-import resumes exactly
     ctx.node(
         "BatchNormalization",
         [inputs[0], scale, bias, mean, var],
@@ -37,6 +36,21 @@ def batchnorm_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> No
         epsilon=layer.params["epsilon"],
         momentum=layer.params["momentum"],
     )
+
+
+@weights_reader("BatchNormalization")
+def batchnorm_weights(layer: Layer, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The state_dict from the initializers; `num_batches_tracked` is not stored (the layer's
+    momentum is fixed, so the count never enters the computation) and restarts at 0."""
+    state = layer.module.state_dict()
+    out = {"num_batches_tracked": np.zeros((), np.int64)}
+    for key in state:
+        if key != "num_batches_tracked":
+            name = f"{layer.name}.{key}"
+            if name not in tensors:
+                raise KeyError(f"layer '{layer.name}' ({layer.kind}): no initializer '{name}'")
+            out[key] = tensors[name]
+    return out
 
 
 @exporter("LayerNormalization")

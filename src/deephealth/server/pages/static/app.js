@@ -135,6 +135,10 @@ async function pageProject() {
     await api("POST", `/api/projects/${pid}/datasets`, new FormData(f));
     f.reset(); flash("Dataset uploaded.", true); await loadDatasets();
   });
+  onSubmit("register-form", async (f) => {
+    await api("POST", `/api/projects/${pid}/datasets/register`, { path: f.path.value, name: f.name.value });
+    f.reset(); flash("Folder registered.", true); await loadDatasets();
+  });
   onSubmit("weights-form", async (f) => {
     await api("POST", `/api/projects/${pid}/weights`, new FormData(f));
     f.reset(); flash("Model uploaded.", true); await loadWeights();
@@ -259,7 +263,7 @@ function lineChart(svg, series, xlabel) {
     svg.append(p);
     const t = document.createElementNS(ns, "text");
     t.setAttribute("x", W - R + 6); t.setAttribute("y", T + 12 + i * 14);
-    t.setAttribute("fill", COLORS[i % COLORS.length]); t.textContent = s.name;
+    t.style.fill = COLORS[i % COLORS.length]; t.textContent = s.name;
     svg.append(t);
   });
 }
@@ -317,6 +321,7 @@ async function pageJob() {
       $("#weights-link").href = `/weights/${r.weights_id}`;
       $("#weights-link").hidden = false;
     }
+    if (job.status === "finished" && r.predictions) $("#predictions-link").hidden = false;
     const hasReport = Object.entries(r).some(([k, v]) => typeof v === "string" && v.endsWith(".html"));
     if (job.status === "finished" && hasReport) {
       $("#report-link").hidden = false;
@@ -362,8 +367,23 @@ async function pageJob() {
 }
 
 // ---------- weights: single-image inference ----------
-function pageWeights() {
+async function pageWeights() {
   const id = body.weights;
+  const datasets = await api("GET", `/api/projects/${body.project}/datasets`);
+  const dsSel = $("#split-form select[name=dataset_id]");
+  const splitSel = $("#split-form select[name=split]");
+  const fillSplits = () => {
+    const d = datasets.find((x) => String(x.id) === dsSel.value);
+    splitSel.replaceChildren(...Object.keys(d ? d.stats.splits : {}).map((s) => el("option", { value: s, text: s })));
+  };
+  dsSel.replaceChildren(...datasets.map((d) => el("option", { value: d.id, text: d.name })));
+  dsSel.addEventListener("change", fillSplits);
+  fillSplits();
+  onSubmit("split-form", async (f) => {
+    const job = await api("POST", `/api/projects/${body.project}/inferences`,
+      { weights_id: parseInt(id, 10), dataset_id: parseInt(f.dataset_id.value, 10), split: f.split.value });
+    location.href = `/jobs/${job.id}`;
+  });
   onSubmit("infer-form", async (f) => {
     const file = f.file.files[0];
     const data = new FormData(); data.append("file", file);

@@ -1,0 +1,171 @@
+"""The platform around the API: migrations, configuration, the `serve` command, offline docs and
+pages, the distributed-launcher hook, hyper-parameter definitions and segmentation inference."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import _server_helpers as helpers
+import cv2
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from conftest import new_client
+from sqlalchemy import inspect
+
+from deephealth.server.config import ServerConfig
+from deephealth.server.db import migrate
+from deephealth.server.db.engine import make_engine
+from deephealth.server.db.models import Base
+
+
+def test_migrations_build_the_model_schema_and_go_both_ways(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    assert migrate.current_revision(engine) is None
+    migrate.upgrade(engine)
+    head = migrate.current_revision(engine)
+    assert head is not None
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], diff  # the migrations create exactly what the models describe
+    migrate.upgrade(engine)  # idempotent
+    from alembic import command
+
+    command.downgrade(migrate.alembic_config(str(engine.url)), "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(engine)
+    assert "jobs" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_config_from_env_and_validation(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPHEALTH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DEEPHEALTH_WORKERS", "3")
+    monkeypatch.setenv("DEEPHEALTH_AUTO_RESUME", "0")
+    monkeypatch.setenv("DEEPHEALTH_APPROVED_FOLDERS", f"{tmp_path}/a:{tmp_path}/b")
+    cfg = ServerConfig.from_env(max_concurrent_jobs=4)
+    assert cfg.workers == 3 and cfg.auto_resume is False and cfg.max_concurrent_jobs == 4
+    assert cfg.approved_folders == [tmp_path / "a", tmp_path / "b"]
+    assert cfg.database_url == f"sqlite:///{tmp_path / 'deephealth.db'}"
+    assert ServerConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ValueError, match="launcher"):
+        ServerConfig(launcher="cloud")
+    pg = ServerConfig(data_dir=tmp_path, db_url="postgresql+psycopg://u:p@db/deephealth")
+    assert pg.database_url.startswith("postgresql")
+
+
+def test_serve_command_is_registered():
+    from deephealth.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["serve", "--port", "9000", "--data-dir", "/tmp/x", "--workers", "0", "--db-url",
+         "sqlite:///x.db", "--approved-folder", "/a", "--approved-folder", "/b"]
+    )  # fmt: skip
+    assert (args.port, args.workers, args.approved_folder) == (9000, 0, ["/a", "/b"])
+    assert args.func.__module__ == "deephealth.cli.serve"
+
+
+def test_import_deephealth_does_not_import_the_web_stack():
+    import subprocess
+    import sys
+
+    code = "import sys, deephealth; assert 'fastapi' not in sys.modules and 'sqlalchemy' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_docs_and_pages_work_offline(app):
+    c = new_client(app)
+    docs = c.get("/docs")
+    assert docs.status_code == 200
+    external = re.findall(r"""(?:src|href)=["']?(https?://[^"' >]+)""", docs.text)
+    assert external == []  # no CDN
+    for src in re.findall(r"""(?:src|href)=["']?(/static/[^"' >]+)""", docs.text):
+        assert c.get(src).status_code == 200, src
+    assert c.get("/openapi.json").json()["info"]["title"] == "DeepHealth"
+    login = c.get("/login")
+    assert "script-src 'self'" in login.headers["content-security-policy"]
+    assert not re.findall(r"https?://(?!www\.w3\.org)", login.text)
+    js = c.get("/static/app.js").text
+    assert "http://" not in js.replace("http://www.w3.org/2000/svg", "")
+    assert c.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_distributed_launcher_hook(config):
+    from deephealth.server.jobs.launcher import LauncherUnavailable, launch_training
+
+    config.launcher = "distributed"
+    with pytest.raises(LauncherUnavailable, match="launch_training"):
+        launch_training(config, {}, Path("."), lambda e: None, lambda: False, False)
+
+
+def test_hyperparameter_definitions_per_family_and_dataset(users, project, dataset):
+    admin, owner, viewer = users["admin"], users["owner"], users["viewer"]
+    general = {d["name"]: d for d in owner.get("/api/hyperparameters").json()}
+    assert general["epochs"]["default"] == 10 and "adam" in general["optimizer"]["allowed"]
+    body = {"name": "epochs", "kind": "int", "default": 3, "minimum": 1, "maximum": 5}
+    assert owner.put("/api/hyperparameters", json={**body, "family_id": 1}).status_code == 403
+    assert admin.put("/api/hyperparameters", json={**body, "family_id": 1}).status_code == 200
+    per_dataset = {**body, "default": 2, "dataset_id": dataset["id"]}
+    assert viewer.put("/api/hyperparameters", json=per_dataset).status_code == 403
+    assert owner.put("/api/hyperparameters", json=per_dataset).status_code == 200
+    bad = {**body, "default": 9, "dataset_id": dataset["id"]}
+    assert owner.put("/api/hyperparameters", json=bad).status_code == 422
+    fam = {d["name"]: d for d in owner.get("/api/hyperparameters?family_id=1").json()}
+    both = {
+        d["name"]: d
+        for d in owner.get(f"/api/hyperparameters?family_id=1&dataset_id={dataset['id']}").json()
+    }
+    assert fam["epochs"]["default"] == 3 and both["epochs"]["default"] == 2
+    job = owner.post(
+        f"/api/projects/{project['id']}/trainings",
+        json={"dataset_id": dataset["id"], "family_id": 1},
+    ).json()
+    assert job["config"]["epochs"] == 2 and job["hyperparameters"]["epochs"] == 2
+    r = owner.post(
+        f"/api/projects/{project['id']}/trainings",
+        json={"dataset_id": dataset["id"], "family_id": 1, "hyperparameters": {"epochs": 6}},
+    )
+    assert r.status_code == 422 and "above" in r.text
+
+
+def _tiny_segmenter(path: Path, size: int = 32) -> Path:
+    import deephealth.eddl as eddl
+
+    x = eddl.Input([1, size, size])
+    y = eddl.Softmax(eddl.Conv(x, 2, [3, 3]), axis=0)
+    net = eddl.Model([x], [y])
+    eddl.build(
+        net, eddl.adam(0.001), ["softmax_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU()
+    )
+    eddl.save_net_to_onnx_file(net, str(path))
+    return path
+
+
+def test_segmentation_prediction_mask_and_overlay(users, tmp_path):
+    owner = users["owner"]
+    project = owner.post("/api/projects", json={"name": "seg", "task": "segmentation"}).json()
+    model = _tiny_segmenter(tmp_path / "seg.onnx")
+    w = owner.post(
+        f"/api/projects/{project['id']}/weights",
+        files={"file": ("seg.onnx", model.read_bytes(), "x/y")},
+    )
+    assert w.status_code == 201, w.text
+    url = f"/api/v1/predict/{w.json()['id']}"
+    image = helpers.png_bytes(size=48)
+    out = owner.post(url, content=image).json()
+    assert out["task"] == "segmentation" and out["mask_shape"] == [48, 48]
+    import base64
+
+    mask = cv2.imdecode(np.frombuffer(base64.b64decode(out["mask_png"]), np.uint8), 0)
+    assert mask.shape == (48, 48) and set(np.unique(mask)) <= {0, 1}
+    assert abs(out["foreground_fraction"] - (mask > 0).mean()) < 1e-6
+    png = owner.post(url + "?format=png", content=image)
+    assert np.array_equal(cv2.imdecode(np.frombuffer(png.content, np.uint8), 0), mask)
+    over = owner.post(url + "?format=overlay", content=image)
+    pic = cv2.imdecode(np.frombuffer(over.content, np.uint8), cv2.IMREAD_COLOR)
+    assert pic.shape[2] == 3 and over.headers["x-prediction"].startswith("foreground")
+    if (mask > 0).any():
+        assert (np.abs(pic[:, :, 2].astype(int) - pic[:, :, 0]) > 20).any()  # coloured pixels
+    assert owner.post(url + "?format=bogus", content=image).status_code == 422
