@@ -72,12 +72,15 @@ SERVING_IMPORT = "import deephealth.serving"
 
 
 def interleaved(peers: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median seconds per call of each peer, the peers alternating every round (one warm-up)."""
+    """Median seconds per call of each peer: one warm-up, then rounds in which every peer runs
+    once, the order rotating from round to round so no peer always follows the same one."""
     for fn in peers.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in peers}
-    for _ in range(rounds):
-        for name, fn in peers.items():
+    names = list(peers)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            fn = peers[name]
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

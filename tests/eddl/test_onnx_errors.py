@@ -152,6 +152,7 @@ def test_symbolic_input_needs_input_shape() -> None:
             "must be a constant, not computed from data",
         ),
         (N("Concat", ["x", "x"], ["y"], axis=0), [], "concatenation along the batch axis"),
+        (N("MaxPool", ["x"], ["y"]), [], r"cannot be imported \(KeyError: 'kernel_shape'"),
     ],
 )
 def test_unmappable_nodes_name_node_and_reason(node, inits, message: str) -> None:

@@ -28,7 +28,7 @@ def test_five_line_config_gets_every_default(tmp_path):
     assert cfg["optimizer"] == {"name": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0}
     assert cfg["computing_service"]["type"] == "cpu"
     assert cfg["metrics"] == ["dice", "iou"] and cfg["monitor"] == "dice"
-    assert cfg["export"] == {"onnx": True, "check": True, "tolerance": 1e-4}
+    assert cfg["export"] == {"tolerance": 1e-4}
     assert cfg["version"] == SCHEMA_VERSION
 
 

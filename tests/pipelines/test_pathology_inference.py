@@ -236,3 +236,13 @@ def test_model_errors(world: dict[str, Path], tmp_path: Path) -> None:
         predict_slide(world["slide"], wrong, Tiler(256))
     with pytest.raises(ValueError, match="lists no tile"):
         predict_slide(world["slide"], world["classifier"], Tiler(1024, level=2))
+
+
+def test_colour_heatmap(world: dict[str, Path], tmp_path: Path) -> None:
+    pred = predict_slide(world["slide"], world["classifier"], Tiler(64, min_tissue=0.5))
+    pred.write_heatmap(tmp_path / "jet.tif", 2, colormap="jet")
+    with OpenSlideImage(tmp_path / "jet.tif") as hm:
+        rgb = hm.read_level(0)
+    tumour = expected_mask(rgb.shape[:2], 64)
+    assert (rgb[tumour][:, 0] > 100).all() and (rgb[tumour][:, 2] < 50).all()  # jet(1) is dark red
+    assert (rgb[~tumour][:, 2] > 100).all()  # jet(0) is dark blue

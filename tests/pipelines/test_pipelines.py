@@ -222,3 +222,13 @@ def test_predict_input_errors(lesion_run, tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(PredictError, match="cannot read input"):
         predict(lesion_run["onnx"], [tmp_path / "bad.png"], tmp_path / "out")
+
+
+def test_classification_3d_volumes(tmp_path):
+    ds = generate_dataset(tmp_path / "data", "classification", n_patients=60, shape=(16, 16, 16),
+                          lesion_types=["normal", "nodule"], seed=2)  # fmt: skip
+    cfg = {"task": "classification", "dataset": str(ds), "epochs": 10, "batch_size": 8,
+           "model_params": {"filters": [8, 16]}, "optimizer": {"lr": 0.005}}  # fmt: skip
+    result = train(cfg, tmp_path / "run")
+    report = _check_run(result, "classification")
+    assert report["run"]["model"] == "cnn3d" and result["metrics"]["accuracy"] >= 0.85

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -34,16 +36,21 @@ print(json.dumps({"rss_kb": peak_kb()}))
 """
 
 
-def _run(code: str, model: Path) -> tuple[dict, float]:
+def _run(code: str, model: Path) -> tuple[dict, float, float]:
+    """The child's JSON report, its wall time and its CPU time (user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", code, str(model)], capture_output=True, text=True, check=True
     )
-    return json.loads(proc.stdout), time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(proc.stdout), wall, cpu
 
 
 def test_serving_imports_neither_torch_nor_eddl(classifier: Path) -> None:
-    info, _ = _run(SERVE, classifier)
+    info, _, _ = _run(SERVE, classifier)
     assert info["shape"] == [5]
     heavy = [m for m in info["modules"] if m.split(".")[0] in ("torch", "onnx", "onnxscript")]
     assert heavy == []
@@ -51,8 +58,14 @@ def test_serving_imports_neither_torch_nor_eddl(classifier: Path) -> None:
 
 
 def test_serve_only_process_starts_within_half_a_second(classifier: Path) -> None:
-    best = min(_run(SERVE, classifier)[1] for _ in range(3))
-    assert best <= 0.5, f"serve-only process took {best:.2f} s (best of 3)"
+    """Start, import, load, answer: 0.5 s of CPU (wall time too, unless the machine is shared by
+    other work: then only the CPU time is asserted, which contention does not inflate)."""
+    runs = [_run(SERVE, classifier) for _ in range(3)]
+    cpu = min(r[2] for r in runs)
+    wall = min(r[1] for r in runs)
+    assert cpu <= 0.5, f"serve-only process used {cpu:.2f} s of CPU (best of 3)"
+    if os.getloadavg()[0] < 1.0:
+        assert wall <= 0.5, f"serve-only process took {wall:.2f} s (best of 3)"
 
 
 def test_memory_is_onnxruntimes_own(classifier: Path) -> None:

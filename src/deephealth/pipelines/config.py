@@ -97,10 +97,6 @@ def _text(v: Any) -> str | None:
     return None if isinstance(v, str) and v.strip() else f"must be a non-empty string, got {v!r}"
 
 
-def _bool(v: Any) -> str | None:
-    return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
-
-
 def _one_of(options: tuple[str, ...]) -> Check:
     def check(v: Any) -> str | None:
         return None if v in options else f"must be one of {list(options)}, got {v!r}"
@@ -164,9 +160,7 @@ PATCH_FIELDS: dict[str, Field] = {
     "blend": Field("gaussian", _one_of(("gaussian", "constant")), "Weights for blending overlapping windows."),
 }  # fmt: skip
 EXPORT_FIELDS: dict[str, Field] = {
-    "onnx": Field(True, _bool, "Export the best model to ONNX."),
-    "check": Field(True, _bool, "Check the ONNX in onnxruntime against the trained model."),
-    "tolerance": Field(1e-4, _pos_num, "Max abs difference allowed by the ONNX check."),
+    "tolerance": Field(1e-4, _pos_num, "Max abs difference allowed by the onnxruntime check."),
 }
 EARLY_FIELDS: dict[str, Field] = {
     "patience": Field(
@@ -185,13 +179,12 @@ SCHEMA: dict[str, Field | dict[str, Field]] = {
     "normalize": Field("minmax", _one_of(NORMALIZATIONS), "Intensity normalization per image."),
     "augmentations": Field({}, _augs, "ECVL augmentation text per split name."),
     "loss": Field(None, _optional(_text), "Loss (pyeddl name; default per task)."),
-    "metrics": Field(None, _optional(_metrics), "Metrics to report (default per task)."),
+    "metrics": Field(None, _optional(_metrics), "Validation metrics shown per epoch (default per task)."),
     "monitor": Field(None, _optional(_text), "Validation metric that selects the best model."),
     "optimizer": OPTIMIZER_FIELDS,
     "epochs": Field(10, _pos_int, "Training epochs."),
     "batch_size": Field(8, _pos_int, "Batch size."),
     "seed": Field(0, _int, "Random seed."),
-    "workers": Field(0, lambda v: None if _is_int(v) and v >= 0 else f"must be an integer >= 0, got {v!r}", "Loader worker processes."),
     "computing_service": CS_FIELDS,
     "patch": PATCH_FIELDS,
     "early_stopping": EARLY_FIELDS,

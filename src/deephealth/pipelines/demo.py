@@ -173,23 +173,52 @@ def run_nuclei_demo(
 
 
 def run_fashion_mnist_demo(epochs: int = 1) -> int:
-    """Run the EDDL engineer's Fashion-MNIST example (non-medical data); returns its exit code."""
-    import importlib
+    """Run EDDL's Fashion-MNIST example (non-medical data); returns 0 when it finished."""
+    from deephealth.eddl.examples import fashion_mnist
 
     try:
-        mod = importlib.import_module("deephealth.eddl.examples.fashion_mnist")
-    except ImportError as err:
-        raise DemoDataError(f"the Fashion-MNIST example is not available: {err}") from None
-    main = getattr(mod, "main", None)
-    if main is None:
-        raise DemoDataError("deephealth.eddl.examples.fashion_mnist has no main()")
-    return int(main([]) or 0) if _takes_args(main) else int(main() or 0)
+        fashion_mnist.main(["--epochs", str(epochs)])
+    except FileNotFoundError as err:
+        raise DemoDataError(str(err)) from None
+    return 0
 
 
-def _takes_args(fn: Callable[..., Any]) -> bool:
-    import inspect
+def fashion_mnist_dataset(
+    out_dir: str | Path, data_dir: str | Path | None = None, limit: int | None = None
+) -> Path:
+    """Write Fashion-MNIST (Debian's IDX files; not medical) as a DeepHealth classification
+    dataset of PNG files: training = the first 50,000 training images, validation = the other
+    10,000, test = the 10,000 test images (or `limit` images per IDX file, split 5:1).
 
-    return bool(inspect.signature(fn).parameters)
+    Raises:
+        DemoDataError: when the IDX files are missing.
+    """
+    from deephealth.eddl.examples import fashion_mnist as fm
+
+    src = Path(data_dir) if data_dir else fm.DEFAULT_DIR
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    entries: list[dict[str, Any]] = []
+    split: dict[str, list[int]] = {"training": [], "validation": [], "test": []}
+    for part in ("train", "t10k"):
+        try:
+            x = fm.read_idx(src / f"{part}-images-idx3-ubyte.gz")
+            y = fm.read_idx(src / f"{part}-labels-idx1-ubyte.gz")
+        except FileNotFoundError as err:
+            raise DemoDataError(str(err)) from None
+        n = len(x) if limit is None else min(limit, len(x))
+        n_train = n * 5 // 6
+        for i in range(n):
+            loc = f"images/{part}_{i:05d}.png"
+            write_array(out / loc, x[i])
+            which = "test" if part == "t10k" else ("training" if i < n_train else "validation")
+            split[which].append(len(entries))
+            entries.append({"location": loc, "label": int(y[i])})
+    doc = {"name": "fashion-mnist", "description": "Fashion-MNIST (Zalando; not medical data)",
+           "classes": list(fm.CLASSES), "features": [], "images": entries, "split": split}  # fmt: skip
+    path = out / "dataset.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:

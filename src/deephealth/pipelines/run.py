@@ -162,6 +162,10 @@ class EpochBatches:
         return self.task.batches(rng, self.batch_size)
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 def _is_better(value: float, best: float | None, monitor: str) -> bool:
     if value is None or not np.isfinite(value):
         return False
@@ -220,7 +224,8 @@ def _pipeline_callback_class():  # noqa: ANN202 (eddl is imported lazily)
                 eddl.save(self.net, str(self.run_dir / "best.pt"), "pt")
             else:
                 self.bad_epochs += 1
-            val_metrics = {k: v for k, v in scores.items() if isinstance(v, int | float)}
+            shown = {*self.cfg["metrics"], monitor}
+            val_metrics = {k: v for k, v in scores.items() if k in shown and _is_number(v)}
             record = {
                 "epoch": run.epoch + 1, "epochs": run.epochs, "loss": event.get("loss"),
                 "metrics": event.get("metrics", {}), "val_metrics": val_metrics,

@@ -10,6 +10,7 @@ class probabilities and label (classification), the label mask (segmentation) or
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ import numpy as np
 
 _cache: dict[str, tuple[float, Any]] = {}
 _lock = threading.Lock()
+# One onnxruntime thread per run and at most one run per core: under many concurrent requests this
+# keeps the cores busy without the oversubscription of every run spawning a full thread pool.
+SLOTS = max(1, os.cpu_count() or 1)
+_slots = threading.BoundedSemaphore(SLOTS)
 
 
 class PredictionError(ValueError):
@@ -35,7 +40,7 @@ def session_for(path: str | Path) -> Any:
         hit = _cache.get(key)
         if hit is not None and hit[0] == mtime:
             return hit[1]
-    session = InferenceSession(key, device="cpu")
+    session = InferenceSession(key, device="cpu", threads=1)
     with _lock:
         _cache[key] = (mtime, session)
     return session
@@ -76,7 +81,9 @@ def _softmax(v: np.ndarray) -> np.ndarray:
 
 def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
     """Run the model on one (H, W, C) image; the result dict depends on `task`."""
-    out = np.asarray(session.run(model_input(session, hwc)))
+    x = model_input(session, hwc)
+    with _slots:
+        out = np.asarray(session.run(x))
     names = list(session.class_names)
     if task == "classification":
         probs = _softmax(out.reshape(-1).astype(np.float64))

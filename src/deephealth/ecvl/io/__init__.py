@@ -53,18 +53,28 @@ FORMATS: list[Format] = [
 
 def register_format(name: str, extensions: Sequence[str], module: str, first: bool = False) -> None:
     """Add (or replace) a format; ``first`` gives it priority in content sniffing."""
+    _EXT_CACHE.clear()
     FORMATS[:] = [f for f in FORMATS if f.name != name]
     fmt = Format(name, tuple(e.lower() for e in extensions), module)
     FORMATS.insert(0, fmt) if first else FORMATS.append(fmt)
 
 
+_EXT_CACHE: dict[str, Format | None] = {}
+
+
 def _by_extension(path: str) -> Format | None:
     low = path.lower()
+    key = low[low.rfind(".") :] if "." in low else ""
+    cacheable = key != ".gz"  # ".nii.gz" and the like need the whole name
+    if cacheable and key in _EXT_CACHE:
+        return _EXT_CACHE[key]
     best, best_len = None, 0
     for fmt in FORMATS:
         for ext in fmt.extensions:
             if low.endswith(ext) and len(ext) > best_len:
                 best, best_len = fmt, len(ext)
+    if cacheable:
+        _EXT_CACHE[key] = best
     return best
 
 

@@ -420,7 +420,9 @@ def read_series(
     dss = [dss[i] for i in order]
     files = [files[i] for i in order]
     first = dss[0]
-    size = (int(first.Rows), int(first.Columns)) if "Rows" in first else None
+    if "Rows" not in first or "Columns" not in first:
+        raise ImageReadError(files[0], "no image size (Rows/Columns): not an image")
+    size = (int(first.Rows), int(first.Columns))
     bad = [
         i + 1
         for i, d in enumerate(dss)
@@ -428,18 +430,14 @@ def read_series(
     ]
     if bad:
         raise SeriesError(label, f"slice sizes differ from slice 1 ({size[0]}x{size[1]})", bad)
+    spacing = _check_geometry(label, files, positions, gap_tolerance)  # before decoding pixels
     frames = [_pixels(f, d) for f, d in zip(files, dss)]
-    shape, dtype = frames[0].shape, frames[0].dtype
+    shape = frames[0].shape
     bad = [i + 1 for i, a in enumerate(frames) if a.shape != shape]
     if bad:
         raise SeriesError(label, "slices hold different numbers of frames or samples", bad)
     params = [_rescale_params(d) for d in dss]
-    vol = np.empty(
-        (len(frames), *shape),
-        dtype=np.result_type(*[a.dtype for a in frames])
-        if len({a.dtype for a in frames}) > 1
-        else dtype,
-    )
+    vol = np.empty((len(frames), *shape), dtype=np.result_type(*{a.dtype for a in frames}))
     for i, a in enumerate(frames):
         vol[i] = a
     if len(set(params)) == 1:
@@ -452,7 +450,6 @@ def read_series(
     if vol.ndim != 3 + (spp > 1):
         raise SeriesError(label, "multi-frame files cannot be stacked into one series", [1])
     sx, sy = _pixel_spacing(first)
-    spacing = _check_geometry(label, files, positions, gap_tolerance)
     sz = spacing if spacing is not None else _slice_spacing(first)
     data = vol[..., None] if spp == 1 else vol
     color = ColorType.RGB if spp == 3 else ColorType.GRAY

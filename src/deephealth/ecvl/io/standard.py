@@ -72,20 +72,23 @@ def peek(path: str, head_size: int = 512, tail_size: int = 1024) -> tuple[bytes,
         ImageReadError: The file is missing, a directory, unreadable or empty.
     """
     try:
-        with open(path, "rb") as f:
-            head = f.read(head_size)
-            size = f.seek(0, os.SEEK_END)
-            if size <= head_size:
-                tail = head
-            else:
-                f.seek(max(size - tail_size, 0))
-                tail = f.read()
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         raise ImageReadError(path, "no such file") from None
     except IsADirectoryError:
         raise ImageReadError(path, "is a directory") from None
     except OSError as e:
         raise ImageReadError(path, e.strerror or str(e)) from None
+    try:  # positioned reads on a raw descriptor: a few microseconds, no Python file object
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, head_size, 0)
+        tail = head if size <= head_size else os.pread(fd, tail_size, max(size - tail_size, 0))
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a directory") from None
+    except OSError as e:
+        raise ImageReadError(path, e.strerror or str(e)) from None
+    finally:
+        os.close(fd)
     if not head:
         raise ImageReadError(path, "empty file")
     return head, tail

@@ -1,4 +1,3 @@
-# TEAM RULES FOR THIS SESSION (deadline 12:45 UTC, no git commands, venv, shared 2-core CPU): read /tmp/common.txt and /work/main/CONTRIBUTING.md now. (The lead removes this line.)
 """The network IR: `Layer` nodes and the layer table.
 
 A network is a graph of `Layer` nodes built by the functional API (`Dense(parent, 10)`). Each node

@@ -1,4 +1,3 @@
-# TEAM RULES FOR THIS SESSION (deadline 12:45 UTC, no git commands, venv, shared 2-core CPU): read /tmp/common.txt and /work/main/CONTRIBUTING.md now. (The lead removes this line.)
 """Core layers: Input and Dense (the others of the "core" group live in their own modules)."""
 
 from __future__ import annotations

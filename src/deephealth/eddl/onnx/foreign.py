@@ -3,7 +3,8 @@
 Op importers (`OP_IMPORTERS`, see `mapping/`) receive the context and one node. They read constant
 inputs (weights, shapes) with `const`, parent layers with `layer`, and create layers with `add`,
 which names the layer after the node, loads its weights and binds the node's output to it. Tensors
-are either layers (data that depends on the network input) or folded numpy constants.
+are layers (data that depends on the network input), views (a rearrangement of a layer's output
+that moves the batch axis, see `views.py`) or folded numpy constants.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ class ImportContext:
     Attributes:
         source: File name (or "<string>") for error messages.
         consts: Folded constant tensors by name.
-        layers: The layer computing each non-constant tensor.
+        layers: The layer computing each data tensor.
+        views: (layer, index array) of each data tensor whose batch axis is not first (yet).
         consumers: The nodes reading each tensor.
-        fused: Names of nodes already handled by an importer of an earlier node.
+        fused: First outputs of the nodes an importer of an earlier node already handled.
     """
 
     def __init__(self, source: str, graph: onnx.GraphProto, opsets: list | None = None) -> None:
@@ -217,7 +219,6 @@ class ImportContext:
 
     def alias(self, src: str, dst: str) -> None:
         """Tensor `dst` is `src` (Identity, Dropout at inference)."""
-        if src in self.layers:
-            self.layers[dst] = self.layers[src]
-        else:
-            self.consts[dst] = self.consts[src]
+        for table in (self.layers, self.views, self.consts):
+            if src in table:
+                table[dst] = table[src]  # type: ignore[index]

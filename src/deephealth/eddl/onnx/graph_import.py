@@ -133,6 +133,23 @@ def _input_layers(
     return layers
 
 
+def _import_node(node: onnx.NodeProto, ictx: ImportContext, fold: bool, opsets: list) -> None:
+    """Fold, alias, view or import one node; unexpected failures name the node."""
+    try:
+        if fold:
+            _evaluate(node, ictx, opsets)
+        elif node.op_type in _ALIASES:
+            ictx.alias(node.input[0], node.output[0])
+        elif _is_view_op(node, ictx):
+            ictx.view_op(node)
+        else:
+            OP_IMPORTERS[node.op_type](ictx, node)
+    except OnnxImportError:
+        raise
+    except (KeyError, IndexError, ValueError, TypeError) as err:
+        raise ictx.error(node, f"cannot be imported ({type(err).__name__}: {err})") from None
+
+
 def _producer(graph: onnx.GraphProto, name: str) -> onnx.NodeProto:
     return next(n for n in graph.node if name in n.output)
 
@@ -158,16 +175,8 @@ def import_graph(
     folded = _constant_nodes(graph)
     opsets = list(model.opset_import)
     for node in graph.node:
-        if node.output[0] in ictx.fused:
-            continue
-        if node.output[0] in folded:
-            _evaluate(node, ictx, opsets)
-        elif node.op_type in _ALIASES:
-            ictx.alias(node.input[0], node.output[0])
-        elif _is_view_op(node, ictx):
-            ictx.view_op(node)
-        else:
-            OP_IMPORTERS[node.op_type](ictx, node)
+        if node.output[0] not in ictx.fused:
+            _import_node(node, ictx, node.output[0] in folded, opsets)
     outputs = []
     for out in graph.output:
         if out.name in ictx.views and out.name not in ictx.layers:
