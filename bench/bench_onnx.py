@@ -117,6 +117,30 @@ def throughput(net: eddl.Model, path: Path, x: np.ndarray, threads: int, rounds:
     }
 
 
+def call_overhead(net: eddl.Model, path: Path, threads: int, rounds: int) -> dict:
+    """Per-call cost of the wrapper: a tiny model, 500 calls per peer per round, in microseconds."""
+    ours = InferenceSession(path, threads=threads)
+    direct = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = direct.get_inputs()[0].name
+    x = np.zeros((1, *net.inputs[0].output_shape), np.float32)
+
+    def many(fn: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(500):
+                fn()
+
+        return run
+
+    med = interleaved(
+        {
+            "serving": many(lambda: ours.run(x)),
+            "onnxruntime": many(lambda: direct.run(None, {name: x})),
+        },
+        rounds,
+    )
+    return {k: v / 500 * 1e6 for k, v in med.items()}
+
+
 def process(code: str, args: list[str], runs: int) -> dict:
     """Median wall time, inner time and peak RSS of fresh processes."""
     walls, inner, rss, has_torch = [], [], [], False
@@ -177,6 +201,10 @@ def markdown(r: dict) -> str:
         f"| InferenceSession / our PyTorch forward | {t18['serving_vs_torch']:.2f}x | "
         f"{tun['serving_vs_torch']:.2f}x |",
         "",
+        f"Per call on a tiny model (Dense 16->4): InferenceSession {r['overhead_us']['serving']:.1f}"
+        f" us, onnxruntime direct {r['overhead_us']['onnxruntime']:.1f} us (the wrapper's own cost "
+        "is the difference).",
+        "",
         "| samples/s | ResNet-18 (3x224x224, batch 4) | U-Net (1x128x128, batch 1) |",
         "|---|---|---|",
     ]
@@ -229,8 +257,14 @@ def main() -> None:
         pun = folder / "unet.onnx"
         eddl.save_net_to_onnx_file(unet, pun)
         x = rng.standard_normal((1, 1, 128, 128)).astype(np.float32)
-        results["unet"] = throughput(unet, pun, x, args.threads, max(3, args.rounds // 2))
+        results["unet"] = throughput(unet, pun, x, args.threads, args.rounds)
         print("unet", results["unet"], flush=True)
+        inp = eddl.Input([16])
+        tiny = eddl.Model([inp], [eddl.Softmax(eddl.Dense(inp, 4))], "tiny")
+        ptiny = folder / "tiny.onnx"
+        eddl.save_net_to_onnx_file(tiny, ptiny)
+        results["overhead_us"] = call_overhead(tiny, ptiny, args.threads, args.rounds)
+        print("overhead", results["overhead_us"], flush=True)
         proc_args = [str(p18), str(args.threads)]
         results["startup"] = {
             "serving": process(SERVE, proc_args, 5),

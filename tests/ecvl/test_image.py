@@ -87,6 +87,21 @@ def test_copy_is_independent(astronaut):
     assert not np.shares_memory(dup.data, img.data)
 
 
+def test_pickle_round_trip(astronaut):
+    import pickle
+
+    img = Image.from_cv(astronaut, spacings=[0.5, 0.5, 1.0])
+    img.SetMeta("Modality", "OT")
+    back = pickle.loads(pickle.dumps(img))  # what worker processes of a loader do
+    np.testing.assert_array_equal(back.data, img.data)
+    assert (back.channels, back.colortype, back.spacings, back.meta) == (
+        img.channels,
+        img.colortype,
+        img.spacings,
+        img.meta,
+    )
+
+
 def test_meta():
     img = Image([2, 2, 1], DataType.uint8, "xyc", ColorType.GRAY)
     assert img.SetMeta("a", 1) is True and img.SetMeta("a", 2) is False
@@ -170,3 +185,30 @@ def test_arithmetic_scalars_promotion_and_operators(astronaut):
         ecvl.Add(a, Image([3, 3, 3], DataType.uint8, "xyc"), out)
     with pytest.raises(EcvlError):
         ecvl.Add(1, 2, out)
+
+
+def test_pyecvl_compatibility_helpers(astronaut):
+    assert Image.empty().IsEmpty()
+    assert ecvl.DataTypeSize() == 8 and ecvl.DataTypeSize(DataType.float64) == 8
+    assert ecvl.DataTypeSignedSize() == 6  # int8..int64, float32, float64
+    src = Image.from_cv(astronaut)
+    shallow = Image()
+    ecvl.ShallowCopyImage(src, shallow)
+    assert np.shares_memory(shallow.data, astronaut) and shallow.channels == "xyc"
+    deep = Image()
+    ecvl.CopyImage(src, deep, DataType.float32)
+    assert deep.data.dtype == np.float32 and not np.shares_memory(deep.data, astronaut)
+    out = Image()
+    ecvl.RearrangeChannels(src, out, "cxy", DataType.int16)
+    assert out.data.dtype == np.int16 and out.dims_ == [3, 512, 512]
+    gray = Image.from_cv(cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY), spacings=[0.5, 0.6, 1.0])
+    ecvl.DropColorChannel(gray)
+    assert gray.channels == "xy" and gray.dims_ == [512, 512] and gray.spacings == [0.5, 0.6]
+    with pytest.raises(EcvlError):
+        ecvl.DropColorChannel(src)
+    src.To(ecvl.Device.CPU)
+    vol = Image([8, 6, 4, 1], DataType.float32, "xyzc", ColorType.GRAY)
+    ecvl.ResizeDim(vol, out, [4, 3, 2])  # pyecvl: a volume takes [x, y, z]
+    assert out.dims_ == [4, 3, 2, 1]
+    ecvl.ResizeScale(vol, out, [0.5, 0.5, 2.0])
+    assert out.dims_ == [4, 3, 8, 1]

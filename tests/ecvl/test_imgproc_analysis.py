@@ -42,7 +42,7 @@ def test_find_contours(coins_mask):
 def test_moments_match_skimage():
     cam = cv2.imread(skimage_file("camera.png"), cv2.IMREAD_GRAYSCALE)[100:164, 200:280]
     m = Image()
-    ecvl.Moments(Image.from_cv(cam), m, 3)
+    ecvl.Moments(Image.from_cv(cam), m, 3, type_=ecvl.DataType.float64)
     ref = moments(cam.astype(np.float64), order=3)  # ref[p, q]: rows^p cols^q
     assert m.channels == "xy" and m.dims_ == [4, 4]
     np.testing.assert_allclose(m.data, ref.T, rtol=1e-9)

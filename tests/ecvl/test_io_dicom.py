@@ -141,6 +141,12 @@ def test_multiframe_and_color():
     ds = pydicom.dcmread(path)
     assert vol.channels == "xyzc" and vol.dims_ == [ds.Columns, ds.Rows, int(ds.NumberOfFrames), 1]
     np.testing.assert_array_equal(vol.data[:, :, 3, 0], ds.pixel_array[3].T)
+    for name, step in (("eCT_Supplemental.dcm", 10.0), ("liver.dcm", 1.0)):  # enhanced multi-frame
+        enh = ecvl.ImRead(dicom_file(name))
+        ds = pydicom.dcmread(dicom_file(name))
+        first = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient
+        assert enh.spacings[2] == pytest.approx(step)
+        np.testing.assert_allclose(enh.GetMeta("affine")[:3, 3], [float(v) for v in first])
     rgb = ecvl.ImRead(dicom_file("SC_rgb.dcm"))
     assert rgb.colortype is ColorType.RGB and rgb.Channels() == 3
     pal = ecvl.ImRead(dicom_file("OT-PAL-8-face.dcm"))
@@ -276,6 +282,12 @@ def test_write_read_round_trips(tmp_path):
         assert back.GetMeta(key) == ct.GetMeta(key)
     np.testing.assert_allclose(back.GetMeta("affine"), ct.GetMeta("affine"), atol=1e-6)
 
+    for name, step in (("eCT_Supplemental.dcm", 10.0), ("liver.dcm", 1.0)):  # enhanced multi-frame
+        enh = ecvl.ImRead(dicom_file(name))
+        ds = pydicom.dcmread(dicom_file(name))
+        first = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient
+        assert enh.spacings[2] == pytest.approx(step)
+        np.testing.assert_allclose(enh.GetMeta("affine")[:3, 3], [float(v) for v in first])
     rgb = ecvl.ImRead(dicom_file("SC_rgb.dcm"))
     ecvl.ImWrite(tmp_path / "rgb.dcm", rgb)
     np.testing.assert_array_equal(ecvl.ImRead(tmp_path / "rgb.dcm").data, rgb.data)

@@ -58,3 +58,19 @@ def test_errors(tmp_path):
         ecvl.ImRead(tmp_path / "empty.npz")
     with pytest.raises(ImageWriteError, match="use .npz"):
         ecvl.ImWrite(tmp_path / "x.npy", ecvl.Image([2, 2, 2, 2], ecvl.DataType.uint8, "xyct"))
+
+
+def test_register_format(tmp_path):
+    """Another module can add a format (as whole-slide reading does) without touching ImRead."""
+    from deephealth.ecvl import io
+
+    saved = list(io.FORMATS)
+    try:
+        io.register_format("arr", [".arr"], "deephealth.ecvl.io.numpy_io")
+        img = ecvl.ImRead(skimage_file("camera.png"))
+        ecvl.ImWrite(tmp_path / "x.npz", img)
+        (tmp_path / "x.npz").rename(tmp_path / "x.arr")
+        np.testing.assert_array_equal(ecvl.ImRead(tmp_path / "x.arr").data, img.data)
+    finally:
+        io.FORMATS[:] = saved
+        io._EXT_CACHE.clear()

@@ -7,6 +7,7 @@ DenseNet-style block, a MobileNet-style depthwise-separable net and an LSTM/GRU 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -179,30 +180,23 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 def export(model: nn.Module, x: torch.Tensor, path: Path, dynamo: bool) -> Path:
-    """Export with the TorchScript (`dynamo=False`) or the dynamo exporter, batch dynamic."""
+    """Export with the TorchScript (`dynamo=False`) or the dynamo exporter, batch dynamic.
+
+    The exporters' own deprecation chatter (torch internals) is silenced.
+    """
     model.eval()
-    if dynamo:
-        batch = torch.export.Dim("batch", min=1, max=64)
-        torch.onnx.export(
-            model,
-            (x,),
-            str(path),
-            dynamo=True,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_shapes=({0: batch},),
-            opset_version=18,
-            verbose=False,
-        )
-    else:
-        torch.onnx.export(
-            model,
-            (x,),
-            str(path),
-            dynamo=False,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}},
-            opset_version=17,
-        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            batch = torch.export.Dim("batch", min=1, max=64)
+            torch.onnx.export(
+                model, (x,), str(path), dynamo=True, input_names=["input"],
+                output_names=["output"], dynamic_shapes=({0: batch},), opset_version=18,
+                verbose=False,
+            )  # fmt: skip
+        else:
+            torch.onnx.export(
+                model, (x,), str(path), dynamo=False, input_names=["input"],
+                output_names=["output"], dynamic_axes={"input": {0: "batch"}}, opset_version=17,
+            )  # fmt: skip
     return path

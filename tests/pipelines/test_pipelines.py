@@ -232,3 +232,25 @@ def test_classification_3d_volumes(tmp_path):
     result = train(cfg, tmp_path / "run")
     report = _check_run(result, "classification")
     assert report["run"]["model"] == "cnn3d" and result["metrics"]["accuracy"] >= 0.85
+
+
+def test_nuclei_demo_runs_end_to_end(tmp_path):
+    """The `make demo` job on the real DSB2018 data (one epoch here; quality is asserted above)."""
+    from deephealth.pipelines.demo import run_nuclei_demo, summary_lines
+
+    events = []
+    result = run_nuclei_demo(tmp_path, epochs=1, on_event=events.append)
+    _check_run(result, "segmentation")
+    text = "\n".join(summary_lines(result))
+    assert result["onnx"] in text and result["report_html"] in text and "real data" in text
+    report = load_report(result["run_dir"])
+    assert report["config"]["patch"]["size"] == [64, 64] and report["samples"]["test"] == 2
+
+
+def test_fine_tune_from_onnx(lesion_run, lesion_set, tmp_path):
+    """A config may name an ONNX file: its weights are kept and training continues from them."""
+    cfg = {"task": "classification", "dataset": str(lesion_set), "model": lesion_run["onnx"],
+           "epochs": 1, "optimizer": {"lr": 1e-4}}  # fmt: skip
+    result = train(cfg, tmp_path)
+    assert result["onnx_check_passed"]
+    assert result["metrics"]["accuracy"] >= lesion_run["metrics"]["accuracy"] - 0.05

@@ -135,6 +135,14 @@ def test_browser_end_to_end(tmp_path, dataset_zip, browser_page):
         page.wait_for_selector("#download-link:not([hidden])")
         shot(page, "05-finished")
 
+        # The polling fallback draws the same chart from the stored events.
+        page.goto(job_url + "?transport=polling")
+        page.wait_for_function(
+            "() => document.querySelector('#transport').textContent === 'polling'"
+        )
+        page.wait_for_selector('#loss-chart path[data-series="epoch loss"]')
+        page.goto(job_url)
+
         # The KPI report.
         assert page.url == job_url
         report_href = page.get_attribute("#report-link", "href")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import onnxruntime as ort
 import pytest
@@ -77,18 +78,23 @@ def test_queue_limit_positions_stop_resume(app, users, project, dataset):
 
 @pytest.mark.parametrize("auto_resume", [True, False])
 def test_orphaned_running_jobs_are_recovered(app, users, project, dataset, auto_resume):
-    job = _training(users["owner"], project, dataset)
+    jobs = [_training(users["owner"], project, dataset)["id"] for _ in range(3)]
+    now = datetime.now(timezone.utc)
     with app.state.sessionmaker() as db:
-        row = db.get(Job, job["id"])
-        row.status, row.worker = "running", "deadhost-not-this-one:1"
+        rows = [db.get(Job, j) for j in jobs]
+        for row, worker, beat in [
+            (rows[0], "other-host:1", now),  # another host, fresh heartbeat: alive
+            (rows[1], "other-host:2", now - timedelta(minutes=5)),  # another host, silent: lost
+            (rows[2], queue.worker_name(pid=2**22 + 12345), now),  # no such process here: lost
+        ]:
+            row.status, row.worker, row.heartbeat_at = "running", worker, beat
         db.commit()
-        assert queue.recover_orphans(db, auto_resume) == []  # another host, fresh heartbeat
-        row.worker = f"{queue.worker_name(pid=2**22 + 12345)}"  # no such process here
-        db.commit()
-        assert queue.recover_orphans(db, auto_resume) == [job["id"]]
-        db.refresh(row)
+        assert sorted(queue.recover_orphans(db, auto_resume)) == jobs[1:]
+        for row in rows:
+            db.refresh(row)
     expected = "queued" if auto_resume else "interrupted"
-    assert row.status == expected and row.resume == auto_resume
+    assert [r.status for r in rows] == ["running", expected, expected]
+    assert rows[1].resume == auto_resume
 
 
 def test_training_stop_resume_finish_report_download_inference(app, users, project, dataset):
@@ -190,3 +196,20 @@ def test_training_validation_errors(users, project, dataset):
         r = owner.post(url, json=body)
         assert r.status_code == 422 and words in r.text, (body, r.text)
     assert owner.post(url, json={**base, "family_id": 999}).status_code == 422
+
+
+def test_training_from_starting_weights_records_lineage(users, project, dataset, weights):
+    owner = users["owner"]
+    r = owner.post(
+        f"/api/projects/{project['id']}/trainings",
+        json={"dataset_id": dataset["id"], "base_weights_id": weights["id"], "family_id": 1},
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert job["base_weights_id"] == weights["id"] and job["config"]["model"].endswith(".onnx")
+    other = users["stranger"].post("/api/projects", json={"name": "s", "task": "classification"})
+    r = users["stranger"].post(
+        f"/api/projects/{other.json()['id']}/trainings",
+        json={"dataset_id": dataset["id"], "family_id": 1},
+    )
+    assert r.status_code == 404  # someone else's dataset

@@ -169,3 +169,34 @@ def test_segmentation_prediction_mask_and_overlay(users, tmp_path):
     if (mask > 0).any():
         assert (np.abs(pic[:, :, 2].astype(int) - pic[:, :, 0]) > 20).any()  # coloured pixels
     assert owner.post(url + "?format=bogus", content=image).status_code == 422
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "dicom", "nifti"])
+def test_prediction_reads_every_image_format(users, weights, tmp_path, kind):
+    owner = users["owner"]
+    if kind == "jpeg":
+        data = cv2.imencode(".jpg", np.full((40, 30, 3), 120, np.uint8))[1].tobytes()
+    elif kind == "dicom":
+        from pydicom.data import get_testdata_file
+
+        data = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    else:
+        import nibabel as nib
+
+        path = tmp_path / "v.nii.gz"
+        nib.save(nib.Nifti1Image(np.random.rand(20, 20, 6).astype(np.float32), np.eye(4)), path)
+        data = path.read_bytes()
+    r = owner.post(f"/api/v1/predict/{weights['id']}", files={"file": ("img", data, "x/y")})
+    assert r.status_code == 200, r.text
+    assert abs(sum(r.json()["probabilities"].values()) - 1) < 1e-4
+
+
+def test_used_weights_and_datasets_cannot_be_deleted(users, project, dataset, weights):
+    owner = users["owner"]
+    r = owner.post(
+        f"/api/projects/{project['id']}/inferences",
+        json={"weights_id": weights["id"], "dataset_id": dataset["id"], "split": "test"},
+    )
+    assert r.status_code == 201
+    assert owner.delete(f"/api/weights/{weights['id']}").status_code == 409
+    assert owner.delete(f"/api/datasets/{dataset['id']}").status_code == 409

@@ -13,7 +13,14 @@ import sys
 from collections.abc import Sequence
 
 # Add a command group here: a module under deephealth.cli with a register(subparsers) function.
-COMMAND_MODULES: list[str] = ["distributed", "serve", "batchjobs", "pipelines", "dataset", "anonymize"]
+COMMAND_MODULES: list[str] = [
+    "distributed",
+    "serve",
+    "batchjobs",
+    "pipelines",
+    "dataset",
+    "anonymize",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

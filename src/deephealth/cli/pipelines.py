@@ -96,7 +96,7 @@ def _train(args: argparse.Namespace) -> int:
     except Exception as err:  # every failure becomes a message and an exit code
         return _fail("train", err)
     _print_result(result)
-    return 0 if result["onnx"] else FAILED
+    return 0 if result["onnx_check_passed"] else FAILED
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -184,7 +184,7 @@ def _demo(args: argparse.Namespace) -> int:
     except Exception as err:
         return _fail("demo", err)
     print("\n".join(demo.summary_lines(result)))
-    return 0 if result["onnx"] else FAILED
+    return 0 if result["onnx_check_passed"] else FAILED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

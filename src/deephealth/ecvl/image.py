@@ -77,7 +77,9 @@ class Device(enum.Enum):
     FPGA = "FPGA"
 
 
-_BY_DTYPE: dict[np.dtype, DataType] = {np.dtype(t.value): t for t in DataType if t is not DataType.none}
+_BY_DTYPE: dict[np.dtype, DataType] = {
+    np.dtype(t.value): t for t in DataType if t is not DataType.none
+}
 _BY_DTYPE[np.dtype(np.bool_)] = DataType.uint8
 _WIDEN = {"uint32": np.int64, "uint64": np.float64, "float16": np.float32}
 
@@ -244,6 +246,15 @@ class Image:
         self.spacings = self._check_spacings(spacings)
 
     # ----------------------------------------------------------------------------- construction
+    @staticmethod
+    def empty() -> Image:
+        """The empty image (pyecvl ``Image.empty()``)."""
+        return Image()
+
+    def To(self, dev: Device) -> None:  # noqa: N802
+        """Accepted for pyecvl compatibility: data stays on the CPU, only ``dev`` is recorded."""
+        self.dev = Device(dev)
+
     def _check_spacings(self, spacings: Sequence[float] | None) -> list[float]:
         n = self.data.ndim
         if spacings is None or len(spacings) == 0:
@@ -623,17 +634,57 @@ def rearranged(src: Image, channels: str, copy: bool = True) -> Image:
     return out
 
 
-def RearrangeChannels(src: Image, dst: Image, channels: str) -> None:
-    """pyecvl ``RearrangeChannels``: ``dst`` gets ``src`` with its axes in the order ``channels``."""
-    dst._assign(rearranged(src, channels, copy=True))
-
-
-def CopyImage(src: Image, dst: Image, new_type: DataType = DataType.none) -> None:
-    """pyecvl ``CopyImage``: ``dst`` becomes a deep copy of ``src``, converted to ``new_type``."""
-    out = src.copy()
-    if new_type is not DataType.none:
+def RearrangeChannels(
+    src: Image, dst: Image, channels: str, new_type: DataType | None = None
+) -> None:
+    """pyecvl ``RearrangeChannels``: ``dst`` gets ``src`` with its axes in the order ``channels``
+    (converted to ``new_type`` when given)."""
+    out = rearranged(src, channels, copy=True)
+    if new_type is not None and new_type is not DataType.none:
         out.ConvertTo(new_type)
     dst._assign(out)
+
+
+def CopyImage(src: Image, dst: Image, new_type: DataType | None = None) -> None:
+    """pyecvl ``CopyImage``: ``dst`` becomes a deep copy of ``src``, converted to ``new_type``."""
+    out = src.copy()
+    if new_type is not None and new_type is not DataType.none:
+        out.ConvertTo(new_type)
+    dst._assign(out)
+
+
+def ShallowCopyImage(src: Image, dst: Image) -> None:
+    """pyecvl ``ShallowCopyImage``: ``dst`` shares ``src``'s pixels (attributes are copied)."""
+    out = src._like(src.data)
+    out.meta = src.meta
+    dst._assign(out)
+
+
+def DropColorChannel(src: Image) -> None:
+    """pyecvl ``DropColorChannel``: remove the c axis of a one-channel image in place.
+
+    Raises:
+        EcvlError: The image has no c axis or more than one channel.
+    """
+    if "c" not in src.channels or src.Channels() != 1:
+        raise EcvlError(f"DropColorChannel needs one colour channel; layout {src.channels!r}")
+    i = src.channels.index("c")
+    src.data = src.data.squeeze(i)
+    src.channels = src.channels[:i] + src.channels[i + 1 :]
+    src.spacings = src.spacings[:i] + src.spacings[i + 1 :]
+    src.colortype = ColorType.none
+
+
+def DataTypeSize(dt: DataType | None = None) -> int:
+    """Bytes per value of ``dt``; without argument, the number of DataType members (pyecvl)."""
+    if dt is None:
+        return len(DataType) - 1
+    return 0 if DataType(dt) is DataType.none else DataType(dt).dtype.itemsize
+
+
+def DataTypeSignedSize() -> int:
+    """The number of signed DataType members (pyecvl ``DataTypeSignedSize``)."""
+    return sum(1 for t in DataType if t is not DataType.none and t.dtype.kind in "if")
 
 
 def ConvertTo(src: Image, dst: Image, dtype: DataType, saturate: bool = True) -> None:

@@ -224,7 +224,7 @@ def fashion_mnist_dataset(
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """Human-readable lines saying where the demo's outputs are and how it did."""
     k = result.get("kpis", {})
-    check = "passed" if result.get("onnx") else "not run"
+    check = "passed" if result.get("onnx_check_passed") else "FAILED or not run"
     lines = [
         "",
         "DeepHealth demo — DSB2018 nuclei segmentation (real data)",

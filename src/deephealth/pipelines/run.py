@@ -305,8 +305,9 @@ def train(
         resume: Continue from the run folder's last checkpoint.
 
     Returns:
-        {"status", "run_dir", "onnx", "report_json", "report_html", "metrics" (test split),
-        "validation_metrics", "kpis", "best_epoch"}. "onnx" is None when no epoch finished.
+        {"status", "run_dir", "onnx", "onnx_check_passed", "report_json", "report_html",
+        "metrics" (test split), "validation_metrics", "kpis", "best_epoch"}. "onnx" is None when
+        no epoch finished.
 
     Raises:
         ConfigError: invalid config (every problem listed).
@@ -322,7 +323,7 @@ def train(
     ckpt_dir = run_dir / "checkpoint"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
-        for stale in ("checkpoint/checkpoint.pt", "best.pt", "events.jsonl"):
+        for stale in ("checkpoint/checkpoint.pt", "best.pt", "events.jsonl", "model.onnx"):
             (run_dir / stale).unlink(missing_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2))
     log = EventLog(run_dir, on_event, t0)
@@ -352,46 +353,13 @@ def train(
     except _Stopped:
         status = "stopped"
         log("status", status="stopped")
-    train_s = callback.train_s
-    result: dict[str, Any] = {
-        "status": status, "run_dir": str(run_dir), "onnx": None, "report_json": None,
-        "report_html": None, "metrics": {}, "validation_metrics": {}, "kpis": {},
-        "best_epoch": callback.best_epoch,
-    }  # fmt: skip
-    onnx_info: dict[str, Any] = {}
-    test_metrics: dict[str, Any] = {}
-    val_metrics: dict[str, Any] = {}
-    overlays: list[dict[str, Any]] = []
-    production_s = None
-    best = run_dir / "best.pt"
-    if best.is_file():
-        eddl.load(net, str(best), "pt")
-        log("status", status="exporting")
-        onnx_path = run_dir / "model.onnx"
-        try:
-            eddl.save_net_to_onnx_file(net, str(onnx_path))
-        except Exception as err:
-            raise PipelineError(f"ONNX export of {net.name}: {err}") from None
-        _save_preprocessing(onnx_path, task)
-        check = check_onnx(net, onnx_path, _check_batch(task), cfg["export"]["tolerance"])
-        onnx_info = {"path": str(onnx_path), "check": check}
-        if check["passed"]:
-            # wall time of this session + training time of earlier sessions (resume)
-            production_s = time.perf_counter() - t0 + callback.restored_train_s
-        log("export", onnx=str(onnx_path), check=check)
-        forward = onnx_forward(onnx_path)
-        log("status", status="evaluating")
-        eval_split = "test" if len(task.split("test")) else "validation"
-        outputs = task.predict(eval_split, forward, cfg["batch_size"])
-        test_metrics = task.score(eval_split, outputs)
-        test_metrics["split"] = eval_split
-        overlays = task.overlays(eval_split, outputs)
-        if len(task.split("validation")):
-            v_out = task.predict("validation", forward, cfg["batch_size"])
-            val_metrics = task.score("validation", v_out)
-        result.update(onnx=str(onnx_path), metrics=test_metrics, validation_metrics=val_metrics)
-    times = {"pre_processing_s": pre_s, "train_s": train_s, "production_s": production_s}
-    kpis = build_kpis(cfg["task"], times, test_metrics)
+    production = _export_and_evaluate(net, task, cfg, run_dir, log, t0, callback)
+    times = {
+        "pre_processing_s": pre_s,
+        "train_s": callback.train_s,
+        "production_s": production.pop("production_s"),
+    }
+    kpis = build_kpis(cfg["task"], times, production["metrics"])
     report = {
         "run": {
             "name": cfg["name"] or f"{task.data.name}-{cfg['task']}",
@@ -401,17 +369,64 @@ def train(
             "epochs_done": len(callback.history), "best_epoch": callback.best_epoch,
             "monitor": cfg["monitor"], "resumed": resume,
         },
-        "kpis": kpis, "classes": task.data.classes, "test_metrics": test_metrics,
-        "validation_metrics": val_metrics, "history": callback.history, "onnx": onnx_info,
-        "times": times, "config": cfg, "machine": machine(),
+        "kpis": kpis, "classes": task.data.classes, "test_metrics": production["metrics"],
+        "validation_metrics": production["validation_metrics"], "history": callback.history,
+        "onnx": production["onnx_info"], "times": times, "config": cfg, "machine": machine(),
         "samples": {k: len(v) for k, v in task.data.splits.items()},
         "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels},
     }  # fmt: skip
-    result["report_json"] = str(write_report(run_dir / "report.json", report))
-    result["report_html"] = str(write_html(run_dir / "report.html", report, overlays))
-    result["kpis"] = kpis
+    result = {
+        "status": status, "run_dir": str(run_dir), "onnx": production["onnx"],
+        "report_json": str(write_report(run_dir / "report.json", report)),
+        "report_html": str(write_html(run_dir / "report.html", report, production["overlays"])),
+        "metrics": production["metrics"], "validation_metrics": production["validation_metrics"],
+        "kpis": kpis, "best_epoch": callback.best_epoch,
+        "onnx_check_passed": production["onnx_info"].get("check", {}).get("passed", False),
+    }  # fmt: skip
     log("done", status=status, onnx=result["onnx"], report_html=result["report_html"], kpis=kpis)
     return result
+
+
+def _export_and_evaluate(
+    net: Any, task: Task, cfg: dict[str, Any], run_dir: Path, log: EventLog, t0: float,
+    callback: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """Export the best weights to ONNX, check them in onnxruntime, score the ONNX model.
+
+    Returns {"onnx", "onnx_info", "production_s", "metrics", "validation_metrics", "overlays"};
+    empty values when no epoch finished (no best weights).
+    """
+    import deephealth.eddl as eddl
+
+    out: dict[str, Any] = {"onnx": None, "onnx_info": {}, "production_s": None, "metrics": {},
+                           "validation_metrics": {}, "overlays": []}  # fmt: skip
+    best = run_dir / "best.pt"
+    if not best.is_file():
+        return out
+    eddl.load(net, str(best), "pt")
+    log("status", status="exporting")
+    onnx_path = run_dir / "model.onnx"
+    try:
+        eddl.save_net_to_onnx_file(net, str(onnx_path))
+    except Exception as err:
+        raise PipelineError(f"ONNX export of {net.name}: {err}") from None
+    _save_preprocessing(onnx_path, task)
+    check = check_onnx(net, onnx_path, _check_batch(task), cfg["export"]["tolerance"])
+    if check["passed"]:
+        # wall time of this session + training time of earlier sessions (resume)
+        out["production_s"] = time.perf_counter() - t0 + callback.restored_train_s
+    log("export", onnx=str(onnx_path), check=check)
+    forward = onnx_forward(onnx_path)
+    log("status", status="evaluating")
+    eval_split = "test" if len(task.split("test")) else "validation"
+    outputs = task.predict(eval_split, forward, cfg["batch_size"])
+    out["metrics"] = {**task.score(eval_split, outputs), "split": eval_split}
+    out["overlays"] = task.overlays(eval_split, outputs)
+    if len(task.split("validation")):
+        v_out = task.predict("validation", forward, cfg["batch_size"])
+        out["validation_metrics"] = task.score("validation", v_out)
+    out.update(onnx=str(onnx_path), onnx_info={"path": str(onnx_path), "check": check})
+    return out
 
 
 # ------------------------------------------------------------------------------ evaluate/predict

@@ -16,6 +16,8 @@ from deephealth.ecvl.errors import EcvlError
 from deephealth.ecvl.image import DataType, Image
 from deephealth.ecvl.imgproc._common import cv_view, wrap
 
+_ANY = frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"})
+
 
 def _gray(src: Image, name: str, dtypes: frozenset[str] | None = None) -> np.ndarray:
     arr = cv_view(src, name) if dtypes is None else cv_view(src, name, dtypes)
@@ -30,7 +32,7 @@ def ConnectedComponentsLabeling(src: Image, dst: Image) -> int:
     arr = _gray(
         src,
         "ConnectedComponentsLabeling",
-        frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"}),
+        _ANY,
     )
     binary = (arr != 0).astype(np.uint8)
     n, labels = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)
@@ -44,7 +46,7 @@ def FindContours(src: Image) -> list[np.ndarray]:
     arr = _gray(
         src,
         "FindContours",
-        frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"}),
+        _ANY,
     )
     binary = (arr != 0).astype(np.uint8)
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -57,14 +59,12 @@ def _powers(n: int, order: int, center: float, dtype: type) -> np.ndarray:
 
 
 def _moments(
-    src: Image, moments: Image, cx: float, cy: float, order: int, type: DataType, name: str
+    src: Image, moments: Image, cx: float, cy: float, order: int, type_: DataType, name: str
 ) -> None:
-    arr = _gray(
-        src, name, frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"})
-    )
+    arr = _gray(src, name, _ANY)
     if order < 0:
         raise EcvlError(f"{name}: order must be >= 0")
-    dt = DataType(type)
+    dt = DataType(type_)
     if dt not in (DataType.float32, DataType.float64):
         raise EcvlError(f"{name}: type must be float32 or float64")
     ft = dt.dtype.type
@@ -77,9 +77,9 @@ def _moments(
     moments._assign(out)
 
 
-def Moments(src: Image, moments: Image, order: int = 3, type: DataType = DataType.float64) -> None:
+def Moments(src: Image, moments: Image, order: int = 3, type_: DataType = DataType.float64) -> None:
     """Raw image moments up to ``order`` of a single-channel image into ``moments``."""
-    _moments(src, moments, 0.0, 0.0, order, type, "Moments")
+    _moments(src, moments, 0.0, 0.0, order, type_, "Moments")
 
 
 def CentralMoments(
@@ -87,14 +87,14 @@ def CentralMoments(
     moments: Image,
     center: Sequence[float] | None = None,
     order: int = 3,
-    type: DataType = DataType.float64,
+    type_: DataType = DataType.float64,
 ) -> None:
     """Central moments about ``center = [x, y]`` (default the intensity centroid)."""
     if center is None or len(center) == 0:
         arr = _gray(
             src,
             "CentralMoments",
-            frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"}),
+            _ANY,
         ).astype(np.float64)
         total = arr.sum()
         if total == 0:
@@ -103,7 +103,7 @@ def CentralMoments(
         cx = float((arr.sum(axis=0) * np.arange(arr.shape[1])).sum() / total)
     else:
         cx, cy = float(center[0]), float(center[1])
-    _moments(src, moments, cx, cy, order, type, "CentralMoments")
+    _moments(src, moments, cx, cy, order, type_, "CentralMoments")
 
 
 def MeanStdDev(src: Image) -> tuple[list[float], list[float]]:
@@ -124,7 +124,7 @@ def GetMaxN(src: Image, n: int) -> list[list[int]]:
     arr = _gray(
         src,
         "GetMaxN",
-        frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"}),
+        _ANY,
     )
     if not 0 < n <= arr.size:
         raise EcvlError(f"GetMaxN: n must be in [1, {arr.size}], got {n}")

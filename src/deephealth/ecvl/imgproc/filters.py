@@ -110,6 +110,11 @@ def GaussianBlur(src: Image, dst: Image, *args: float) -> None:
     dst._assign(wrap(src, cv2.GaussianBlur(arr, size, sx, sigmaY=sy)))
 
 
+def GaussianBlur2(src: Image, dst: Image, sigma: float) -> None:
+    """pyecvl ``GaussianBlur2``: Gaussian blur with the kernel size derived from ``sigma``."""
+    GaussianBlur(src, dst, sigma)
+
+
 def MedianBlur(src: Image, dst: Image, ksize: int) -> None:
     """Median filter with an odd square window (``cv2.medianBlur``; replicated borders). Sizes
     above 5 need uint8 in OpenCV; other types then use ``scipy.ndimage.median_filter``."""

@@ -23,11 +23,17 @@ def ResizeDim(
     newdim: Sequence[int],
     interp: InterpolationType = InterpolationType.linear,
 ) -> None:
-    """Resize to ``newdim = [width, height]`` (``cv2.resize``); spacings scale accordingly.
+    """Resize to ``newdim = [width, height]`` (``cv2.resize``); spacings scale accordingly. As in
+    pyecvl, a volume takes ``[x, y, z]`` (see :func:`~deephealth.ecvl.imgproc.volume.ResizeDim3D`).
 
     Raises:
-        EcvlError: Bad size, or an image that is not 2D.
+        EcvlError: Bad size, or an image that is neither 2D nor a volume.
     """
+    if len(newdim) == 3 and "z" in src.channels:
+        from deephealth.ecvl.imgproc.volume import ResizeDim3D
+
+        ResizeDim3D(src, dst, newdim, interp)
+        return
     arr = cv_view(src, "ResizeDim")
     if len(newdim) != 2 or min(newdim) <= 0:
         raise EcvlError(f"ResizeDim: newdim must be [width, height] > 0, got {list(newdim)}")
@@ -43,11 +49,18 @@ def ResizeScale(
     scales: Sequence[float],
     interp: InterpolationType = InterpolationType.linear,
 ) -> None:
-    """Resize by ``scales = [sx, sy]``; the new size is ``round(W * sx), round(H * sy)``."""
-    if len(scales) != 2 or min(scales) <= 0:
-        raise EcvlError(f"ResizeScale: scales must be [sx, sy] > 0, got {list(scales)}")
-    w, h = src.Width(), src.Height()
-    ResizeDim(src, dst, [max(1, round(w * scales[0])), max(1, round(h * scales[1]))], interp)
+    """Resize by ``scales = [sx, sy]`` (``[sx, sy, sz]`` for volumes); the new size is
+    ``round(W * sx), round(H * sy)``."""
+    dims = [src.Width(), src.Height()] + ([src.Depth()] if len(scales) == 3 else [])
+    if (
+        len(scales) not in (2, 3)
+        or min(scales) <= 0
+        or (len(scales) == 3 and "z" not in src.channels)
+    ):
+        raise EcvlError(
+            f"ResizeScale: scales must be [sx, sy] (or [sx, sy, sz]) > 0, got {list(scales)}"
+        )
+    ResizeDim(src, dst, [max(1, round(d * f)) for d, f in zip(dims, scales)], interp)
 
 
 def Flip2D(src: Image, dst: Image) -> None:

@@ -252,6 +252,20 @@ def _position(ds: Any) -> np.ndarray | None:
     return np.asarray([float(v) for v in ipp], dtype=np.float64)
 
 
+def _frame_positions(ds: Any, n: int) -> np.ndarray | None:
+    """The ImagePositionPatient of each frame of an enhanced multi-frame object (None if absent)."""
+    groups = ds.get("PerFrameFunctionalGroupsSequence")
+    if not groups or len(groups) != n or n < 2:
+        return None
+    out = []
+    for item in groups:
+        plane = item.get("PlanePositionSequence")
+        if not plane or "ImagePositionPatient" not in plane[0]:
+            return None
+        out.append([float(v) for v in plane[0].ImagePositionPatient])
+    return np.asarray(out, dtype=np.float64)
+
+
 def _pixel_spacing(ds: Any) -> tuple[float, float]:
     ps = _find(ds, "PixelSpacing") or _find(ds, "ImagerPixelSpacing")
     if ps is None or len(ps) != 2:
@@ -306,17 +320,24 @@ def read(path: str | os.PathLike, flags: Any = None) -> Image:
     if arr.ndim == 2 + (spp > 1):  # one frame: (rows, cols[, s])
         data = arr[:, :, None] if spp == 1 else arr
         img = Image.fromarray(data.transpose(1, 0, 2), "xyc", color, [sx, sy, 1.0])
-        step = None
+        step, origin = None, _position(ds)
     else:  # (frames, rows, cols[, s])
-        data = arr[..., None] if spp == 1 else arr
-        sz = _slice_spacing(ds)
-        img = Image.fromarray(data.transpose(2, 1, 0, 3), "xyzc", color, [sx, sy, sz, 1.0])
-        iop = _orientation(ds)
-        step = None if iop is None else np.cross(iop[:3], iop[3:]) * sz
         if frames != arr.shape[0]:
             raise ImageReadError(path, f"NumberOfFrames is {frames} but {arr.shape[0]} decoded")
+        data = arr[..., None] if spp == 1 else arr
+        iop = _orientation(ds)
+        framepos = _frame_positions(ds, arr.shape[0])
+        if framepos is not None:  # enhanced multi-frame: the geometry of every frame
+            step = (framepos[-1] - framepos[0]) / (len(framepos) - 1)
+            sz = float(np.linalg.norm(step)) or _slice_spacing(ds)
+            origin = framepos[0]
+        else:
+            sz = _slice_spacing(ds)
+            step = None if iop is None else np.cross(iop[:3], iop[3:]) * sz
+            origin = _position(ds)
+        img = Image.fromarray(data.transpose(2, 1, 0, 3), "xyzc", color, [sx, sy, sz, 1.0])
     img.meta = dataset_meta(ds)
-    img.meta["affine"] = _affine(_orientation(ds), _position(ds), sx, sy, step)
+    img.meta["affine"] = _affine(_orientation(ds), origin, sx, sy, step)
     img.meta["affine_space"] = "LPS"
     return img
 

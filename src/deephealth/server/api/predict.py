@@ -88,6 +88,8 @@ async def predict(
     key = (principal.id, weights_id)
     now = time.monotonic()
     if now - _last_audit.get(key, -_AUDIT_EVERY_S) >= _AUDIT_EVERY_S:
+        if len(_last_audit) > 10_000:
+            _last_audit.clear()
         _last_audit[key] = now
         audit(db, request, principal, "weights.predict", "weights", weights_id, project_id)
         db.commit()

@@ -13,15 +13,17 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.engine import make_engine, make_sessionmaker
-from deephealth.server.db.models import Job
+from deephealth.server.db.models import Job, utcnow
 from deephealth.server.jobs import queue
 from deephealth.server.jobs.runner import run_job
 
 CONFIG_ENV = "DEEPHEALTH_SERVER_CONFIG"
 PR_SET_PDEATHSIG = 1
+HEARTBEAT_S = 10.0
 
 
 def _die_with_parent() -> None:
@@ -30,6 +32,17 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _heartbeat(sessions, job_id: int, done: threading.Event) -> None:  # noqa: ANN001
+    """Refresh the job's heartbeat every `HEARTBEAT_S` while it runs (even between events)."""
+    while not done.wait(HEARTBEAT_S):
+        with sessions() as db:
+            job = db.get(Job, job_id)
+            if job is None or job.status != "running":
+                return
+            job.heartbeat_at = utcnow()
+            db.commit()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         job.worker = queue.worker_name()
         db.commit()
+    beat = threading.Event()
+    threading.Thread(target=_heartbeat, args=(sessions, job_id, beat), daemon=True).start()
     status = run_job(sessions, server, job_id, lambda: stopping)
+    beat.set()
     engine.dispose()
     return 1 if status == "failed" else 0
 

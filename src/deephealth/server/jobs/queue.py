@@ -3,8 +3,8 @@ and recovery after a restart.
 
 Claiming is one conditional UPDATE (`status='queued'` → `'running'` only while fewer than
 `max_concurrent_jobs` jobs run), so several worker processes can poll the same table and each
-job is taken by exactly one of them. A job found `running` whose worker is gone (dead process on
-this host, or no heartbeat for `STALE_AFTER_S`) is re-queued to resume from its last checkpoint, or
+job is taken by exactly one of them. A job found `running` whose process is gone (a dead process
+on this host; for jobs of other hosts, no heartbeat for `STALE_AFTER_S`) is re-queued to resume from its last checkpoint, or
 marked `interrupted` when the server is configured not to resume automatically.
 """
 
@@ -128,7 +128,8 @@ def recover_orphans(db: Session, auto_resume: bool) -> list[int]:
         hb = job.heartbeat_at
         if hb is not None and hb.tzinfo is None:
             hb = hb.replace(tzinfo=stale_before.tzinfo)
-        if not (_pid_dead(job.worker) or (hb and hb < stale_before)):
+        local = job.worker.rpartition(":")[0] == socket.gethostname()
+        if not (_pid_dead(job.worker) if local else bool(hb and hb < stale_before)):
             continue
         if auto_resume:
             requeue(db, job, resume=job.kind == "training", message="worker lost; re-queued")

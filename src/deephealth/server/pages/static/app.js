@@ -340,7 +340,8 @@ async function pageJob() {
     }, 1000);
   };
   const startStream = () => {
-    if (!window.EventSource || body.forcePolling) { startPolling(); return; }
+    const forced = new URLSearchParams(location.search).get("transport") === "polling";
+    if (!window.EventSource || forced) { startPolling(); return; }
     es = new EventSource(`/api/jobs/${id}/stream?after=${state.last}`);
     const handler = (m) => { onEvent(JSON.parse(m.data)); draw(); };
     ["epoch", "batch", "status"].forEach((t) => es.addEventListener(t, handler));
