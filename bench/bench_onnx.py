@@ -87,11 +87,16 @@ def interleaved(peers: dict[str, Callable[[], object]], rounds: int) -> dict[str
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def throughput(net: eddl.Model, path: Path, x: np.ndarray, threads: int, rounds: int) -> dict:
-    ours = InferenceSession(path, threads=threads)
+def sessions(path: Path, threads: int) -> tuple[InferenceSession, ort.InferenceSession]:
+    """Our session and a direct onnxruntime session with the same thread settings."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     direct = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return InferenceSession(path, threads=threads), direct
+
+
+def throughput(net: eddl.Model, path: Path, x: np.ndarray, threads: int, rounds: int) -> dict:
+    ours, direct = sessions(path, threads)
     name = direct.get_inputs()[0].name
     net.graph.eval()
     xt = torch.from_numpy(x)
@@ -119,8 +124,7 @@ def throughput(net: eddl.Model, path: Path, x: np.ndarray, threads: int, rounds:
 
 def call_overhead(net: eddl.Model, path: Path, threads: int, rounds: int) -> dict:
     """Per-call cost of the wrapper: a tiny model, 500 calls per peer per round, in microseconds."""
-    ours = InferenceSession(path, threads=threads)
-    direct = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ours, direct = sessions(path, threads)
     name = direct.get_inputs()[0].name
     x = np.zeros((1, *net.inputs[0].output_shape), np.float32)
 
@@ -201,9 +205,10 @@ def markdown(r: dict) -> str:
         f"| InferenceSession / our PyTorch forward | {t18['serving_vs_torch']:.2f}x | "
         f"{tun['serving_vs_torch']:.2f}x |",
         "",
-        f"Per call on a tiny model (Dense 16->4): InferenceSession {r['overhead_us']['serving']:.1f}"
-        f" us, onnxruntime direct {r['overhead_us']['onnxruntime']:.1f} us (the wrapper's own cost "
-        "is the difference).",
+        f"Per call on a tiny model (Dense 16->4, where only call overhead counts): InferenceSession "
+        f"{r['overhead_us']['serving']:.1f} us, onnxruntime direct "
+        f"{r['overhead_us']['onnxruntime']:.1f} us (medians; on this shared machine differences of "
+        "a few us are noise).",
         "",
         "| samples/s | ResNet-18 (3x224x224, batch 4) | U-Net (1x128x128, batch 1) |",
         "|---|---|---|",

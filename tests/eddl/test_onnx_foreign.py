@@ -176,7 +176,20 @@ HELPER_GRAPHS = {
     "LRN": ([N("LRN", ["x"], ["y"], size=3, alpha=1e-3, beta=0.75, bias=2.0)], [], (5, 4, 4)),
     "LRN-defaults": ([N("LRN", ["x"], ["y"], size=5)], [], (6, 3, 3)),
     "Dropout-identity": ([N("Dropout", ["x"], ["y"])], [], (5,)),
+    "InstanceNormalization": (
+        [N("InstanceNormalization", ["x", "sc", "bi"], ["y"], epsilon=1e-3)],
+        [
+            _t("sc", RNG.random(4).astype(np.float32) + 0.5),
+            _t("bi", RNG.random(4).astype(np.float32)),
+        ],
+        (4, 3, 5),
+    ),
 }
+GROUPNORM = (
+    [N("GroupNormalization", ["x", "sc", "bi"], ["y"], num_groups=2, epsilon=1e-4)],
+    [_t("sc", RNG.random(6).astype(np.float32) + 0.5), _t("bi", RNG.random(6).astype(np.float32))],
+    (6, 4, 4),
+)
 UPSAMPLE = (
     [N("Upsample", ["x", "sc"], ["y"], mode="nearest")],
     [_t("sc", np.array([1, 1, 2, 3], np.float32))],
@@ -200,6 +213,15 @@ def test_upsample_opset9() -> None:
     net = eddl.import_net_from_onnx_string(data)
     assert [layer.kind for layer in net.layers] == ["Input", "UpSampling"]
     np.testing.assert_array_equal(run_ours(net, x), run_ort(data, x))
+
+
+def test_group_normalization_opset21() -> None:
+    nodes, inits, shape = GROUPNORM
+    data = _graph(nodes, inits, shape, opset=21)
+    x = np.random.default_rng(4).standard_normal((2, *shape)).astype(np.float32)
+    net = eddl.import_net_from_onnx_string(data)
+    assert net.layers[1].kind == "GroupNormalization" and net.layers[1].params["groups"] == 2
+    assert_close_to_scale(run_ours(net, x), run_ort(data, x))
 
 
 def test_shape_computations_are_folded() -> None:

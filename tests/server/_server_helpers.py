@@ -1,5 +1,6 @@
-"""Builders of real test inputs for the server tests: a synthetic PNG dataset as a zip, hostile
-zips, and a tiny ONNX classifier exported by deephealth.eddl."""
+"""Builders of real test inputs for the server tests (a synthetic PNG dataset as a zip, hostile
+zips, a tiny ONNX classifier exported by deephealth.eddl) and HTTPS test clients that keep their
+login's CSRF token."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from fastapi.testclient import TestClient
 
 
 def make_dataset_dir(root: Path, n: int = 40, size: int = 32, task: str = "classification") -> Path:
@@ -80,3 +82,29 @@ def png_bytes(size: int = 32, seed: int = 0) -> bytes:
     ok, buf = cv2.imencode(".png", (rng.random((size, size)) * 255).astype(np.uint8))
     assert ok
     return buf.tobytes()
+
+
+class Client(TestClient):
+    """A test client that remembers the CSRF token of its login."""
+
+    csrf: str = ""
+    user: dict = {}
+
+    def request(self, method, url, **kw):  # noqa: ANN001, ANN201
+        if self.csrf:
+            kw.setdefault("headers", {})
+            kw["headers"] = {"X-CSRF-Token": self.csrf, **(kw["headers"] or {})}
+        return super().request(method, url, **kw)
+
+
+def new_client(app) -> Client:  # noqa: ANN001
+    return Client(app, base_url="https://testserver")
+
+
+def signup(app, email: str, password: str = "correct horse") -> Client:  # noqa: ANN001
+    client = new_client(app)
+    r = client.post("/api/auth/signup", json={"email": email, "password": password})
+    assert r.status_code == 201, r.text
+    client.csrf = r.json()["csrf_token"]
+    client.user = r.json()["user"]
+    return client

@@ -12,7 +12,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
 import _server_helpers as helpers  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+from _server_helpers import new_client, signup  # noqa: E402
 
 from deephealth.server.app import create_app  # noqa: E402
 from deephealth.server.config import ServerConfig  # noqa: E402
@@ -40,32 +40,6 @@ def app(config: ServerConfig):
     application = create_app(config)
     yield application
     application.state.engine.dispose()
-
-
-class Client(TestClient):
-    """A test client that remembers the CSRF token of its login."""
-
-    csrf: str = ""
-    user: dict = {}
-
-    def request(self, method, url, **kw):  # noqa: ANN001, ANN201
-        if self.csrf:
-            kw.setdefault("headers", {})
-            kw["headers"] = {"X-CSRF-Token": self.csrf, **(kw["headers"] or {})}
-        return super().request(method, url, **kw)
-
-
-def new_client(app) -> Client:  # noqa: ANN001
-    return Client(app, base_url="https://testserver")
-
-
-def signup(app, email: str, password: str = "correct horse") -> Client:  # noqa: ANN001
-    client = new_client(app)
-    r = client.post("/api/auth/signup", json={"email": email, "password": password})
-    assert r.status_code == 201, r.text
-    client.csrf = r.json()["csrf_token"]
-    client.user = r.json()["user"]
-    return client
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import new_client, signup
+from _server_helpers import new_client, signup
 from sqlalchemy import select
 
 from deephealth.server.db.models import ApiToken, LoginSession, User
@@ -109,3 +109,17 @@ def test_audit_log_records_logins(app):
     actions = [a["action"] for a in admin.get("/api/admin/audit").json()]
     assert "user.login_failed" in actions and "user.signup" in actions
     assert signup(app, "plain@example.org").get("/api/admin/audit").status_code == 403
+
+
+def test_repeated_failed_logins_are_throttled(app):
+    signup(app, "victim@example.org", "the real password")
+    c = new_client(app)
+    for _ in range(10):
+        r = c.post("/api/auth/login", json={"email": "victim@example.org", "password": "guess"})
+        assert r.status_code == 401
+    r = c.post(
+        "/api/auth/login", json={"email": "victim@example.org", "password": "the real password"}
+    )
+    assert r.status_code == 429
+    other = c.post("/api/auth/login", json={"email": "nobody@example.org", "password": "guess"})
+    assert other.status_code == 401

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import _server_helpers as helpers
 import pytest
-from conftest import new_client
+from _server_helpers import new_client
 
 MISSING = 987654
 

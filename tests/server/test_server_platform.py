@@ -10,9 +10,9 @@ import _server_helpers as helpers
 import cv2
 import numpy as np
 import pytest
+from _server_helpers import new_client
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import new_client
 from sqlalchemy import inspect
 
 from deephealth.server.config import ServerConfig

@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _server_helpers import new_client
 from _server_process import free_port
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import new_client
 
 from deephealth.server.app import create_app
 from deephealth.server.config import ServerConfig

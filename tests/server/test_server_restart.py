@@ -1,9 +1,12 @@
 """The restart test: kill `deephealth serve` and its workers (SIGKILL, whole process group) in the
-middle of a training, start it again on the same data folder, and the training finishes from its
-checkpoint (epoch numbers go on; nothing already done is redone from scratch)."""
+middle of a training, start it again on the same data folder, and the training continues from its
+checkpoint; stop the server gracefully (SIGTERM) mid-training, and the job goes back to the queue;
+start it a third time and the training finishes (epoch numbers go on; nothing is redone from
+scratch)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import httpx
@@ -42,7 +45,7 @@ def test_kill_server_and_workers_mid_training_then_finish_from_checkpoint(tmp_pa
             json={
                 "dataset_id": ds["id"],
                 "family_id": 1,
-                "hyperparameters": {"epochs": 12, "batch_size": 4},
+                "hyperparameters": {"epochs": 16, "batch_size": 4},
             },
         ).json()
         _wait(lambda: len(_epochs(client, job["id"])) >= 2, 90, "two epochs")
@@ -50,15 +53,24 @@ def test_kill_server_and_workers_mid_training_then_finish_from_checkpoint(tmp_pa
     finally:
         server.stop()
     # The database still says running: nobody told it otherwise.
-    import sqlite3
-
     with sqlite3.connect(data / "deephealth.db") as db:
         status, done = db.execute(
             "select status, (select max(epoch) from job_events where "
             "job_id=jobs.id) from jobs where id=?",
             (job["id"],),
         ).fetchone()
-    assert status == "running" and 2 <= done < 12
+    assert status == "running" and 2 <= done < 16
+
+    # Second start: the orphaned job is re-queued and resumes; a graceful stop hands it back.
+    server = ServerProcess(data).start()
+    try:
+        client = _login(server)
+        _wait(lambda: max(_epochs(client, job["id"]), default=0) > done, 90, "resumed epochs")
+    finally:
+        server.stop()
+    with sqlite3.connect(data / "deephealth.db") as db:
+        status, resume = db.execute("select status, resume from jobs").fetchone()
+    assert (status, resume) == ("queued", 1)
 
     server = ServerProcess(data).start()
     try:
@@ -75,13 +87,13 @@ def test_kill_server_and_workers_mid_training_then_finish_from_checkpoint(tmp_pa
         assert final["status"] == "finished", final["error"]
         epochs = _epochs(client, job["id"])
         assert epochs.count(1) == 1, epochs  # not restarted from scratch
-        assert sorted(set(epochs)) == list(range(1, 13))
+        assert sorted(set(epochs)) == list(range(1, 17))
         statuses = [
             e["data"].get("status")
             for e in client.get(f"/api/jobs/{job['id']}/events").json()["events"]
             if e["type"] == "status"
         ]
-        assert "queued" in statuses[statuses.index("running") + 1 :]  # re-queued after the restart
+        assert statuses.count("queued") >= 3  # created, re-queued after the kill, handed back
         report = client.get(f"/api/jobs/{job['id']}/report.json").json()
         assert report["run"]["resumed"] is True
         assert client.get(f"/api/weights/{final['result']['weights_id']}/download").content

@@ -7,7 +7,7 @@ from __future__ import annotations
 import _server_helpers as helpers
 import onnx
 import pytest
-from conftest import new_client
+from _server_helpers import new_client
 
 
 def _post_zip(client, project_id: int, content: bytes):  # noqa: ANN001, ANN202

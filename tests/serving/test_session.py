@@ -132,6 +132,8 @@ def test_wrong_rank_and_wrong_input_count(classifier: Path) -> None:
 def test_wrong_sample_shape_names_the_model(classifier: Path) -> None:
     with pytest.raises(ServingError, match=r"classifier.onnx failed on inputs .*\(1, 3, 5, 4\)"):
         InferenceSession(classifier).run(np.zeros((3, 5, 4), np.float32))
+    with pytest.raises(ServingError, match=r"classifier.onnx failed on inputs .*\(2, 3, 5, 4\)"):
+        InferenceSession(classifier).run(np.zeros((2, 3, 5, 4), np.float32))
 
 
 def test_devices(classifier: Path) -> None:

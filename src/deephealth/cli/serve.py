@@ -9,6 +9,7 @@ resume from their checkpoints next time).
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 
 
@@ -97,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
         f"{config.workers} worker(s))",
         flush=True,
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down; with these handlers in
+    # place that no longer kills the process, so the workers below are stopped cleanly (their
+    # running jobs go back to the queue and resume from their checkpoints).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: None)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:

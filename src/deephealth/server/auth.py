@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -127,3 +129,32 @@ def _dummy_hash() -> str:
     if key not in _dummy_hashes:
         _dummy_hashes[key] = _hasher.hash(secrets.token_hex(8))
     return _dummy_hashes[key]
+
+
+class FailureThrottle:
+    """Counts failed logins per key (e-mail) in a sliding window; blocks a key after too many.
+
+    Kept in memory: it slows down password guessing against one account from one server process.
+    """
+
+    def __init__(self, max_failures: int, window_s: float) -> None:
+        self.max_failures, self.window_s = max_failures, window_s
+        self._seen: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._seen.get(key, []) if now - t < self.window_s]
+        self._seen[key] = times
+        return times
+
+    def add(self, key: str) -> None:
+        """Record one failure for `key`."""
+        with self._lock:
+            if len(self._seen) > 100_000:
+                self._seen.clear()
+            self._recent(key, time.monotonic()).append(time.monotonic())
+
+    def blocked(self, key: str) -> bool:
+        """Whether `key` has reached `max_failures` within the window."""
+        with self._lock:
+            return len(self._recent(key, time.monotonic())) >= self.max_failures

@@ -116,6 +116,8 @@ class InferenceSession:
         ]
         self._dtypes = [_ORT_DTYPES.get(i.type) for i in inputs]
         self._identity = self.preprocessing.is_identity
+        layout = self.preprocessing.layout
+        self._ranks = [len(layout) + 1 if layout else len(shape) for shape in self.input_shapes]
 
     @property
     def providers(self) -> list[str]:
@@ -128,8 +130,7 @@ class InferenceSession:
         return self.preprocessing.class_names
 
     def _is_batched(self, i: int, x: np.ndarray) -> bool:
-        layout = self.preprocessing.layout
-        rank = len(layout) + 1 if layout else len(self.input_shapes[i])
+        rank = self._ranks[i]
         if x.ndim == rank:
             return True
         if x.ndim == rank - 1:
@@ -139,7 +140,20 @@ class InferenceSession:
             f"(model shape {self.input_shapes[i]}), got shape {x.shape}"
         )
 
-    def _feeds(self, inputs: Sequence[np.ndarray]) -> tuple[dict[str, np.ndarray], bool]:
+    def _feed(self, i: int, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Input `i` ready for onnxruntime (preprocessed, cast, batched) and whether it was a batch."""
+        if type(x) is np.ndarray and self._identity and x.dtype == self._dtypes[i]:
+            if x.ndim == self._ranks[i]:  # the common case: a batch as the model wants it
+                return x, True
+        x = np.asarray(x)
+        batched = self._is_batched(i, x)
+        if not self._identity and self._dtypes[i] is np.float32:
+            x = self.preprocessing.apply(x, batched=batched)
+        elif self._dtypes[i] is not None and x.dtype != self._dtypes[i]:
+            x = x.astype(self._dtypes[i])
+        return (x if batched else x[None]), batched
+
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(inputs) != len(self.input_names):
             raise ServingError(
                 f"{self.path.name} takes {len(self.input_names)} input(s) {self.input_names}, "
@@ -148,28 +162,17 @@ class InferenceSession:
         feeds: dict[str, np.ndarray] = {}
         batched = True
         for i, x in enumerate(inputs):
-            x = np.asarray(x)
-            batched = self._is_batched(i, x)
-            if not self._identity and self._dtypes[i] is np.float32:
-                x = self.preprocessing.apply(x, batched=batched)
-            elif self._dtypes[i] is not None and x.dtype != self._dtypes[i]:
-                x = x.astype(self._dtypes[i])
-            if not batched:
-                x = x[None]
-            feeds[self.input_names[i]] = x
-        return feeds, batched
+            feeds[self.input_names[i]], batched = self._feed(i, x)
+        try:
+            outs = self._session.run(None, feeds)
+        except Exception as err:  # onnxruntime raises its own exception classes
+            shapes = {k: v.shape for k, v in feeds.items()}
+            raise ServingError(f"{self.path.name} failed on inputs {shapes}: {err}") from None
+        return outs if batched else [o[0] for o in outs]
 
     def run_named(self, *inputs: np.ndarray) -> dict[str, np.ndarray]:
         """Run the model; returns every output by name (batch axis dropped for one sample)."""
-        feeds, batched = self._feeds(inputs)
-        try:
-            outs = self._session.run(None, feeds)
-        except Exception as err:
-            shapes = {k: v.shape for k, v in feeds.items()}
-            raise ServingError(f"{self.path.name} failed on inputs {shapes}: {err}") from None
-        if not batched:
-            outs = [o[0] for o in outs]
-        return dict(zip(self.output_names, outs))
+        return dict(zip(self.output_names, self._run(inputs)))
 
     def run(self, *inputs: np.ndarray) -> np.ndarray | list[np.ndarray]:
         """Run the model on one sample or a batch per input.
@@ -185,7 +188,7 @@ class InferenceSession:
         Raises:
             ServingError: wrong number of inputs, wrong rank, or onnxruntime rejecting the input.
         """
-        outs = list(self.run_named(*inputs).values())
+        outs = self._run(inputs)
         return outs[0] if len(outs) == 1 else outs
 
     def classify(self, x: np.ndarray) -> list[str]:

@@ -19,6 +19,7 @@ from deephealth.server.db.models import ApiToken, User, utcnow
 from deephealth.server.deps import Principal, audit, get_config, get_db, require_user
 
 router = APIRouter(tags=["auth"])
+_failures = auth.FailureThrottle(max_failures=10, window_s=600.0)
 
 
 class SignupIn(BaseModel):
@@ -89,8 +90,12 @@ def login(
     config: ServerConfig = Depends(get_config),
 ) -> dict:
     """Log in with e-mail and password; sets the session cookie."""
+    key = body.email.strip().lower()
+    if _failures.blocked(key):
+        raise HTTPException(429, "too many failed logins for this e-mail; try again later")
     user = auth.authenticate(db, body.email, body.password)
     if user is None:
+        _failures.add(key)
         audit(db, request, None, "user.login_failed", detail_email=body.email[:254])
         db.commit()
         raise HTTPException(401, "wrong e-mail or password")

@@ -174,3 +174,21 @@ def lrn_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
             "ScalarOp", [den], {"op": op, "value": value}, node, output=f"{node.output[0]}/{op}"
         )
     ictx.add("Div", [x, den], {}, node)
+
+
+@op_importer("InstanceNormalization", "GroupNormalization")
+def groupnorm_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
+    """A GroupNormalization layer: InstanceNormalization is one group per channel; ONNX
+    GroupNormalization's scale/bias are per channel (opset 21) or per group (opset 18, repeated
+    over each group's channels)."""
+    parent = ictx.layer(node)
+    channels = parent.output_shape[0]
+    a = ictx.attrs(node)
+    groups = channels if node.op_type == "InstanceNormalization" else int(a["num_groups"])
+    scale, bias = ictx.const(node, 1, "scale"), ictx.const(node, 2, "bias")
+    if scale.size == groups and groups != channels:
+        scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
+    if len(parent.output_shape) < 2:
+        raise ictx.error(node, f"needs (C, spatial...) inputs, got {parent.output_shape}")
+    params = {"groups": groups, "epsilon": float(a.get("epsilon", 1e-5)), "affine": True}
+    ictx.add("GroupNormalization", [parent], params, node, {"weight": scale, "bias": bias})

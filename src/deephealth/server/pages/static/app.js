@@ -167,7 +167,14 @@ async function pageProject() {
     famSel.addEventListener("change", loadHyper);
     await loadHyper();
   }
-  await Promise.all([loadDatasets(), loadWeights(), loadJobs(), loadMembers()]);
+  const loadAudit = async () => {
+    if (!$("#audit")) return;
+    const members = Object.fromEntries((await api("GET", `/api/projects/${pid}/members`)).map((m) => [m.id, m.email]));
+    fillTable("audit", (await api("GET", `/api/projects/${pid}/audit?limit=50`)), (a) => [
+      (a.created_at || "").slice(0, 19), members[a.user_id] || (a.user_id ? `user #${a.user_id}` : "—"),
+      a.action + (a.token_id ? " (API token)" : ""), a.object_type ? `${a.object_type} #${a.object_id}` : ""]);
+  };
+  await Promise.all([loadDatasets(), loadWeights(), loadJobs(), loadMembers(), loadAudit()]);
   setInterval(loadJobs, 5000);
 }
 
