@@ -339,6 +339,7 @@ def main() -> None:
     ap.add_argument("--n3d", type=int, default=24)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--modes", default="2d,3d")
+    ap.add_argument("--peers", default="", help="comma-separated subset of the peers")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "loader.md"))
     ap.add_argument("--peer")
     ap.add_argument("--mode")
@@ -350,6 +351,9 @@ def main() -> None:
         return
     modes = args.modes.split(",")
     args.load0 = os.getloadavg()[0]
+    keep = set(args.peers.split(",")) if args.peers else None
+    for m in modes:
+        PEERS[m] = [p for p in PEERS[m] if keep is None or p in keep or p == "monai"]
     results: dict[str, dict[str, list[dict]]] = {m: {p: [] for p in PEERS[m]} for m in modes}
     with tempfile.TemporaryDirectory(prefix="bench_loader_") as tmp:
         ymls = {}

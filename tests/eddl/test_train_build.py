@@ -3,6 +3,7 @@
 import shutil
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -210,3 +211,24 @@ def test_model_build_method_as_in_old_pyeddl_examples():
     )
     st = get_state(net)
     assert st.loss_names() == ["soft_cross_entropy"] and st.spec.params["momentum"] == 0.9
+
+
+def test_channels_last_mode_gives_the_same_training():
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 3, 8, 8), dtype=np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
+    results = []
+    for channels_last in (False, True):
+        eddl.set_seed(0)
+        in_ = eddl.Input([3, 8, 8])
+        h = eddl.MaxPool2D(eddl.ReLu(eddl.Conv2D(in_, 8, [3, 3])), [2, 2])
+        net = eddl.Model([in_], [eddl.Softmax(eddl.Dense(eddl.Flatten(h), 4))])
+        eddl.build(
+            net, eddl.sgd(0.1), ["sce"], ["acc"], eddl.CS_CPU(1, channels_last=channels_last)
+        )
+        eddl.fit(net, [x], [y], 8, 2, shuffle=False, verbose=0)
+        results.append(np.array(eddl.predict(net, [x])[0]))
+        conv = net.layers[1].module.weight
+        assert net.layers[1].kind.startswith("Conv")
+        assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-5)

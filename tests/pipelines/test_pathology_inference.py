@@ -22,6 +22,7 @@ from deephealth.ecvl.slide import OpenSlideImage, SlideOpenError, SlideReadError
 from deephealth.pipelines.pathology import (
     NO_PREDICTION,
     PatchModel,
+    RunStore,
     aggregate_predictions,
     predict_slide,
 )
@@ -246,3 +247,14 @@ def test_colour_heatmap(world: dict[str, Path], tmp_path: Path) -> None:
     tumour = expected_mask(rgb.shape[:2], 64)
     assert (rgb[tumour][:, 0] > 100).all() and (rgb[tumour][:, 2] < 50).all()  # jet(1) is dark red
     assert (rgb[~tumour][:, 2] > 100).all()  # jet(0) is dark blue
+
+
+def test_run_store_ignores_a_chunk_cut_short(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "run", {"slide": "s", "tiles": 10})
+    store.save(np.array([0, 1, 2]), np.eye(3, dtype=np.float32))
+    (tmp_path / "run" / "chunks" / "000001.npz").write_bytes(b"PK\x03\x04 cut short")
+    indices, outputs = RunStore(tmp_path / "run", {"slide": "s", "tiles": 10}).load()
+    np.testing.assert_array_equal(indices, [0, 1, 2])
+    np.testing.assert_array_equal(outputs, np.eye(3))
+    with pytest.raises(ValueError, match=r"differs in \['tiles'\]"):
+        RunStore(tmp_path / "run", {"slide": "s", "tiles": 11})

@@ -213,3 +213,17 @@ def test_training_from_starting_weights_records_lineage(users, project, dataset,
         json={"dataset_id": dataset["id"], "family_id": 1},
     )
     assert r.status_code == 404  # someone else's dataset
+
+
+def test_failed_training_keeps_its_error_and_log_and_can_be_retried(app, users, project, dataset):
+    owner = users["owner"]
+    job = _training(owner, project, dataset)
+    yaml_path = job["config"]["dataset"]
+    with open(yaml_path, "w") as f:
+        f.write("name: broken\nimages: 12\n")  # the dataset file is damaged after queuing
+    assert _claim(app).id == job["id"]
+    assert _run(app, job["id"]) == "failed"
+    failed = owner.get(f"/api/jobs/{job['id']}").json()
+    assert failed["error"] and "dataset" in failed["error"].lower()
+    assert "Traceback" in owner.get(f"/api/jobs/{job['id']}/log").text
+    assert owner.post(f"/api/jobs/{job['id']}/resume").json()["status"] == "queued"

@@ -200,3 +200,48 @@ def test_used_weights_and_datasets_cannot_be_deleted(users, project, dataset, we
     assert r.status_code == 201
     assert owner.delete(f"/api/weights/{weights['id']}").status_code == 409
     assert owner.delete(f"/api/datasets/{dataset['id']}").status_code == 409
+
+
+def test_many_open_event_streams_do_not_starve_the_server(tmp_path, dataset_zip):
+    import asyncio
+    import time
+
+    import httpx
+    from _server_process import ServerProcess, api_client
+
+    server = ServerProcess(tmp_path / "data", workers=0).start()
+    try:
+        client = api_client(server, "sse@example.org")
+        p = client.post("/api/projects", json={"name": "s", "task": "classification"}).json()
+        ds = client.post(
+            f"/api/projects/{p['id']}/datasets",
+            files={"file": ("d.zip", dataset_zip, "application/zip")},
+        ).json()
+        job = client.post(
+            f"/api/projects/{p['id']}/trainings", json={"dataset_id": ds["id"], "family_id": 1}
+        ).json()  # stays queued
+        cookies = dict(client.cookies)
+
+        async def main() -> float:
+            async with httpx.AsyncClient(base_url=server.url, cookies=cookies, timeout=20) as ac:
+                streams = []
+                for _ in range(30):  # more than the database connection pool holds
+                    cm = ac.stream("GET", f"/api/jobs/{job['id']}/stream")
+                    r = await cm.__aenter__()
+                    assert r.status_code == 200
+                    streams.append((cm, r))
+                for _, r in streams:
+                    async for chunk in r.aiter_text():
+                        if "queue_position" in chunk:
+                            break
+                t0 = time.perf_counter()
+                other = await ac.get(f"/api/jobs/{job['id']}")
+                elapsed = time.perf_counter() - t0
+                assert other.json()["queue_position"] == 1
+                for cm, _ in streams:
+                    await cm.__aexit__(None, None, None)
+                return elapsed
+
+        assert asyncio.run(main()) < 5.0
+    finally:
+        server.stop()

@@ -134,3 +134,33 @@ def predict_file(
         return predict_array(session_for(weights_path), hwc, task), hwc
     except ServingError as err:
         raise PredictionError(str(err)) from None
+
+
+def scratch_dir(fallback: Path) -> Path:
+    """Where request images are written for the moment of decoding: RAM (/dev/shm) when
+    available, else `fallback`."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm
+    return fallback
+
+
+def predict_bytes(
+    weights_path: str | Path, data: bytes, suffix: str, task: str, scratch: Path
+) -> tuple[dict, np.ndarray]:
+    """`predict_file` on an image given as bytes (written to a private file in `scratch`,
+    removed at once).
+
+    Raises:
+        PredictionError: when the image cannot be read or does not fit the model.
+    """
+    import secrets
+
+    tmp = scratch / f"deephealth-predict-{secrets.token_hex(8)}{suffix}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return predict_file(weights_path, tmp, task)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import stat
-import struct
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -95,35 +94,27 @@ def save_upload(upload: UploadFile, dest: Path, limit: int) -> int:
 
 
 def sniff(head: bytes) -> str | None:
-    """The type of a file from its first bytes (at least 352 of them), or None.
+    """The type of a file from its first bytes (at least 512 of them), or None.
 
-    Returns one of "png", "jpeg", "dicom", "nifti", "zip", "gzip".
+    Returns one of "png", "jpeg", "dicom", "nifti", "zip", "gzip". Only these image types are
+    accepted (an allowlist: no TIFF, no NumPy files); DICOM and NIfTI are recognised by ECVL's
+    own readers' sniffers.
     """
+    from deephealth.ecvl.io import dicom, nifti
+
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
-    if len(head) >= 132 and head[128:132] == b"DICM":
+    if dicom.sniff(head):
         return "dicom"
-    if _is_nifti_header(head):
+    if nifti.sniff(head):
         return "nifti"
     if head.startswith(b"PK\x03\x04"):
         return "zip"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     return None
-
-
-def _is_nifti_header(head: bytes) -> bool:
-    if len(head) < 348:
-        return False
-    for order in "<>":
-        (size,) = struct.unpack(order + "i", head[:4])
-        if size == 348 and head[344:347] in (b"n+1", b"ni1"):
-            return True
-        if size == 540 and head[4:7] in (b"n+2", b"ni2"):
-            return True
-    return False
 
 
 def sniff_file(path: Path) -> str | None:

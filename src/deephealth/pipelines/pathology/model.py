@@ -90,7 +90,9 @@ class PatchModel:
         if self._stored:
             x = tiles if self._layout == "HWC" else tiles.transpose(0, 3, 1, 2)
             return np.ascontiguousarray(x, dtype=np.float32)
-        x = tiles.transpose(0, 3, 1, 2).astype(np.float32) * self.scale
+        n, h, w, c = tiles.shape
+        x = np.empty((n, c, h, w), dtype=np.float32)
+        np.multiply(tiles.transpose(0, 3, 1, 2), self.scale, out=x)  # one pass: cast + scale
         if self.mean is not None:
             x -= self.mean
         if self.std is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class RunStore:
                 with np.load(chunk) as data:
                     indices.append(data["indices"])
                     outputs.append(data["outputs"])
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 continue  # a chunk cut short by the interruption: its tiles are redone
         if not indices:
             return np.zeros(0, dtype=np.int64), None

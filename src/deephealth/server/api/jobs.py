@@ -273,6 +273,7 @@ async def job_stream(
 ) -> StreamingResponse:
     """Server-sent events: every stored event as it arrives, then `end` when the job is done."""
     get_in_project(db, principal.id, Job, job_id)
+    db.close()  # hand the connection back: the stream polls with short sessions of its own
     last_header = request.headers.get("last-event-id", "")
     last = int(last_header) if last_header.isdigit() else max(0, after)
     sessions = request.app.state.sessionmaker

@@ -11,7 +11,6 @@ over it (what the inference page shows). Platforms authenticate with an API toke
 from __future__ import annotations
 
 import base64
-import secrets
 import time
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -23,7 +22,7 @@ from deephealth.server import imaging, uploads
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import ModelWeights, Project
 from deephealth.server.deps import Principal, audit, get_config, get_db, require_user
-from deephealth.server.inference import PredictionError, predict_file
+from deephealth.server.inference import PredictionError, predict_bytes, scratch_dir
 from deephealth.server.permissions import get_in_project
 
 router = APIRouter(tags=["inference"])
@@ -96,14 +95,12 @@ async def predict(
     db.close()
     data = await _image_bytes(request, config.max_image_upload_bytes)
     _, suffix = _kind(data)
-    tmp = config.path("tmp", f"predict-{secrets.token_hex(8)}{suffix}")
     try:
-        tmp.write_bytes(data)
-        result, hwc = await run_in_threadpool(predict_file, path, tmp, task)
+        result, hwc = await run_in_threadpool(
+            predict_bytes, path, data, suffix, task, scratch_dir(config.path("tmp"))
+        )
     except PredictionError as err:
         raise HTTPException(422, str(err)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     mask = result.pop("mask", None)
     if format == "png":
         if mask is None:
