@@ -3,6 +3,7 @@ that passed its onnxruntime check: the nuclei demo (real DSB2018 data, U-Net, pa
 Fashion-MNIST LeNet classification pipeline (non-medical). Writes bench/results/pipelines.md.
 
 Usage: python bench/bench_pipelines.py [--fashion-limit N] [--fashion-epochs N] [--demo-epochs N]
+(The brain demo row in the results was measured separately with `deephealth demo brain`.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from deephealth.pipelines.demo import fashion_mnist_dataset, run_nuclei_demo
+from deephealth.pipelines.demo import fashion_mnist_dataset, run_demo
 from deephealth.pipelines.run import train
 
 HERE = Path(__file__).resolve().parent
@@ -42,7 +43,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        demo = run_nuclei_demo(tmp_path / "demo", epochs=args.demo_epochs, on_event=lambda e: None)
+        demo = run_demo("nuclei", tmp_path / "demo", args.demo_epochs, on_event=lambda e: None)
         k = demo["kpis"]
         rows.append(_row("DSB2018 nuclei demo: U-Net, 64x64 patches, "
                          f"{args.demo_epochs} epochs", k, f"test Dice {k['dice']:.3f}"))  # fmt: skip

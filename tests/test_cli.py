@@ -71,6 +71,9 @@ def test_demo_without_data_exits_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DEEPHEALTH_DATA", str(tmp_path / "nowhere"))
     assert main(["demo", "--out", str(tmp_path / "d")]) == 2
     assert "make data" in capsys.readouterr().err
+    monkeypatch.setenv("DEEPHEALTH_MRICRON", str(tmp_path / "nowhere"))
+    assert main(["demo", "brain", "--out", str(tmp_path / "d")]) == 2
+    assert "mricron-data" in capsys.readouterr().err
 
 
 def test_dataset_commands(phantoms, tmp_path, capsys):

@@ -232,3 +232,19 @@ def test_channels_last_mode_gives_the_same_training():
         assert net.layers[1].kind.startswith("Conv")
         assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last
     np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-5)
+
+
+def test_data_parallel_strategy_wraps_both_graphs_and_trains():
+    """On a CPU machine torch's DataParallel is a pass-through: the wiring itself is checked."""
+    net, _, _ = mlp()
+    strategy = eddl.DataParallelStrategy([torch.device("cpu")])
+    eddl.build(net, eddl.sgd(0.1), ["sce"], ["acc"], eddl.CS_CPU(1), strategy=strategy)
+    st = get_state(net)
+    assert isinstance(st.graph, torch.nn.DataParallel)
+    assert isinstance(st.train_graph, torch.nn.DataParallel)
+    x, y = torch.randn(16, 4), torch.eye(3)[torch.randint(0, 3, (16,))]
+    before = [p.clone() for p in net.graph.parameters()]
+    eddl.fit(net, [x], [y], 8, 1, verbose=0)
+    assert not all(torch.equal(a, b) for a, b in zip(before, net.graph.parameters()))
+    with pytest.raises(eddl.NotBuiltError):
+        eddl.setlogfile(mlp()[0], "log.txt")

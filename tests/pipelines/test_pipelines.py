@@ -234,17 +234,16 @@ def test_classification_3d_volumes(tmp_path):
     assert report["run"]["model"] == "cnn3d" and result["metrics"]["accuracy"] >= 0.85
 
 
-def test_nuclei_demo_runs_end_to_end(tmp_path):
-    """The `make demo` job on the real DSB2018 data (one epoch here; quality is asserted above)."""
-    from deephealth.pipelines.demo import run_nuclei_demo, summary_lines
+def test_brain_demo_3d_real_colin27(tmp_path):
+    """`deephealth demo brain`: 3D U-Net on patches of the real Colin27 T1, held-out slab."""
+    from deephealth.pipelines.demo import run_demo, summary_lines
 
-    events = []
-    result = run_nuclei_demo(tmp_path, epochs=1, on_event=events.append)
-    _check_run(result, "segmentation")
+    result = run_demo("brain", tmp_path, epochs=6, on_event=lambda e: None)
+    report = _check_run(result, "segmentation")
+    assert result["metrics"]["dice"] >= 0.9 and report["samples"] == {
+        "training": 4, "validation": 1, "test": 1}  # fmt: skip
     text = "\n".join(summary_lines(result))
-    assert result["onnx"] in text and result["report_html"] in text and "real data" in text
-    report = load_report(result["run_dir"])
-    assert report["config"]["patch"]["size"] == [64, 64] and report["samples"]["test"] == 2
+    assert result["onnx"] in text and "Colin27" in text and "real data" in text
 
 
 def test_fine_tune_from_onnx(lesion_run, lesion_set, tmp_path):

@@ -74,6 +74,20 @@ def tiny_classifier_onnx(path: Path, classes: int = 3, size: int = 32, channels:
     return path
 
 
+def tiny_segmenter_onnx(path: Path, size: int = 32) -> Path:
+    """Export a tiny 2-class per-pixel segmenter (random weights) with deephealth.eddl."""
+    import deephealth.eddl as eddl
+
+    x = eddl.Input([1, size, size])
+    y = eddl.Softmax(eddl.Conv(x, 2, [3, 3]), axis=0)
+    net = eddl.Model([x], [y])
+    eddl.build(
+        net, eddl.adam(0.001), ["softmax_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU()
+    )
+    eddl.save_net_to_onnx_file(net, str(path))
+    return path
+
+
 def png_bytes(size: int = 32, seed: int = 0) -> bytes:
     """A real grayscale PNG."""
     import cv2

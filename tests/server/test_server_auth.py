@@ -123,3 +123,31 @@ def test_repeated_failed_logins_are_throttled(app):
     assert r.status_code == 429
     other = c.post("/api/auth/login", json={"email": "nobody@example.org", "password": "guess"})
     assert other.status_code == 401
+
+
+def test_closed_signup_and_admin_created_accounts(app):
+    app.state.config.signup_open = False
+    admin = signup(app, "first@example.org")  # the first account is still possible: the admin
+    r = new_client(app).post(
+        "/api/auth/signup", json={"email": "x@example.org", "password": "12345678"}
+    )
+    assert r.status_code == 403
+    made = admin.post(
+        "/api/admin/users", json={"email": "Nurse@example.org", "password": "12345678"}
+    )
+    assert made.status_code == 201 and made.json()["email"] == "nurse@example.org"
+    assert (
+        admin.post(
+            "/api/admin/users", json={"email": "nurse@example.org", "password": "12345678"}
+        ).status_code
+        == 409
+    )
+    nurse = new_client(app)
+    assert (
+        nurse.post(
+            "/api/auth/login", json={"email": "nurse@example.org", "password": "12345678"}
+        ).status_code
+        == 200
+    )
+    assert len(admin.get("/api/admin/users").json()) == 2
+    assert nurse.get("/api/admin/users").status_code == 403

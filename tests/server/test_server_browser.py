@@ -9,6 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
+import _server_helpers as helpers
 import onnxruntime as ort
 import pytest
 from _server_process import ServerProcess
@@ -176,6 +177,29 @@ def test_browser_end_to_end(tmp_path, dataset_zip, browser_page):
         )
         assert re.search(r'"label": "(normal|nodule|cyst)"', page.inner_text("#prediction"))
         shot(page, "07-inference")
+
+        # A segmentation project: upload an ONNX model in the page, see the mask overlay.
+        page.goto(base + "/")
+        page.fill("#project-form input[name=name]", "Lesion masks")
+        page.select_option("#project-form select[name=task]", "segmentation")
+        page.click("#project-form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/projects/\d+$"))
+        seg = helpers.tiny_segmenter_onnx(tmp_path / "segmenter.onnx")
+        page.set_input_files("#weights-form input[name=file]", str(seg))
+        page.fill("#weights-form input[name=pretrained_on]", "nothing (random weights)")
+        page.click("#weights-form button[type=submit]")
+        page.click("#weights tbody tr a")
+        page.wait_for_selector("#infer-form")
+        page.set_input_files("#infer-form input[name=file]", str(png))
+        page.click("#infer-form button[type=submit]")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#overlay');"
+            " return i && !i.hidden && i.naturalWidth > 0; }"
+        )
+        page.wait_for_function(
+            "() => document.querySelector('#prediction').textContent.includes('foreground_fraction')"
+        )
+        shot(page, "08-segmentation-overlay")
         assert not errors, errors
     finally:
         server.stop()

@@ -130,23 +130,10 @@ def test_hyperparameter_definitions_per_family_and_dataset(users, project, datas
     assert r.status_code == 422 and "above" in r.text
 
 
-def _tiny_segmenter(path: Path, size: int = 32) -> Path:
-    import deephealth.eddl as eddl
-
-    x = eddl.Input([1, size, size])
-    y = eddl.Softmax(eddl.Conv(x, 2, [3, 3]), axis=0)
-    net = eddl.Model([x], [y])
-    eddl.build(
-        net, eddl.adam(0.001), ["softmax_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU()
-    )
-    eddl.save_net_to_onnx_file(net, str(path))
-    return path
-
-
 def test_segmentation_prediction_mask_and_overlay(users, tmp_path):
     owner = users["owner"]
     project = owner.post("/api/projects", json={"name": "seg", "task": "segmentation"}).json()
-    model = _tiny_segmenter(tmp_path / "seg.onnx")
+    model = helpers.tiny_segmenter_onnx(tmp_path / "seg.onnx")
     w = owner.post(
         f"/api/projects/{project['id']}/weights",
         files={"file": ("seg.onnx", model.read_bytes(), "x/y")},

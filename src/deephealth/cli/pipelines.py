@@ -180,7 +180,7 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         if args.name == "fashion-mnist":
             return demo.run_fashion_mnist_demo()
-        result = demo.run_nuclei_demo(args.out, epochs=args.epochs, on_event=ProgressPrinter())
+        result = demo.run_demo(args.name, args.out, args.epochs, on_event=ProgressPrinter())
     except Exception as err:
         return _fail("demo", err)
     print("\n".join(demo.summary_lines(result)))
@@ -243,12 +243,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_report)
 
     p = subparsers.add_parser(
-        "demo", help="run the real medical demo (DSB2018 nuclei U-Net) end to end",
-        description="Build a DeepHealth dataset from the real DSB2018 nuclei image (make data), "
-        "train a U-Net on the CPU, export and check the ONNX model, and write the KPI report. "
-        "'fashion-mnist' runs the non-medical EDDL example instead.",
+        "demo", help="run a real medical demo end to end (default: DSB2018 nuclei U-Net)",
+        description="nuclei: build a DeepHealth dataset from the real DSB2018 nuclei image (make "
+        "data), train a U-Net on the CPU, export and check the ONNX model, write the KPI report. "
+        "brain: the same in 3D on the real Colin27 T1 and brain mask (mricron-data). "
+        "fashion-mnist: the non-medical EDDL example.",
     )  # fmt: skip
-    p.add_argument("name", nargs="?", default="nuclei", choices=["nuclei", "fashion-mnist"])
+    p.add_argument(
+        "name", nargs="?", default="nuclei", choices=["nuclei", "brain", "fashion-mnist"]
+    )
     p.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
     p.add_argument("--epochs", type=int, default=10, help="training epochs")
     p.set_defaults(func=_demo)

@@ -50,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="send session cookies without the Secure flag (plain-HTTP hosts)",
     )
     p.add_argument("--job-threads", type=int, default=None, help="CPU threads per training")
+    p.add_argument(
+        "--closed-signup",
+        action="store_true",
+        help="no self sign-up after the first (admin) account; admins create accounts",
+    )
     p.set_defaults(func=run)
 
 
@@ -75,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.no_auto_resume:
         overrides["auto_resume"] = False
+    if args.closed_signup:
+        overrides["signup_open"] = False
     if args.insecure_cookies:
         overrides["secure_cookies"] = False
     try:

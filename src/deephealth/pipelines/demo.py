@@ -1,11 +1,14 @@
-"""The real medical demo behind `make demo` / `deephealth demo`: nuclei segmentation on DSB2018.
+"""The real medical demos behind `make demo` / `deephealth demo [nuclei|brain]`.
 
 The data are real: the DSB2018 fluorescence nuclei image (512×512, 16-bit) with its instance mask
 from stardist's wheel (fetched into `.data/stardist/` by `scripts/fetch_data.sh`, CC0). The demo
 cuts them into tiles, writes them as a DeepHealth dataset (PNG images and 0/255 masks + YAML, split
 70/15/15 by tile), trains a small U-Net on the CPU with ECVL augmentations, exports the best model to
 ONNX, checks it in onnxruntime, evaluates it on the held-out tiles and writes the KPI report. It
-prints where everything is. `fashion-mnist` runs the EDDL engineer's non-medical example instead.
+prints where everything is. `brain` does the same in 3D on the real Colin27 T1 with its brain mask
+(Debian's mricron-data): the volume at 2 mm, cut into axial slabs (4 training, 1 validation, 1 test),
+a 3D U-Net trained on patches and applied with sliding windows. `fashion-mnist` runs the EDDL
+engineer's non-medical example instead.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import yaml
 from deephealth.pipelines.data import write_array
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / ".data"
+MRICRON = Path("/usr/share/mricron/templates")
 NUCLEI_AUGS = """SequentialAugmentationContainer
     AugMirror p=0.5
     AugFlip p=0.5
@@ -149,26 +153,112 @@ def _printer(stream: Any = sys.stdout) -> Callable[[dict[str, Any]], None]:
     return show
 
 
-def run_nuclei_demo(
+def brain_dataset(
+    out_dir: str | Path, templates: str | Path | None = None, step: int = 2, slabs: int = 6
+) -> Path:
+    """Write the Colin27 T1 (`ch2.nii.gz`) and its brain mask (`ch2bet.nii.gz` > 0) as a
+    DeepHealth 3D segmentation dataset of axial slabs (NIfTI).
+
+    Args:
+        out_dir: Folder for the slabs and `dataset.yml`.
+        templates: Folder of mricron's templates (default /usr/share/mricron/templates, or
+            $DEEPHEALTH_MRICRON).
+        step: Keep every `step`-th voxel per axis (2: 2 mm).
+        slabs: Number of axial slabs; the two central ones are the validation and test cases.
+
+    Raises:
+        DemoDataError: when mricron-data is not installed.
+    """
+    import deephealth.ecvl as ecvl
+    from deephealth.pipelines.data import image_to_chw
+
+    root = Path(templates or os.environ.get("DEEPHEALTH_MRICRON") or MRICRON)
+    t1, bet = root / "ch2.nii.gz", root / "ch2bet.nii.gz"
+    if not t1.is_file() or not bet.is_file():
+        raise DemoDataError(
+            f"the Colin27 T1 is not at {t1}; install Debian's mricron-data "
+            "(scripts/install_system_deps.sh)"
+        )
+    vol = image_to_chw(ecvl.ImRead(str(t1)))[0, ::step, ::step, ::step]
+    mask = (image_to_chw(ecvl.ImRead(str(bet)))[0, ::step, ::step, ::step] > 0).astype(np.uint8)
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    bounds = np.linspace(0, vol.shape[0], slabs + 1).astype(int)
+    entries = []
+    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        name = f"slab{i}.nii.gz"
+        write_array(out / "images" / name, vol[lo:hi].astype(np.float32))
+        write_array(out / "masks" / name, mask[lo:hi])
+        entries.append({"location": f"images/{name}", "label": f"masks/{name}"})
+    mid = slabs // 2
+    doc = {
+        "name": "colin27-brain",
+        "description": f"Colin27 T1 (real data, mricron-data) at {step} mm in {slabs} axial slabs; "
+        "label: brain mask (ch2bet > 0).",
+        "classes": [],
+        "features": [],
+        "images": entries,
+        "split": {
+            "training": [i for i in range(slabs) if i not in (mid - 1, mid)],
+            "validation": [mid - 1],
+            "test": [mid],
+        },
+    }
+    path = out / "dataset.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def brain_config(dataset: Path, epochs: int = 10) -> dict[str, Any]:
+    """The pipeline config of the brain demo: a 3D U-Net on 16×48×48 patches."""
+    return {
+        "version": 1,
+        "name": "colin27-brain-unet3d",
+        "task": "segmentation",
+        "dataset": str(dataset),
+        "model": "unet3d",
+        "model_params": {"base_filters": 8, "depth": 2},
+        "patch": {"size": [16, 48, 48], "per_image": 8, "overlap": 0.5},
+        "epochs": epochs,
+        "batch_size": 4,
+        "optimizer": {"name": "adam", "lr": 0.003},
+        "seed": 0,
+    }
+
+
+# name -> (dataset builder(out_dir), config builder(dataset, epochs), title)
+DEMOS: dict[str, tuple[Callable[..., Path], Callable[..., dict[str, Any]], str]] = {
+    "nuclei": (nuclei_dataset, nuclei_config, "DSB2018 nuclei segmentation (real data)"),
+    "brain": (brain_dataset, brain_config, "Colin27 brain segmentation, 3D (real data)"),
+}
+
+
+def run_demo(
+    name: str = "nuclei",
     out_dir: str | Path = "demo_output",
     epochs: int = 10,
-    tile: int = 128,
-    data_dir: str | Path | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Build the nuclei dataset, train and deploy the U-Net, and report.
+    """Build a demo's dataset from the real files, train and deploy its model, and report.
 
     Returns:
-        The result of `pipelines.run.train` plus `dataset` (the YAML path).
+        The result of `pipelines.run.train` plus `dataset` (the YAML path), `title` and `total_s`.
+
+    Raises:
+        DemoDataError: when the demo's data are not installed.
+        KeyError: for an unknown demo name.
     """
     from deephealth.pipelines.run import train
 
+    if name not in DEMOS:
+        raise KeyError(f"unknown demo {name!r}; demos: {sorted(DEMOS)}")
+    make_dataset, make_config, title = DEMOS[name]
     out = Path(out_dir)
     t0 = time.perf_counter()
-    dataset = nuclei_dataset(out / "dataset", tile, data_dir)
-    result = train(nuclei_config(dataset, epochs), out / "run", on_event=on_event or _printer())
-    result["dataset"] = str(dataset)
-    result["total_s"] = time.perf_counter() - t0
+    dataset = make_dataset(out / "dataset")
+    result = train(make_config(dataset, epochs), out / "run", on_event=on_event or _printer())
+    result.update(dataset=str(dataset), title=title, total_s=time.perf_counter() - t0)
     return result
 
 
@@ -227,7 +317,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     check = "passed" if result.get("onnx_check_passed") else "FAILED or not run"
     lines = [
         "",
-        "DeepHealth demo — DSB2018 nuclei segmentation (real data)",
+        f"DeepHealth demo — {result.get('title', '')}",
         f"  dataset      {result.get('dataset')}",
         f"  ONNX model   {result.get('onnx')}  (onnxruntime check {check})",
         f"  KPI report   {result.get('report_html')}",

@@ -1,15 +1,19 @@
-"""Admin endpoints: the approved dataset folders and the server-wide audit log."""
+"""Admin endpoints: accounts (for servers with sign-up closed), the approved dataset folders and
+the server-wide audit log."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from deephealth.server import auth
+from deephealth.server.api import serialize
+from deephealth.server.api.auth import SignupIn
 from deephealth.server.api.projects import audit_dict
 from deephealth.server.config import ServerConfig
-from deephealth.server.db.models import AuditEntry
-from deephealth.server.deps import Principal, get_config, get_db, require_admin
+from deephealth.server.db.models import AuditEntry, User
+from deephealth.server.deps import Principal, audit, get_config, get_db, require_admin
 
 router = APIRouter(tags=["admin"])
 
@@ -33,3 +37,39 @@ def audit_log(
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(max(1, min(limit, 1000)))
     )
     return [audit_dict(a) for a in rows]
+
+
+class NewUserIn(SignupIn):
+    """An account created by an admin."""
+
+    is_admin: bool = False
+
+
+@router.get("/api/admin/users")
+def list_users(_admin: Principal = Depends(require_admin), db: Session = Depends(get_db)) -> list:
+    """Every account."""
+    return [serialize.user(u) for u in db.scalars(select(User).order_by(User.id))]
+
+
+@router.post("/api/admin/users", status_code=201)
+def create_user(
+    body: NewUserIn,
+    request: Request,
+    admin: Principal = Depends(require_admin),
+    db: Session = Depends(get_db),
+) -> dict:
+    """Create an account (the way in when sign-up is closed)."""
+    email = body.email.strip().lower()
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise HTTPException(409, "an account with this e-mail exists")
+    user = User(
+        email=email,
+        name=body.name,
+        password_hash=auth.hash_password(body.password),
+        is_admin=body.is_admin,
+    )
+    db.add(user)
+    db.flush()
+    audit(db, request, admin, "user.create", "user", user.id, is_admin=body.is_admin)
+    db.commit()
+    return serialize.user(user)

@@ -66,13 +66,14 @@ def signup(
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),
 ) -> dict:
-    """Create an account and log it in (the first account becomes admin)."""
-    if not config.signup_open:
-        raise HTTPException(403, "sign-up is closed on this server")
+    """Create an account and log it in (the first account becomes admin; when sign-up is closed,
+    only that first one)."""
+    first = not db.scalar(select(func.count(User.id)))
+    if not config.signup_open and not first:
+        raise HTTPException(403, "sign-up is closed on this server; ask an admin for an account")
     email = body.email.strip().lower()
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise HTTPException(409, "an account with this e-mail exists")
-    first = not db.scalar(select(func.count(User.id)))
     user = User(email=email, name=body.name, password_hash=auth.hash_password(body.password))
     user.is_admin = first
     db.add(user)
