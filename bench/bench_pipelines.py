@@ -64,7 +64,7 @@ def main() -> None:
     text = [
         "## Pipelines: time-to-model-in-production",
         "",
-        f"{datetime.date.today().isoformat()}, 2-core x86_64 CPU, shared (other jobs running), "
+        f"{datetime.date.today().isoformat()}, 2-core x86_64 CPU, shared (load average {os.getloadavg()[0]:.1f} at the end), "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}. "
         "Time-to-model-in-production runs from the DeepHealth dataset on disk (raw images + YAML) "
         "to an ONNX model that passed its onnxruntime check: pre-processing + model build + "

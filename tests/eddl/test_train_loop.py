@@ -207,6 +207,10 @@ def test_early_stopping_stops_and_lr_schedules_apply(digits):
         eddl.fit(
             make_net(), [x], [y], 100, 1, callbacks=[eddl.EarlyStopping("val_dice")], verbose=0
         )
+    with pytest.raises(ValueError, match="StepLR needs step >= 1"):
+        eddl.StepLR(0)
+    with pytest.raises(ValueError, match="CosineLR needs epochs >= 1"):
+        eddl.CosineLR(0)
     with pytest.raises(ValueError, match="LR schedule gave -1"):
         eddl.fit(
             make_net(), [x], [y], 100, 1, callbacks=[eddl.LRSchedule(lambda e, lr: -1)], verbose=0

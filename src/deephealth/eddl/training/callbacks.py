@@ -248,6 +248,8 @@ class LRSchedule(Callback):
         self.base_lr: float | None = None
 
     def on_fit_begin(self, run: FitRun) -> None:
+        if run.state.spec is None:
+            raise ValueError("an LR schedule needs a model built with an optimizer")
         if self.base_lr is None:
             self.base_lr = run.state.spec.lr
 
@@ -268,6 +270,8 @@ class StepLR(LRSchedule):
     """Multiply the learning rate by `gamma` every `step` epochs."""
 
     def __init__(self, step: int, gamma: float = 0.1) -> None:
+        if step < 1:
+            raise ValueError(f"StepLR needs step >= 1, got {step}")
         super().__init__(lambda epoch, lr: lr * gamma ** (epoch // step))
 
 
@@ -275,6 +279,8 @@ class CosineLR(LRSchedule):
     """Cosine decay from the initial learning rate to `min_lr` over `epochs` epochs."""
 
     def __init__(self, epochs: int, min_lr: float = 0.0) -> None:
+        if epochs < 1:
+            raise ValueError(f"CosineLR needs epochs >= 1, got {epochs}")
         super().__init__(
             lambda e, lr: (
                 min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * min(e, epochs) / epochs))
