@@ -203,3 +203,11 @@ def test_constructor_errors_name_augmentation_and_parameter():
         ecvl.AugNormalize([1, 2], 3)
     with pytest.raises(ecvl.EcvlError, match="containers hold augmentations"):
         ecvl.SequentialAugmentationContainer(["AugFlip"])
+
+
+def test_pyecvl_enums_are_accepted():
+    a = ecvl.AugResizeDim([2, 2], ecvl.InterpolationType.cubic, ecvl.InterpolationType.nearest)
+    assert a == ecvl.AugResizeDim([2, 2], "cubic")
+    b = ecvl.AugRandomCrop([2, 2], ecvl.BorderType.BORDER_REFLECT_101)
+    assert 'border_type="reflect_101"' in b.to_text()
+    assert ecvl.AugmentationFactory.create('AugRandomCrop size=(2,2) border_type="reflect101"') == b

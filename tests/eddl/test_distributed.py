@@ -14,7 +14,7 @@ from deephealth.eddl.distributed.process_group import threads_per_process
 from deephealth.eddl.distributed.slurm import SlurmError, SlurmJob, sbatch_script, submit
 from deephealth.eddl.distributed.strategy import DataParallel
 
-SCRIPT = Path(__file__).parent / "dist_scripts" / "manual_loop.py"
+SCRIPT = Path(__file__).parent / "dist_scripts" / "train_fit.py"
 
 
 @pytest.mark.parametrize(
@@ -83,12 +83,39 @@ def test_threads_are_shared_between_local_processes():
 def test_single_process_strategy_is_identity():
     strategy = DataParallel()
     assert strategy.world_size == 1 and strategy.is_main
-    assert list(strategy.local_slice([4, 5, 6])) == [4, 5, 6]
-    assert strategy.loss_weight(3, 3) == 1.0
+    shares = strategy.batch_indices(torch.arange(5), 2, drop_last=False)
+    assert [s.tolist() for s in shares] == [[0, 1], [2, 3], [4]]
+    assert strategy.broadcast_seed(11) == 11 and strategy.broadcast_stop(True)
     with pytest.raises(ValueError, match="unknown data-parallel mode"):
         DataParallel(mode="allreduce")
     with pytest.raises(ValueError, match="lsb"):
         DataParallel(mode="weights", lsb=0)
+
+
+class _Rank(DataParallel):
+    """A DataParallel that believes it is `rank` of `world` (to test the batch split alone)."""
+
+    def __init__(self, rank: int, world: int, **kw):
+        super().__init__(**kw)
+        self._r, self._w = rank, world
+
+    rank = property(lambda self: self._r)
+    world_size = property(lambda self: self._w)
+
+
+def test_each_global_batch_is_split_once_across_ranks():
+    order = torch.randperm(23, generator=torch.Generator().manual_seed(0))
+    per_rank = [_Rank(r, 3).batch_indices(order, 8, drop_last=False) for r in range(3)]
+    assert len({len(shares) for shares in per_rank}) == 1  # same number of steps on every rank
+    for b in range(3):
+        merged = torch.cat([per_rank[r][b] for r in range(3)])
+        assert merged.tolist() == order[8 * b : 8 * b + 8].tolist()
+    dropped = [_Rank(r, 3).batch_indices(order, 8, drop_last=True) for r in range(3)]
+    assert all(len(shares) == 2 for shares in dropped)
+    tiny = [
+        _Rank(r, 4, sync_batchnorm=True).batch_indices(torch.arange(9), 4, False) for r in range(4)
+    ]
+    assert all(len(shares) == 2 for shares in tiny)  # a last batch of 1 < 4 ranks is dropped
 
 
 def _torchrun(nproc: int, *args: str, env: dict | None = None) -> None:

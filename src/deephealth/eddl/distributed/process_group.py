@@ -9,6 +9,7 @@ script runs unchanged on one process or many.
 
 from __future__ import annotations
 
+import atexit
 import os
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -63,6 +64,7 @@ def init_distributed(
         world_size=_env.world_size,
         timeout=timedelta(seconds=timeout_s),
     )
+    atexit.register(end_distributed)  # a process group left open can abort the interpreter's exit
     return _env.rank
 
 

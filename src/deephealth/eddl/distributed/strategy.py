@@ -1,12 +1,13 @@
-"""How `fit` trains on several processes: data sharding, gradient or weight averaging, metrics.
+"""The data-parallel strategy `fit` uses when a launcher started several processes.
 
-`DataParallel` is the object the training loop consults at four points: which part of each global
-batch this rank computes (`local_slice`), how much its loss weighs (`loss_weight`), what to do after
-the backward pass (average gradients: one flattened all-reduce per step, weighted by each rank's
-share so a last, uneven batch still gives the exact global-batch gradient) or after the update
-(average the weights every `lsb` batches, as EDDL's MPI branch), and how to sum metric counters over
-ranks (`all_sum`). Because each global batch is split across ranks, every sample is seen once per
-epoch and N processes follow the same trajectory as one process with the same global batch.
+`DataParallel` implements the training wing's `Strategy` hooks on torch.distributed. Each global
+batch of `batch` samples is split into contiguous shares, one per rank (a share may be empty), so
+every sample is seen once per epoch and N processes follow the same trajectory as one process with
+the same global batch. After the backward pass the gradients are averaged with one flattened
+all-reduce, weighted by each rank's share so an uneven last batch still gives the exact
+global-batch gradient ("gradients" mode, DDP semantics); or, as EDDL's MPI branch, the weights are
+averaged every `lsb` batches and at the end of each epoch ("weights" mode). Loss and metric counters
+are summed over ranks; early stopping is agreed by all ranks.
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ import torch.distributed as dist
 from torch import nn
 
 from deephealth.eddl.distributed import process_group as pg
+from deephealth.eddl.training.strategy import Strategy
 
 if TYPE_CHECKING:
-    from deephealth.eddl.model import Model
+    from deephealth.eddl.training.state import TrainState
 
 MODES = ("gradients", "weights")
 
 
-class DataParallel:
+class DataParallel(Strategy):
     """Data-parallel training over the processes `init_distributed` joined.
 
     Args:
-        mode: "gradients" (all-reduce gradients every step, DDP semantics) or "weights" (average
-            the weights every `lsb` batches).
+        mode: "gradients" (all-reduce gradients every step) or "weights" (average the weights
+            every `lsb` batches).
         lsb: Batches between weight averages in "weights" mode.
         sync_batchnorm: Compute batch-norm statistics over the global batch (all ranks).
     """
@@ -47,71 +49,89 @@ class DataParallel:
         self.sync_batchnorm = sync_batchnorm
 
     @property
-    def rank(self) -> int:
+    def rank(self) -> int:  # type: ignore[override]
         """This process's rank."""
         return pg.get_id_distributed()
 
     @property
-    def world_size(self) -> int:
+    def world_size(self) -> int:  # type: ignore[override]
         """Number of processes."""
         return pg.get_n_procs_distributed()
 
-    @property
-    def is_main(self) -> bool:
-        """Only rank 0 writes logs, checkpoints and reports."""
-        return self.rank == 0
-
-    def setup(self, net: Model) -> None:
+    def setup(self, state: TrainState) -> None:
         """Give every rank rank 0's weights; switch batch norm to global statistics if asked."""
-        pg.bcast_weights_distributed(net)
+        pg.bcast_weights_distributed(state.net)
         if self.sync_batchnorm and self.world_size > 1:
-            for module in net.graph.modules():
+            for module in state.net.graph.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.forward = types.MethodType(_sync_bn_forward, module)
 
-    def local_slice(self, indices: np.ndarray) -> np.ndarray:
-        """This rank's contiguous share of one global batch of sample indices."""
-        return np.array_split(np.asarray(indices), self.world_size)[self.rank]
+    def batch_indices(self, order: torch.Tensor, batch: int, drop_last: bool) -> list[torch.Tensor]:
+        """This rank's contiguous share of each global batch (possibly empty)."""
+        n = order.numel()
+        stop = n - n % batch if drop_last else n
+        if self.sync_batchnorm and 0 < stop % batch < self.world_size:
+            stop -= stop % batch  # every rank needs a sample for the global statistics
+        shares = []
+        for lo in range(0, stop, batch):
+            bounds = np.linspace(0, min(batch, n - lo), self.world_size + 1).round().astype(int)
+            shares.append(order[lo + bounds[self.rank] : lo + bounds[self.rank + 1]])
+        return shares
 
-    def loss_weight(self, n_local: int, n_global: int) -> float:
-        """Factor on the local mean loss so that averaged gradients equal the global-batch mean."""
-        if self.mode != "gradients" or n_global == 0:
-            return 1.0
-        return n_local * self.world_size / n_global
-
-    def after_backward(self, net: Model) -> None:
-        """Average gradients over ranks ("gradients" mode)."""
+    def after_backward(self, state: TrainState, n_local: int | None = None) -> None:
+        """Average gradients over ranks, weighted by each rank's share ("gradients" mode)."""
         if self.mode != "gradients" or self.world_size == 1:
             return
-        params = [p for p in net.graph.parameters() if p.requires_grad]
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
+        params = [p for p in state.net.graph.parameters() if p.requires_grad]
+        weight = float(n_local if n_local is not None else 1)
+        parts = [
+            p.grad.reshape(-1) * weight if p.grad is not None else p.new_zeros(p.numel())
+            for p in params
+        ]
+        flat = torch.cat([*parts, params[0].new_tensor([weight])])
         dist.all_reduce(flat)
-        flat /= self.world_size
+        total = float(flat[-1])
+        flat = flat[:-1] / max(total, 1.0)
         offset = 0
-        for p, g in zip(params, grads):
-            n = g.numel()
+        for p in params:
+            n = p.numel()
             if p.grad is None:
                 p.grad = torch.empty_like(p)
             p.grad.copy_(flat[offset : offset + n].view_as(p))
             offset += n
 
-    def after_update(self, net: Model, batch_index: int) -> None:
+    def after_step(self, state: TrainState, batch_index: int) -> None:
         """Average weights every `lsb` batches ("weights" mode)."""
         if self.mode == "weights":
-            pg.avg_weights_distributed(net, batch_index, self.lsb)
+            pg.avg_weights_distributed(state.net, batch_index, self.lsb)
 
-    def end_epoch(self, net: Model) -> None:
-        """Make ranks agree exactly at the end of an epoch (weights mode may have drifted)."""
+    def end_epoch(self, state: TrainState) -> None:
+        """Make ranks agree exactly at the end of an epoch ("weights" mode may have drifted)."""
         if self.mode == "weights" and self.world_size > 1:
-            pg.avg_weights_distributed(net, 0, 1)
+            pg.avg_weights_distributed(state.net, 0, 1)
 
-    def all_sum(self, values: torch.Tensor) -> torch.Tensor:
+    def reduce(self, value: torch.Tensor) -> torch.Tensor:
         """Sum a tensor of counters over all ranks (a copy; the input is left alone)."""
-        out = values.detach().clone()
+        out = value.detach().clone()
         if self.world_size > 1:
             dist.all_reduce(out)
         return out
+
+    def broadcast_seed(self, seed: int) -> int:
+        """Rank 0's shuffling seed, so every rank splits the same global batches."""
+        if self.world_size == 1:
+            return seed
+        value = torch.tensor([seed], dtype=torch.int64)
+        dist.broadcast(value, 0)
+        return int(value.item())
+
+    def broadcast_stop(self, stop: bool) -> bool:
+        """Stop when any rank asks to (all ranks take the same decision)."""
+        if self.world_size == 1:
+            return stop
+        flag = torch.tensor([1.0 if stop else 0.0])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 class _AllReduceSum(torch.autograd.Function):
@@ -136,8 +156,7 @@ def _sync_bn_forward(self: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> 
         return nn.modules.batchnorm._BatchNorm.forward(self, x)
     dims = [0, *range(2, x.dim())]
     count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
-    stats = torch.cat([x.sum(dims), (x * x).sum(dims), count])
-    stats = _AllReduceSum.apply(stats)
+    stats = _AllReduceSum.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
     c = x.shape[1]
     n = stats[-1]
     mean = stats[:c] / n

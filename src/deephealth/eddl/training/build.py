@@ -32,6 +32,22 @@ def initialize(layer: Layer) -> None:
     initialize_layer(layer)
 
 
+def _distributed_strategy(device: torch.device) -> tuple[Strategy | None, torch.device]:
+    """The data-parallel strategy when a launcher started several processes (and its device)."""
+    from deephealth.eddl.distributed.env import detect
+
+    env = detect()
+    if not env.is_distributed:
+        return None, device
+    from deephealth.eddl.distributed.process_group import init_distributed
+    from deephealth.eddl.distributed.strategy import DataParallel
+
+    init_distributed()
+    if device.type == "cuda":
+        device = torch.device("cuda", env.local_rank % max(1, torch.cuda.device_count()))
+    return DataParallel(), device
+
+
 def build(
     net: Model,
     o: OptimizerSpec | str | None = None,
@@ -78,6 +94,8 @@ def build(
     cs = cs or net.state.get("cs") or CS_CPU()
     devices = cs.devices()
     device = devices[0]
+    if strategy is None:
+        strategy, device = _distributed_strategy(device)
     if init_weights:
         for layer in net.layers:
             initialize(layer)

@@ -99,22 +99,21 @@ class _ArrayBatches:
         self.drop_last = drop_last
 
     def __len__(self) -> int:
-        n = self.run.state.strategy.shard(torch.arange(self.n)).numel()
-        return n // self.batch if self.drop_last else math.ceil(n / self.batch)
+        strategy = self.run.state.strategy
+        return len(strategy.batch_indices(torch.arange(self.n), self.batch, self.drop_last))
 
     def __iter__(self) -> Iterator[tuple[list[torch.Tensor], list[torch.Tensor]]]:
         if self.shuffle:
             order = torch.randperm(self.n, generator=self.run.generator)
         else:
             order = torch.arange(self.n)
-        order = self.run.state.strategy.shard(order)
-        contiguous = not self.shuffle and self.run.state.strategy.world_size == 1
-        for b in range(len(self)):
-            lo, hi = b * self.batch, min((b + 1) * self.batch, order.numel())
+        strategy = self.run.state.strategy
+        contiguous = not self.shuffle and strategy.world_size == 1
+        for idx in strategy.batch_indices(order, self.batch, self.drop_last):
             if contiguous:
+                lo, hi = int(idx[0]), int(idx[-1]) + 1
                 yield [x[lo:hi] for x in self.xs], [y[lo:hi] for y in self.ys]
             else:
-                idx = order[lo:hi]
                 yield (
                     [x.index_select(0, idx) for x in self.xs],
                     [y.index_select(0, idx) for y in self.ys],
@@ -255,6 +254,7 @@ def fit(
         cbs = [c for c in cbs if not c.main_only]
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
+    seed = st.strategy.broadcast_seed(seed)
     generator = torch.Generator().manual_seed(int(seed))
     st.history = []  # each fit call is one run with its own record
     run = FitRun(net, st, int(epochs), generator, cbs, st.history, batch_size=batch)
@@ -282,6 +282,7 @@ def fit(
         b = -1
         for b, (xs, ys) in enumerate(data):
             loss = train_step(st, to_device(st, xs), to_device(st, ys))
+            st.strategy.after_step(st, b)
             if on_cpu:
                 if not math.isfinite(float(loss)):
                     _nan(loss, epoch, b)
@@ -296,6 +297,7 @@ def fit(
                 cb.on_batch_end(run, b)
         if b < 0:
             raise DataError(f"epoch {epoch + 1}: the data yielded no batch")
+        st.strategy.end_epoch(st)
         if bad is not None and int(bad) >= 0:
             _nan(float("nan"), epoch, int(bad))
         seconds = time.perf_counter() - t0

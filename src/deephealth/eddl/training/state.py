@@ -98,17 +98,20 @@ class TrainState:
         """Names of the metrics, in build order."""
         return [metric.name for _, metric in self.metrics]
 
+    def _means(self, sums: torch.Tensor) -> list[float]:
+        """Per-sample means of `sums` over every worker's samples (synchronizes)."""
+        seen = torch.tensor([float(self.seen)], device=sums.device, dtype=sums.dtype)
+        total = self.strategy.reduce(torch.cat([sums, seen])).tolist()
+        n = max(total[-1], 1.0)
+        return [float(v) / n for v in total[:-1]]
+
     def losses_now(self) -> list[float]:
         """Mean loss per sample since the last reset (synchronizes)."""
-        total = self.strategy.reduce(self.loss_sum)
-        n = max(self.seen * self.strategy.world_size, 1)
-        return [float(v) / n for v in total.tolist()]
+        return self._means(self.loss_sum)
 
     def metrics_now(self) -> list[float]:
         """Mean metric per sample since the last reset (synchronizes)."""
-        total = self.strategy.reduce(self.metric_sum)
-        n = max(self.seen * self.strategy.world_size, 1)
-        return [float(v) / n for v in total.tolist()]
+        return self._means(self.metric_sum)
 
     def summary(self) -> dict[str, float]:
         """{name: value} of every loss and metric since the last reset."""

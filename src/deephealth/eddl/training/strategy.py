@@ -40,12 +40,34 @@ class Strategy:
         """This worker's share of an epoch's sample order (all of it by default)."""
         return indices
 
-    def after_backward(self, state: TrainState) -> None:
-        """Combine gradients across workers before the optimizer step (nothing by default)."""
+    def batch_indices(self, order: torch.Tensor, batch: int, drop_last: bool) -> list[torch.Tensor]:
+        """Sample indices of each batch this worker computes in an epoch (contiguous slices)."""
+        order = self.shard(order)
+        n = order.numel()
+        stop = n - n % batch if drop_last else n
+        return [order[lo : min(lo + batch, n)] for lo in range(0, stop, batch)]
+
+    def after_backward(self, state: TrainState, n_local: int | None = None) -> None:
+        """Combine gradients across workers before the optimizer step (nothing by default).
+
+        Args:
+            state: The training state.
+            n_local: Samples of this worker's share of the batch (0: it had none).
+        """
+
+    def after_step(self, state: TrainState, batch_index: int) -> None:
+        """Called after each optimizer step of `fit` (e.g. periodic weight averaging)."""
+
+    def end_epoch(self, state: TrainState) -> None:
+        """Called at the end of each training epoch of `fit`, before validation."""
 
     def reduce(self, value: torch.Tensor) -> torch.Tensor:
         """Sum a metric/loss accumulator across workers (identity by default)."""
         return value
+
+    def broadcast_seed(self, seed: int) -> int:
+        """Agree on the shuffling seed across workers (the local one by default)."""
+        return seed
 
     def broadcast_stop(self, stop: bool) -> bool:
         """Agree on early stopping across workers (the local decision by default)."""
