@@ -352,3 +352,19 @@ def test_constructor_errors(cls_yml):
     with pytest.raises(ecvl.DatasetError, match="already started"):
         ds.Start()
     ds.Stop()
+
+
+def test_ranks_share_each_epoch_without_overlap(cls_yml):
+    ranks = [ecvl.DLDataset(cls_yml, 2, None, seed=5, rank=r, world_size=3) for r in range(3)]
+    for ds in ranks:
+        ds.ResetBatch("training", shuffle=True)
+    shares = [ds._orders[0] for ds in ranks]
+    seen = [i for share in shares for i in share]
+    assert len(seen) == len(set(seen)) == 12  # 14 cut to a multiple of 3; no sample twice
+    assert {ds.GetNumBatches("training") for ds in ranks} == {2}  # same step count on every rank
+    test_shares = [ds._orders[2] for ds in ranks]
+    assert sorted(i for share in test_shares for i in share) == [18, 19, 20, 21]
+    batches = [list(ds) for ds in ranks]  # the current split (training) on each rank
+    assert all(len(b) == 2 for b in batches)
+    with pytest.raises(ecvl.DatasetError, match="rank 3 is outside a job of 3"):
+        ecvl.DLDataset(cls_yml, 2, None, rank=3, world_size=3)

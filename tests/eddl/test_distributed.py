@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from deephealth.eddl.distributed.env import DistEnv, detect, first_host
+from deephealth.distenv import DistEnv, detect, first_host
 from deephealth.eddl.distributed.launcher import launch
 from deephealth.eddl.distributed.process_group import threads_per_process
 from deephealth.eddl.distributed.slurm import SlurmError, SlurmJob, sbatch_script, submit

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from deephealth.distenv import detect
 from deephealth.ecvl.augment.base import Augmentation
 from deephealth.ecvl.augment.factory import AugmentationFactory
 from deephealth.ecvl.augment.rng import global_seed, keyed_rng
@@ -103,6 +104,13 @@ class DLDataset(Dataset):
             ``(indices, dataset, rng) -> order``.
         patch_sampler: A :class:`PatchSampler` applied before the augmentations.
         remote_cache: Folder for downloaded http(s) images.
+        rank: This process's rank in a distributed job (default: from the launcher's
+            environment, see ``deephealth.distenv``).
+        world_size: Number of processes (default: from the environment). With several, each
+            rank loads its own share of every epoch: shuffled (training) epochs are cut to a
+            multiple of ``world_size`` so every rank runs the same number of batches (at most
+            ``world_size - 1`` random samples wait for the next epoch); other splits are shared
+            out exactly, every sample once.
     """
 
     def __init__(
@@ -124,8 +132,17 @@ class DLDataset(Dataset):
         sampler: str | Callable[..., list[int]] | None = None,
         patch_sampler: PatchSampler | None = None,
         remote_cache: str | os.PathLike | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
     ) -> None:
         super().__init__(filename, verify)
+        env = detect()
+        self.rank_ = env.rank if rank is None else int(rank)
+        self.world_size_ = env.world_size if world_size is None else int(world_size)
+        if not 0 <= self.rank_ < self.world_size_:
+            raise DatasetError(
+                f"rank {self.rank_} is outside a job of {self.world_size_} processes"
+            )
         if not self.split_:
             self.split_ = [Split("training", list(range(len(self.samples_))))]
         if int(batch_size) <= 0:
@@ -151,7 +168,7 @@ class DLDataset(Dataset):
         self.seed_ = int(seed)
         self._set_drop_last(drop_last)
         self.current_batch_ = [0] * len(self.split_)
-        self._orders = [list(s.samples_indices_) for s in self.split_]
+        self._orders = [self._share(list(s.samples_indices_), False) for s in self.split_]
         self._epochs = [0] * len(self.split_)
         self._pipeline: BatchPipeline | None = None
         self._pipeline_split = -1
@@ -217,8 +234,12 @@ class DLDataset(Dataset):
         _DEFAULT_SEED[0] = int(seed)
 
     def GetNumBatches(self, split: Any = -1) -> int:  # noqa: N802
-        """Number of batches of a split (index, name or SplitType; -1 = current)."""
-        return self.split_[self._split_index(split)].num_batches_
+        """Number of batches of a split (index, name or SplitType; -1 = current), on this rank."""
+        i = self._split_index(split)
+        if self.world_size_ == 1:
+            return self.split_[i].num_batches_
+        n = len(self._orders[i])
+        return n // self.batch_size_ if self.split_[i].drop_last_ else -(-n // self.batch_size_)
 
     def GetQueueSize(self) -> int:  # noqa: N802
         """Samples loaded and waiting in the queue."""
@@ -240,7 +261,15 @@ class DLDataset(Dataset):
                 indices = list(self.sampler_(indices, self, rng))
             else:
                 indices = [indices[k] for k in rng.permutation(len(indices))]
-        self._orders[i] = indices
+        self._orders[i] = self._share(indices, shuffle)
+
+    def _share(self, indices: list[int], equal: bool) -> list[int]:
+        """This rank's samples of an epoch order (all of them in a single process)."""
+        if self.world_size_ == 1:
+            return indices
+        if equal:
+            indices = indices[: len(indices) - len(indices) % self.world_size_]
+        return indices[self.rank_ :: self.world_size_]
 
     def ResetAllBatches(self, shuffle: bool = False) -> None:  # noqa: N802
         """Reset every split (see ``ResetBatch``)."""
@@ -303,7 +332,7 @@ class DLDataset(Dataset):
     def _jobs(self, split: int) -> list[tuple[int, int, int]]:
         sp = self.split_[split]
         order = self._orders[split]
-        n = sp.num_batches_ * self.batch_size_ if sp.drop_last_ else len(order)
+        n = len(order) - len(order) % self.batch_size_ if sp.drop_last_ else len(order)
         start = self.current_batch_[split] * self.batch_size_
         epoch = self._epochs[split]
         return [(split, epoch, idx) for idx in order[start:n]]
@@ -384,7 +413,7 @@ class DLDataset(Dataset):
         self.ResetBatch(split, shuffle)
         self.Start(split)
         try:
-            for _ in range(self.split_[split].num_batches_):
+            for _ in range(self.GetNumBatches(split)):
                 _, x, y = self.GetBatch()
                 yield x, y
         finally:

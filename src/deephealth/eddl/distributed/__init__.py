@@ -1,7 +1,7 @@
 """Distributed training on torch.distributed: launcher detection, pyeddl's distributed names,
 the data-parallel strategy `fit` uses, `deephealth launch` (torchrun with restarts) and Slurm."""
 
-from deephealth.eddl.distributed.env import DistEnv, detect
+from deephealth.distenv import DistEnv, detect
 from deephealth.eddl.distributed.process_group import (
     avg_weights_distributed,
     barrier_distributed,

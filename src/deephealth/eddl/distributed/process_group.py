@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from deephealth.eddl.distributed import heartbeat
-from deephealth.eddl.distributed.env import DistEnv, detect
+from deephealth.distenv import DistEnv, detect
 
 if TYPE_CHECKING:
     from deephealth.eddl.model import Model

@@ -34,7 +34,7 @@ def initialize(layer: Layer) -> None:
 
 def _distributed_strategy(device: torch.device) -> tuple[Strategy | None, torch.device]:
     """The data-parallel strategy when a launcher started several processes (and its device)."""
-    from deephealth.eddl.distributed.env import detect
+    from deephealth.distenv import detect
 
     env = detect()
     if not env.is_distributed:

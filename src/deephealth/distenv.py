@@ -1,4 +1,4 @@
-"""Which launcher started this process, and where it sits in the job.
+"""Which launcher started this process, and where it sits in the job (shared by EDDL and ECVL).
 
 Reads the environment that torchrun, Slurm (`srun`), Open MPI and MPICH/Intel MPI set, so that the
 same script trains on one process or many without code changes. No torch import here.
