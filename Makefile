@@ -26,7 +26,7 @@ $(SYS):
 system-deps: $(SYS)
 
 $(DATA): $(STAMP) scripts/fetch_data.sh
-	PYTHON=$(PY) bash scripts/fetch_data.sh
+	PYTHON=$(abspath $(PY)) bash scripts/fetch_data.sh
 	touch $(DATA)
 
 data: $(DATA)

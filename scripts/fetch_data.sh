@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="$root/.data"
-py="${PYTHON:-$root/.venv/bin/python}"
+py="$(realpath "${PYTHON:-$root/.venv/bin/python}")"
 mkdir -p "$data"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

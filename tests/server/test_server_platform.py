@@ -92,12 +92,17 @@ def test_docs_and_pages_work_offline(app):
     assert c.get("/", follow_redirects=False).headers["location"] == "/login"
 
 
-def test_distributed_launcher_hook(config):
-    from deephealth.server.jobs.launcher import LauncherUnavailable, launch_training
+def test_distributed_launcher_hook(config, tmp_path):
+    from deephealth.pipelines.synthetic import generate_dataset
+    from deephealth.server.jobs.launcher import launch_training
 
+    data = generate_dataset(tmp_path / "data", "classification", n_patients=12, shape=(16, 16))
     config.launcher = "distributed"
-    with pytest.raises(LauncherUnavailable, match="launch_training"):
-        launch_training(config, {}, Path("."), lambda e: None, lambda: False, False)
+    config.launcher_options = {"nproc": 2, "max_restarts": 0}
+    cfg = {"task": "classification", "dataset": str(data), "model": "lenet", "epochs": 1}
+    result = launch_training(config, cfg, tmp_path / "run", lambda e: None, lambda: True, False)
+    assert result["status"] == "stopped"  # handed to `deephealth launch`, then stopped on request
+    assert result["launch"].nproc == 2
 
 
 def test_hyperparameter_definitions_per_family_and_dataset(users, project, dataset):

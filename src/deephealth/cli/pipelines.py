@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -91,10 +92,22 @@ def _train(args: argparse.Namespace) -> int:
     from deephealth.pipelines.run import train
 
     run_dir = args.run_dir or Path("runs") / Path(args.config).stem
+    # `deephealth launch` restarts a failed distributed run with DEEPHEALTH_RESUME=1
+    resume = args.resume or os.environ.get("DEEPHEALTH_RESUME") == "1"
     try:
-        result = train(args.config, run_dir, ProgressPrinter(args.quiet), resume=args.resume)
+        if args.nproc > 1:
+            from deephealth.pipelines.parallel import launch_training
+
+            result = launch_training(
+                args.config, run_dir, ProgressPrinter(args.quiet), resume=resume,
+                nproc=args.nproc, max_restarts=args.max_restarts,
+            )  # fmt: skip
+        else:
+            result = train(args.config, run_dir, ProgressPrinter(args.quiet), resume=resume)
     except Exception as err:  # every failure becomes a message and an exit code
         return _fail("train", err)
+    if "rank" in result:  # a rank > 0 of a distributed run: rank 0 reports
+        return 0
     _print_result(result)
     return 0 if result["onnx_check_passed"] else FAILED
 
@@ -198,6 +211,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="pipeline config (YAML)")
     p.add_argument("--run-dir", type=Path, help="output folder (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument(
+        "--nproc", type=int, default=1, help="train data-parallel on N local processes (torchrun)"
+    )
+    p.add_argument(
+        "--max-restarts", type=int, default=2, help="with --nproc: restarts after a failed rank"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_train)
 

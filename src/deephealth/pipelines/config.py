@@ -162,6 +162,9 @@ PATCH_FIELDS: dict[str, Field] = {
 EXPORT_FIELDS: dict[str, Field] = {
     "tolerance": Field(1e-4, _pos_num, "Max abs difference allowed by the onnxruntime check."),
 }
+PARALLEL_FIELDS: dict[str, Field] = {
+    "baseline_run": Field(None, _optional(_text), "Run folder of a one-process run on the same data: its training time gives the speedup and efficiency of a parallel run."),
+}  # fmt: skip
 EARLY_FIELDS: dict[str, Field] = {
     "patience": Field(
         None, _optional(_pos_int), "Stop after this many epochs without improvement."
@@ -188,6 +191,7 @@ SCHEMA: dict[str, Field | dict[str, Field]] = {
     "computing_service": CS_FIELDS,
     "patch": PATCH_FIELDS,
     "early_stopping": EARLY_FIELDS,
+    "parallel": PARALLEL_FIELDS,
     "export": EXPORT_FIELDS,
 }  # fmt: skip
 

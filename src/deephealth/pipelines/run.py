@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from deephealth.distenv import detect
 from deephealth.pipelines.config import load_config
 from deephealth.pipelines.data import DataError, load_dataset
 from deephealth.pipelines.report import build_kpis, write_html, write_report
@@ -48,12 +49,17 @@ class _Stopped(Exception):
 class EventLog:
     """Writes events to `events.jsonl` and forwards them to a callback."""
 
-    def __init__(self, run_dir: Path, on_event: EventFn | None, t0: float) -> None:
+    def __init__(
+        self, run_dir: Path, on_event: EventFn | None, t0: float, enabled: bool = True
+    ) -> None:
         self.path = run_dir / "events.jsonl"
         self.on_event = on_event
         self.t0 = t0
+        self.enabled = enabled  # False on the ranks > 0 of a distributed run
 
     def __call__(self, type_: str, **fields: Any) -> None:
+        if not self.enabled:
+            return
         event = {"type": type_, "time": round(time.perf_counter() - self.t0, 4), **fields}
         with self.path.open("a") as fh:
             fh.write(json.dumps(event, default=_json_default) + "\n")
@@ -159,7 +165,21 @@ class EpochBatches:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        return self.task.batches(rng, self.batch_size)
+        env = detect()
+        if not env.is_distributed:
+            return self.task.batches(rng, self.batch_size)
+        return _rank_share(self.task.batches(rng, self.batch_size), env.rank, env.world_size)
+
+
+def _rank_share(
+    batches: Iterator[tuple[np.ndarray, np.ndarray]], rank: int, world: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """This rank's contiguous share of every batch (every rank draws the same batches)."""
+    for x, y in batches:
+        if len(x) < world:  # too small to give every rank a sample: skipped by all ranks alike
+            continue
+        lo, hi = (len(x) * rank) // world, (len(x) * (rank + 1)) // world
+        yield x[lo:hi], y[lo:hi]
 
 
 def _is_number(v: Any) -> bool:
@@ -221,7 +241,8 @@ def _pipeline_callback_class():  # noqa: ANN202 (eddl is imported lazily)
             improved = _is_better(value, self.best, monitor)
             if improved:
                 self.best, self.best_epoch, self.bad_epochs = value, run.epoch + 1, 0
-                eddl.save(self.net, str(self.run_dir / "best.pt"), "pt")
+                if self.log.enabled:  # rank 0 only in a distributed run
+                    eddl.save(self.net, str(self.run_dir / "best.pt"), "pt")
             else:
                 self.bad_epochs += 1
             shown = {*self.cfg["metrics"], monitor}
@@ -326,7 +347,8 @@ def train(
         for stale in ("checkpoint/checkpoint.pt", "best.pt", "events.jsonl", "model.onnx"):
             (run_dir / stale).unlink(missing_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2))
-    log = EventLog(run_dir, on_event, t0)
+    env = detect()
+    log = EventLog(run_dir, on_event, t0, enabled=env.is_main)
     log("status", status="pre-processing", resume=resume)
     eddl.set_seed(cfg["seed"])
     task, pre_s = make_task(cfg)
@@ -353,13 +375,16 @@ def train(
     except _Stopped:
         status = "stopped"
         log("status", status="stopped")
+    if not env.is_main:  # export, evaluation and report are rank 0's
+        return {"status": status, "run_dir": str(run_dir), "rank": env.rank}
     production = _export_and_evaluate(net, task, cfg, run_dir, log, t0, callback)
     times = {
         "pre_processing_s": pre_s,
         "train_s": callback.train_s,
         "production_s": production.pop("production_s"),
     }
-    kpis = build_kpis(cfg["task"], times, production["metrics"])
+    parallel = _parallel_kpi_inputs(cfg, env.world_size, callback.train_s)
+    kpis = build_kpis(cfg["task"], times, production["metrics"], parallel)
     report = {
         "run": {
             "name": cfg["name"] or f"{task.data.name}-{cfg['task']}",
@@ -373,6 +398,7 @@ def train(
         "validation_metrics": production["validation_metrics"], "history": callback.history,
         "onnx": production["onnx_info"], "times": times, "config": cfg, "machine": machine(),
         "samples": {k: len(v) for k, v in task.data.splits.items()},
+        "parallel": parallel,
         "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels},
     }  # fmt: skip
     result = {
@@ -383,8 +409,27 @@ def train(
         "kpis": kpis, "best_epoch": callback.best_epoch,
         "onnx_check_passed": production["onnx_info"].get("check", {}).get("passed", False),
     }  # fmt: skip
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2, default=_json_default))
     log("done", status=status, onnx=result["onnx"], report_html=result["report_html"], kpis=kpis)
     return result
+
+
+def _parallel_kpi_inputs(cfg: dict[str, Any], workers: int, train_s: float) -> dict[str, Any]:
+    """Workers and the serial time of the baseline run named in the config (if any)."""
+    baseline = cfg["parallel"]["baseline_run"]
+    serial_s = None
+    if baseline:
+        path = Path(baseline) / "report.json"
+        try:
+            serial_s = json.loads(path.read_text())["times"]["train_s"]
+        except (OSError, ValueError, KeyError) as err:
+            raise PipelineError(f"parallel.baseline_run: cannot read {path}: {err}") from None
+    return {
+        "workers": workers,
+        "serial_s": serial_s,
+        "parallel_s": train_s,
+        "baseline_run": baseline,
+    }
 
 
 def _export_and_evaluate(

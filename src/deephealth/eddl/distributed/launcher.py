@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -133,8 +134,9 @@ def run_attempt(
     number: int,
     timeout_s: float | None,
     heartbeat_timeout_s: float,
+    stop: threading.Event | None = None,
 ) -> Attempt:
-    """Run one attempt and watch it until it ends, hangs or times out."""
+    """Run one attempt and watch it until it ends, hangs, times out or is stopped."""
     attempt = Attempt(number)
     start = time.monotonic()
     proc = subprocess.Popen(command, env=env, start_new_session=True)
@@ -143,6 +145,9 @@ def run_attempt(
     while proc.poll() is None:
         time.sleep(POLL_S)
         elapsed = time.monotonic() - start
+        if stop is not None and stop.is_set():
+            watchdog_cause = RankFailure(None, "stopped on request")
+            break
         if timeout_s is not None and elapsed > timeout_s:
             watchdog_cause = RankFailure(None, f"job timeout of {timeout_s:.0f} s exceeded")
             break
@@ -196,6 +201,7 @@ def launch(
     timeout_s: float | None = None,
     heartbeat_timeout_s: float = 300.0,
     threads: int | None = None,
+    stop: threading.Event | None = None,
 ) -> LaunchReport:
     """Run `target` on `nproc` processes, restarting from the last checkpoint on failure.
 
@@ -207,6 +213,7 @@ def launch(
         timeout_s: Wall-clock limit of one attempt (None: no limit).
         heartbeat_timeout_s: A rank silent this long is considered hung.
         threads: Torch/OpenMP threads per process (default: cores / nproc).
+        stop: Set it to stop the job (no restart follows).
 
     Returns:
         The report, also written to `run_dir/launch_report.json`.
@@ -232,11 +239,15 @@ def launch(
         }
         if number > 0:
             env[RESUME_ENV] = "1"
-        attempt = run_attempt(command, env, beat_dir, nproc, number, timeout_s, heartbeat_timeout_s)
+        attempt = run_attempt(
+            command, env, beat_dir, nproc, number, timeout_s, heartbeat_timeout_s, stop
+        )
         report.attempts.append(attempt)
         write_json_atomic(run_dir / "launch_report.json", asdict(report))
         if attempt.exit_code == 0 and not attempt.failures:
             report.ok = True
+            break
+        if stop is not None and stop.is_set():
             break
     write_json_atomic(run_dir / "launch_report.json", asdict(report))
     return report

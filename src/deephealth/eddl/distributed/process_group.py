@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import torch
 import torch.distributed as dist
 
-from deephealth.eddl.distributed import heartbeat
 from deephealth.distenv import DistEnv, detect
+from deephealth.eddl.distributed import heartbeat
 
 if TYPE_CHECKING:
     from deephealth.eddl.model import Model

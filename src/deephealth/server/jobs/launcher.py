@@ -3,7 +3,7 @@ distributed launcher (`launcher="distributed"`).
 
 The local path calls the pipelines run API, `deephealth.pipelines.run.train`. The distributed path
 is a hook for the distributed launcher (N processes on this machine, or a SLURM submission): it
-calls `deephealth.eddl.distributed.launch_training(config, run_dir, on_event=..., should_stop=...,
+calls `deephealth.pipelines.parallel.launch_training(config, run_dir, on_event=..., should_stop=...,
 resume=..., **launcher_options)`, which must block until the run ends and return the same dict as
 `train`. Until that function exists, a job sent there fails with a message naming it.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from deephealth.server.config import ServerConfig
 
-DISTRIBUTED_MODULE = "deephealth.eddl.distributed"
+DISTRIBUTED_MODULE = "deephealth.pipelines.parallel"
 DISTRIBUTED_FUNCTION = "launch_training"
 
 

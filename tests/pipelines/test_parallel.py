@@ -1,0 +1,41 @@
+"""A pipeline config trained on 2 processes (`deephealth train --nproc 2`) against 1 process."""
+
+import pytest
+
+from deephealth.pipelines.parallel import launch_training
+from deephealth.pipelines.run import train
+
+
+def _config(lesion_set, **extra):
+    return {
+        "task": "classification",
+        "dataset": str(lesion_set),
+        "model": "lenet",
+        "epochs": 3,
+        "batch_size": 16,
+        "optimizer": {"lr": 0.002},
+        "computing_service": {"threads": 1},
+        **extra,
+    }
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one_and_report_speedup(lesion_set, tmp_path):
+    single = train(_config(lesion_set), tmp_path / "single")
+    events = []
+    cfg = _config(lesion_set, parallel={"baseline_run": str(tmp_path / "single")})
+    result = launch_training(cfg, tmp_path / "two", on_event=events.append, nproc=2, threads=1)
+    assert result["launch"].ok and len(result["launch"].attempts) == 1
+    assert result["onnx_check_passed"]
+    # same global batches, gradients averaged exactly: the same model up to float rounding
+    assert result["metrics"]["accuracy"] == pytest.approx(single["metrics"]["accuracy"], abs=0.02)
+    kpis = result["kpis"]
+    assert kpis["speedup"] > 0 and kpis["efficiency"] == pytest.approx(kpis["speedup"] / 2)
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]
+    assert events[-1]["type"] == "done"
+
+
+def test_stop_request_ends_the_distributed_job(lesion_set, tmp_path):
+    result = launch_training(_config(lesion_set), tmp_path / "run", should_stop=lambda: True)
+    assert result["status"] == "stopped"
+    assert result["launch"].attempts[0].failures[0].cause == "stopped on request"
