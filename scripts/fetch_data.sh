@@ -4,7 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="$root/.data"
-py="$(realpath "${PYTHON:-$root/.venv/bin/python}")"
+py="${PYTHON:-$root/.venv/bin/python}"
+case "$py" in /*) ;; */*) py="$(cd "$(dirname "$py")" && pwd)/$(basename "$py")" ;; esac
 mkdir -p "$data"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

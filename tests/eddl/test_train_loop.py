@@ -260,7 +260,7 @@ def test_user_strategy_hooks_are_called(digits):
         def shard(self, indices):
             return indices[::2]
 
-        def after_backward(self, state):
+        def after_backward(self, state, n_local=None):
             self.after += 1
 
     strat = HalfShard()

@@ -1,5 +1,8 @@
 """A pipeline config trained on 2 processes (`deephealth train --nproc 2`) against 1 process."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from deephealth.pipelines.parallel import launch_training
@@ -27,8 +30,12 @@ def test_two_processes_train_like_one_and_report_speedup(lesion_set, tmp_path):
     result = launch_training(cfg, tmp_path / "two", on_event=events.append, nproc=2, threads=1)
     assert result["launch"].ok and len(result["launch"].attempts) == 1
     assert result["onnx_check_passed"]
-    # same global batches, gradients averaged exactly: the same model up to float rounding
-    assert result["metrics"]["accuracy"] == pytest.approx(single["metrics"]["accuracy"], abs=0.02)
+    # same global batches, gradients averaged exactly: the same training curve up to float
+    # rounding, which Adam amplifies a little over epochs (fit-level equality to 1e-5 with SGD is
+    # checked in tests/eddl/test_distributed.py)
+    one = json.loads(Path(single["report_json"]).read_text())["history"]
+    two = json.loads(Path(result["report_json"]).read_text())["history"]
+    assert [e["loss"] for e in two] == pytest.approx([e["loss"] for e in one], rel=1e-2)
     kpis = result["kpis"]
     assert kpis["speedup"] > 0 and kpis["efficiency"] == pytest.approx(kpis["speedup"] / 2)
     assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2, 3]

@@ -23,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--threads", type=int, default=None, help="threads per process")
     p.add_argument("--run-dir", default="runs/launch", help="heartbeats and launch_report.json")
-    p.add_argument("target", nargs=argparse.REMAINDER, help="script.py [args] or -m module [args]")
+    p.add_argument("-m", dest="module", help="run a module (as python -m) instead of a script")
+    p.add_argument(
+        "target", nargs=argparse.REMAINDER, help="script.py [args], or the module's args"
+    )
     p.set_defaults(func=_launch)
 
     s = subparsers.add_parser(
@@ -49,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _launch(args: argparse.Namespace) -> int:
     from deephealth.eddl.distributed.launcher import launch
 
-    if not args.target:
+    target = ["-m", args.module, *args.target] if args.module else list(args.target)
+    if not target:
         print(
             "deephealth launch: give the script to run, e.g. 'train.py' or '-m pkg.mod'",
             file=sys.stderr,
@@ -57,7 +61,7 @@ def _launch(args: argparse.Namespace) -> int:
         return 2
     try:
         report = launch(
-            args.target,
+            target,
             nproc=args.nproc,
             run_dir=args.run_dir,
             max_restarts=args.max_restarts,

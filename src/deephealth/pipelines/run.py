@@ -343,11 +343,12 @@ def train(
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoint"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        for stale in ("checkpoint/checkpoint.pt", "best.pt", "events.jsonl", "model.onnx"):
-            (run_dir / stale).unlink(missing_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(cfg, indent=2))
     env = detect()
+    if env.is_main:  # the other ranks of a distributed run only train
+        if not resume:
+            for stale in ("checkpoint/checkpoint.pt", "best.pt", "events.jsonl", "model.onnx"):
+                (run_dir / stale).unlink(missing_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(cfg, indent=2))
     log = EventLog(run_dir, on_event, t0, enabled=env.is_main)
     log("status", status="pre-processing", resume=resume)
     eddl.set_seed(cfg["seed"])

@@ -74,9 +74,21 @@ def is_initialized() -> bool:
 
 
 def end_distributed() -> None:
-    """Leave the job (destroys the process group)."""
-    if is_initialized():
-        dist.destroy_process_group()
+    """Leave the job: wait for the other ranks (at most 30 s), then destroy the process group.
+
+    Tearing down together matters: a rank that closes its connections while a peer is still
+    using them makes gloo abort the peer's process at exit.
+    """
+    if not is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=30))
+        else:
+            dist.barrier()
+    except RuntimeError:
+        pass  # a peer is gone; nothing left to wait for
+    dist.destroy_process_group()
 
 
 def get_id_distributed() -> int:

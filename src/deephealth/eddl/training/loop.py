@@ -182,14 +182,14 @@ def epoch_event(
 ) -> dict[str, Any]:
     """The structured record of one finished epoch."""
     st = run.state
-    losses = dict(zip(st.loss_names(), st.losses_now()))
+    losses = dict(zip(st.loss_names(), st.losses_now(all_workers=True)))
     event: dict[str, Any] = {
         "event": "epoch",
         "epoch": run.epoch + 1,
         "epochs": run.epochs,
         "loss": float(sum(losses.values())),
         "losses": losses,
-        "metrics": dict(zip(st.metric_names(), st.metrics_now())),
+        "metrics": dict(zip(st.metric_names(), st.metrics_now(all_workers=True))),
         "lr": st.spec.lr if st.spec is not None else None,
         "time_s": seconds,
         "samples": samples,
@@ -356,8 +356,8 @@ def evaluate(
         for xs, ys in _batches(net, in_, out, 256 if bs in (-1, None) else bs, False, False, None):
             eval_step(st, to_device(st, xs), to_device(st, ys))
         result = {
-            "losses": dict(zip(st.loss_names(), st.losses_now())),
-            "metrics": dict(zip(st.metric_names(), st.metrics_now())),
+            "losses": dict(zip(st.loss_names(), st.losses_now(all_workers=True))),
+            "metrics": dict(zip(st.metric_names(), st.metrics_now(all_workers=True))),
         }
     finally:
         st.loss_sum, st.metric_sum, st.seen, st.batches = saved

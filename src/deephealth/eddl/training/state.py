@@ -98,20 +98,28 @@ class TrainState:
         """Names of the metrics, in build order."""
         return [metric.name for _, metric in self.metrics]
 
-    def _means(self, sums: torch.Tensor) -> list[float]:
-        """Per-sample means of `sums` over every worker's samples (synchronizes)."""
+    def _means(self, sums: torch.Tensor, all_workers: bool) -> list[float]:
+        """Per-sample means of `sums`: this worker's, or every worker's (a collective call)."""
         seen = torch.tensor([float(self.seen)], device=sums.device, dtype=sums.dtype)
-        total = self.strategy.reduce(torch.cat([sums, seen])).tolist()
-        n = max(total[-1], 1.0)
-        return [float(v) / n for v in total[:-1]]
+        total = torch.cat([sums, seen])
+        if all_workers:
+            total = self.strategy.reduce(total)
+        values = total.tolist()
+        n = max(values[-1], 1.0)
+        return [float(v) / n for v in values[:-1]]
 
-    def losses_now(self) -> list[float]:
-        """Mean loss per sample since the last reset (synchronizes)."""
-        return self._means(self.loss_sum)
+    def losses_now(self, all_workers: bool = False) -> list[float]:
+        """Mean loss per sample since the last reset (synchronizes with the device).
 
-    def metrics_now(self) -> list[float]:
-        """Mean metric per sample since the last reset (synchronizes)."""
-        return self._means(self.metric_sum)
+        Args:
+            all_workers: Sum over every worker of a distributed run. Every worker must then make
+                the same call at the same point (epoch ends do); progress reads stay local.
+        """
+        return self._means(self.loss_sum, all_workers)
+
+    def metrics_now(self, all_workers: bool = False) -> list[float]:
+        """Mean metric per sample since the last reset (see `losses_now`)."""
+        return self._means(self.metric_sum, all_workers)
 
     def summary(self) -> dict[str, float]:
         """{name: value} of every loss and metric since the last reset."""
