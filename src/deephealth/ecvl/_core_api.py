@@ -33,6 +33,7 @@ from deephealth.ecvl.io import (
     NiftiRead,
     NiftiWrite,
 )
+from deephealth.ecvl.slide import OpenSlideGetLevels, OpenSlideImage, OpenSlideRead, SlideError
 
 __all__: list[str] = [
     "ColorType",
@@ -63,4 +64,8 @@ __all__: list[str] = [
     "anonymize",
     "anonymize_dataset",
     *imgproc.__all__,
+    "OpenSlideGetLevels",
+    "OpenSlideImage",
+    "OpenSlideRead",
+    "SlideError",
 ]
