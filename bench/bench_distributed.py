@@ -1,0 +1,207 @@
+"""Speedup and efficiency of 2-process data-parallel training and 2-worker preprocessing.
+
+Training: the two-conv CNN on 28x28 (as bench_eddl_train) and the zoo ResNet-18 at 64x64, one
+epoch of `eddl.fit` on synthetic data with the same global batch, 1 process x 1 thread against
+2 processes x 1 thread (torchrun, gloo), interleaved over rounds. Also measures the gloo all-reduce
+bandwidth and latency here, and checks the step-time model of docs/scaling.md against the measured
+2-process efficiency. Preprocessing: `deephealth preprocess` of 240 real IHC crops (resize + gamma)
+with 1 and 2 worker processes. Writes bench/results/distributed.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROUNDS = 3
+
+
+def worker(model: str, out: str) -> None:
+    """One training run (started plainly or by torchrun); rank 0 writes its timing to `out`."""
+    import numpy as np
+    import torch
+
+    import deephealth.eddl as eddl
+    from deephealth.eddl.distributed import get_id_distributed, get_n_procs_distributed
+    from deephealth.eddl.zoo import ResNet18
+
+    torch.manual_seed(0)
+    if model == "cnn":
+        n, shape, classes, batch = 1600, (1, 28, 28), 10, 100
+        inp = eddl.Input(list(shape))
+        x = eddl.ReLu(eddl.Conv2D(inp, 32, [3, 3]))
+        x = eddl.MaxPool2D(eddl.ReLu(eddl.Conv2D(x, 64, [3, 3])), [2, 2])
+        out_l = eddl.Softmax(eddl.Dense(eddl.Flatten(x), classes))
+        net = eddl.Model([inp], [out_l])
+    else:
+        n, shape, classes, batch = 256, (3, 64, 64), 10, 32
+        net = ResNet18(list(shape), classes)
+    eddl.build(net, eddl.sgd(0.01, 0.9), ["softmax_cross_entropy"], ["accuracy"], eddl.CS_CPU(th=1))
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(n, *shape)).astype(np.float32)
+    ys = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
+    eddl.fit(net, [xs[: batch * 2]], [ys[: batch * 2]], batch, 1, verbose=0)  # warm-up
+    t0 = time.perf_counter()
+    eddl.fit(net, [xs], [ys], batch, 1, verbose=0, seed=1)
+    seconds = time.perf_counter() - t0
+    if get_id_distributed() == 0:
+        params = sum(p.numel() for p in net.graph.parameters())
+        record = {"samples_per_s": n / seconds, "seconds": seconds, "batch": batch, "params": params,
+                  "procs": get_n_procs_distributed()}  # fmt: skip
+        Path(out).write_text(json.dumps(record))
+
+
+def allreduce_worker(out: str) -> None:
+    """Measure gloo all-reduce time for 1 KB and 40 MB tensors (rank 0 writes the medians)."""
+    import torch
+    import torch.distributed as dist
+
+    from deephealth.eddl.distributed import get_id_distributed, init_distributed
+
+    init_distributed(threads=1)
+    result = {}
+    for name, numel in (("small", 256), ("large", 10_000_000)):
+        t = torch.ones(numel)
+        times = []
+        for _ in range(7 if name == "large" else 50):
+            dist.barrier()
+            t0 = time.perf_counter()
+            dist.all_reduce(t)
+            times.append(time.perf_counter() - t0)
+        result[name] = statistics.median(times)
+    if get_id_distributed() == 0:
+        mb = 10_000_000 * 4 / 1e6
+        latency = result["small"] / 2  # ring of 2: 2 (N-1) = 2 hops
+        bandwidth = mb / max(result["large"] - result["small"], 1e-9)  # MB/s, 2(N-1)/N = 1
+        Path(out).write_text(json.dumps({"latency_s": latency, "mb_per_s": bandwidth}))
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _train(model: str, nproc: int) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = fh.name
+    script = [str(Path(__file__).resolve()), "--worker", model, out]
+    if nproc == 1:
+        cmd = [sys.executable, *script]
+    else:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={nproc}", *script]  # fmt: skip
+    subprocess.run(cmd, check=True, env=_env(), capture_output=True)
+    record = json.loads(Path(out).read_text())
+    os.unlink(out)
+    return record
+
+
+def _preprocess_dataset(root: Path) -> Path:
+    import cv2
+    from skimage import data as skdata
+
+    image = cv2.cvtColor(skdata.immunohistochemistry(), cv2.COLOR_RGB2BGR)
+    lines = ["name: ihc", "images:"]
+    for i in range(240):
+        y, x = (i * 37) % 256, (i * 53) % 256
+        cv2.imwrite(str(root / f"c{i:03d}.png"), image[y : y + 256, x : x + 256])
+        lines.append(f"  - c{i:03d}.png")
+    (root / "dataset.yml").write_text("\n".join(lines) + "\n")
+    return root / "dataset.yml"
+
+
+def _preprocess(dataset: Path, workers: int, out: Path) -> float:
+    from deephealth.pipelines.batchjobs.preprocess import preprocess_dataset
+
+    ops = "AugResizeDim dims=(224,224)\nAugGammaContrast gamma=[0.8,1.2]"
+    _, stats = preprocess_dataset(dataset, ops, out, workers=workers, batch_size=30, progress=False)
+    return stats.samples_per_s
+
+
+def main() -> None:
+    """Run every comparison, interleaved, and write the results section."""
+    rows = []
+    measured_eff = {}
+    for model in ("cnn", "resnet18"):
+        one, two = [], []
+        for _ in range(ROUNDS):
+            one.append(_train(model, 1)["samples_per_s"])
+            rec = _train(model, 2)
+            two.append(rec["samples_per_s"])
+        s1, s2 = statistics.median(one), statistics.median(two)
+        speedup = s2 / s1
+        measured_eff[model] = (speedup / 2, rec)
+        rows.append(f"| {model} training (global batch {rec['batch']}) | {s1:.1f} | {s2:.1f} | "
+                    f"{speedup:.2f} | **{speedup / 2:.2f}** |")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        dataset = _preprocess_dataset(root)
+        r1, r2 = [], []
+        for k in range(ROUNDS):
+            r1.append(_preprocess(dataset, 1, root / f"o1_{k}"))
+            r2.append(_preprocess(dataset, 2, root / f"o2_{k}"))
+        p1, p2 = statistics.median(r1), statistics.median(r2)
+        rows.append(f"| preprocessing 240 PNG 256² (resize 224 + gamma), batches of 30 | "
+                    f"{p1:.1f} | {p2:.1f} | {p2 / p1:.2f} | **{p2 / p1 / 2:.2f}** |")  # fmt: skip
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = fh.name
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           str(Path(__file__).resolve()), "--allreduce", out]  # fmt: skip
+    subprocess.run(cmd, check=True, env=_env(), capture_output=True)
+    comm = json.loads(Path(out).read_text())
+    sys.path.insert(0, str(HERE))
+    from scaling_model import allreduce_s, straggler_factor
+
+    model_rows = []
+    for model, (eff, rec) in measured_eff.items():
+        grad_mb = rec["params"] * 4 / 1e6
+        t_step_2 = rec["batch"] / measured_eff[model][1]["samples_per_s"]
+        t_ar = allreduce_s(2, grad_mb, comm["mb_per_s"] / 1e3, comm["latency_s"])
+        t_c = max(t_step_2 - t_ar, 1e-9)
+        # strong scaling: one process computes the whole batch, 2 t_c when compute halves exactly
+        predicted = (2 * t_c) / (2 * (t_c * straggler_factor(2) + t_ar))
+        model_rows.append(f"| {model} | {grad_mb:.1f} | {t_ar * 1e3:.1f} | {predicted:.2f} | "
+                          f"{eff:.2f} |")  # fmt: skip
+    stamp = datetime.date.today().isoformat()
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}"
+    )
+    text = [
+        "## Distributed training and dataset-scale preprocessing (bench_distributed.py)",
+        "",
+        f"{stamp}, {machine}. Medians of {ROUNDS} interleaved rounds; 1 thread per process.",
+        "",
+        "| workload | 1 process (samples/s) | 2 processes (samples/s) | speedup | efficiency |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"gloo all-reduce here (loopback): latency {comm['latency_s'] * 1e6:.0f} µs, "
+        f"bandwidth {comm['mb_per_s']:.0f} MB/s. Step-time model of docs/scaling.md "
+        "(compute from the 2-process step minus the modelled all-reduce):",
+        "",
+        "| model | gradients (MB) | modelled all-reduce (ms) | predicted efficiency | measured |",
+        "|---|---|---|---|---|",
+        *model_rows,
+    ]
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "distributed.md").write_text("\n".join(text) + "\n")
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--allreduce":
+        allreduce_worker(sys.argv[2])
+    else:
+        main()
