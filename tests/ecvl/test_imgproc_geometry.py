@@ -62,10 +62,10 @@ def test_rotations_match_rot90(chelsea):
     sq = np.ascontiguousarray(chelsea[:300, :300])
     out = Image()
     ecvl.Rotate2D(_img(sq), out, 90, None, 1.0, InterpolationType.nearest)
-    np.testing.assert_array_equal(out.to_cv(), np.rot90(sq, 1))
+    np.testing.assert_array_equal(out.to_cv(), np.rot90(sq, -1))  # clockwise, as ECVL
     ecvl.RotateFullImage2D(_img(chelsea), out, 90, 1.0, InterpolationType.nearest)
     assert out.dims_ == [300, 451, 3]
-    np.testing.assert_array_equal(out.to_cv(), np.rot90(chelsea, 1))
+    np.testing.assert_array_equal(out.to_cv(), np.rot90(chelsea, -1))
     ecvl.Rotate2D(_img(chelsea), out, 30)
     assert out.dims_ == [451, 300, 3] and (out.to_cv()[0, 0] == 0).all()  # corner uncovered
 

@@ -68,6 +68,14 @@ def test_preprocess_dask_matches_single_process_byte_for_byte(ihc_dataset, tmp_p
     assert len(ds.samples_) == 24 and ds.classes_ == ["light", "dark"]
     assert ds.samples_[3].location_[0].endswith("0000003.png")
     assert Dataset(single_yaml).GetSplit("test") == list(range(16, 24))
+    from deephealth.pipelines.batchjobs.preprocess import write_report
+
+    report = write_report(tmp_path / "r.json", dask, tmp_path / "single")
+    assert report["time_of_pre_processing_images_s"] == dask.seconds
+    assert report["speedup"] == pytest.approx(single.seconds / dask.seconds)
+    assert report["efficiency"] == pytest.approx(report["speedup"] / 2)
+    with pytest.raises(ValueError, match="baseline"):
+        write_report(tmp_path / "r2.json", dask, tmp_path / "nowhere")
 
 
 def test_bad_operations_are_reported_before_any_work(ihc_dataset, tmp_path):

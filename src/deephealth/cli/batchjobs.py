@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="samples per task")
     p.add_argument("--ctype", default="none", help="read images as RGB, GRAY or none (as stored)")
     p.add_argument("--seed", type=int, default=0, help="seed of random operations")
+    p.add_argument(
+        "--baseline", help="output folder of a 1-worker run: report speedup and efficiency"
+    )
     p.set_defaults(func=_preprocess)
 
 
@@ -37,7 +40,7 @@ def _preprocess(args: argparse.Namespace) -> int:
     try:
         yaml_path, stats = preprocess_dataset(
             args.dataset, ops, args.out, workers=args.workers, scheduler=args.scheduler,
-            batch_size=args.batch_size, ctype=args.ctype, seed=args.seed,
+            batch_size=args.batch_size, ctype=args.ctype, seed=args.seed, baseline=args.baseline,
         )  # fmt: skip
     except (OSError, ValueError, EcvlError) as err:
         print(f"deephealth preprocess: {err}", file=sys.stderr)

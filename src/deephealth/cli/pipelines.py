@@ -112,6 +112,23 @@ def _train(args: argparse.Namespace) -> int:
     return 0 if result["onnx_check_passed"] else FAILED
 
 
+def _predict_dataset(args: argparse.Namespace) -> int:
+    """A dataset YAML: batch inference on worker processes or Dask, written per batch."""
+    from deephealth.pipelines.batchjobs.predict import predict_dataset
+
+    model = args.model / "model.onnx" if args.model.is_dir() else args.model
+    try:
+        folder, stats = predict_dataset(
+            model, args.inputs[0], args.out, workers=args.workers, scheduler=args.scheduler,
+            batch_size=args.batch_size, split=args.split, progress=not args.quiet,
+        )  # fmt: skip
+    except Exception as err:
+        return _fail("predict", err)
+    print(f"{stats.samples} samples in {stats.seconds:.1f} s ({stats.samples_per_s:.1f}/s, "
+          f"{stats.skipped} batches already done) -> {folder}")  # fmt: skip
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from deephealth.pipelines.run import evaluate
 
@@ -128,6 +145,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     from deephealth.pipelines.run import predict
 
+    if len(args.inputs) == 1 and args.inputs[0].suffix in (".yml", ".yaml"):
+        return _predict_dataset(args)
     try:
         records = predict(args.model, args.inputs, args.out)
     except Exception as err:
@@ -235,9 +254,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "regression, or predictions.csv for classification.",
     )  # fmt: skip
     p.add_argument("model", type=Path, help="run folder or .onnx file")
-    p.add_argument("inputs", nargs="+", type=Path, help="image/volume files or folders")
+    p.add_argument(
+        "inputs", nargs="+", type=Path,
+        help="image/volume files or folders, or one DeepHealth dataset YAML (dataset-scale run)",
+    )  # fmt: skip
     p.add_argument("-o", "--out", type=Path, default=Path("predictions"), help="output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("dataset YAML input (resumable, per-batch outputs)")
+    g.add_argument("--workers", type=int, default=2, help="worker processes / Dask workers")
+    g.add_argument("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster")
+    g.add_argument("--batch-size", type=int, default=64, help="samples per task")
+    g.add_argument("--split", help="only this split")
     p.set_defaults(func=_predict)
 
     p = subparsers.add_parser(

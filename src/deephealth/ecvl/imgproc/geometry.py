@@ -96,12 +96,12 @@ def Rotate2D(
     scale: float = 1.0,
     interp: InterpolationType = InterpolationType.linear,
 ) -> None:
-    """Rotate by ``angle`` degrees counter-clockwise about ``center`` ([x, y], default the image
+    """Rotate by ``angle`` degrees clockwise (as ECVL) about ``center`` ([x, y], default the image
     centre ``[(W-1)/2, (H-1)/2]``), keeping the size; uncovered pixels are 0 (``cv2.getRotationMatrix2D`` + ``warpAffine``)."""
     arr = cv_view(src, "Rotate2D")
     h, w = arr.shape[:2]
     c = ((w - 1) / 2.0, (h - 1) / 2.0) if not center else (float(center[0]), float(center[1]))
-    m = cv2.getRotationMatrix2D(c, float(angle), float(scale))
+    m = cv2.getRotationMatrix2D(c, -float(angle), float(scale))  # ECVL: clockwise
     dst._assign(wrap(src, _rotation(arr, m, (w, h), interp)))
 
 
@@ -112,13 +112,13 @@ def RotateFullImage2D(
     scale: float = 1.0,
     interp: InterpolationType = InterpolationType.linear,
 ) -> None:
-    """Rotate by ``angle`` degrees counter-clockwise, enlarging the canvas to hold the whole image."""
+    """Rotate by ``angle`` degrees clockwise (as ECVL), enlarging the canvas to hold the whole image."""
     arr = cv_view(src, "RotateFullImage2D")
     h, w = arr.shape[:2]
     rad = math.radians(angle)
     cos, sin = abs(math.cos(rad)) * scale, abs(math.sin(rad)) * scale
     nw, nh = int(round(w * cos + h * sin)), int(round(w * sin + h * cos))
-    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), float(angle), float(scale))
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -float(angle), float(scale))
     m[0, 2] += (nw - w) / 2.0
     m[1, 2] += (nh - h) / 2.0
     dst._assign(wrap(src, _rotation(arr, m, (nw, nh), interp)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -92,6 +93,7 @@ def preprocess_dataset(
     ctype: str = "none",
     seed: int = 0,
     progress: bool = True,
+    baseline: str | os.PathLike | None = None,
 ) -> tuple[Path, RunStats]:
     """Preprocess every sample of a DeepHealth dataset; write the results and a new dataset YAML.
 
@@ -105,10 +107,12 @@ def preprocess_dataset(
         ctype: Colour type to read images as ("none" keeps them as stored, "RGB", "GRAY").
         seed: Seed of the random operations.
         progress: Show a progress bar.
+        baseline: Output folder of a one-worker run on the same data: the report then gives
+            the speedup and parallel efficiency against it.
 
     Returns:
         The new dataset YAML path and the run statistics (time-of-pre-processing-images is
-        `stats.seconds`).
+        `stats.seconds`); `OUT/preprocess_report.json` holds the KPIs.
     """
     from deephealth.ecvl.dataset import Dataset
 
@@ -139,4 +143,31 @@ def preprocess_dataset(
                 sample.label_path_ = str((out / "images" / entry["label_path"]).resolve())
     yaml_path = out / "dataset.yml"
     new.Dump(yaml_path)
+    write_report(out / "preprocess_report.json", stats, baseline)
     return yaml_path, stats
+
+
+REPORT = "preprocess_report.json"
+
+
+def write_report(path: Path, stats: RunStats, baseline: str | os.PathLike | None) -> dict[str, Any]:
+    """Write the KPIs of a preprocessing run (speedup/efficiency against `baseline`'s report)."""
+    from deephealth.pipelines.report.kpi import speedup_efficiency
+
+    record: dict[str, Any] = {
+        "time_of_pre_processing_images_s": stats.seconds, "samples": stats.samples,
+        "images_per_s": stats.samples_per_s, "batches": stats.batches, "skipped": stats.skipped,
+        "workers": stats.workers, "engine": stats.engine, "baseline": None,
+        "speedup": None, "efficiency": None,
+    }  # fmt: skip
+    if baseline is not None:
+        base_path = Path(baseline) / REPORT
+        try:
+            base = json.loads(base_path.read_text())
+        except (OSError, ValueError) as err:
+            raise ValueError(f"baseline {base_path}: cannot read its report ({err})") from None
+        serial_s = base["time_of_pre_processing_images_s"] * stats.samples / max(base["samples"], 1)
+        speedup, efficiency = speedup_efficiency(serial_s, stats.seconds, stats.workers)
+        record.update(baseline=str(base_path), speedup=speedup, efficiency=efficiency)
+    path.write_text(json.dumps(record, indent=2))
+    return record
