@@ -1,12 +1,13 @@
 """The data-parallel strategy `fit` uses when a launcher started several processes.
 
 `DataParallel` implements the training wing's `Strategy` hooks on torch.distributed. Each global
-batch of `batch` samples is split into contiguous shares, one per rank (a share may be empty), so
-every sample is seen once per epoch and N processes follow the same trajectory as one process with
-the same global batch. After the backward pass the gradients are averaged with one flattened
-all-reduce, weighted by each rank's share so an uneven last batch still gives the exact
-global-batch gradient ("gradients" mode, DDP semantics); or, as EDDL's MPI branch, the weights are
-averaged every `lsb` batches and at the end of each epoch ("weights" mode). Loss and metric counters
+batch of `batch` samples is split into contiguous shares, one per rank, so every sample is seen
+once per epoch (a last batch with fewer samples than ranks waits for the next epoch) and N processes
+follow the same trajectory as one process with the same global batch. Gradients are averaged by
+torch's DistributedDataParallel (bucketed all-reduces overlapping the backward pass), weighted by
+each rank's share so an uneven batch still gives the exact global-batch gradient ("gradients"
+mode); or, as EDDL's MPI branch, the weights are averaged every `lsb` batches and at the end of
+each epoch ("weights" mode). Loss and metric counters
 are summed over ranks; early stopping is agreed by all ranks.
 """
 
@@ -47,6 +48,7 @@ class DataParallel(Strategy):
         self.mode = mode
         self.lsb = lsb
         self.sync_batchnorm = sync_batchnorm
+        self.share_weight = 1.0  # this rank's share of the current batch x world size
 
     @property
     def rank(self) -> int:  # type: ignore[override]
@@ -61,44 +63,43 @@ class DataParallel(Strategy):
     def setup(self, state: TrainState) -> None:
         """Give every rank rank 0's weights; switch batch norm to global statistics if asked."""
         pg.bcast_weights_distributed(state.net)
-        if self.sync_batchnorm and self.world_size > 1:
+        if self.world_size == 1:
+            return
+        if self.sync_batchnorm:
             for module in state.net.graph.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.forward = types.MethodType(_sync_bn_forward, module)
+        if self.mode == "gradients":
+            # torch's DDP reducer: bucketed all-reduces that overlap the backward pass
+            from torch.nn.parallel import DistributedDataParallel
+
+            device_ids = [state.device.index] if state.device.type == "cuda" else None
+            ddp = DistributedDataParallel(
+                state.train_graph, device_ids=device_ids, broadcast_buffers=False,
+                gradient_as_bucket_view=True,
+            )  # fmt: skip
+            ddp.register_comm_hook(self, _weighted_average_hook)
+            state.train_graph = ddp
 
     def batch_indices(self, order: torch.Tensor, batch: int, drop_last: bool) -> list[torch.Tensor]:
-        """This rank's contiguous share of each global batch (possibly empty)."""
+        """This rank's contiguous share of each global batch (never empty)."""
         n = order.numel()
         stop = n - n % batch if drop_last else n
-        if self.sync_batchnorm and 0 < stop % batch < self.world_size:
-            stop -= stop % batch  # every rank needs a sample for the global statistics
+        if 0 < stop % batch < self.world_size:
+            stop -= stop % batch  # every rank takes part in every step with at least one sample
         shares = []
         for lo in range(0, stop, batch):
             bounds = np.linspace(0, min(batch, n - lo), self.world_size + 1).round().astype(int)
             shares.append(order[lo + bounds[self.rank] : lo + bounds[self.rank + 1]])
         return shares
 
-    def after_backward(self, state: TrainState, n_local: int | None = None) -> None:
-        """Average gradients over ranks, weighted by each rank's share ("gradients" mode)."""
+    def before_backward(self, state: TrainState, n_local: int) -> None:
+        """Learn this rank's share of the batch, so gradients average weighted by samples."""
         if self.mode != "gradients" or self.world_size == 1:
             return
-        params = [p for p in state.net.graph.parameters() if p.requires_grad]
-        weight = float(n_local if n_local is not None else 1)
-        parts = [
-            p.grad.reshape(-1) * weight if p.grad is not None else p.new_zeros(p.numel())
-            for p in params
-        ]
-        flat = torch.cat([*parts, params[0].new_tensor([weight])])
-        dist.all_reduce(flat)
-        total = float(flat[-1])
-        flat = flat[:-1] / max(total, 1.0)
-        offset = 0
-        for p in params:
-            n = p.numel()
-            if p.grad is None:
-                p.grad = torch.empty_like(p)
-            p.grad.copy_(flat[offset : offset + n].view_as(p))
-            offset += n
+        counts = torch.tensor([float(n_local)])
+        dist.all_reduce(counts)
+        self.share_weight = n_local * self.world_size / float(counts.item())
 
     def after_step(self, state: TrainState, batch_index: int) -> None:
         """Average weights every `lsb` batches ("weights" mode)."""
@@ -132,6 +133,20 @@ class DataParallel(Strategy):
         flag = torch.tensor([1.0 if stop else 0.0])
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
+
+
+def _weighted_average_hook(strategy, bucket):  # noqa: ANN001, ANN202 (DDP checks the annotations)
+    """DDP communication hook: the sample-weighted mean of the ranks' gradients.
+
+    Args: `strategy` (the DataParallel), `bucket` (a dist.GradBucket); returns a Future.
+
+    Each rank's gradient is the mean over its share of the batch; weighting by the share keeps an
+    uneven batch exact (equal shares give DDP's plain average).
+    """
+    buffer = bucket.buffer()
+    buffer.mul_(strategy.share_weight / strategy.world_size)
+    future = dist.all_reduce(buffer, async_op=True).get_future()
+    return future.then(lambda done: done.value()[0])
 
 
 class _AllReduceSum(torch.autograd.Function):

@@ -138,6 +138,7 @@ def train_step(
     with st.autocast():
         outs = st.train_graph(*xs)
     total, terms = compute_losses(st, outs, ys)
+    st.strategy.before_backward(st, n)
     if st.scaler is not None:
         st.scaler.scale(total).backward()
         st.strategy.after_backward(st, n)

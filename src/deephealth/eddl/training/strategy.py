@@ -47,6 +47,9 @@ class Strategy:
         stop = n - n % batch if drop_last else n
         return [order[lo : min(lo + batch, n)] for lo in range(0, stop, batch)]
 
+    def before_backward(self, state: TrainState, n_local: int) -> None:
+        """Called after the forward pass and the loss, before the backward pass."""
+
     def after_backward(self, state: TrainState, n_local: int | None = None) -> None:
         """Combine gradients across workers before the optimizer step (nothing by default).
 
