@@ -1,4 +1,5 @@
-"""`deephealth slide`: inspect whole-slide images, list tiles and run a patch model over a slide."""
+"""`deephealth slide`: inspect whole-slide images, list tiles, run a patch model over a slide,
+and train a slide pipeline from its config (exit codes: 0 done, 1 failed, 2 bad input)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ def _tiler_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `slide info|thumbnail|tiles|predict`."""
+    """Add `slide info|thumbnail|tiles|predict|train`."""
     p = subparsers.add_parser(
         "slide",
-        help="whole-slide images: info, thumbnail, tiles, predict",
+        help="whole-slide images: info, thumbnail, tiles, predict, train",
         description="Work with whole-slide images (every format OpenSlide reads).",
     )
     sub = p.add_subparsers(title="slide commands", metavar="COMMAND")
@@ -59,6 +60,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--exclude", nargs="*", default=[], help="classes left out of the GeoJSON")
     s.add_argument("--aggregate", default="mean", help="slide label: mean, vote, topk or max")
     s.set_defaults(func=_predict)
+    s = sub.add_parser(
+        "train",
+        help="train a slide-classification or patch-segmentation pipeline from its config",
+        description="Train a patch model on tiles streamed from the training slides, export it "
+        "to ONNX (checked in onnxruntime), predict the test slides (maps, GeoJSON, slide labels) "
+        "and write the KPI report (report.json, report.html).",
+    )
+    s.add_argument("config", help="slide pipeline YAML")
+    s.add_argument("--run-dir", help="run folder (default: runs/<config name>)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    s.set_defaults(func=_train)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -178,3 +190,22 @@ def _predict(args: argparse.Namespace) -> int:
         return 0
 
     return _run("predict", run)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from deephealth.cli.pipelines import BAD_INPUT, ProgressPrinter, _fail, _print_result
+    from deephealth.ecvl.slide import SlideOpenError
+    from deephealth.pipelines.pathology.pipeline import train_slides
+
+    run_dir = args.run_dir or Path("runs") / Path(args.config).stem
+    try:
+        result = train_slides(Path(args.config), run_dir, ProgressPrinter(args.quiet))
+    except SlideOpenError as err:  # a missing or unreadable slide is bad input
+        print(f"deephealth slide train: {err}", file=sys.stderr)
+        return BAD_INPUT
+    except Exception as err:  # every failure becomes a message and an exit code
+        return _fail("slide train", err)
+    _print_result(result)
+    for slide in result["slides"]:
+        print(f"{slide['slide']}: {slide['label']} -> {slide['outputs']}")
+    return 0 if result["onnx_check_passed"] else 1
