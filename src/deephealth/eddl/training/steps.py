@@ -121,20 +121,12 @@ def accumulate(
 def train_step(
     st: TrainState, xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor]
 ) -> torch.Tensor:
-    """Forward, loss, backward and update on one batch already on the device; returns the loss.
-
-    A worker whose share of a distributed batch is empty skips the computation but still takes
-    part in the gradient exchange and the update.
-    """
+    """Forward, loss, backward and update on one batch already on the device; returns the loss."""
     opt = st.optimizer
     if opt is None:
         raise ValueError(f"model '{st.net.name}' was built without an optimizer; cannot train")
     n = int(xs[0].shape[0])
     opt.zero_grad(set_to_none=True)
-    if n == 0:
-        st.strategy.after_backward(st, 0)
-        opt.step()
-        return torch.zeros((), device=st.device)
     with st.autocast():
         outs = st.train_graph(*xs)
     total, terms = compute_losses(st, outs, ys)

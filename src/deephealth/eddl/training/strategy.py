@@ -55,7 +55,7 @@ class Strategy:
 
         Args:
             state: The training state.
-            n_local: Samples of this worker's share of the batch (0: it had none).
+            n_local: Samples of this worker's share of the batch.
         """
 
     def after_step(self, state: TrainState, batch_index: int) -> None:
