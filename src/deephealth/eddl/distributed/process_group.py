@@ -10,6 +10,7 @@ script runs unchanged on one process or many.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -73,6 +74,14 @@ def is_initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
+_end_callbacks: list = []
+
+
+def on_end(callback) -> None:  # noqa: ANN001
+    """Run `callback()` in `end_distributed`, before the process group is destroyed."""
+    _end_callbacks.append(callback)
+
+
 def end_distributed() -> None:
     """Leave the job: wait for the other ranks (at most 30 s), then destroy the process group.
 
@@ -81,6 +90,9 @@ def end_distributed() -> None:
     """
     if not is_initialized():
         return
+    while _end_callbacks:
+        _end_callbacks.pop()()
+    gc.collect()  # objects holding the group (DDP reducers) go before the group itself
     try:
         if dist.get_backend() == "gloo":
             dist.monitored_barrier(timeout=timedelta(seconds=30))

@@ -80,6 +80,7 @@ class DataParallel(Strategy):
             )  # fmt: skip
             ddp.register_comm_hook(self, _weighted_average_hook)
             state.train_graph = ddp
+            pg.on_end(lambda: _unwrap(state, ddp))
 
     def batch_indices(self, order: torch.Tensor, batch: int, drop_last: bool) -> list[torch.Tensor]:
         """This rank's contiguous share of each global batch (never empty)."""
@@ -133,6 +134,12 @@ class DataParallel(Strategy):
         flag = torch.tensor([1.0 if stop else 0.0])
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
+
+
+def _unwrap(state: TrainState, ddp: nn.Module) -> None:
+    """Give the state its plain graph back so the DDP reducer is freed before the process group."""
+    if state.train_graph is ddp:
+        state.train_graph = ddp.module
 
 
 def _weighted_average_hook(strategy, bucket):  # noqa: ANN001, ANN202 (DDP checks the annotations)
