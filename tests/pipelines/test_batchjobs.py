@@ -1,5 +1,6 @@
 """Dataset-scale jobs: preprocessing and batch inference on processes and on a Dask LocalCluster."""
 
+import json
 import os
 import signal
 import subprocess
@@ -165,3 +166,18 @@ def test_predict_bad_model_fails_in_the_driver(ihc_dataset, tmp_path):
     bad.write_bytes(b"not an onnx file")
     with pytest.raises(Exception, match="bad.onnx"):
         predict_dataset(bad, ihc_dataset, tmp_path / "p", progress=False)
+
+
+def test_cli_preprocess_with_forked_workers_matches_single_process(ihc_dataset, tmp_path):
+    """`deephealth preprocess` (no torch in the driver) forks its workers; same bytes as inline."""
+    single = tmp_path / "single"
+    preprocess_dataset(ihc_dataset, OPS, single, workers=1, batch_size=5, progress=False)
+    out = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "deephealth.cli", "preprocess", str(ihc_dataset), "--ops",
+           OPS.replace("\n", "\\n"), "--out", str(out), "--workers", "2", "--batch-size", "5"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "24 images" in done.stdout
+    assert _files(out) == _files(single)
+    report = json.loads((out / "preprocess_report.json").read_text())
+    assert report["workers"] == 2 and report["engine"] == "processes" and report["samples"] == 24

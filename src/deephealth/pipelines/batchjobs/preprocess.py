@@ -132,7 +132,7 @@ def preprocess_dataset(
     out = Path(out_dir)
     stats, records = run_batches(
         preprocess_batch, make_batches(items, batch_size), out, workers, scheduler, progress,
-        "preprocess",
+        "preprocess", fork_safe=True,
     )  # fmt: skip
     new = copy.deepcopy(ds)
     for record in records:
