@@ -105,8 +105,8 @@ def test_resume_from_another_network_is_refused(tmp_path):
     eddl.build(net, eddl.sgd(), ["mse"], ["mse"], eddl.CS_CPU(1))
     eddl.fit(net, [x], [np.zeros((4, 2), np.float32)], 2, 1, resume=tmp_path, verbose=0)
     assert (tmp_path / "checkpoint.pt").is_file()
-    in_ = eddl.Input([3])
-    other = eddl.Model([in_], [eddl.Dense(in_, 2, name="different")])
+    in_ = eddl.Input([3])  # a different architecture (names alone do not make one)
+    other = eddl.Model([in_], [eddl.Dense(eddl.ReLu(eddl.Dense(in_, 4)), 2)])
     eddl.build(other, eddl.sgd(), ["mse"], ["mse"], eddl.CS_CPU(1))
     with pytest.raises(eddl.WeightFileError, match="written by a different network"):
         eddl.fit(other, [x], [np.zeros((4, 2), np.float32)], 2, 2, resume=tmp_path, verbose=0)

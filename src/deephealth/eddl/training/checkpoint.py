@@ -33,7 +33,17 @@ class WeightFileError(ValueError):
 
 
 def _fingerprint(net: Model) -> list[list[Any]]:
-    return [[layer.name, layer.kind, list(layer.output_shape)] for layer in net.layers]
+    """The architecture as (kind, output shape) per layer: default layer names count up across a
+    process, so an identical network built later has other names and must still match."""
+    return [[layer.kind, list(layer.output_shape)] for layer in net.layers]
+
+
+def _by_position(net: Model, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` keyed by `net`'s own parameter names (same architecture, maybe other names)."""
+    own = net.graph.state_dict()
+    if state.keys() == own.keys():
+        return state
+    return dict(zip(own.keys(), state.values()))
 
 
 def _rng_state() -> dict[str, Any]:
@@ -98,13 +108,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def restore_checkpoint(data: dict[str, Any], run: FitRun) -> None:
     """Apply a checkpoint to a run about to start: weights, optimizer, RNGs, history, callbacks."""
-    if data["layers"] != _fingerprint(run.net):
+    if [entry[-2:] for entry in data["layers"]] != _fingerprint(run.net):
         raise WeightFileError(
             f"the checkpoint was written by a different network (layers {data['layers']}) than "
             f"model '{run.net.name}' ({_fingerprint(run.net)})"
         )
     st = run.state
-    run.net.graph.load_state_dict(data["model"])
+    run.net.graph.load_state_dict(_by_position(run.net, data["model"]))
     if data["optimizer"] is not None and st.optimizer is not None:
         st.optimizer.load_state_dict(data["optimizer"])
     if data["scaler"] is not None and st.scaler is not None:
@@ -164,6 +174,8 @@ def load(net: Model, fname: str | os.PathLike, format: str = "bin") -> None:  # 
         )
     new = {}
     for (key, old), value in zip(target.items(), values):
+        if old.dim() == 0 and value.numel() == 1:
+            value = value.reshape(())  # EDDL's .bin stores scalars (BN's batch counter) as [1]
         if tuple(value.shape) != tuple(old.shape):
             raise WeightFileError(
                 f"{str(path)!r}: weight '{key}' has shape {list(value.shape)} in the file, "
