@@ -129,13 +129,7 @@ def LSTM(  # noqa: N802 (pyeddl name)
     return_sequences: bool = False,
 ) -> Layer:
     """Long short-term memory layer over a (T, F) input (see the module doc for the outputs)."""
-    extra = {
-        "activation": "tanh",
-        "use_bias": True,
-        "mask_zeros": bool(mask_zeros),
-        "return_sequences": bool(return_sequences),
-    }
-    return _recurrent("LSTM", parent, units, bidirectional, name, extra)
+    return _gated("LSTM", parent, units, mask_zeros, bidirectional, name, return_sequences)
 
 
 def GRU(  # noqa: N802 (pyeddl name)
@@ -147,10 +141,23 @@ def GRU(  # noqa: N802 (pyeddl name)
     return_sequences: bool = False,
 ) -> Layer:
     """Gated recurrent unit layer over a (T, F) input (see the module doc for the outputs)."""
+    return _gated("GRU", parent, units, mask_zeros, bidirectional, name, return_sequences)
+
+
+def _gated(
+    kind: str,
+    parent: Layer,
+    units: int,
+    mask_zeros: bool,
+    bidirectional: bool,
+    name: str,
+    return_sequences: bool,
+) -> Layer:
+    """LSTM and GRU: tanh cells with biases, as pyeddl builds them."""
     extra = {
         "activation": "tanh",
         "use_bias": True,
         "mask_zeros": bool(mask_zeros),
         "return_sequences": bool(return_sequences),
     }
-    return _recurrent("GRU", parent, units, bidirectional, name, extra)
+    return _recurrent(kind, parent, units, bidirectional, name, extra)
