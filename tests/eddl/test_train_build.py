@@ -237,8 +237,10 @@ def test_channels_last_mode_gives_the_same_training():
 def test_data_parallel_strategy_wraps_both_graphs_and_trains():
     """On a CPU machine torch's DataParallel is a pass-through: the wiring itself is checked."""
     net, _, _ = mlp()
-    strategy = eddl.DataParallelStrategy([torch.device("cpu")])
-    eddl.build(net, eddl.sgd(0.1), ["sce"], ["acc"], eddl.CS_CPU(1), strategy=strategy)
+    device = torch.device("cpu" if NO_GPU else "cuda:0")
+    strategy = eddl.DataParallelStrategy([device])
+    cs = eddl.CS_CPU(1) if NO_GPU else eddl.CS_GPU([1])
+    eddl.build(net, eddl.sgd(0.1), ["sce"], ["acc"], cs, strategy=strategy)
     st = get_state(net)
     assert isinstance(st.graph, torch.nn.DataParallel)
     assert isinstance(st.train_graph, torch.nn.DataParallel)

@@ -32,20 +32,29 @@ def initialize(layer: Layer) -> None:
     initialize_layer(layer)
 
 
-def _distributed_strategy(device: torch.device) -> tuple[Strategy | None, torch.device]:
-    """The data-parallel strategy when a launcher started several processes (and its device)."""
+def _distributed_strategy(
+    device: torch.device, strategy: Strategy | None
+) -> tuple[Strategy | None, torch.device]:
+    """The strategy and device of this process when a launcher started several processes.
+
+    A given strategy (e.g. `DataParallel(mode="weights")`) is kept; the process group is joined
+    and each process takes its local GPU either way.
+    """
     from deephealth.distenv import detect
 
     env = detect()
     if not env.is_distributed:
-        return None, device
+        return strategy, device
     from deephealth.eddl.distributed.process_group import init_distributed
     from deephealth.eddl.distributed.strategy import DataParallel
+
+    if strategy is not None and not isinstance(strategy, DataParallel):
+        return strategy, device
 
     init_distributed()
     if device.type == "cuda":
         device = torch.device("cuda", env.local_rank % max(1, torch.cuda.device_count()))
-    return DataParallel(), device
+    return strategy or DataParallel(), device
 
 
 def build(
@@ -94,8 +103,7 @@ def build(
     cs = cs or net.state.get("cs") or CS_CPU()
     devices = cs.devices()
     device = devices[0]
-    if strategy is None:
-        strategy, device = _distributed_strategy(device)
+    strategy, device = _distributed_strategy(device, strategy)
     if init_weights:
         for layer in net.layers:
             initialize(layer)

@@ -32,6 +32,7 @@ from deephealth.eddl.training.data import (
     split_batch,
     to_torch,
 )
+from deephealth.eddl.training.staging import PinnedStaging
 from deephealth.eddl.training.state import TrainState, get_state
 from deephealth.eddl.training.steps import (
     TRMODE,
@@ -107,10 +108,17 @@ class _ArrayBatches:
             order = torch.randperm(self.n, generator=self.run.generator)
         else:
             order = torch.arange(self.n)
-        strategy = self.run.state.strategy
+        state = self.run.state
+        strategy = state.strategy
         contiguous = not self.shuffle and strategy.world_size == 1
+        host = [*self.xs, *self.ys]
+        pinned = state.device.type == "cuda" and all(t.is_cpu for t in host)
+        staging = PinnedStaging(state.device) if pinned else None
         for idx in strategy.batch_indices(order, self.batch, self.drop_last):
-            if contiguous:
+            if staging is not None:
+                staged = staging.next_batch(host, idx)
+                yield staged[: len(self.xs)], staged[len(self.xs) :]
+            elif contiguous:
                 lo, hi = int(idx[0]), int(idx[-1]) + 1
                 yield [x[lo:hi] for x in self.xs], [y[lo:hi] for y in self.ys]
             else:

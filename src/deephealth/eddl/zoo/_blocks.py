@@ -46,12 +46,14 @@ def conv(
 ) -> Layer:
     """Convolution (2D or 3D by the input), optionally followed by BatchNorm and ReLU.
 
-    The convolution has a bias only without BatchNorm unless `bias` says otherwise.
+    The convolution has a bias only without BatchNorm unless `bias` says otherwise. Its padding
+    is `centred_padding`: "same" output sizes, aligned as torchvision's networks.
     """
     nd = spatial_dims(x)
     fn = eddl.Conv2D if nd == 2 else eddl.Conv3D
     x = fn(
-        x, filters, [kernel] * nd, strides=[strides] * nd, padding="same",
+        x, filters, [kernel] * nd, strides=[strides] * nd,
+        padding=centred_padding(kernel, nd, dilation),
         use_bias=(not bn) if bias is None else bias, groups=groups, dilation_rate=[dilation] * nd,
     )  # fmt: skip
     if bn:
@@ -59,11 +61,22 @@ def conv(
     return eddl.ReLu(x) if relu else x
 
 
+def centred_padding(kernel: int, nd: int, dilation: int = 1) -> str | list[int]:
+    """Padding with "same" output sizes (ceil(in / stride)) split evenly on both sides.
+
+    For an odd kernel this is `dilation * (kernel - 1) / 2` per side, as torchvision pads: with a
+    stride above 1 EDDL's "same" would pad only the far side, which shifts every window by one
+    pixel and costs a padding copy before each such layer. Even kernels keep EDDL's "same".
+    """
+    return [dilation * (kernel - 1) // 2] * nd if kernel % 2 else "same"
+
+
 def max_pool(x: Layer, size: int = 2, strides: int | None = None, padding: str = "none") -> Layer:
-    """Max pooling with a cubic window (2D or 3D by the input)."""
+    """Max pooling with a cubic window (2D or 3D by the input); "same" pads as `centred_padding`."""
     nd = spatial_dims(x)
     fn = eddl.MaxPool2D if nd == 2 else eddl.MaxPool3D
-    return fn(x, [size] * nd, [strides or size] * nd, padding)
+    pads = centred_padding(size, nd) if padding == "same" else padding
+    return fn(x, [size] * nd, [strides or size] * nd, pads)
 
 
 def avg_pool(x: Layer, size: int = 2) -> Layer:
