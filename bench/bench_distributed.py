@@ -1,11 +1,15 @@
 """Speedup and efficiency of 2-process data-parallel training and 2-worker preprocessing.
 
 Training: the two-conv CNN on 28x28 (as bench_eddl_train) and the zoo ResNet-18 at 64x64, one
-epoch of `eddl.fit` on synthetic data with the same global batch, 1 process x 1 thread against
-2 processes x 1 thread (torchrun, gloo), interleaved over rounds. Also measures the gloo all-reduce
-bandwidth and latency here, and checks the step-time model of docs/scaling.md against the measured
-2-process efficiency. Preprocessing: `deephealth preprocess` of 1,500 real IHC crops (resize + gamma)
-with 1 and 2 worker processes, start-up of the worker processes included. Writes bench/results/distributed.md.
+epoch of `eddl.fit` on synthetic data, 1 process x 1 thread against 2 processes x 1 thread
+(torchrun, gloo), interleaved over rounds, in weak and strong scaling, for three ways of combining
+the processes: exact gradient all-reduce (DDP, the default), the same with bf16 gradient
+compression, and EDDL's weight averaging every 4 batches. The ceiling row runs two independent
+one-process trainings at once: what two processes reach on this machine with no communication at
+all. Also measures the gloo all-reduce bandwidth and latency here, and checks the step-time model
+of docs/scaling.md against the measured 2-process efficiency. Preprocessing: `deephealth
+preprocess` of 1,500 real IHC crops (resize + gamma) with 1 and 2 worker processes, start-up of the
+worker processes included. Writes bench/results/distributed.md.
 """
 
 from __future__ import annotations
@@ -22,11 +26,22 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROUNDS = 3
+ROUNDS = 5
 N_PREPROCESS = 1500
+# how the 2 processes combine their work: DataParallel arguments
+VARIANTS = {
+    "exact": {},
+    "bf16": {"compression": "bf16"},
+    "weights4": {"mode": "weights", "lsb": 4},
+}
+VARIANT_NAMES = {
+    "exact": "gradient all-reduce (exact)",
+    "bf16": "gradient all-reduce, bf16 compression",
+    "weights4": "weight averaging every 4 batches",
+}
 
 
-def worker(model: str, out: str, scaling: str) -> None:
+def worker(model: str, out: str, scaling: str, variant: str = "exact") -> None:
     """One training run (started plainly or by torchrun); rank 0 writes its timing to `out`.
 
     `scaling` "strong" keeps the global batch and the data of the one-process run (each rank
@@ -37,7 +52,12 @@ def worker(model: str, out: str, scaling: str) -> None:
     import torch
 
     import deephealth.eddl as eddl
-    from deephealth.eddl.distributed import get_id_distributed, get_n_procs_distributed
+    from deephealth.eddl.distributed import (
+        DataParallel,
+        detect,
+        get_id_distributed,
+        get_n_procs_distributed,
+    )
     from deephealth.eddl.zoo import ResNet18
 
     torch.manual_seed(0)
@@ -49,9 +69,11 @@ def worker(model: str, out: str, scaling: str) -> None:
         out_l = eddl.Softmax(eddl.Dense(eddl.Flatten(x), classes))
         net = eddl.Model([inp], [out_l])
     else:
-        n, shape, classes, batch = 256, (3, 64, 64), 10, 32
+        n, shape, classes, batch = 512, (3, 64, 64), 10, 32
         net = ResNet18(list(shape), classes)
-    eddl.build(net, eddl.sgd(0.01, 0.9), ["softmax_cross_entropy"], ["accuracy"], eddl.CS_CPU(th=1))
+    strategy = DataParallel(**VARIANTS[variant]) if detect().is_distributed else None
+    eddl.build(net, eddl.sgd(0.01, 0.9), ["softmax_cross_entropy"], ["accuracy"],
+               eddl.CS_CPU(th=1), strategy=strategy)  # fmt: skip
     if scaling == "weak":
         n, batch = n * get_n_procs_distributed(), batch * get_n_procs_distributed()
     rng = np.random.default_rng(0)
@@ -99,10 +121,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _train(model: str, nproc: int, scaling: str) -> dict:
+def _train(model: str, nproc: int, scaling: str, variant: str = "exact") -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
-    script = [str(Path(__file__).resolve()), "--worker", model, out, scaling]
+    script = [str(Path(__file__).resolve()), "--worker", model, out, scaling, variant]
     if nproc == 1:
         cmd = [sys.executable, *script]
     else:
@@ -112,6 +134,24 @@ def _train(model: str, nproc: int, scaling: str) -> dict:
     record = json.loads(Path(out).read_text())
     os.unlink(out)
     return record
+
+
+def _independent_pair(model: str) -> float:
+    """Samples/s of two one-process trainings running at once (no communication): the ceiling."""
+    outs, procs = [], []
+    for _ in range(2):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+            outs.append(fh.name)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", model, outs[-1], "weak"]
+        procs.append(subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))  # fmt: skip
+    for proc in procs:
+        if proc.wait() != 0:
+            raise RuntimeError(f"independent {model} training failed")
+    total = sum(json.loads(Path(out).read_text())["samples_per_s"] for out in outs)
+    for out in outs:
+        os.unlink(out)
+    return total
 
 
 def _preprocess_dataset(root: Path) -> Path:
@@ -142,20 +182,33 @@ def main() -> None:
     measured_eff = {}
     for model in ("cnn", "resnet18"):
         for scaling in ("weak", "strong"):
-            one, two = [], []
+            one: list[float] = []
+            two: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            pair: list[float] = []
             for _ in range(ROUNDS):
                 one.append(_train(model, 1, scaling)["samples_per_s"])
-                rec = _train(model, 2, scaling)
-                two.append(rec["samples_per_s"])
-            s1, s2 = statistics.median(one), statistics.median(two)
-            speedup = s2 / s1
-            if scaling == "strong":
-                measured_eff[model] = (speedup / 2, rec)
-            per_proc = rec["batch"] // (2 if scaling == "weak" else 1)
+                if scaling == "weak":
+                    pair.append(_independent_pair(model))
+                for variant in VARIANTS:
+                    rec = _train(model, 2, scaling, variant)
+                    two[variant].append(rec["samples_per_s"])
+                    if variant == "exact":
+                        exact_rec = rec
+            s1 = statistics.median(one)
+            per_proc = exact_rec["batch"] // (2 if scaling == "weak" else 1)
             what = (f"batch {per_proc} per process" if scaling == "weak"
-                    else f"global batch {rec['batch']} split in 2")  # fmt: skip
-            rows.append(f"| {model} training, {scaling} scaling ({what}) | {s1:.1f} | {s2:.1f} | "
-                        f"{speedup:.2f} | **{speedup / 2:.2f}** |")  # fmt: skip
+                    else f"global batch {exact_rec['batch']} split in 2")  # fmt: skip
+            label = f"{model}, {scaling} scaling ({what})"
+            for variant in VARIANTS:
+                s2 = statistics.median(two[variant])
+                if scaling == "strong" and variant == "exact":
+                    measured_eff[model] = (s2 / s1 / 2, exact_rec)
+                rows.append(f"| {label} | {VARIANT_NAMES[variant]} | {s1:.1f} | {s2:.1f} | "
+                            f"{s2 / s1:.2f} | **{s2 / s1 / 2:.2f}** |")  # fmt: skip
+            if pair:
+                s2 = statistics.median(pair)
+                rows.append(f"| {label} | ceiling: 2 independent processes, no communication | "
+                            f"{s1:.1f} | {s2:.1f} | {s2 / s1:.2f} | {s2 / s1 / 2:.2f} |")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         dataset = _preprocess_dataset(root)
@@ -165,7 +218,8 @@ def main() -> None:
             r2.append(_preprocess(dataset, 2, root / f"o2_{k}"))
         p1, p2 = statistics.median(r1), statistics.median(r2)
         rows.append(f"| preprocessing {N_PREPROCESS} PNG 256² (resize 224 + gamma), batches of 50 | "
-                    f"{p1:.1f} | {p2:.1f} | {p2 / p1:.2f} | **{p2 / p1 / 2:.2f}** |")  # fmt: skip
+                    f"process pool, start-up included | {p1:.1f} | {p2:.1f} | {p2 / p1:.2f} | "
+                    f"**{p2 / p1 / 2:.2f}** |")  # fmt: skip
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
@@ -194,8 +248,9 @@ def main() -> None:
         "",
         f"{stamp}, {machine}. Medians of {ROUNDS} interleaved rounds; 1 thread per process.",
         "",
-        "| workload | 1 process (samples/s) | 2 processes (samples/s) | speedup | efficiency |",
-        "|---|---|---|---|---|",
+        "| workload | how the processes combine | 1 process (samples/s) | 2 processes (samples/s) "
+        "| speedup | efficiency |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
         f"gloo all-reduce here (loopback): latency {comm['latency_s'] * 1e6:.0f} µs, "
@@ -213,7 +268,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3], sys.argv[4])
+        worker(*sys.argv[2:])
     elif len(sys.argv) > 1 and sys.argv[1] == "--allreduce":
         allreduce_worker(sys.argv[2])
     else:

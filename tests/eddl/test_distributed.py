@@ -90,6 +90,8 @@ def test_single_process_strategy_is_identity():
         DataParallel(mode="allreduce")
     with pytest.raises(ValueError, match="lsb"):
         DataParallel(mode="weights", lsb=0)
+    with pytest.raises(ValueError, match="unknown gradient compression"):
+        DataParallel(compression="int8")
 
 
 class _Rank(DataParallel):
@@ -152,6 +154,16 @@ def test_two_processes_match_one_process(tmp_path, sync_bn):
     _single(str(one), "gradients", sync_bn)
     _torchrun(2, str(two), "gradients", sync_bn)
     _close(one, two)
+
+
+@pytest.mark.slow
+def test_bf16_gradient_compression_stays_close_to_one_process(tmp_path):
+    one, packed = tmp_path / "one.pt", tmp_path / "bf16.pt"
+    _single(str(one), "gradients", "0")
+    _torchrun(2, str(packed), "gradients+bf16", "0")
+    _close(one, packed, tol=2e-2)  # bf16 keeps 8 bits of mantissa
+    wa, wb = torch.load(one), torch.load(packed)
+    assert any(not torch.allclose(wa[k], wb[k], atol=1e-6, rtol=0) for k in wa)  # it was rounded
 
 
 @pytest.mark.slow

@@ -46,3 +46,27 @@ def test_stop_request_ends_the_distributed_job(lesion_set, tmp_path):
     result = launch_training(_config(lesion_set), tmp_path / "run", should_stop=lambda: True)
     assert result["status"] == "stopped"
     assert result["launch"].attempts[0].failures[0].cause == "stopped on request"
+
+
+@pytest.mark.slow
+def test_weight_averaging_settings_from_the_config(lesion_set, tmp_path):
+    parallel = {"mode": "weights", "lsb": 2}
+    cfg = _config(lesion_set, parallel=parallel)
+    result = launch_training(cfg, tmp_path / "w", nproc=2, threads=1)
+    assert result["launch"].ok and result["onnx_check_passed"]
+    history = json.loads(Path(result["report_json"]).read_text())["history"]
+    assert history[-1]["loss"] < history[0]["loss"]
+    saved = json.loads((tmp_path / "w" / "config.json").read_text())["parallel"]
+    assert saved["mode"] == "weights" and saved["lsb"] == 2 and saved["compression"] is None
+
+
+def test_parallel_settings_are_validated():
+    from deephealth.pipelines.config import ConfigError, load_config
+
+    bad = {"task": "classification", "dataset": "d.yml",
+           "parallel": {"mode": "ring", "compression": "int8", "lsb": 0}}  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    text = str(err.value)
+    for key in ("parallel.mode", "parallel.compression", "parallel.lsb"):
+        assert key in text

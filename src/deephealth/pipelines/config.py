@@ -164,6 +164,10 @@ EXPORT_FIELDS: dict[str, Field] = {
 }
 PARALLEL_FIELDS: dict[str, Field] = {
     "baseline_run": Field(None, _optional(_text), "Run folder of a one-process run on the same data: its training time gives the speedup and efficiency of a parallel run."),
+    "mode": Field("gradients", _one_of(("gradients", "weights")), "gradients: all-reduce every step (same result as one process); weights: average the weights every lsb batches, as EDDL's MPI branch."),
+    "lsb": Field(1, _pos_int, "Batches between weight averages (mode weights)."),
+    "sync_batchnorm": Field(False, lambda v: None if isinstance(v, bool) else f"must be true or false, got {v!r}", "Batch-norm statistics over the global batch."),
+    "compression": Field(None, _optional(_one_of(("bf16", "fp16"))), "Send gradients as 16-bit floats (half the bytes; for slow networks and CPU nodes)."),
 }  # fmt: skip
 EARLY_FIELDS: dict[str, Field] = {
     "patience": Field(

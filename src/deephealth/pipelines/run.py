@@ -99,6 +99,18 @@ def make_cs(cs: dict[str, Any]) -> Any:
     return eddl.CS_CPU(cs["threads"])
 
 
+def make_strategy(parallel: dict[str, Any]) -> Any:
+    """The data-parallel strategy of the config's `parallel` section, or None in one process."""
+    if not detect().is_distributed:
+        return None
+    from deephealth.eddl.distributed import DataParallel
+
+    return DataParallel(
+        mode=parallel["mode"], lsb=parallel["lsb"], sync_batchnorm=parallel["sync_batchnorm"],
+        compression=parallel["compression"],
+    )  # fmt: skip
+
+
 def make_model(cfg: dict[str, Any], task: Task) -> tuple[Any, bool]:
     """Build the model: a zoo model by name, or an ONNX file to fine-tune.
 
@@ -361,6 +373,7 @@ def train(
         eddl.build(
             net, make_optimizer(cfg["optimizer"]), [loss], [task.eddl_metric()],
             make_cs(cfg["computing_service"]), init_weights=not imported,
+            strategy=make_strategy(cfg["parallel"]),
         )  # fmt: skip
     except ValueError as err:
         raise PipelineError(f"build: {err}") from None

@@ -33,12 +33,13 @@ def initialize(layer: Layer) -> None:
 
 
 def _distributed_strategy(
-    device: torch.device, strategy: Strategy | None
+    cs: ComputingService, device: torch.device, strategy: Strategy | None
 ) -> tuple[Strategy | None, torch.device]:
     """The strategy and device of this process when a launcher started several processes.
 
     A given strategy (e.g. `DataParallel(mode="weights")`) is kept; the process group is joined
-    and each process takes its local GPU either way.
+    and each process takes its local GPU either way. `CS_CPU(th)` keeps its explicit thread
+    count; the automatic one becomes this node's cores shared between its processes.
     """
     from deephealth.distenv import detect
 
@@ -51,7 +52,7 @@ def _distributed_strategy(
     if strategy is not None and not isinstance(strategy, DataParallel):
         return strategy, device
 
-    init_distributed()
+    init_distributed(threads=cs.threads if cs.kind == "cpu" and cs.threads > 0 else None)
     if device.type == "cuda":
         device = torch.device("cuda", env.local_rank % max(1, torch.cuda.device_count()))
     return strategy or DataParallel(), device
@@ -103,7 +104,7 @@ def build(
     cs = cs or net.state.get("cs") or CS_CPU()
     devices = cs.devices()
     device = devices[0]
-    strategy, device = _distributed_strategy(device, strategy)
+    strategy, device = _distributed_strategy(cs, device, strategy)
     if init_weights:
         for layer in net.layers:
             initialize(layer)
