@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROUNDS = 5
+ROUNDS = 7
 N_PREPROCESS = 1500
 # how the 2 processes combine their work: DataParallel arguments
 VARIANTS = {

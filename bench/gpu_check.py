@@ -92,24 +92,27 @@ class _Block(nn.Module):
         self.b1 = nn.BatchNorm2d(cout, momentum=0.1)
         self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.b2 = nn.BatchNorm2d(cout, momentum=0.1)
-        self.short = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-            )
+        self.short = _shortcut(cin, cout, stride)
 
     def forward(self, x):
         y = F.relu(self.b1(self.c1(x)))
         return F.relu(self.b2(self.c2(y)) + self.short(x))
 
 
+def _shortcut(cin, cout, stride):
+    if stride == 1 and cin == cout:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+
+def _stem(channels):
+    """torchvision's ResNet stem: 7×7/2 convolution, batch norm, ReLU, 3×3/2 max pooling."""
+    return [nn.Conv2d(channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.MaxPool2d(3, 2, 1)]  # fmt: skip
+
+
 def torch_resnet18(shape):
-    layers = [
-        nn.Conv2d(shape[0], 64, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(),
-        nn.MaxPool2d(3, 2, 1),
-    ]
+    layers = _stem(shape[0])
     cin = 64
     for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
         layers += [_Block(cin, cout, stride), _Block(cout, cout, 1)]
@@ -135,23 +138,14 @@ class _Bottleneck(nn.Module):
             nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
             nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout),
         )  # fmt: skip
-        self.short = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-            )
+        self.short = _shortcut(cin, cout, stride)
 
     def forward(self, x):
         return F.relu(self.body(x) + self.short(x))
 
 
 def torch_resnet50(shape):
-    layers = [
-        nn.Conv2d(shape[0], 64, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(),
-        nn.MaxPool2d(3, 2, 1),
-    ]
+    layers = _stem(shape[0])
     cin = 64
     for stage, (blocks, width) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512))):
         for i in range(blocks):
