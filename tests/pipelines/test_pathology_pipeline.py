@@ -34,9 +34,9 @@ def _rect_annotation(x: int, y: int, w: int, h: int) -> Annotation:
     return Annotation("tumour", ring)
 
 
-def classification_config(folder: Path) -> dict:
+def classification_config(folder: Path, splits: list[str] = SPLITS) -> dict:
     slides = []
-    for i, split in enumerate(SPLITS):
+    for i, split in enumerate(splits):
         label = ("normal", "tumour")[i % 2]
         path = folder / f"cls_{i}.tif"
         block = (128 + 32 * (i % 3), 128, 640, 704)
@@ -95,6 +95,39 @@ def test_slide_classification(tmp_path: Path) -> None:
     assert report["kpis"]["dice"] is None
     assert (tmp_path / "run" / "slides" / "cls_5" / "heatmap_tumour.tif").is_file()
     assert {e["type"] for e in events} >= {"status", "epoch", "export", "slide", "done"}
+
+
+def test_validation_slides_keep_the_best_epoch_and_an_interrupted_run_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    splits = ["training", "training", "training", "training", "validation", "validation",
+              "test", "test"]  # fmt: skip
+    cfg = classification_config(tmp_path, splits)
+    cfg["epochs"] = 2
+    first = train_slides(cfg, tmp_path / "run")
+    two = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert [h["epoch"] for h in two["history"]] == [1, 2]
+    assert all(h["val_loss"] is not None and "categorical_accuracy" in h["val_metrics"]
+               for h in two["history"])  # fmt: skip
+    losses = [h["val_loss"] for h in two["history"]]
+    assert first["best_epoch"] == 1 + losses.index(min(losses))
+    assert two["samples"]["validation_tiles"] > 0
+    assert (tmp_path / "run" / "checkpoint" / "checkpoint.pt").is_file()
+    # the same run asked for a third epoch continues after the second
+    cfg["epochs"] = 3
+    config = tmp_path / "cls.yml"
+    config.write_text(yaml.safe_dump(cfg))
+    run = ["slide", "train", str(config), "--run-dir", str(tmp_path / "run"), "--resume", "-q"]
+    assert main(run) == 0
+    three = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert [h["epoch"] for h in three["history"]] == [1, 2, 3]
+    assert [h["loss"] for h in three["history"][:2]] == [h["loss"] for h in two["history"]]
+    assert three["kpis"]["accuracy"] == 1.0
+    losses = [h["val_loss"] for h in three["history"]]
+    assert three["run"]["best_epoch"] == 1 + losses.index(min(losses))
+    capsys.readouterr()
 
 
 def test_patch_segmentation_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

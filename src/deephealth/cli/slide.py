@@ -63,12 +63,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "train",
         help="train a slide-classification or patch-segmentation pipeline from its config",
-        description="Train a patch model on tiles streamed from the training slides, export it "
-        "to ONNX (checked in onnxruntime), predict the test slides (maps, GeoJSON, slide labels) "
-        "and write the KPI report (report.json, report.html).",
+        description="Train a patch model on tiles streamed from the training slides (keeping "
+        "the weights of the epoch with the lowest loss on the validation slides, if any), export "
+        "it to ONNX (checked in onnxruntime), predict the test slides (maps, GeoJSON, slide "
+        "labels) and write the KPI report (report.json, report.html).",
     )
     s.add_argument("config", help="slide pipeline YAML")
     s.add_argument("--run-dir", help="run folder (default: runs/<config name>)")
+    s.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted run from the checkpoint in its run folder",
+    )  # fmt: skip
     s.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=_train)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -199,7 +204,9 @@ def _train(args: argparse.Namespace) -> int:
 
     run_dir = args.run_dir or Path("runs") / Path(args.config).stem
     try:
-        result = train_slides(Path(args.config), run_dir, ProgressPrinter(args.quiet))
+        result = train_slides(
+            Path(args.config), run_dir, ProgressPrinter(args.quiet), resume=args.resume
+        )
     except SlideOpenError as err:  # a missing or unreadable slide is bad input
         print(f"deephealth slide train: {err}", file=sys.stderr)
         return BAD_INPUT

@@ -187,7 +187,36 @@ def _mode_for(monitor: str) -> str:
     return "max" if any(h in name for h in higher) else "min"
 
 
-class EarlyStopping(Callback):
+class _Monitored(Callback):
+    """Base of the callbacks that follow one value of the epoch events and its best so far."""
+
+    def __init__(self, monitor: str, min_delta: float, mode: str) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{type(self).__name__} mode must be auto, min or max, got {mode!r}")
+        self.monitor, self.min_delta = monitor, min_delta
+        self.mode = _mode_for(monitor) if mode == "auto" else mode
+        self.best: float | None = None
+
+    def improved(self, event: dict[str, Any]) -> bool:
+        """Whether this epoch beats the best so far by `min_delta` (then it becomes the best)."""
+        row = flat(event)
+        key = self.monitor
+        if key not in row and key == "val_loss":
+            key = "loss"  # no validation data
+        if key not in row:
+            raise KeyError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which the epoch events do not "
+                f"have; available: {sorted(k for k, v in row.items() if isinstance(v, float))}"
+            )
+        value = float(row[key])
+        sign = 1.0 if self.mode == "min" else -1.0
+        if self.best is None or sign * (value - self.best) < -self.min_delta:
+            self.best = value
+            return True
+        return False
+
+
+class EarlyStopping(_Monitored):
     """Stop when `monitor` has not improved by `min_delta` for `patience` epochs.
 
     Args:
@@ -205,28 +234,14 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         mode: str = "auto",
     ) -> None:
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping mode must be auto, min or max, got {mode!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.mode = _mode_for(monitor) if mode == "auto" else mode
-        self.best: float | None = None
+        super().__init__(monitor, min_delta, mode)
+        self.patience = patience
         self.wait = 0
         self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, run: FitRun, event: dict[str, Any]) -> None:
-        row = flat(event)
-        key = self.monitor
-        if key not in row and key == "val_loss" and "val_loss" not in row:
-            key = "loss"
-        if key not in row:
-            raise KeyError(
-                f"EarlyStopping monitors {self.monitor!r}, which the epoch events do not have; "
-                f"available: {sorted(k for k, v in row.items() if isinstance(v, float))}"
-            )
-        value = float(row[key])
-        sign = 1.0 if self.mode == "min" else -1.0
-        if self.best is None or sign * (value - self.best) < -self.min_delta:
-            self.best, self.wait = value, 0
+        if self.improved(event):
+            self.wait = 0
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -238,6 +253,55 @@ class EarlyStopping(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.wait = state["best"], state["wait"]
+
+
+class KeepBest(_Monitored):
+    """Keep the weights of the best epoch in a file and put them back when `fit` ends.
+
+    The weights go to `path` (written atomically) each time `monitor` improves, so a run resumed
+    with `fit(..., resume=...)` still ends with the best epoch's weights. In a distributed run the
+    main rank writes and restores them.
+
+    Args:
+        path: Weight file of the best epoch (torch format, as `save(net, path, "pt")`).
+        monitor: As `EarlyStopping` ("val_loss" by default).
+        min_delta: Smallest change that counts as an improvement.
+        mode: "min", "max" or "auto".
+    """
+
+    main_only = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        mode: str = "auto",
+    ) -> None:
+        super().__init__(monitor, min_delta, mode)
+        self.path = Path(path)
+        self.best_epoch: int | None = None
+
+    def on_epoch_end(self, run: FitRun, event: dict[str, Any]) -> None:
+        if not self.improved(event):
+            return
+        from deephealth.eddl.training.checkpoint import save
+
+        self.best_epoch = run.epoch + 1
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        save(run.net, self.path, "pt")  # atomic: temp file + rename
+
+    def on_fit_end(self, run: FitRun) -> None:
+        if self.best_epoch is not None and self.path.is_file():
+            from deephealth.eddl.training.checkpoint import load
+
+            load(run.net, self.path, "pt")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
 
 
 class LRSchedule(Callback):

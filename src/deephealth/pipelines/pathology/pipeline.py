@@ -16,6 +16,7 @@ Run folder: ``config.json``, ``events.jsonl``, ``model.onnx`` (+ preprocessing s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -102,8 +103,9 @@ def export_model(
         The check record (``passed``, ``max_abs_diff``, ``tolerance``, ``samples``).
     """
     import deephealth.eddl as eddl
-    from deephealth.serving.preprocessing import Preprocessing, save_preprocessing
+    from deephealth.serving.preprocessing import Preprocessing, save_preprocessing, sidecar_path
 
+    sidecar_path(onnx_path).unlink(missing_ok=True)  # a former run's scaling would skew the check
     try:
         eddl.save_net_to_onnx_file(net, str(onnx_path))
     except Exception as err:
@@ -190,14 +192,23 @@ def _check_batch(ds: PatchDataset, n: int = 4) -> np.ndarray:
 
 
 def train_slides(
-    config: dict | str | Path, run_dir: str | Path, on_event: EventFn | None = None
+    config: dict | str | Path,
+    run_dir: str | Path,
+    on_event: EventFn | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train a patch model from a slide pipeline config, put it in production and report.
+
+    Tiles of the validation slides (if any) are evaluated after every epoch and the weights of
+    the epoch with the lowest validation loss are the ones exported. Every epoch writes a
+    checkpoint under ``run_dir/checkpoint``; ``resume=True`` continues an interrupted run from
+    it (the finished epochs are not redone).
 
     Args:
         config: Config dict or YAML file path (see :mod:`deephealth.pipelines.pathology.config`).
         run_dir: Folder for the run's files (created).
         on_event: Called with every structured event (as ``deephealth.pipelines.run.train``).
+        resume: Continue from the checkpoint in ``run_dir`` instead of starting afresh.
 
     Returns:
         {"status", "run_dir", "onnx", "onnx_check_passed", "report_json", "report_html",
@@ -215,26 +226,40 @@ def train_slides(
     cfg = load_slide_config(config)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "events.jsonl").unlink(missing_ok=True)
+    if not resume:
+        for stale in ("events.jsonl", "checkpoint/checkpoint.pt", "best.pt"):
+            (run_dir / stale).unlink(missing_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2))
     log = EventLog(run_dir, on_event, t0)
-    log("status", status="pre-processing")
+    log("status", status="pre-processing", resume=resume)
     eddl.set_seed(cfg["seed"])
     train_ds = make_dataset(cfg, "training")
-    with train_ds:
+    has_validation = any(s["split"] == "validation" for s in cfg["slides"])
+    val_ds = make_dataset(cfg, "validation", shuffle=False) if has_validation else None
+    keep_best = eddl.KeepBest(run_dir / "best.pt") if has_validation else None
+    with train_ds, val_ds or contextlib.nullcontext():
         samples = train_ds.num_samples  # tissue detection and tiling of the training slides
+        val_samples = val_ds.num_samples if val_ds is not None else 0
         pre_s = time.perf_counter() - t0
         if not samples:
             raise PipelineError(f"the tiler {make_tiler(cfg)!r} lists no training tile")
-        log("status", status="training", tiles=samples, pre_processing_s=pre_s)
+        if val_ds is not None and not val_samples:
+            raise PipelineError(f"the tiler {make_tiler(cfg)!r} lists no validation tile")
+        log("status", status="training", tiles=samples, validation_tiles=val_samples,
+            pre_processing_s=pre_s)  # fmt: skip
         t_train = time.perf_counter()  # building the model counts as training
         net = make_patch_model(cfg)
-        history = eddl.fit(net, train_ds, epochs=cfg["epochs"], seed=cfg["seed"], verbose=0)
+        history = eddl.fit(
+            net, train_ds, epochs=cfg["epochs"], seed=cfg["seed"], verbose=0,
+            validation_data=val_ds, callbacks=[keep_best] if keep_best else [],
+            resume=str(run_dir / "checkpoint"),
+        )  # fmt: skip
         train_s = time.perf_counter() - t_train
         records = [_history_record(h, cfg["epochs"]) for h in history]
         for record in records:
             log("epoch", **record)
         check_x = _check_batch(train_ds)
+    best_epoch = keep_best.best_epoch if keep_best and keep_best.best_epoch else len(history)
     log("status", status="exporting")
     onnx_path = run_dir / "model.onnx"
     check = export_model(net, cfg, onnx_path, check_x)
@@ -252,12 +277,13 @@ def train_slides(
             "dataset": f"{len(cfg['slides'])} slides", "model": cfg["model"],
             "status": "completed", "started": started,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "epochs_done": len(history),
-            "best_epoch": len(history),
+            "best_epoch": best_epoch,
         },
         "kpis": kpis, "classes": cfg["classes"], "test_metrics": metrics, "slides": results,
         "history": records,
         "onnx": {"path": str(onnx_path), "check": check}, "times": times, "config": cfg,
-        "machine": machine(), "samples": {"training_tiles": samples},
+        "machine": machine(),
+        "samples": {"training_tiles": samples, "validation_tiles": val_samples},
     }  # fmt: skip
     result = {
         "status": "completed", "run_dir": str(run_dir), "onnx": str(onnx_path),
@@ -265,7 +291,7 @@ def train_slides(
         "report_json": str(write_report(run_dir / "report.json", report)),
         "report_html": str(write_html(run_dir / "report.html", report)),
         "metrics": {k: v for k, v in metrics.items() if not isinstance(v, list | dict)},
-        "slides": results, "kpis": kpis,
+        "slides": results, "kpis": kpis, "best_epoch": best_epoch,
     }  # fmt: skip
     (run_dir / "result.json").write_text(json.dumps(result, indent=2, default=str))
     log("done", status="completed", onnx=result["onnx"], kpis=kpis)
@@ -275,4 +301,5 @@ def train_slides(
 def _history_record(h: dict[str, Any], epochs: int) -> dict[str, Any]:
     """An epoch of ``eddl.fit``'s history as the run events and the report show it."""
     return {"epoch": h.get("epoch"), "epochs": epochs, "loss": h.get("loss"),
-            "metrics": h.get("metrics", {}), "val_metrics": {}, "time_s": h.get("time_s")}  # fmt: skip
+            "metrics": h.get("metrics", {}), "val_loss": h.get("val_loss"),
+            "val_metrics": h.get("val_metrics", {}), "time_s": h.get("time_s")}  # fmt: skip
