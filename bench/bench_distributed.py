@@ -14,6 +14,7 @@ worker processes included. Writes bench/results/distributed.md.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -68,8 +69,9 @@ def worker(model: str, out: str, scaling: str, variant: str = "exact") -> None:
         x = eddl.MaxPool2D(eddl.ReLu(eddl.Conv2D(x, 64, [3, 3])), [2, 2])
         out_l = eddl.Softmax(eddl.Dense(eddl.Flatten(x), classes))
         net = eddl.Model([inp], [out_l])
-    else:
-        n, shape, classes, batch = 512, (3, 64, 64), 10, 32
+    else:  # "resnet18" (batch 32 per process) or "resnet18-b64" (batch 64)
+        batch = 64 if model.endswith("-b64") else 32
+        n, shape, classes = 16 * batch, (3, 64, 64), 10
         net = ResNet18(list(shape), classes)
     strategy = DataParallel(**VARIANTS[variant]) if detect().is_distributed else None
     eddl.build(net, eddl.sgd(0.01, 0.9), ["softmax_cross_entropy"], ["accuracy"],
@@ -176,16 +178,42 @@ def _preprocess(dataset: Path, workers: int, out: Path) -> float:
     return stats.samples_per_s
 
 
-def main() -> None:
+def _preprocess_row(rounds: int) -> str:
+    """The table row of 1 vs 2 preprocessing workers (interleaved rounds, medians)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        dataset = _preprocess_dataset(root)
+        r1, r2 = [], []
+        for k in range(rounds):
+            r1.append(_preprocess(dataset, 1, root / f"o1_{k}"))
+            r2.append(_preprocess(dataset, 2, root / f"o2_{k}"))
+        p1, p2 = statistics.median(r1), statistics.median(r2)
+        return (f"| preprocessing {N_PREPROCESS} PNG 256² (resize 224 + gamma), batches of 50 | "
+                f"process pool, start-up included | {p1:.1f} | {p2:.1f} | {p2 / p1:.2f} | "
+                f"**{p2 / p1 / 2:.2f}** |")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
     """Run every comparison, interleaved, and write the results section."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--models",
+        default="cnn,resnet18",
+        help="comma-separated: cnn, resnet18 (batch 32), resnet18-b64 (batch 64)",
+    )
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--skip-preprocess", action="store_true")
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "distributed.md")
+    argv = sys.argv[1:] if argv is None else argv
+    args = ap.parse_args(argv)
     rows = []
     measured_eff = {}
-    for model in ("cnn", "resnet18"):
+    for model in args.models.split(","):
         for scaling in ("weak", "strong"):
             one: list[float] = []
             two: dict[str, list[float]] = {v: [] for v in VARIANTS}
             pair: list[float] = []
-            for _ in range(ROUNDS):
+            for _ in range(args.rounds):
                 one.append(_train(model, 1, scaling)["samples_per_s"])
                 if scaling == "weak":
                     pair.append(_independent_pair(model))
@@ -209,17 +237,8 @@ def main() -> None:
                 s2 = statistics.median(pair)
                 rows.append(f"| {label} | ceiling: 2 independent processes, no communication | "
                             f"{s1:.1f} | {s2:.1f} | {s2 / s1:.2f} | {s2 / s1 / 2:.2f} |")  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        dataset = _preprocess_dataset(root)
-        r1, r2 = [], []
-        for k in range(ROUNDS):
-            r1.append(_preprocess(dataset, 1, root / f"o1_{k}"))
-            r2.append(_preprocess(dataset, 2, root / f"o2_{k}"))
-        p1, p2 = statistics.median(r1), statistics.median(r2)
-        rows.append(f"| preprocessing {N_PREPROCESS} PNG 256² (resize 224 + gamma), batches of 50 | "
-                    f"process pool, start-up included | {p1:.1f} | {p2:.1f} | {p2 / p1:.2f} | "
-                    f"**{p2 / p1 / 2:.2f}** |")  # fmt: skip
+    if not args.skip_preprocess:
+        rows.append(_preprocess_row(args.rounds))
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
@@ -244,9 +263,11 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}"
     )
     text = [
-        "## Distributed training and dataset-scale preprocessing (bench_distributed.py)",
+        "## Distributed training and dataset-scale preprocessing (bench_distributed.py)"
+        if not argv
+        else f"## Distributed training (bench_distributed.py {' '.join(argv)})",
         "",
-        f"{stamp}, {machine}. Medians of {ROUNDS} interleaved rounds; 1 thread per process.",
+        f"{stamp}, {machine}. Medians of {args.rounds} interleaved rounds; 1 thread per process.",
         "",
         "| workload | how the processes combine | 1 process (samples/s) | 2 processes (samples/s) "
         "| speedup | efficiency |",
@@ -261,8 +282,8 @@ def main() -> None:
         "|---|---|---|---|---|",
         *model_rows,
     ]
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "distributed.md").write_text("\n".join(text) + "\n")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text("\n".join(text) + "\n")
     print("\n".join(text))
 
 
