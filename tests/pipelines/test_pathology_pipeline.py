@@ -130,6 +130,17 @@ def test_validation_slides_keep_the_best_epoch_and_an_interrupted_run_resumes(
     capsys.readouterr()
 
 
+def test_validation_slides_without_tissue_are_a_clear_error(tmp_path: Path) -> None:
+    from deephealth.pipelines.run import PipelineError
+
+    cfg = classification_config(tmp_path)
+    blank = tmp_path / "blank.tif"
+    synthetic_slide(blank, SIZE, [], colors=PAINT)  # glass only: no tile passes min_tissue
+    cfg["slides"].append({"path": str(blank), "label": "normal", "split": "validation"})
+    with pytest.raises(PipelineError, match=r"lists no validation tile in \[.*blank\.tif"):
+        train_slides(cfg, tmp_path / "run")
+
+
 def test_patch_segmentation_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 

@@ -241,10 +241,13 @@ def train_slides(
         samples = train_ds.num_samples  # tissue detection and tiling of the training slides
         val_samples = val_ds.num_samples if val_ds is not None else 0
         pre_s = time.perf_counter() - t0
-        if not samples:
-            raise PipelineError(f"the tiler {make_tiler(cfg)!r} lists no training tile")
-        if val_ds is not None and not val_samples:
-            raise PipelineError(f"the tiler {make_tiler(cfg)!r} lists no validation tile")
+        for split, count in (("training", samples), ("validation", val_samples)):
+            if count == 0 and (split == "training" or val_ds is not None):
+                paths = [s["path"] for s in cfg["slides"] if s["split"] == split]
+                raise PipelineError(
+                    f"the tiler {make_tiler(cfg)!r} lists no {split} tile in {paths}: no tissue "
+                    "above the tiler's min_tissue there (check the slides or lower min_tissue)"
+                )
         log("status", status="training", tiles=samples, validation_tiles=val_samples,
             pre_processing_s=pre_s)  # fmt: skip
         t_train = time.perf_counter()  # building the model counts as training
