@@ -15,6 +15,9 @@ import numpy as np
 import onnx
 import torch
 
+# The layer kinds' ONNX readers live in `mapping/` and attach themselves to the layer table when
+# imported: a re-import in a fresh process (nothing exported yet) needs them too.
+import deephealth.eddl.onnx.mapping  # noqa: F401
 from deephealth.eddl.layers.base import LAYER_TYPES, Layer, ShapeError
 from deephealth.eddl.model import Model
 from deephealth.eddl.onnx.errors import OnnxImportError
