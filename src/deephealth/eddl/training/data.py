@@ -73,15 +73,20 @@ def check_inputs(net: Model, xs: Sequence[torch.Tensor]) -> None:
 def check_targets(net: Model, ys: Sequence[torch.Tensor]) -> None:
     """Raise `DataError` unless `ys` match the network's outputs (count and shapes).
 
-    Integer targets of shape [N] are accepted as class indices for an output of shape [C].
+    Integer targets of shape [N] are accepted as class indices for an output of shape [C]. A loss
+    may set its own target shape (survival losses take (time, event) pairs).
     """
     if len(ys) != len(net.outputs):
         raise DataError(
             f"model '{net.name}' has {len(net.outputs)} output(s) "
             f"{[l.name for l in net.outputs]} but {len(ys)} target array(s) were given"
         )
-    for layer, y in zip(net.outputs, ys):
+    state = net.state.get("train")
+    losses = list(state.losses) if state is not None else []
+    for i, (layer, y) in enumerate(zip(net.outputs, ys)):
         want = tuple(layer.output_shape)
+        if i < len(losses):
+            want = tuple(losses[i].target_shape(want))
         got = tuple(y.shape[1:])
         index_ok = not y.is_floating_point() and y.dim() == 1 and len(want) == 1
         if y.dim() == 0 or (got != want and not index_ok):

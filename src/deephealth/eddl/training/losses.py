@@ -20,6 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from deephealth.eddl.training.survival_losses import cox_breslow, discrete_time_nll, huber
+
 EPS = 1e-7
 
 
@@ -52,6 +54,10 @@ class Loss:
     def from_logits(self, z: torch.Tensor, target: torch.Tensor, dim: int) -> torch.Tensor:
         """The loss computed from pre-activation values `z` (only when `fused_act` is set)."""
         raise NotImplementedError
+
+    def target_shape(self, output_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of one target sample for an output sample of `output_shape` (default: equal)."""
+        return output_shape
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.compute(output, target)
@@ -93,11 +99,16 @@ class FunctionLoss(Loss):
         fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         logits_fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None = None,
         fused_act: str | None = None,
+        target_sample: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__(name)
         self.fn = fn
         self.logits_fn = logits_fn
         self.fused_act = fused_act
+        self.target_sample = target_sample
+
+    def target_shape(self, output_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return output_shape if self.target_sample is None else self.target_sample
 
     def compute(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.fn(output, target)
@@ -163,7 +174,12 @@ LOSSES = {
     "mean_absolute_error": (_regression(F.l1_loss), None, None),
     "dice": (_dice, None, None),
     "focal": (_focal, _focal_logits, "softmax"),
+    "huber": (huber, None, None),
+    "cox": (cox_breslow, None, None),
+    "discrete_time_survival": (discrete_time_nll, None, None),
 }
+# losses whose target sample has a fixed shape of its own: survival's (time, event)
+TARGET_SHAPES: dict[str, tuple[int, ...]] = {"cox": (2,), "discrete_time_survival": (2,)}
 LOSS_ALIASES = {
     "soft_cross_entropy": "softmax_cross_entropy",
     "sce": "softmax_cross_entropy",
@@ -176,6 +192,8 @@ LOSS_ALIASES = {
     "l1": "mean_absolute_error",
     "dice_loss": "dice",
     "focal_loss": "focal",
+    "smooth_l1": "huber",
+    "cox_ph": "cox",
 }
 
 
@@ -194,7 +212,7 @@ def getLoss(name: str) -> Loss:  # noqa: N802 (pyeddl name)
     if key not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(loss_names())}")
     fn, logits_fn, act = LOSSES[key]
-    return FunctionLoss(str(name), fn, logits_fn, act)
+    return FunctionLoss(str(name), fn, logits_fn, act, TARGET_SHAPES.get(key))
 
 
 def as_loss(spec: str | Loss | Callable[..., torch.Tensor]) -> Loss:
