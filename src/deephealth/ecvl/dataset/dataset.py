@@ -23,6 +23,7 @@ class Dataset:
         description_: Description.
         classes_: Class names (classification).
         features_: Feature names.
+        feature_specs_: The declared feature schema (`schema.FeatureSpec` per feature).
         samples_: The :class:`Sample` list.
         split_: The :class:`Split` list, in file order.
         current_split_: Index of the current split.
@@ -45,6 +46,7 @@ class Dataset:
         self.description_ = ""
         self.classes_: list[str] = []
         self.features_: list[str] = []
+        self.feature_specs_: list[Any] = []
         self.samples_: list[Sample] = []
         self.split_: list[Split] = []
         self.current_split_ = 0
@@ -64,6 +66,7 @@ class Dataset:
             raise DatasetFormatError(self.filename_, errors)
         self.name_, self.description_ = d.name, d.description
         self.classes_, self.features_ = d.classes, d.features
+        self.feature_specs_ = d.feature_specs
         self.samples_, self.split_ = d.samples, d.splits
 
     @property

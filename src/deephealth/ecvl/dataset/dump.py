@@ -31,7 +31,10 @@ def dataset_to_dict(ds: Any, root: str) -> dict[str, Any]:
     if ds.classes_:
         out["classes"] = list(ds.classes_)
     if ds.features_:
-        out["features"] = list(ds.features_)
+        specs = getattr(ds, "feature_specs_", [])
+        out["features"] = [
+            spec.as_dict() if spec.type != "text" else spec.name for spec in specs
+        ] or list(ds.features_)
     images = []
     for s in ds.samples_:
         locs = [_rel(loc, root) for loc in s.location_]

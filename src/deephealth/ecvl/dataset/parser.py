@@ -16,9 +16,10 @@ from typing import Any
 from deephealth.ecvl.dataset.errors import DatasetIssue
 from deephealth.ecvl.dataset.model import Sample, Split
 from deephealth.ecvl.dataset.remote import is_url
+from deephealth.ecvl.dataset.schema import FeatureSpec, decode_feature
 from deephealth.ecvl.dataset.yaml_lines import LDict, load, pos
 
-TOP_KEYS = ("name", "description", "classes", "features", "images", "split")
+TOP_KEYS = ("name", "description", "classes", "features", "patients", "images", "split")
 SAMPLE_KEYS = ("location", "label", "values")
 
 
@@ -30,6 +31,7 @@ class Decoded:
     description: str = ""
     classes: list[str] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
+    feature_specs: list[FeatureSpec] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
     issues: list[DatasetIssue] = field(default_factory=list)
@@ -89,7 +91,7 @@ class _Decoder:
                     self.issue(raw, "duplicate-class", f"class {c!r} is listed twice")
                 seen.add(c)
         if "features" in doc:
-            self.out.features = self.str_list(doc["features"], "features")
+            self.feature_list(doc["features"])
         images = doc.get("images")
         if images is None:
             self.issue(
@@ -101,9 +103,58 @@ class _Decoder:
             for i, item in enumerate(images):
                 self.out.samples.append(self.sample(i, item, images))
             self.check_duplicates(images)
+        if "patients" in doc:
+            self.patients(doc["patients"])
         if "split" in doc:
             self.split(doc["split"])
         return self.out
+
+    def feature_list(self, value: Any) -> None:
+        if not isinstance(value, list):
+            self.issue(value, "type", f"features must be a list, got {value!r}")
+            return
+        for entry in value:
+            where = entry if pos(entry)[0] else value
+            spec = decode_feature(
+                entry, lambda w, code, msg, at=where: self.issue(w or at, code, msg)
+            )
+            if spec is None:
+                continue
+            if spec.name in self.out.features:
+                self.issue(where, "duplicate-feature", f"feature {spec.name!r} is listed twice")
+                continue
+            self.out.features.append(spec.name)
+            self.out.feature_specs.append(spec)
+
+    def check_value(self, where: Any, k: int, v: str, what: str) -> None:
+        problem = self.out.feature_specs[k].check(v)
+        if problem:
+            self.issue(where, "feature-value", f"{what}: {problem}")
+
+    def patients(self, value: Any) -> None:
+        """Per-patient values, merged into the samples of each patient (a sample's own win)."""
+        specs = self.out.feature_specs
+        ids = [k for k, spec in enumerate(specs) if spec.type == "id"]
+        if not isinstance(value, dict):
+            self.issue(value, "type", "'patients' must map patient ids to their values")
+            return
+        if not ids:
+            self.issue(value, "feature-schema", "'patients' needs a feature of type id "
+                       "(e.g. {name: patient, type: id}) to match samples to patients")  # fmt: skip
+            return
+        by_id: dict[str, list[Sample]] = {}
+        for s in self.out.samples:
+            if s.values_ and ids[0] in s.values_:
+                by_id.setdefault(s.values_[ids[0]], []).append(s)
+        for pid, vals in value.items():
+            at = value.key_pos.get(pid, pos(value))
+            probe = Sample()
+            self.values(probe, -1, vals, f"patient {pid}")
+            if str(pid) not in by_id:
+                self.issue(None, "unknown-patient", f"patient {pid}: no image has this "
+                           f"{specs[ids[0]].name}", "warning", at=at)  # fmt: skip
+            for s in by_id.get(str(pid), []):
+                s.values_ = {**(probe.values_ or {}), **(s.values_ or {})}
 
     def locations(self, value: Any, i: int) -> list[str]:
         if isinstance(value, str):
@@ -173,27 +224,33 @@ class _Decoder:
                    f"(classes: {', '.join(classes) or 'none listed'})")  # fmt: skip
         return None
 
-    def values(self, s: Sample, i: int, value: Any) -> None:
+    def values(self, s: Sample, i: int, value: Any, what: str = "") -> None:
         feats = self.out.features
+        what = what or f"image {i}"
         out: dict[int, str] = {}
         if isinstance(value, list):
             if len(value) > len(feats):
-                self.issue(value, "values-range", f"image {i}: {len(value)} values for "
+                self.issue(value, "values-range", f"{what}: {len(value)} values for "
                            f"{len(feats)} features")  # fmt: skip
-            for k, v in enumerate(value):
+            for k, v in enumerate(value[: len(feats)]):
                 if v is not None:
                     out[k] = str(v)
+                    self.check_value(v if pos(v)[0] else value, k, out[k], what)
         elif isinstance(value, dict):
             for k, v in value.items():
+                at = value.key_pos.get(k, pos(value))
                 if str(k) not in feats:
-                    self.issue(None, "unknown-feature", f"image {i}: unknown feature {k!r} "
+                    self.issue(None, "unknown-feature", f"{what}: unknown feature {k!r} "
                                f"(features: {', '.join(feats) or 'none listed'})",
-                               at=value.key_pos.get(k, pos(value)))  # fmt: skip
+                               at=at)  # fmt: skip
                     continue
                 if v is not None:
                     out[feats.index(str(k))] = str(v)
+                    problem = self.out.feature_specs[feats.index(str(k))].check(str(v))
+                    if problem:
+                        self.issue(None, "feature-value", f"{what}: {problem}", at=at)
         else:
-            self.issue(value, "type", f"image {i}: values must be a list or a mapping")
+            self.issue(value, "type", f"{what}: values must be a list or a mapping")
         s.values_ = out
 
     def check_duplicates(self, images: list) -> None:
