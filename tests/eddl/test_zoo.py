@@ -44,7 +44,7 @@ def _params(model) -> int:
 
 
 def test_every_model_is_covered():
-    assert set(SMALL) | set(REFERENCE_PARAMS) | {"unet"} >= set(zoo.list_models())
+    assert set(SMALL) | set(REFERENCE_PARAMS) | {"unet", "fusion"} >= set(zoo.list_models())
     assert set(zoo.list_models("dense")) == {"unet", "unet3d", "segnet", "deeplabv3plus"}
 
 

@@ -12,6 +12,7 @@ from deephealth.eddl.model import Model
 from deephealth.eddl.zoo.cnn3d import CNN3D
 from deephealth.eddl.zoo.deeplab import DeepLabV3Plus
 from deephealth.eddl.zoo.densenet import DenseNet121
+from deephealth.eddl.zoo.fusion import FusionNet
 from deephealth.eddl.zoo.lenet import LeNet
 from deephealth.eddl.zoo.mobilenet import MobileNet
 from deephealth.eddl.zoo.resnet import ResNet18, ResNet34, ResNet50, ResNet101, ResNet152
@@ -19,7 +20,8 @@ from deephealth.eddl.zoo.segnet import SegNet
 from deephealth.eddl.zoo.unet import UNet, UNet3D
 from deephealth.eddl.zoo.vgg import VGG16, VGG16_BN, VGG19, VGG19_BN
 
-# name -> (constructor, kind); kind "classifier" outputs (K,), "dense" outputs (K, *spatial)
+# name -> (constructor, kind); kind "classifier" outputs (K,), "dense" outputs (K, *spatial),
+# "multimodal" takes an image and a clinical-values vector and outputs (K,)
 MODELS: dict[str, tuple[Callable[..., Model], str]] = {
     "lenet": (LeNet, "classifier"),
     "vgg16": (VGG16, "classifier"),
@@ -34,6 +36,7 @@ MODELS: dict[str, tuple[Callable[..., Model], str]] = {
     "densenet121": (DenseNet121, "classifier"),
     "mobilenet": (MobileNet, "classifier"),
     "cnn3d": (CNN3D, "classifier"),
+    "fusion": (FusionNet, "multimodal"),
     "unet": (UNet, "dense"),
     "unet3d": (UNet3D, "dense"),
     "segnet": (SegNet, "dense"),
