@@ -20,6 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from deephealth.eddl.training.detection_losses import fcos, giou, sigmoid_focal
+
 EPS = 1e-7
 
 
@@ -163,6 +165,9 @@ LOSSES = {
     "mean_absolute_error": (_regression(F.l1_loss), None, None),
     "dice": (_dice, None, None),
     "focal": (_focal, _focal_logits, "softmax"),
+    "sigmoid_focal": (sigmoid_focal, None, None),
+    "giou": (giou, None, None),
+    "fcos": (fcos, None, None),
 }
 LOSS_ALIASES = {
     "soft_cross_entropy": "softmax_cross_entropy",
