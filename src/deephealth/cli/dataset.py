@@ -1,4 +1,4 @@
-"""`deephealth dataset validate | describe | generate | split`: DeepHealth dataset YAML files.
+"""`deephealth dataset validate | describe | generate | split | ...`: DeepHealth dataset YAML files.
 
 `validate` lists every problem ECVL's validator finds (exit 2 when there are errors);
 `describe` prints the splits, classes, features and image size; `generate` writes a dataset YAML
@@ -164,3 +164,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed")
     s.add_argument("-o", "--out", help="output YAML (default: overwrite the input)")
     s.set_defaults(func=_split)
+
+    from deephealth.cli.dataset_boxes import register_actions
+
+    register_actions(sub)

@@ -25,6 +25,10 @@ def _rel(loc: str, root: str) -> str:
     return loc if rel.startswith("..") else rel.replace(os.sep, "/")
 
 
+def _numbers(coords: list[float]) -> list[float | int]:
+    return [int(c) if float(c).is_integer() else float(c) for c in coords]
+
+
 def dataset_to_dict(ds: Any, root: str) -> dict[str, Any]:
     """A plain mapping of the dataset in DeepHealth format, locations relative to ``root``."""
     out: dict[str, Any] = {"name": ds.name_, "description": ds.description_}
@@ -46,6 +50,8 @@ def dataset_to_dict(ds: Any, root: str) -> dict[str, Any]:
             item["label"] = _rel(s.label_path_, root)
         if s.values_:
             item["values"] = {ds.features_[k]: v for k, v in sorted(s.values_.items())}
+        if s.boxes_ is not None:
+            item["boxes"] = [[*_numbers(c), ds.classes_[k]] for c, k in s.boxes_]
         images.append(item)
     out["images"] = images
     if ds.split_:

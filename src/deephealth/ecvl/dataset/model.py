@@ -35,6 +35,8 @@ class Sample:
         label_: Class indices (one, or several for multi-label), or None.
         label_path_: Ground-truth image path (segmentation), or None.
         values_: Feature index → value, or None.
+        boxes_: Boxes as (corner coordinates, class index): ``[x0, y0, x1, y1]`` in 2D,
+            ``[x0, y0, z0, x1, y1, z1]`` in 3D, pixel-edge coordinates; None when not given.
         size_: Original ``[width, height]`` once loaded.
         line_: YAML line of the sample (0 when built in code).
     """
@@ -43,6 +45,7 @@ class Sample:
     label_: list[int] | None = None
     label_path_: str | None = None
     values_: dict[int, str] | None = None
+    boxes_: list[tuple[list[float], int]] | None = None
     size_: list[int] = field(default_factory=list)
     line_: int = 0
 

@@ -20,7 +20,7 @@ from deephealth.ecvl.dataset.schema import FeatureSpec, decode_feature
 from deephealth.ecvl.dataset.yaml_lines import LDict, load, pos
 
 TOP_KEYS = ("name", "description", "classes", "features", "patients", "images", "split")
-SAMPLE_KEYS = ("location", "label", "values")
+SAMPLE_KEYS = ("location", "label", "values", "boxes")
 
 
 @dataclass
@@ -184,7 +184,45 @@ class _Decoder:
             self.label(s, i, item["label"], item)
         if "values" in item:
             self.values(s, i, item["values"])
+        if "boxes" in item:
+            self.boxes(s, i, item["boxes"], item)
         return s
+
+    def boxes(self, s: Sample, i: int, value: Any, item: Any) -> None:
+        """Per-sample boxes: `[x0, y0, x1, y1, class]` (3D: six numbers) or a mapping
+        `{box: [...], label: class}`; class by name or index of `classes`."""
+        if not isinstance(value, list):
+            self.issue(value if pos(value)[0] else item, "type", f"image {i}: boxes must be a list")
+            return
+        s.boxes_ = []
+        for k, entry in enumerate(value):
+            where = entry if pos(entry)[0] else value
+            if isinstance(entry, dict):
+                coords, label = entry.get("box"), entry.get("label")
+            elif isinstance(entry, list) and entry:
+                coords, label = entry[:-1], entry[-1]
+            else:
+                coords, label = None, None
+            what = f"image {i}, box {k}"
+            if (
+                not isinstance(coords, list)
+                or len(coords) not in (4, 6)
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords)
+            ):
+                self.issue(where, "box", f"{what}: expected 4 (2D) or 6 (3D) corner coordinates "
+                           f"and a class, e.g. [x0, y0, x1, y1, nodule]; got {entry!r}")  # fmt: skip
+                continue
+            nd = len(coords) // 2
+            if any(coords[a + nd] <= coords[a] for a in range(nd)):
+                self.issue(where, "box", f"{what}: the far corner {coords[nd:]} is not beyond the "
+                           f"near corner {coords[:nd]}")  # fmt: skip
+                continue
+            if any(c < 0 for c in coords):
+                self.issue(where, "box", f"{what}: negative coordinate in {coords}")
+                continue
+            idx = self.class_index(label, i, where)
+            if idx is not None:
+                s.boxes_.append(([float(c) for c in coords], idx))
 
     def label(self, s: Sample, i: int, value: Any, item: Any) -> None:
         classes = self.out.classes
