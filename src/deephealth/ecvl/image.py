@@ -252,8 +252,19 @@ class Image:
         return Image()
 
     def To(self, dev: Device) -> None:  # noqa: N802
-        """Accepted for pyecvl compatibility: data stays on the CPU, only ``dev`` is recorded."""
-        self.dev = Device(dev)
+        """Move the image to ``dev`` (pyecvl ``Image.To``): only the CPU is available.
+
+        Raises:
+            EcvlError: for ``Device.GPU`` or ``Device.FPGA``: ECVL for Python keeps images on the
+                CPU; batches reach the GPU as torch tensors through the dataset loader.
+        """
+        dev = Device(dev)
+        if dev in (Device.GPU, Device.FPGA):
+            raise EcvlError(
+                f"Image.To({dev}): images stay on the CPU in ECVL for Python; batches reach the GPU "
+                "as torch tensors through DLDataset and EDDL's computing service (CS_GPU)"
+            )
+        self.dev = dev
 
     def _check_spacings(self, spacings: Sequence[float] | None) -> list[float]:
         n = self.data.ndim

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from deephealth.errors import EddlError
+
 MEMORY_MODES = ("full_mem", "mid_mem", "low_mem")
 PRECISIONS = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class DeviceError(RuntimeError):
+class DeviceError(EddlError, RuntimeError):
     """A computing service asks for hardware this machine does not have."""
 
 

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from deephealth.eddl.layers.base import Layer
+from deephealth.errors import EddlError
 
 
-class GraphError(ValueError):
+class GraphError(EddlError, ValueError):
     """The layers given to `Model` do not form a valid network."""
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from deephealth.errors import EddlError
+
 DEV_CPU = 0
 DEV_GPU = 1000
 
@@ -24,7 +26,7 @@ _IMAGE_FORMATS = {"png", "jpg", "jpeg", "bmp", "tga", "tif", "tiff"}
 _TEXT_DELIMITERS = {"csv": ",", "tsv": "\t", "txt": " "}
 
 
-class TensorError(ValueError):
+class TensorError(EddlError, ValueError):
     """A Tensor operation got input it cannot handle (shape, file, format)."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from deephealth.errors import PipelineError
 from deephealth.pipelines.data import write_array
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / ".data"
@@ -35,7 +36,7 @@ end
 """
 
 
-class DemoDataError(FileNotFoundError):
+class DemoDataError(PipelineError, FileNotFoundError):
     """The demo's real data are not installed."""
 
 

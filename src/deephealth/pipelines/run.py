@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from deephealth.distenv import detect
+from deephealth.errors import PipelineError
 from deephealth.pipelines.config import load_config
 from deephealth.pipelines.data import DataError, load_dataset
 from deephealth.pipelines.report import build_kpis, write_html, write_report
@@ -32,10 +33,6 @@ from deephealth.pipelines.report.kpi import machine
 from deephealth.pipelines.tasks import TASKS, Task
 
 EventFn = Callable[[dict[str, Any]], None]
-
-
-class PipelineError(RuntimeError):
-    """A pipeline run could not complete (the message says which step and why)."""
 
 
 class RunNotFoundError(PipelineError, FileNotFoundError):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from deephealth.errors import ServerError
 from deephealth.serving.preprocessing import Preprocessing, load_preprocessing
 
 _ORT_DTYPES = {
@@ -30,7 +31,7 @@ _ORT_DTYPES = {
 }
 
 
-class ServingError(RuntimeError):
+class ServingError(ServerError, RuntimeError):
     """A model cannot be loaded or run (bad file, unavailable device, wrong input)."""
 
 

@@ -20,10 +20,12 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from deephealth.errors import EddlError
+
 Shape = tuple[int, ...]
 
 
-class ShapeError(ValueError):
+class ShapeError(EddlError, ValueError):
     """A layer cannot take the shape(s) its parents produce."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from deephealth.eddl.tensor import TensorError, _parse_bin, bin_bytes
+from deephealth.errors import EddlError
 
 if TYPE_CHECKING:
     from deephealth.eddl.model import Model
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 FORMAT = "deephealth-eddl-checkpoint"
 
 
-class WeightFileError(ValueError):
+class WeightFileError(EddlError, ValueError):
     """A checkpoint or weight file does not fit the network, or is damaged."""
 
 

@@ -19,13 +19,14 @@ from deephealth.eddl.training.losses import Loss
 from deephealth.eddl.training.metrics import Metric
 from deephealth.eddl.training.optimizers import OptimizerSpec
 from deephealth.eddl.training.strategy import Strategy
+from deephealth.errors import EddlError
 
 if TYPE_CHECKING:
     from deephealth.eddl.layers.base import Layer
     from deephealth.eddl.model import Model
 
 
-class NotBuiltError(RuntimeError):
+class NotBuiltError(EddlError, RuntimeError):
     """A training function was called on a network that `build` has not prepared."""
 
 

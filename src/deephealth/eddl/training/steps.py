@@ -26,6 +26,7 @@ from deephealth.eddl.training.data import (
     to_torch,
 )
 from deephealth.eddl.training.state import TrainState, get_state
+from deephealth.errors import EddlError
 
 if TYPE_CHECKING:
     from deephealth.eddl.layers.base import Layer
@@ -35,7 +36,7 @@ TRMODE = 1
 TSMODE = 0
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(EddlError, FloatingPointError):
     """The training loss became NaN or infinite; training stops."""
 
 
