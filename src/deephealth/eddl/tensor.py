@@ -400,13 +400,18 @@ def read_bin(path: str | os.PathLike) -> np.ndarray:
     raw = Path(path).read_bytes()
     if len(raw) < 4:
         raise TensorError(f"{str(path)!r} is not an EDDL .bin tensor (only {len(raw)} bytes)")
-    array, end = _parse_bin(raw, 0, str(path))
+    array, end = parse_bin(raw, 0, str(path))
     if end != len(raw):
         raise TensorError(f"{str(path)!r}: {len(raw) - end} unexpected bytes after the tensor")
     return array
 
 
-def _parse_bin(raw: bytes, offset: int, what: str) -> tuple[np.ndarray, int]:
+def parse_bin(raw: bytes, offset: int, what: str) -> tuple[np.ndarray, int]:
+    """One EDDL `.bin` tensor of `raw` starting at `offset`: (array, offset after it).
+
+    Raises:
+        TensorError: naming `what`, for a corrupt header or missing data bytes.
+    """
     ndim = int(np.frombuffer(raw, "<i4", 1, offset)[0])
     if not 0 <= ndim <= 16 or offset + 4 + 4 * ndim > len(raw):
         raise TensorError(f"{what}: corrupt EDDL .bin header (ndim={ndim})")

@@ -16,9 +16,9 @@ import onnx
 from onnx import TensorProto, helper
 
 from deephealth import __version__
-from deephealth.eddl.onnx.api import DEFAULT_OPSET
 from deephealth.eddl.onnx.context import ExportContext
 from deephealth.eddl.onnx.errors import OnnxExportError
+from deephealth.eddl.onnx.opset import DEFAULT_OPSET
 from deephealth.serving.preprocessing import METADATA_KEY, Preprocessing
 
 if TYPE_CHECKING:

@@ -272,9 +272,9 @@ def fit(
     except TypeError:
         run.num_batches = None
     if resume is not None and (Path(resume) / "checkpoint.pt").is_file():
-        from deephealth.eddl.training.checkpoint import load_checkpoint, restore_checkpoint
+        from deephealth.eddl.training.checkpoint import read_checkpoint, restore_checkpoint
 
-        restore_checkpoint(load_checkpoint(Path(resume) / "checkpoint.pt"), run)
+        restore_checkpoint(read_checkpoint(Path(resume) / "checkpoint.pt"), run)
     for cb in cbs:
         cb.on_fit_begin(run)
     batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
