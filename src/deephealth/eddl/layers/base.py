@@ -6,8 +6,9 @@ excluded, channels first), and owns the `torch.nn.Module` that computes it, so w
 layer and survive when the layer is reused in another `Model` (graph surgery, transfer learning).
 
 What each kind of layer does is one entry of the layer table, `LAYER_TYPES`: a `LayerSpec` that
-infers the output shape and builds the torch module. The ONNX wing adds each kind's export and import
-to the same entry (`LayerSpec.to_onnx` / `LayerSpec.from_onnx`). Adding a layer = adding one spec.
+infers the output shape and builds the torch module. The ONNX wing keeps each kind's export and
+import in its own tables keyed by the same kind (`deephealth.eddl.onnx.registry`), checked for
+completeness when loaded; `docs/architecture.md` lists the files a new layer kind touches.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from torch import nn
@@ -33,14 +34,12 @@ class LayerSpec:
     """How one kind of layer behaves: shape inference and torch module construction.
 
     Subclasses set `kind` and the parent-count bounds and implement `infer_shape` and `build`.
-    `to_onnx` and `from_onnx` are attached by `deephealth.eddl.onnx`.
+    Their ONNX export and import are in `deephealth.eddl.onnx.registry`'s tables, keyed by `kind`.
     """
 
     kind: ClassVar[str] = ""
     min_parents: ClassVar[int] = 1
     max_parents: ClassVar[int | None] = 1
-    to_onnx: ClassVar[Callable[..., Any] | None] = None
-    from_onnx: ClassVar[Callable[..., Any] | None] = None
 
     def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
         """Return the output shape for the given input shapes, or raise `ShapeError`."""

@@ -1,8 +1,8 @@
 """ONNX, the storage format of EDDL: export, import (own and foreign graphs), checkpoints.
 
-Each layer kind's ONNX writer/reader lives in `mapping/` and is attached to its entry of the layer
-table (`LAYER_TYPES[kind].to_onnx` / `.from_onnx`); foreign graphs are read through `OP_IMPORTERS`,
-keyed by ONNX op type. `api.py` holds pyeddl's public functions; the checkpoint written beside
+Each layer kind's ONNX writer/reader lives in `mapping/` and is entered in the tables of
+`registry.py` (`EXPORTERS[kind]`, `WEIGHT_READERS[kind]`), checked against the layer table when
+`mapping/` is imported; foreign graphs are read through `OP_IMPORTERS`, keyed by ONNX op type. `api.py` holds pyeddl's public functions; the checkpoint written beside
 an ONNX file is one kind of `deephealth.eddl.training.checkpoint`. The `onnx` package and the
 mappings load on first use, so `import deephealth.eddl` does not pay for them.
 """
