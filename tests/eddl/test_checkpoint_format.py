@@ -59,7 +59,7 @@ def test_run_and_side_checkpoints_share_one_format(tmp_path: Path) -> None:
 
 def test_first_version_files_still_load(tmp_path: Path) -> None:
     net = _net()
-    state = net.state["train"].optimizer.state_dict()
+    state = net.train_state.optimizer.state_dict()
     side = {
         "format": 1,
         "optimizer": {"name": "adam", "params": {"lr": 0.5}},

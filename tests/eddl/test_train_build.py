@@ -141,7 +141,7 @@ def test_toCPU_keeps_weights_and_optimizer_state():  # noqa: N802
     assert torch.equal(st.optimizer.state_dict()["state"][0]["exp_avg"], state_before)
     unbuilt, _, _ = mlp()
     eddl.toCPU(unbuilt, 1)
-    assert unbuilt.state["cs"].threads == 1
+    assert unbuilt.cs is not None and unbuilt.cs.threads == 1
 
 
 def test_bf16_mixed_precision_on_cpu_trains():

@@ -7,11 +7,24 @@ service) is attached by `build` in the training wing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from deephealth.eddl.layers.base import Layer
 from deephealth.errors import EddlError
+
+if TYPE_CHECKING:
+    from deephealth.eddl.computing import ComputingService
+    from deephealth.eddl.training.state import TrainState
+
+_BUILDER: Callable[..., None] | None = None
+
+
+def set_builder(build: Callable[..., None]) -> None:
+    """Register the function behind `Model.build` (done by `deephealth.eddl.training.build`)."""
+    global _BUILDER
+    _BUILDER = build
 
 
 class GraphError(EddlError, ValueError):
@@ -78,7 +91,9 @@ class Model:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise GraphError(f"layer names must be unique within a model; repeated: {duplicates}")
-        self.state: dict[str, Any] = {}  # set by build(): optimizer, losses, metrics, cs, ...
+        self.train_state: TrainState | None = None  # set by build(): optimizer, losses, ...
+        self.cs: ComputingService | None = None  # the service of the last build/toCPU/toGPU
+        self.checkpoint: dict[str, Any] | None = None  # the ONNX side checkpoint read at import
         self.graph = self.compile()
 
     def compile(self):  # noqa: ANN201 (avoid importing torch types at module level)
@@ -101,11 +116,22 @@ class Model:
             f"model '{self.name}' has no layer '{name}'; layers: {[l.name for l in self.layers]}"
         )
 
-    def build(self, o=None, lo=None, me=None, cs=None, init_weights=True):  # noqa: ANN001,ANN201
-        """pyeddl's `net.build(optimizer, losses, metrics, cs)`: see `training.build.build`."""
-        from deephealth.eddl.training.build import build
+    @property
+    def state(self) -> Mapping[str, Any]:
+        """Read-only view of the typed state under the names of earlier versions ("train", "cs",
+        "checkpoint"); use `train_state`, `cs` and `checkpoint`."""
+        items = {"train": self.train_state, "cs": self.cs, "checkpoint": self.checkpoint}
+        return MappingProxyType({k: v for k, v in items.items() if v is not None})
 
-        build(self, o, lo, me, cs, init_weights)
+    def build(self, o=None, lo=None, me=None, cs=None, init_weights=True):  # noqa: ANN001,ANN201
+        """pyeddl's `net.build(optimizer, losses, metrics, cs)`: see `training.build.build`.
+
+        The training package registers the function (`set_builder`): the graph does not import
+        the training code built on it.
+        """
+        if _BUILDER is None:
+            raise NotImplementedError("import deephealth.eddl to build a model")
+        _BUILDER(self, o, lo, me, cs, init_weights)
 
     def __repr__(self) -> str:
         return f"<Model '{self.name}': {len(self.layers)} layers>"

@@ -185,7 +185,7 @@ def side_path(onnx_path: str | os.PathLike[str]) -> Path:
 
 
 def _built(net: Model) -> TrainState | None:
-    st = net.state.get("train")
+    st = net.train_state
     if st is None or st.optimizer is None or st.spec is None:
         return None
     return st
@@ -213,7 +213,7 @@ def attach_side_checkpoint(net: Model, onnx_path: str | os.PathLike[str]) -> Non
     if not path.is_file():
         return
     try:
-        net.state["checkpoint"] = read_checkpoint(path)
+        net.checkpoint = read_checkpoint(path)
     except CheckpointError as err:
         raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
 
@@ -233,7 +233,7 @@ def load_checkpoint(net: Model, onnx_path: str | os.PathLike[str] | None = None)
     """
     if onnx_path is not None:
         attach_side_checkpoint(net, onnx_path)
-    ckpt = net.state.get("checkpoint")
+    ckpt = net.checkpoint
     if ckpt is None:
         where = side_path(onnx_path) if onnx_path else "the imported file"
         raise CheckpointError(f"model '{net.name}': no checkpoint beside {where}")

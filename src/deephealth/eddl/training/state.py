@@ -1,6 +1,6 @@
 """`TrainState`: what `build` attaches to a `Model` (optimizer, losses, metrics, devices, counters).
 
-It lives in `net.state["train"]`. Loss and metric sums accumulate on the device as tensors (no
+It lives in `net.train_state` (typed; None until `build`). Loss and metric sums accumulate on the device as tensors (no
 synchronization per step); `losses()`/`metrics()` divide them by the samples seen since the last
 `reset()`. `get_state(net)` fetches it with a clear error when `build` has not been called.
 """
@@ -149,7 +149,7 @@ def get_state(net: Model) -> TrainState:
     Raises:
         NotBuiltError: naming the model, when `build` has not been called.
     """
-    state = getattr(net, "state", {}).get("train")
+    state = getattr(net, "train_state", None)
     if state is None:
         raise NotBuiltError(
             f"model '{getattr(net, 'name', net)}' is not built; call "

@@ -62,7 +62,7 @@ def removeLayer(net: Model, name: str) -> None:  # noqa: N802 (pyeddl name)
     net.outputs = outputs
     net.layers = topological_order(net.inputs, outputs)
     net.compile()
-    net.state.pop("train", None)
+    net.train_state = None
 
 
 def setTrainable(net: Model, name: str, val: bool) -> None:  # noqa: N802 (pyeddl name)
