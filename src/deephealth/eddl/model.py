@@ -64,6 +64,27 @@ def topological_order(inputs: Sequence[Layer], outputs: Sequence[Layer]) -> list
     return order
 
 
+def name_defaults(layers: Sequence[Layer]) -> None:
+    """Give default-named layers their final names, `<stem><n>` counted within `layers`.
+
+    Layers are visited in graph order (parents first); names already taken in `layers` are
+    skipped. A layer keeps the name its first model gave it, so the names (and the ONNX
+    initializers named after them) depend only on the model, not on what the process built before.
+    """
+    taken = {layer.name for layer in layers if layer.default_stem is None}
+    counts: dict[str, int] = {}
+    for layer in layers:
+        stem = layer.default_stem
+        if stem is None:
+            continue
+        n = counts.get(stem, 0) + 1
+        while f"{stem}{n}" in taken:
+            n += 1
+        counts[stem] = n
+        layer.name, layer.default_stem = f"{stem}{n}", None
+        taken.add(layer.name)
+
+
 class Model:
     """A network: the graph between `inputs` and `outputs` (pyeddl's `Model([in], [out])`).
 
@@ -87,6 +108,7 @@ class Model:
         self.outputs = outputs
         self.name = name
         self.layers = topological_order(inputs, outputs)
+        name_defaults(self.layers)
         names = [layer.name for layer in self.layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -18,7 +18,6 @@ from deephealth.eddl.layers.base import (
     LayerSpec,
     Shape,
     ShapeError,
-    auto_name,
     register,
     single,
 )
@@ -108,7 +107,7 @@ def Activation(  # noqa: N802 (pyeddl name)
         )
     values = [int(v) if activation == "softmax" else float(v) for v in values]
     params = {"act": activation, "params": values}
-    return Layer("Activation", [parent], params, name or auto_name(activation.replace("_", "")))
+    return Layer("Activation", [parent], params, name or None, stem=activation.replace("_", ""))
 
 
 def ReLu(parent: Layer, name: str = "") -> Layer:  # noqa: N802

@@ -67,7 +67,11 @@ _name_counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertool
 
 
 def auto_name(kind: str) -> str:
-    """A fresh default name for a layer of `kind` ("dense1", "relu3", ...)."""
+    """A provisional default name for a layer of `kind` ("dense1", "relu3", ...).
+
+    It counts across the process and only names the layer until it joins its first `Model`, which
+    gives it its final name counted within the model (`Model` renames default-named layers).
+    """
     return f"{kind.lower()}{next(_name_counters[kind.lower()])}"
 
 
@@ -84,7 +88,10 @@ class Layer:
 
     Attributes:
         kind: Layer type, a key of `LAYER_TYPES` ("Dense", "Conv2D", ...).
-        name: Unique, human-readable name ("dense1" when not given).
+        name: Unique, human-readable name. When not given, the first `Model` the layer joins names
+            it `<stem><n>` counting within that model ("dense1", "batchnormalization1").
+        default_stem: The stem of the default name (the kind in lower case, or the activation),
+            or None once the layer has its final name.
         parents: Input layers, in order.
         params: Constructor parameters (plain Python values).
         output_shape: Inferred output shape without the batch dimension.
@@ -100,6 +107,8 @@ class Layer:
         parents: Sequence[Layer],
         params: dict[str, Any] | None = None,
         name: str | None = None,
+        *,
+        stem: str | None = None,
     ) -> None:
         if kind not in LAYER_TYPES:
             raise KeyError(f"unknown layer kind {kind!r}")
@@ -111,7 +120,8 @@ class Layer:
                     f"{kind} {name or ''}: a parent must be a Layer, got {type(p).__name__}"
                 )
         self.kind = kind
-        self.name = name or auto_name(kind)
+        self.default_stem: str | None = None if name else (stem or kind.lower())
+        self.name = name or auto_name(self.default_stem or kind)
         self.parents = parents
         self.params = dict(params or {})
         n = len(parents)
