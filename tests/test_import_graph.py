@@ -151,3 +151,13 @@ def test_imports_flow_one_way() -> None:
         if _wing(target) in FORBIDDEN.get(_wing(module), set())
     )
     assert wrong == []
+
+
+def test_library_code_does_not_import_examples() -> None:
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if ".examples" in target and ".examples" not in module
+    )
+    assert wrong == []
