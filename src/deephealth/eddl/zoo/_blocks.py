@@ -148,9 +148,8 @@ def check_args(input_shape: Sequence[int], num_classes: int, nd: tuple[int, ...]
 def finish(inp: Layer, out: Layer, name: str) -> Model:
     """The model from `inp` to `out`, its layers renamed `<kind><n>` counting within the model.
 
-    Default layer names count across the whole process, so the same zoo model built twice would
-    get different names; canonical names make weights, checkpoints and ONNX files of a zoo model
-    interchangeable between processes and builds.
+    Every layer gets its canonical name, given ones included, so weights, checkpoints and ONNX
+    files of a zoo model are interchangeable between processes and builds.
     """
     model = Model([inp], [out], name=name)
     counts: dict[str, int] = {}
