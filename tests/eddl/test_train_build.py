@@ -128,7 +128,7 @@ def test_gpu_mask_beyond_device_count_is_an_error():
         eddl.CS_GPU(mask).devices()
 
 
-def test_toCPU_keeps_weights_and_optimizer_state():  # noqa: N802
+def test_toCPU_keeps_weights_and_optimizer_state():
     net, _, _ = mlp()
     eddl.build(net, eddl.adam(0.01), ["sce"], ["acc"], eddl.CS_CPU(1))
     x, y = torch.randn(8, 4), torch.eye(3)[torch.randint(0, 3, (8,))]

@@ -268,7 +268,7 @@ class Image:
         """The empty image (pyecvl ``Image.empty()``)."""
         return Image()
 
-    def To(self, dev: Device) -> None:  # noqa: N802
+    def To(self, dev: Device) -> None:
         """Move the image to ``dev`` (pyecvl ``Image.To``): only the CPU is available.
 
         Raises:

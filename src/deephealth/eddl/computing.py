@@ -117,7 +117,7 @@ class ComputingService:
         return [torch.device("cuda", i) for i in wanted]
 
 
-def CS_CPU(  # noqa: N802 (pyeddl name)
+def CS_CPU(
     th: int = -1,
     mem: str = "full_mem",
     precision: str | None = None,
@@ -135,7 +135,7 @@ def CS_CPU(  # noqa: N802 (pyeddl name)
     )
 
 
-def CS_GPU(  # noqa: N802 (pyeddl name)
+def CS_GPU(
     g: Sequence[int] = (1,),
     lsb: int | str = 1,
     mem: str = "full_mem",

@@ -118,7 +118,7 @@ class Model:
         self.checkpoint: dict[str, Any] | None = None  # the ONNX side checkpoint read at import
         self.graph = self.compile()
 
-    def compile(self):  # noqa: ANN201 (avoid importing torch types at module level)
+    def compile(self):
         """(Re)build the executable `GraphModule` from the current layers."""
         from deephealth.eddl.runtime import GraphModule
 
@@ -145,7 +145,7 @@ class Model:
         items = {"train": self.train_state, "cs": self.cs, "checkpoint": self.checkpoint}
         return MappingProxyType({k: v for k, v in items.items() if v is not None})
 
-    def build(self, o=None, lo=None, me=None, cs=None, init_weights=True):  # noqa: ANN001,ANN201
+    def build(self, o=None, lo=None, me=None, cs=None, init_weights=True):
         """pyeddl's `net.build(optimizer, losses, metrics, cs)`: see `training.build.build`.
 
         The training package registers the function (`set_builder`): the graph does not import

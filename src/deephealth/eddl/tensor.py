@@ -192,7 +192,7 @@ class Tensor:
         """The shape as a list (pyeddl's `t.shape`)."""
         return list(self.torch.shape)
 
-    def getShape(self) -> list[int]:  # noqa: N802 (pyeddl name)
+    def getShape(self) -> list[int]:
         """The shape as a list."""
         return self.shape
 
@@ -206,19 +206,19 @@ class Tensor:
         """Number of elements."""
         return self.torch.numel()
 
-    def isCPU(self) -> bool:  # noqa: N802
+    def isCPU(self) -> bool:
         """True when the data lives in host memory."""
         return self.torch.device.type == "cpu"
 
-    def isGPU(self) -> bool:  # noqa: N802
+    def isGPU(self) -> bool:
         """True when the data lives on a CUDA device."""
         return self.torch.device.type == "cuda"
 
-    def toCPU(self) -> None:  # noqa: N802
+    def toCPU(self) -> None:
         """Move the data to the CPU (in place, as pyeddl)."""
         self.torch = self.torch.cpu()
 
-    def toGPU(self, dev: int = DEV_GPU) -> None:  # noqa: N802
+    def toGPU(self, dev: int = DEV_GPU) -> None:
         """Move the data to a CUDA GPU (in place); raises when none exists."""
         self.torch = self.torch.to(_device(dev))
 
@@ -323,7 +323,7 @@ class Tensor:
             f"min={self.min():.4g} max={self.max():.4g}"
         )
 
-    def print(self) -> None:  # noqa: A003 (pyeddl name)
+    def print(self) -> None:
         """Print the values."""
         print(self.getdata())
 

@@ -39,7 +39,7 @@ class RunNotFoundError(PipelineError, FileNotFoundError):
     """The folder is not a (finished) run folder."""
 
 
-class _Stopped(Exception):
+class _Stopped(Exception):  # noqa: N818 (control flow, not an error)
     """Raised inside fit when `should_stop()` asks to stop."""
 
 
@@ -204,7 +204,7 @@ def _is_better(value: float, best: float | None, monitor: str) -> bool:
     return value < best if lower_better else value > best
 
 
-def _pipeline_callback_class():  # noqa: ANN202 (eddl is imported lazily)
+def _pipeline_callback_class():
     import deephealth.eddl as eddl
 
     class PipelineCallback(eddl.Callback):

@@ -32,7 +32,7 @@ def _as_list(augs: Any) -> list[Augmentation]:
 class _Container(Augmentation):
     augs_: list[Augmentation]
 
-    def Add(self, aug: Augmentation) -> None:  # noqa: N802 - pyecvl name
+    def Add(self, aug: Augmentation) -> None:
         """Append an augmentation."""
         self.augs_.extend(_as_list(aug))
 

@@ -38,7 +38,7 @@ class DropoutSpec(LayerSpec):
         return DropoutNoScale(params["rate"])
 
 
-def Dropout(parent: Layer, rate: float, iw: bool = True, name: str = "") -> Layer:  # noqa: N802
+def Dropout(parent: Layer, rate: float, iw: bool = True, name: str = "") -> Layer:
     """Zero a fraction `rate` of the units in training mode.
 
     `iw=True` (EDDL's default, "weighting in inference") keeps the expected activation equal in

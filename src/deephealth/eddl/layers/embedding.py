@@ -42,7 +42,7 @@ class EmbeddingSpec(LayerSpec):
         return module
 
 
-def Embedding(  # noqa: N802
+def Embedding(
     parent: Layer,
     vocsize: int,
     length: int,

@@ -36,7 +36,7 @@ class GaussianNoiseSpec(LayerSpec):
         return GaussianNoiseModule(params["stddev"])
 
 
-def GaussianNoise(parent: Layer, stddev: float, name: str = "") -> Layer:  # noqa: N802
+def GaussianNoise(parent: Layer, stddev: float, name: str = "") -> Layer:
     """Add zero-centered Gaussian noise of standard deviation `stddev` in training mode."""
     if stddev < 0:
         raise ValueError(f"GaussianNoise stddev must be >= 0, got {stddev}")

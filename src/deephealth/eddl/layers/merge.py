@@ -268,24 +268,24 @@ def _arith(kind: str, op: str, rop: str, a: Layer | float, b: Layer | float, nam
 
 def Add(
     layers: Sequence[Layer] | Layer | float, l2: Layer | float | None = None, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Sum: `Add([l1, l2, ...])` of layers, or pyeddl's `Add(l1, l2)` with a layer or number."""
     if l2 is None:
         return _merge("Add", layers, name)  # type: ignore[arg-type]
     return _arith("Add", "add", "add", layers, l2, name)  # type: ignore[arg-type]
 
 
-def Sum(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Sum(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """l1 + l2 (layers or numbers)."""
     return _arith("Add", "add", "add", l1, l2, name)
 
 
-def Subtract(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Subtract(layers: Sequence[Layer], name: str = "") -> Layer:
     """layers[0] - layers[1]."""
     return _merge("Subtract", layers, name)
 
 
-def Diff(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Diff(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """l1 - l2 (layers or numbers)."""
     return _arith("Subtract", "sub", "rsub", l1, l2, name)
 
@@ -293,43 +293,43 @@ def Diff(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa
 Sub = Diff
 
 
-def Mult(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Mult(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """Element-wise l1 * l2 (layers or numbers)."""
     return _arith("Mult", "mul", "mul", l1, l2, name)
 
 
-def Div(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Div(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """Element-wise l1 / l2 (layers or numbers)."""
     return _arith("Div", "div", "rdiv", l1, l2, name)
 
 
-def Pow(l1: Layer, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Pow(l1: Layer, l2: Layer | float, name: str = "") -> Layer:
     """Element-wise l1 ** l2 (l2 a layer or a number)."""
     if not isinstance(l1, Layer):
         raise TypeError(f"Pow's base must be a layer, got {type(l1).__name__}")
     return _arith("Pow", "pow", "pow", l1, l2, name)
 
 
-def Maximum(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Maximum(layers: Sequence[Layer], name: str = "") -> Layer:
     """Element-wise maximum of the layers."""
     return _merge("Maximum", layers, name)
 
 
-def Minimum(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Minimum(layers: Sequence[Layer], name: str = "") -> Layer:
     """Element-wise minimum of the layers."""
     return _merge("Minimum", layers, name)
 
 
-def Average(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Average(layers: Sequence[Layer], name: str = "") -> Layer:
     """Element-wise mean of the layers."""
     return _merge("Average", layers, name)
 
 
-def MatMul(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def MatMul(layers: Sequence[Layer], name: str = "") -> Layer:
     """Matrix product layers[0] @ layers[1] over the last two axes."""
     return _merge("MatMul", layers, name)
 
 
-def Concat(layers: Sequence[Layer], axis: int = 0, name: str = "") -> Layer:  # noqa: N802
+def Concat(layers: Sequence[Layer], axis: int = 0, name: str = "") -> Layer:
     """Concatenate along `axis` (batch excluded: 0 is the channel axis; -1 the last)."""
     return Layer("Concat", _layers(layers, "Concat"), {"axis": int(axis)}, name or None)

@@ -102,41 +102,41 @@ def _reduce(op: str, l: Layer, axis: int | Sequence[int], keepdims: bool, name: 
 
 def ReduceMean(
     l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Mean over `axis` (batch excluded)."""
     return _reduce("mean", l, axis, keepdims, name)
 
 
 def ReduceSum(
     l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Sum over `axis` (batch excluded)."""
     return _reduce("sum", l, axis, keepdims, name)
 
 
 def ReduceMax(
     l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Maximum over `axis` (batch excluded)."""
     return _reduce("max", l, axis, keepdims, name)
 
 
 def ReduceMin(
     l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Minimum over `axis` (batch excluded)."""
     return _reduce("min", l, axis, keepdims, name)
 
 
 def ReduceVar(
     l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Population variance over `axis` (batch excluded)."""
     return _reduce("var", l, axis, keepdims, name)
 
 
 def ReduceArgMax(
     l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Index of the maximum along one axis (as floats; not differentiable)."""
     return _reduce("argmax", l, axis, keepdims, name)

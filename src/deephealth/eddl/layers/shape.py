@@ -362,37 +362,37 @@ class ResizeSpec(_Spec):
 # ---- constructors ---------------------------------------------------------------------------
 
 
-def Flatten(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Flatten(parent: Layer, name: str = "") -> Layer:
     """Flatten each sample to one axis."""
     return Layer("Flatten", [parent], {}, name or None)
 
 
-def Reshape(parent: Layer, shape: Sequence[int], name: str = "") -> Layer:  # noqa: N802
+def Reshape(parent: Layer, shape: Sequence[int], name: str = "") -> Layer:
     """Reshape each sample to `shape` (batch excluded; one -1 allowed)."""
     return Layer("Reshape", [parent], {"shape": [int(d) for d in shape]}, name or None)
 
 
-def Squeeze(parent: Layer, axis: int = -1, name: str = "") -> Layer:  # noqa: N802
+def Squeeze(parent: Layer, axis: int = -1, name: str = "") -> Layer:
     """Remove the size-1 axis `axis`, or every size-1 axis when axis is -1 (EDDL)."""
     return Layer("Squeeze", [parent], {"axis": int(axis)}, name or None)
 
 
-def Unsqueeze(parent: Layer, axis: int = 0, name: str = "") -> Layer:  # noqa: N802
+def Unsqueeze(parent: Layer, axis: int = 0, name: str = "") -> Layer:
     """Insert a size-1 axis at `axis` (batch excluded)."""
     return Layer("Unsqueeze", [parent], {"axis": int(axis)}, name or None)
 
 
-def Permute(l: Layer, dims: Sequence[int], name: str = "") -> Layer:  # noqa: N802
+def Permute(l: Layer, dims: Sequence[int], name: str = "") -> Layer:
     """Reorder the sample axes, e.g. [2, 0, 1] (batch excluded)."""
     return Layer("Permute", [l], {"dims": [int(d) for d in dims]}, name or None)
 
 
-def Transpose(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Transpose(parent: Layer, name: str = "") -> Layer:
     """Swap the last two sample axes."""
     return Layer("Transpose", [parent], {}, name or None)
 
 
-def Select(l: Layer, indices: Sequence[str | int], name: str = "") -> Layer:  # noqa: N802
+def Select(l: Layer, indices: Sequence[str | int], name: str = "") -> Layer:
     """Slice the sample axes with EDDL index strings, e.g. `[":", "0:2", "5"]`.
 
     A single index ("5") keeps its axis with size 1; missing trailing axes are taken whole.
@@ -407,7 +407,7 @@ def Select(l: Layer, indices: Sequence[str | int], name: str = "") -> Layer:  # 
 Slice = Select
 
 
-def Split(  # noqa: N802
+def Split(
     l: Layer,
     indexes: Sequence[int],
     axis: int = -1,
@@ -428,7 +428,7 @@ def Split(  # noqa: N802
     return out
 
 
-def Pad(parent: Layer, padding: Sequence[int], constant: float = 0.0, name: str = "") -> Layer:  # noqa: N802
+def Pad(parent: Layer, padding: Sequence[int], constant: float = 0.0, name: str = "") -> Layer:
     """Pad (H, W) with `constant`: [top-bottom, left-right] or [top, right, bottom, left]."""
     pads = [int(p) for p in padding]
     if len(pads) not in (2, 4) or any(p < 0 for p in pads):
@@ -443,7 +443,7 @@ def _interp(value: str) -> str:
     return "nearest" if v == "nearest" else "linear"
 
 
-def UpSampling2D(  # noqa: N802
+def UpSampling2D(
     parent: Layer, size: Sequence[int], interpolation: str = "nearest", name: str = ""
 ) -> Layer:
     """Upsample (C, H, W) by integer factors `size` = [fh, fw]; "nearest" or "bilinear"."""
@@ -485,7 +485,7 @@ def _resize(
     return Layer("Resize", [parent], params, name or None)
 
 
-def UpSampling3D(  # noqa: N802
+def UpSampling3D(
     parent: Layer,
     new_shape: Sequence[int],
     reshape: bool = True,
@@ -504,7 +504,7 @@ def UpSampling3D(  # noqa: N802
     )
 
 
-def Resize(  # noqa: N802
+def Resize(
     parent: Layer,
     new_shape: Sequence[int],
     reshape: bool = True,

@@ -75,37 +75,37 @@ def _unary(op: str, parent: Layer, name: str) -> Layer:
     return Layer("Unary", [parent], {"op": op}, name or None)
 
 
-def Abs(l: Layer, name: str = "") -> Layer:  # noqa: N802
+def Abs(l: Layer, name: str = "") -> Layer:
     """|x|."""
     return _unary("abs", l, name)
 
 
-def Exp(l: Layer, name: str = "") -> Layer:  # noqa: N802
+def Exp(l: Layer, name: str = "") -> Layer:
     """exp(x)."""
     return _unary("exp", l, name)
 
 
-def Log(l: Layer, name: str = "") -> Layer:  # noqa: N802
+def Log(l: Layer, name: str = "") -> Layer:
     """Natural logarithm."""
     return _unary("log", l, name)
 
 
-def Log2(l: Layer, name: str = "") -> Layer:  # noqa: N802
+def Log2(l: Layer, name: str = "") -> Layer:
     """Base-2 logarithm."""
     return _unary("log2", l, name)
 
 
-def Log10(l: Layer, name: str = "") -> Layer:  # noqa: N802
+def Log10(l: Layer, name: str = "") -> Layer:
     """Base-10 logarithm."""
     return _unary("log10", l, name)
 
 
-def Sqrt(l: Layer, name: str = "") -> Layer:  # noqa: N802
+def Sqrt(l: Layer, name: str = "") -> Layer:
     """Square root."""
     return _unary("sqrt", l, name)
 
 
-def Clamp(parent: Layer, min: float, max: float, name: str = "") -> Layer:  # noqa: N802,A002
+def Clamp(parent: Layer, min: float, max: float, name: str = "") -> Layer:  # noqa: A002
     """Clamp every element into [min, max]."""
     if min > max:
         raise ValueError(f"Clamp needs min <= max, got {min} > {max}")

@@ -289,7 +289,7 @@ def forward(net: Model, in_: Sequence[Any] | None = None, b: int | None = None) 
     return list(net.outputs)
 
 
-def getOutput(layer: Layer) -> Tensor:  # noqa: N802 (pyeddl name)
+def getOutput(layer: Layer) -> Tensor:
     """The value of an output layer after the last `forward`/`predict` (a Tensor)."""
     net = getattr(layer, "_last_model", None)
     if net is None:
@@ -330,7 +330,7 @@ def update(net: Model) -> None:
     st.optimizer.step()
 
 
-def zeroGrads(net: Model) -> None:  # noqa: N802 (pyeddl name)
+def zeroGrads(net: Model) -> None:
     """Set every gradient to zero."""
     st = get_state(net)
     if st.optimizer is not None:
