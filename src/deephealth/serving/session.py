@@ -61,7 +61,8 @@ class InferenceSession:
 
     Example:
         >>> sess = InferenceSession("classifier.onnx")            # doctest: +SKIP
-        >>> probs = sess.run(batch)        # (N, classes) for a batch, (classes,) for one sample
+        >>> probs = sess.run(batch)  # doctest: +SKIP
+        >>> # (N, classes) for a batch, (classes,) for one sample
 
     Args:
         path: The `.onnx` file.

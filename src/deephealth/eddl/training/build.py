@@ -10,9 +10,10 @@ stable numerics); predictions still come out of the activation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
+from torch import nn
 
 from deephealth.eddl.computing import CS_CPU, CS_GPU, ComputingService
 from deephealth.eddl.layers.init import initialize_layer
@@ -113,8 +114,8 @@ def build(
     )
     strategy.setup(state)
     if cs.compile:
-        state.train_graph = torch.compile(state.train_graph)
-        state.graph = torch.compile(state.graph)
+        state.train_graph = cast(nn.Module, torch.compile(state.train_graph))
+        state.graph = cast(nn.Module, torch.compile(state.graph))
     _apply_trainable(net)
     old = net.train_state
     if old is not None:
@@ -163,7 +164,7 @@ def rebuild(net: Model, cs: ComputingService | None = None) -> None:
         new.optimizer.load_state_dict(opt_state)  # casts the state to the new device
 
 
-def toCPU(net: Model, t: int = -1) -> None:  # noqa: N802 (pyeddl name)
+def toCPU(net: Model, t: int = -1) -> None:
     """Move a network (weights and optimizer state) to the CPU with `t` threads."""
     cs = CS_CPU(t)
     if net.train_state is None:
@@ -172,9 +173,7 @@ def toCPU(net: Model, t: int = -1) -> None:  # noqa: N802 (pyeddl name)
     rebuild(net, cs)
 
 
-def toGPU(  # noqa: N802 (pyeddl name)
-    net: Model, g: Sequence[int] = (1,), lsb: int = 1, mem: str = "full_mem"
-) -> None:
+def toGPU(net: Model, g: Sequence[int] = (1,), lsb: int = 1, mem: str = "full_mem") -> None:
     """Move a network to the GPUs selected by `g` (raises `DeviceError` when there is none)."""
     cs = CS_GPU(g, lsb, mem)
     cs.devices()  # fail early, before touching the network

@@ -85,10 +85,10 @@ def _upgrade(data: Any) -> dict[str, Any] | None:
     if data.get("version", 1) == 1:  # run checkpoint, first version: optimizer = its state
         data = {**data, "version": VERSION, "optimizer_state": data.get("optimizer")}
         data["optimizer"] = None
-    return data
+    return dict(data)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a checkpoint file of any kind.
 
     Raises:
@@ -120,7 +120,7 @@ def _by_position(net: Model, state: dict[str, torch.Tensor]) -> dict[str, torch.
 
 
 def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    np_state: tuple[Any, ...] = tuple(np.random.get_state())
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -139,7 +139,7 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py[0], tuple(py[1]), py[2]))
 
 
-def save_checkpoint(path: str | os.PathLike, run: FitRun) -> None:
+def save_checkpoint(path: str | os.PathLike[str], run: FitRun) -> None:
     """Write the run checkpoint after epoch `run.epoch` (atomically)."""
     data = _common(run.epoch + 1, run.state)
     data["history"] = run.history

@@ -116,10 +116,12 @@ class TrainState:
             all_workers: Sum over every worker of a distributed run. Every worker must then make
                 the same call at the same point (epoch ends do); progress reads stay local.
         """
+        assert self.loss_sum is not None  # set by reset() in __post_init__
         return self._means(self.loss_sum, all_workers)
 
     def metrics_now(self, all_workers: bool = False) -> list[float]:
         """Mean metric per sample since the last reset (see `losses_now`)."""
+        assert self.metric_sum is not None
         return self._means(self.metric_sum, all_workers)
 
     def summary(self) -> dict[str, float]:

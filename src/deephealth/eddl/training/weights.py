@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from deephealth.eddl.model import Model
 
 
-def save(net: Model, fname: str | os.PathLike, format: str = "bin") -> None:  # noqa: A002
+def save(net: Model, fname: str | os.PathLike[str], format: str = "bin") -> None:  # noqa: A002
     """Save the weights (and buffers, e.g. BatchNorm statistics) of `net`."""
     path = Path(fname)
     if not path.parent.exists():
@@ -37,7 +37,7 @@ def save(net: Model, fname: str | os.PathLike, format: str = "bin") -> None:  # 
         raise ValueError(f"save: unknown format {format!r}; use 'bin' (EDDL) or 'pt' (torch)")
 
 
-def load(net: Model, fname: str | os.PathLike, format: str = "bin") -> None:  # noqa: A002
+def load(net: Model, fname: str | os.PathLike[str], format: str = "bin") -> None:  # noqa: A002
     """Load weights saved by `save` into `net` (same architecture).
 
     Raises:
