@@ -6,7 +6,7 @@ DATA   := .data/.fetched
 SYS    := .data/.system
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install system-deps data demo test lint bench serve clean
+.PHONY: install system-deps data demo test lint typecheck bench serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -38,7 +38,10 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/ruff format --check src tests bench examples
 
-test: install system-deps data lint
+typecheck: install
+	$(PY) -m mypy
+
+test: install system-deps data lint typecheck
 	$(PY) -m pytest -q
 
 bench: install system-deps data
@@ -50,4 +53,4 @@ serve: install
 	$(VENV)/bin/deephealth serve
 
 clean:
-	rm -rf $(VENV) .data build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .data build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

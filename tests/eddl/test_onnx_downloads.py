@@ -29,7 +29,7 @@ class Server:
         outer = self
 
         class Handler(_QuietHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.requests.append(self.path)
                 super().do_GET()
 

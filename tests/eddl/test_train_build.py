@@ -128,7 +128,7 @@ def test_gpu_mask_beyond_device_count_is_an_error():
         eddl.CS_GPU(mask).devices()
 
 
-def test_toCPU_keeps_weights_and_optimizer_state():  # noqa: N802
+def test_toCPU_keeps_weights_and_optimizer_state():
     net, _, _ = mlp()
     eddl.build(net, eddl.adam(0.01), ["sce"], ["acc"], eddl.CS_CPU(1))
     x, y = torch.randn(8, 4), torch.eye(3)[torch.randint(0, 3, (8,))]
@@ -141,7 +141,7 @@ def test_toCPU_keeps_weights_and_optimizer_state():  # noqa: N802
     assert torch.equal(st.optimizer.state_dict()["state"][0]["exp_avg"], state_before)
     unbuilt, _, _ = mlp()
     eddl.toCPU(unbuilt, 1)
-    assert unbuilt.state["cs"].threads == 1
+    assert unbuilt.cs is not None and unbuilt.cs.threads == 1
 
 
 def test_bf16_mixed_precision_on_cpu_trains():

@@ -57,7 +57,7 @@ def test_evaluate_prints_pyeddl_line(digits, capsys):
     assert capsys.readouterr().out.startswith("Evaluate: sce(=")
 
 
-def test_fit_on_torch_tensor_and_Tensor_gives_same_weights(digits):  # noqa: N802
+def test_fit_on_torch_tensor_and_Tensor_gives_same_weights(digits):
     x, y, _, _ = digits
     runs = []
     for conv in (lambda a: a, torch.from_numpy, eddl.Tensor.fromarray):

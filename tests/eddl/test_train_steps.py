@@ -181,7 +181,7 @@ def test_remove_layer_makes_parent_the_output_and_needs_rebuild():
     net = make()
     eddl.removeLayer(net, "probs")
     assert [l.name for l in eddl.getOut(net)] == ["head"]
-    assert "train" not in net.state
+    assert net.train_state is None
     eddl.build(net, eddl.sgd(), ["mse"], ["mse"], eddl.CS_CPU(1), init_weights=False)
     assert eddl.predict(net, [X])[0].shape == [40, 3]
     with pytest.raises(eddl.NotBuiltError):

@@ -104,18 +104,18 @@ class Client(TestClient):
     csrf: str = ""
     user: dict = {}
 
-    def request(self, method, url, **kw):  # noqa: ANN001, ANN201
+    def request(self, method, url, **kw):
         if self.csrf:
             kw.setdefault("headers", {})
             kw["headers"] = {"X-CSRF-Token": self.csrf, **(kw["headers"] or {})}
         return super().request(method, url, **kw)
 
 
-def new_client(app) -> Client:  # noqa: ANN001
+def new_client(app) -> Client:
     return Client(app, base_url="https://testserver")
 
 
-def signup(app, email: str, password: str = "correct horse") -> Client:  # noqa: ANN001
+def signup(app, email: str, password: str = "correct horse") -> Client:
     client = new_client(app)
     r = client.post("/api/auth/signup", json={"email": email, "password": password})
     assert r.status_code == 201, r.text

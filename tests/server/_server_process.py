@@ -43,7 +43,7 @@ class ServerProcess:
             "DEEPHEALTH_ARGON2_MEMORY_KIB": "1024",
             "DEEPHEALTH_POLL_INTERVAL_S": "0.2",
         }
-        log = open(self.data_dir.parent / f"serve-{self.port}.log", "ab")  # noqa: SIM115
+        log = open(self.data_dir.parent / f"serve-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deephealth.cli", "serve", "--port", str(self.port),
              "--data-dir", str(self.data_dir), "--workers", str(self.workers),

@@ -18,7 +18,7 @@ from deephealth.server.jobs import queue
 from deephealth.server.jobs.worker import run_in_child
 
 
-def _training(owner, project, dataset, epochs: int = 2) -> dict:  # noqa: ANN001
+def _training(owner, project, dataset, epochs: int = 2) -> dict:
     r = owner.post(
         f"/api/projects/{project['id']}/trainings",
         json={
@@ -36,14 +36,14 @@ def _claim(app, limit: int = 1) -> Job | None:
         return queue.claim_next(db, limit, queue.worker_name())
 
 
-def _run(app, job_id: int) -> str:  # noqa: ANN001
+def _run(app, job_id: int) -> str:
     """Run a claimed job the way workers do: in a fresh child process."""
     run_in_child(app.state.config, job_id, lambda: False)
     with app.state.sessionmaker() as db:
         return db.get(Job, job_id).status
 
 
-def _wait(predicate, timeout: float = 60.0, what: str = "condition"):  # noqa: ANN001, ANN202
+def _wait(predicate, timeout: float = 60.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -123,7 +123,7 @@ def test_training_stop_resume_finish_report_download_inference(app, users, proje
     # Resume: continues from the checkpoint (epoch numbers go on), finishes with the best model.
     owner.post(f"/api/jobs/{jid}/resume")
     with app.state.sessionmaker() as db:
-        db.get(Job, jid).config["epochs"]  # noqa: B018 - still the same config
+        db.get(Job, jid).config["epochs"]
         row = db.get(Job, jid)
         row.config = {**row.config, "epochs": done_before + 2}
         db.commit()

@@ -86,7 +86,7 @@ def world(users, project, dataset, weights, dataset_zip, onnx_model):
     return {"ids": ids, "tokens": tokens, "revoked": revoked["token"], "bodies": bodies}
 
 
-def _call(client, method, url, body, bodies, headers=None):  # noqa: ANN001, ANN202
+def _call(client, method, url, body, bodies, headers=None):
     kw = {"headers": headers or {}, "follow_redirects": False}
     if isinstance(body, str):
         kw.update(bodies[body])
@@ -95,7 +95,7 @@ def _call(client, method, url, body, bodies, headers=None):  # noqa: ANN001, ANN
     return client.request(method, url, **kw)
 
 
-def _actors(app, users, world):  # noqa: ANN001, ANN202
+def _actors(app, users, world):
     token_client = new_client(app)
     return [
         ("anonymous", users["anonymous"], {}, None),

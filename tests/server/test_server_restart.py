@@ -14,12 +14,12 @@ import pytest
 from _server_process import ServerProcess, api_client
 
 
-def _epochs(client, job_id: int) -> list[int]:  # noqa: ANN001
+def _epochs(client, job_id: int) -> list[int]:
     events = client.get(f"/api/jobs/{job_id}/events").json()["events"]
     return [e["epoch"] for e in events if e["type"] == "epoch"]
 
 
-def _wait(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
+def _wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

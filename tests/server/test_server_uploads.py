@@ -10,7 +10,7 @@ import pytest
 from _server_helpers import new_client
 
 
-def _post_zip(client, project_id: int, content: bytes):  # noqa: ANN001, ANN202
+def _post_zip(client, project_id: int, content: bytes):
     return client.post(
         f"/api/projects/{project_id}/datasets",
         files={"file": ("d.zip", content, "application/zip")},
@@ -60,7 +60,7 @@ def test_oversized_body_is_refused_early(users, project, config, weights):
     assert r.status_code == 413
 
     # Also without a Content-Length header (chunked body).
-    def chunks():  # noqa: ANN202
+    def chunks():
         for _ in range(10):
             yield b"\0" * (config.max_upload_bytes // 5)
 

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def _tiler(args: argparse.Namespace):  # noqa: ANN202 (a Tiler)
+def _tiler(args: argparse.Namespace):
     from deephealth.ecvl.pathology import Tiler
 
     return Tiler(
@@ -88,7 +88,7 @@ def _tiler(args: argparse.Namespace):  # noqa: ANN202 (a Tiler)
     )  # fmt: skip
 
 
-def _run(name: str, fn) -> int:  # noqa: ANN001
+def _run(name: str, fn) -> int:
     from deephealth.ecvl.errors import EcvlError
 
     try:

@@ -3,16 +3,23 @@
 Every failure of the image part of ECVL raises :class:`EcvlError` or one of its subclasses, so a
 caller can catch one type. Errors about files carry the path and the cause; series errors carry the
 slice numbers at fault. :class:`EcvlError` derives from :class:`RuntimeError`, which is what pyecvl
-raised, so pyecvl scripts that catch ``RuntimeError`` keep working.
+raised, so pyecvl scripts that catch ``RuntimeError`` keep working. :class:`EcvlError` is the ECVL
+branch of :class:`deephealth.errors.DeepHealthError`.
 """
 
 from __future__ import annotations
 
 import os
 
+from deephealth.errors import EcvlError
 
-class EcvlError(RuntimeError):
-    """Base class of every error raised by ECVL."""
+__all__ = [
+    "EcvlError",
+    "ImageReadError",
+    "ImageWriteError",
+    "SeriesError",
+    "UnsupportedFormatError",
+]
 
 
 class ImageReadError(EcvlError):

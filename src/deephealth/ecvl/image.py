@@ -171,6 +171,23 @@ def saturate_cast(array: np.ndarray, dtype: Any) -> np.ndarray:
     return array.astype(dt)
 
 
+# The module behind Image's arithmetic methods and operators (Add, Sub, Mul, Div, Neg):
+# `deephealth.ecvl.imgproc.arithmetic` registers itself when imported (`deephealth.ecvl` imports
+# it), so the image core does not import the processing built on it.
+_ARITHMETIC: list[Any] = []
+
+
+def register_arithmetic(module: Any) -> None:
+    """Set the module whose ``Add``/``Sub``/``Mul``/``Div``/``Neg`` Image's operators call."""
+    _ARITHMETIC[:] = [module]
+
+
+def _arithmetic() -> Any:
+    if not _ARITHMETIC:
+        raise EcvlError("image arithmetic needs deephealth.ecvl.imgproc: import deephealth.ecvl")
+    return _ARITHMETIC[0]
+
+
 _MEMORY_ORDER = "otzyxc"  # slowest → fastest: OpenCV's interleaved (H, W, C) for 2D images
 
 
@@ -251,9 +268,20 @@ class Image:
         """The empty image (pyecvl ``Image.empty()``)."""
         return Image()
 
-    def To(self, dev: Device) -> None:  # noqa: N802
-        """Accepted for pyecvl compatibility: data stays on the CPU, only ``dev`` is recorded."""
-        self.dev = Device(dev)
+    def To(self, dev: Device) -> None:
+        """Move the image to ``dev`` (pyecvl ``Image.To``): only the CPU is available.
+
+        Raises:
+            EcvlError: for ``Device.GPU`` or ``Device.FPGA``: ECVL for Python keeps images on the
+                CPU; batches reach the GPU as torch tensors through the dataset loader.
+        """
+        dev = Device(dev)
+        if dev in (Device.GPU, Device.FPGA):
+            raise EcvlError(
+                f"Image.To({dev}): images stay on the CPU in ECVL for Python; batches reach the GPU "
+                "as torch tensors through DLDataset and EDDL's computing service (CS_GPU)"
+            )
+        self.dev = dev
 
     def _check_spacings(self, spacings: Sequence[float] | None) -> list[float]:
         n = self.data.ndim
@@ -530,9 +558,7 @@ class Image:
 
     # ----------------------------------------------------------------------------- arithmetic
     def _arith(self, op: str, other: Any, saturate: bool = True) -> Image:
-        from deephealth.ecvl.imgproc import arithmetic
-
-        getattr(arithmetic, op)(self, other, self, DataType.none, saturate)
+        getattr(_arithmetic(), op)(self, other, self, DataType.none, saturate)
         return self
 
     def Add(self, other: Any, saturate: bool = True) -> Image:
@@ -552,11 +578,9 @@ class Image:
         return self._arith("Div", other, saturate)
 
     def _binop(self, op: str, other: Any, reverse: bool = False) -> Image:
-        from deephealth.ecvl.imgproc import arithmetic
-
         out = Image()
         a, b = (other, self) if reverse else (self, other)
-        getattr(arithmetic, op)(a, b, out)
+        getattr(_arithmetic(), op)(a, b, out)
         return out
 
     def __add__(self, other: Any) -> Image:
@@ -584,10 +608,8 @@ class Image:
         return self._binop("Div", other, reverse=True)
 
     def __neg__(self) -> Image:
-        from deephealth.ecvl.imgproc import arithmetic
-
         out = Image()
-        arithmetic.Neg(self, out)
+        _arithmetic().Neg(self, out)
         return out
 
     def __iadd__(self, other: Any) -> Image:

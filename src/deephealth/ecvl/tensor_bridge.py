@@ -26,7 +26,7 @@ def array_to_chw(arr: np.ndarray) -> np.ndarray:
     return np.moveaxis(arr, -1, 0)
 
 
-def ImageToTensor(img: Any, t: Any = None, offset: int | None = None) -> Any:  # noqa: N802
+def ImageToTensor(img: Any, t: Any = None, offset: int | None = None) -> Any:
     """Convert an Image to a float32 tensor ``C×H×W`` (``C×D×H×W`` for volumes).
 
     Args:
@@ -64,7 +64,7 @@ def _layout(ndim: int) -> tuple[str, tuple[int, ...]]:
     return table[ndim]
 
 
-def TensorToView(t: Any) -> Any:  # noqa: N802
+def TensorToView(t: Any) -> Any:
     """An Image sharing memory with a CPU tensor (``C×H×W`` → ``"xyc"``, ``N×C×H×W`` → ``"xyco"``).
 
     Raises:
@@ -77,14 +77,14 @@ def TensorToView(t: Any) -> Any:  # noqa: N802
     return Image.fromarray(arr.transpose(perm), layout, ColorType.none)
 
 
-def TensorToImage(t: Any) -> Any:  # noqa: N802
+def TensorToImage(t: Any) -> Any:
     """A float32 Image copied from a tensor (see :func:`TensorToView` for the layouts)."""
     view = TensorToView(t)
     view.data = np.array(view.data, dtype=np.float32, copy=True)
     return view
 
 
-def MakeGrid(t: Any, cols: int = 8, normalize: bool = False) -> Any:  # noqa: N802
+def MakeGrid(t: Any, cols: int = 8, normalize: bool = False) -> Any:
     """Tile a batch ``N×C×H×W`` into one ``"xyc"`` float32 Image, ``cols`` images per row.
 
     Args:

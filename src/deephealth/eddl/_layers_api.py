@@ -53,6 +53,9 @@ from deephealth.eddl.layers.conv import (
     PointwiseConv2D,
 )
 from deephealth.eddl.layers.core import Dense, Input
+from deephealth.eddl.layers.dropout import Dropout
+from deephealth.eddl.layers.embedding import Embedding
+from deephealth.eddl.layers.gaussian_noise import GaussianNoise
 from deephealth.eddl.layers.init import (
     Constant,
     GlorotNormal,
@@ -63,30 +66,16 @@ from deephealth.eddl.layers.init import (
     RandomUniform,
 )
 from deephealth.eddl.layers.merge import (
-    Abs,
     Add,
     Average,
-    Clamp,
-    Clip,
     Concat,
     Diff,
     Div,
-    Exp,
-    Log,
-    Log2,
-    Log10,
     MatMul,
     Maximum,
     Minimum,
     Mult,
     Pow,
-    ReduceArgMax,
-    ReduceMax,
-    ReduceMean,
-    ReduceMin,
-    ReduceSum,
-    ReduceVar,
-    Sqrt,
     Sub,
     Subtract,
     Sum,
@@ -123,12 +112,17 @@ from deephealth.eddl.layers.pooling import (
     MaxPool3D,
 )
 from deephealth.eddl.layers.recurrent import GRU, LSTM, RNN
+from deephealth.eddl.layers.reductions import (
+    ReduceArgMax,
+    ReduceMax,
+    ReduceMean,
+    ReduceMin,
+    ReduceSum,
+    ReduceVar,
+)
 from deephealth.eddl.layers.regularizers import L1, L1L2, L2
 from deephealth.eddl.layers.shape import (
-    Dropout,
-    Embedding,
     Flatten,
-    GaussianNoise,
     Pad,
     Permute,
     Reshape,
@@ -143,6 +137,7 @@ from deephealth.eddl.layers.shape import (
     UpSampling2D,
     UpSampling3D,
 )
+from deephealth.eddl.layers.unary import Abs, Clamp, Clip, Exp, Log, Log2, Log10, Sqrt
 
 __all__ = [
     # core

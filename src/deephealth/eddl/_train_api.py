@@ -17,7 +17,7 @@ from deephealth.eddl.training.callbacks import (
     StepLR,
     TextLogger,
 )
-from deephealth.eddl.training.checkpoint import WeightFileError, load, save
+from deephealth.eddl.training.checkpoint import WeightFileError
 from deephealth.eddl.training.data import DataError
 from deephealth.eddl.training.logfile import setlogfile
 from deephealth.eddl.training.loop import evaluate, fit, predict
@@ -68,6 +68,7 @@ from deephealth.eddl.training.surgery import (
     setName,
     setTrainable,
 )
+from deephealth.eddl.training.weights import load, save
 
 __all__ = [
     "CS_CPU",

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from deephealth.errors import EddlError
+
 MEMORY_MODES = ("full_mem", "mid_mem", "low_mem")
 PRECISIONS = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class DeviceError(RuntimeError):
+class DeviceError(EddlError, RuntimeError):
     """A computing service asks for hardware this machine does not have."""
 
 
@@ -115,7 +117,7 @@ class ComputingService:
         return [torch.device("cuda", i) for i in wanted]
 
 
-def CS_CPU(  # noqa: N802 (pyeddl name)
+def CS_CPU(
     th: int = -1,
     mem: str = "full_mem",
     precision: str | None = None,
@@ -133,7 +135,7 @@ def CS_CPU(  # noqa: N802 (pyeddl name)
     )
 
 
-def CS_GPU(  # noqa: N802 (pyeddl name)
+def CS_GPU(
     g: Sequence[int] = (1,),
     lsb: int | str = 1,
     mem: str = "full_mem",

@@ -7,13 +7,27 @@ service) is attached by `build` in the training wing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from deephealth.eddl.layers.base import Layer
+from deephealth.errors import EddlError
+
+if TYPE_CHECKING:
+    from deephealth.eddl.computing import ComputingService
+    from deephealth.eddl.training.state import TrainState
+
+_BUILDER: Callable[..., None] | None = None
 
 
-class GraphError(ValueError):
+def set_builder(build: Callable[..., None]) -> None:
+    """Register the function behind `Model.build` (done by `deephealth.eddl.training.build`)."""
+    global _BUILDER
+    _BUILDER = build
+
+
+class GraphError(EddlError, ValueError):
     """The layers given to `Model` do not form a valid network."""
 
 
@@ -50,6 +64,27 @@ def topological_order(inputs: Sequence[Layer], outputs: Sequence[Layer]) -> list
     return order
 
 
+def name_defaults(layers: Sequence[Layer]) -> None:
+    """Give default-named layers their final names, `<stem><n>` counted within `layers`.
+
+    Layers are visited in graph order (parents first); names already taken in `layers` are
+    skipped. A layer keeps the name its first model gave it, so the names (and the ONNX
+    initializers named after them) depend only on the model, not on what the process built before.
+    """
+    taken = {layer.name for layer in layers if layer.default_stem is None}
+    counts: dict[str, int] = {}
+    for layer in layers:
+        stem = layer.default_stem
+        if stem is None:
+            continue
+        n = counts.get(stem, 0) + 1
+        while f"{stem}{n}" in taken:
+            n += 1
+        counts[stem] = n
+        layer.name, layer.default_stem = f"{stem}{n}", None
+        taken.add(layer.name)
+
+
 class Model:
     """A network: the graph between `inputs` and `outputs` (pyeddl's `Model([in], [out])`).
 
@@ -73,14 +108,17 @@ class Model:
         self.outputs = outputs
         self.name = name
         self.layers = topological_order(inputs, outputs)
+        name_defaults(self.layers)
         names = [layer.name for layer in self.layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise GraphError(f"layer names must be unique within a model; repeated: {duplicates}")
-        self.state: dict[str, Any] = {}  # set by build(): optimizer, losses, metrics, cs, ...
+        self.train_state: TrainState | None = None  # set by build(): optimizer, losses, ...
+        self.cs: ComputingService | None = None  # the service of the last build/toCPU/toGPU
+        self.checkpoint: dict[str, Any] | None = None  # the ONNX side checkpoint read at import
         self.graph = self.compile()
 
-    def compile(self):  # noqa: ANN201 (avoid importing torch types at module level)
+    def compile(self):
         """(Re)build the executable `GraphModule` from the current layers."""
         from deephealth.eddl.runtime import GraphModule
 
@@ -100,11 +138,22 @@ class Model:
             f"model '{self.name}' has no layer '{name}'; layers: {[l.name for l in self.layers]}"
         )
 
-    def build(self, o=None, lo=None, me=None, cs=None, init_weights=True):  # noqa: ANN001,ANN201
-        """pyeddl's `net.build(optimizer, losses, metrics, cs)`: see `training.build.build`."""
-        from deephealth.eddl.training.build import build
+    @property
+    def state(self) -> Mapping[str, Any]:
+        """Read-only view of the typed state under the names of earlier versions ("train", "cs",
+        "checkpoint"); use `train_state`, `cs` and `checkpoint`."""
+        items = {"train": self.train_state, "cs": self.cs, "checkpoint": self.checkpoint}
+        return MappingProxyType({k: v for k, v in items.items() if v is not None})
 
-        build(self, o, lo, me, cs, init_weights)
+    def build(self, o=None, lo=None, me=None, cs=None, init_weights=True):
+        """pyeddl's `net.build(optimizer, losses, metrics, cs)`: see `training.build.build`.
+
+        The training package registers the function (`set_builder`): the graph does not import
+        the training code built on it.
+        """
+        if _BUILDER is None:
+            raise NotImplementedError("import deephealth.eddl to build a model")
+        _BUILDER(self, o, lo, me, cs, init_weights)
 
     def __repr__(self) -> str:
         return f"<Model '{self.name}': {len(self.layers)} layers>"

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from deephealth.errors import EddlError
+
 DEV_CPU = 0
 DEV_GPU = 1000
 
@@ -24,7 +26,7 @@ _IMAGE_FORMATS = {"png", "jpg", "jpeg", "bmp", "tga", "tif", "tiff"}
 _TEXT_DELIMITERS = {"csv": ",", "tsv": "\t", "txt": " "}
 
 
-class TensorError(ValueError):
+class TensorError(EddlError, ValueError):
     """A Tensor operation got input it cannot handle (shape, file, format)."""
 
 
@@ -190,7 +192,7 @@ class Tensor:
         """The shape as a list (pyeddl's `t.shape`)."""
         return list(self.torch.shape)
 
-    def getShape(self) -> list[int]:  # noqa: N802 (pyeddl name)
+    def getShape(self) -> list[int]:
         """The shape as a list."""
         return self.shape
 
@@ -204,19 +206,19 @@ class Tensor:
         """Number of elements."""
         return self.torch.numel()
 
-    def isCPU(self) -> bool:  # noqa: N802
+    def isCPU(self) -> bool:
         """True when the data lives in host memory."""
         return self.torch.device.type == "cpu"
 
-    def isGPU(self) -> bool:  # noqa: N802
+    def isGPU(self) -> bool:
         """True when the data lives on a CUDA device."""
         return self.torch.device.type == "cuda"
 
-    def toCPU(self) -> None:  # noqa: N802
+    def toCPU(self) -> None:
         """Move the data to the CPU (in place, as pyeddl)."""
         self.torch = self.torch.cpu()
 
-    def toGPU(self, dev: int = DEV_GPU) -> None:  # noqa: N802
+    def toGPU(self, dev: int = DEV_GPU) -> None:
         """Move the data to a CUDA GPU (in place); raises when none exists."""
         self.torch = self.torch.to(_device(dev))
 
@@ -321,7 +323,7 @@ class Tensor:
             f"min={self.min():.4g} max={self.max():.4g}"
         )
 
-    def print(self) -> None:  # noqa: A003 (pyeddl name)
+    def print(self) -> None:
         """Print the values."""
         print(self.getdata())
 
@@ -398,13 +400,18 @@ def read_bin(path: str | os.PathLike) -> np.ndarray:
     raw = Path(path).read_bytes()
     if len(raw) < 4:
         raise TensorError(f"{str(path)!r} is not an EDDL .bin tensor (only {len(raw)} bytes)")
-    array, end = _parse_bin(raw, 0, str(path))
+    array, end = parse_bin(raw, 0, str(path))
     if end != len(raw):
         raise TensorError(f"{str(path)!r}: {len(raw) - end} unexpected bytes after the tensor")
     return array
 
 
-def _parse_bin(raw: bytes, offset: int, what: str) -> tuple[np.ndarray, int]:
+def parse_bin(raw: bytes, offset: int, what: str) -> tuple[np.ndarray, int]:
+    """One EDDL `.bin` tensor of `raw` starting at `offset`: (array, offset after it).
+
+    Raises:
+        TensorError: naming `what`, for a corrupt header or missing data bytes.
+    """
     ndim = int(np.frombuffer(raw, "<i4", 1, offset)[0])
     if not 0 <= ndim <= 16 or offset + 4 + 4 * ndim > len(raw):
         raise TensorError(f"{what}: corrupt EDDL .bin header (ndim={ndim})")

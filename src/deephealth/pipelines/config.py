@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from deephealth.errors import PipelineError
+
 SCHEMA_VERSION = 1
 TASKS = ("classification", "segmentation", "regression")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
@@ -47,7 +49,7 @@ DEFAULT_METRICS = {
 MONITOR = {"classification": "accuracy", "segmentation": "dice", "regression": "mse"}
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError, ValueError):
     """An invalid config; `problems` lists (key, message) for every problem found."""
 
     def __init__(self, problems: list[tuple[str, str]], source: str = "config") -> None:

@@ -17,9 +17,7 @@ from typing import Any
 
 import numpy as np
 
-
-class DataError(ValueError):
-    """The dataset does not fit the pipeline (missing split, labels, sizes)."""
+from deephealth.errors import DataError
 
 
 @dataclass

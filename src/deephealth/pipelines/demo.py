@@ -14,6 +14,7 @@ engineer's non-medical example instead.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from deephealth.errors import PipelineError
 from deephealth.pipelines.data import write_array
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / ".data"
@@ -35,7 +37,7 @@ end
 """
 
 
-class DemoDataError(FileNotFoundError):
+class DemoDataError(PipelineError, FileNotFoundError):
     """The demo's real data are not installed."""
 
 
@@ -263,14 +265,15 @@ def run_demo(
 
 
 def run_fashion_mnist_demo(epochs: int = 1) -> int:
-    """Run EDDL's Fashion-MNIST example (non-medical data); returns 0 when it finished."""
-    from deephealth.eddl.examples import fashion_mnist
+    """Run EDDL's Fashion-MNIST example in a new process (non-medical data); its exit code."""
+    from deephealth.eddl.idx import DEFAULT_DIR, read_idx
 
     try:
-        fashion_mnist.main(["--epochs", str(epochs)])
+        read_idx(DEFAULT_DIR / "t10k-labels-idx1-ubyte.gz")
     except FileNotFoundError as err:
         raise DemoDataError(str(err)) from None
-    return 0
+    example = "deephealth.eddl.examples.fashion_mnist"  # run as a program, not imported
+    return subprocess.run([sys.executable, "-m", example, "--epochs", str(epochs)]).returncode
 
 
 def fashion_mnist_dataset(
@@ -283,7 +286,7 @@ def fashion_mnist_dataset(
     Raises:
         DemoDataError: when the IDX files are missing.
     """
-    from deephealth.eddl.examples import fashion_mnist as fm
+    from deephealth.eddl import idx as fm
 
     src = Path(data_dir) if data_dir else fm.DEFAULT_DIR
     out = Path(out_dir)

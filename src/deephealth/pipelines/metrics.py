@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from deephealth.errors import PipelineError
 
-class MetricError(ValueError):
+
+class MetricError(PipelineError, ValueError):
     """The arrays given to a metric do not fit together."""
 
 

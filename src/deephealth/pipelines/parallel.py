@@ -16,12 +16,13 @@ from typing import Any
 
 import yaml
 
+from deephealth.errors import PipelineError
 from deephealth.pipelines.config import load_config
 
 RESULT_FILE = "result.json"
 
 
-class ParallelRunError(RuntimeError):
+class ParallelRunError(PipelineError, RuntimeError):
     """The distributed run failed after all its attempts (the launch report says why)."""
 
 

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from deephealth.errors import PipelineError
 from deephealth.pipelines.data import image_to_chw, normalize, resize_chw, write_array
 from deephealth.pipelines.sliding_window import sliding_window_inference
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".nii", ".nii.gz", ".dcm", ".npy")
 
 
-class PredictError(ValueError):
+class PredictError(PipelineError, ValueError):
     """A model or input given to `predict` is missing or unusable."""
 
 

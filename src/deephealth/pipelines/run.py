@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from deephealth.distenv import detect
+from deephealth.errors import PipelineError
 from deephealth.pipelines.config import load_config
 from deephealth.pipelines.data import DataError, load_dataset
 from deephealth.pipelines.report import build_kpis, write_html, write_report
@@ -34,15 +35,11 @@ from deephealth.pipelines.tasks import TASKS, Task
 EventFn = Callable[[dict[str, Any]], None]
 
 
-class PipelineError(RuntimeError):
-    """A pipeline run could not complete (the message says which step and why)."""
-
-
 class RunNotFoundError(PipelineError, FileNotFoundError):
     """The folder is not a (finished) run folder."""
 
 
-class _Stopped(Exception):
+class _Stopped(Exception):  # noqa: N818 (control flow, not an error)
     """Raised inside fit when `should_stop()` asks to stop."""
 
 
@@ -207,7 +204,7 @@ def _is_better(value: float, best: float | None, monitor: str) -> bool:
     return value < best if lower_better else value > best
 
 
-def _pipeline_callback_class():  # noqa: ANN202 (eddl is imported lazily)
+def _pipeline_callback_class():
     import deephealth.eddl as eddl
 
     class PipelineCallback(eddl.Callback):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from deephealth.errors import PipelineError
 from deephealth.pipelines.data import write_array
 
 LESION_TYPES: tuple[str, ...] = ("normal", "nodule", "cyst")
@@ -26,7 +27,7 @@ LESION_TYPES: tuple[str, ...] = ("normal", "nodule", "cyst")
 TASKS = ("classification", "segmentation")
 
 
-class SyntheticError(ValueError):
+class SyntheticError(PipelineError, ValueError):
     """Invalid arguments to the phantom generator."""
 
 

@@ -51,7 +51,7 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
         seed.seed_defaults(db)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # noqa: ANN202
+    async def lifespan(_app: FastAPI):
         yield
         engine.dispose()
 

@@ -18,6 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deephealth.errors import ServerError
+
 _cache: dict[str, tuple[float, Any]] = {}
 _lock = threading.Lock()
 # One onnxruntime thread per run and at most one run per core: under many concurrent requests this
@@ -26,7 +28,7 @@ SLOTS = max(1, os.cpu_count() or 1)
 _slots = threading.BoundedSemaphore(SLOTS)
 
 
-class PredictionError(ValueError):
+class PredictionError(ServerError, ValueError):
     """The image cannot be given to this model (message says why)."""
 
 

@@ -33,10 +33,10 @@ class UploadRejected(HTTPException):
 class BodyLimitMiddleware:
     """ASGI middleware: answer 413 as soon as a request body exceeds `limit` bytes."""
 
-    def __init__(self, app, limit: int) -> None:  # noqa: ANN001
+    def __init__(self, app, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -47,7 +47,7 @@ class BodyLimitMiddleware:
         seen = 0
         too_big = False
 
-        async def limited_receive():  # noqa: ANN202
+        async def limited_receive():
             nonlocal seen, too_big
             message = await receive()
             if message["type"] == "http.request":
@@ -66,7 +66,7 @@ class BodyLimitMiddleware:
                 raise
 
 
-async def _send_413(send, limit: int) -> None:  # noqa: ANN001
+async def _send_413(send, limit: int) -> None:
     body = f'{{"detail":"request body larger than {limit} bytes"}}'.encode()
     await send(
         {

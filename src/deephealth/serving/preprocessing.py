@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from deephealth.errors import ServerError
+
 METADATA_KEY = "deephealth.preprocessing"
 SIDECAR_SUFFIX = ".preprocessing.json"
 
 
-class PreprocessingError(ValueError):
+class PreprocessingError(ServerError, ValueError):
     """Preprocessing data is malformed or does not fit the input it is applied to."""
 
 

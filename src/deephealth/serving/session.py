@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from deephealth.errors import ServerError
 from deephealth.serving.preprocessing import Preprocessing, load_preprocessing
 
 _ORT_DTYPES = {
@@ -30,7 +31,7 @@ _ORT_DTYPES = {
 }
 
 
-class ServingError(RuntimeError):
+class ServingError(ServerError, RuntimeError):
     """A model cannot be loaded or run (bad file, unavailable device, wrong input)."""
 
 
@@ -60,7 +61,8 @@ class InferenceSession:
 
     Example:
         >>> sess = InferenceSession("classifier.onnx")            # doctest: +SKIP
-        >>> probs = sess.run(batch)        # (N, classes) for a batch, (classes,) for one sample
+        >>> probs = sess.run(batch)  # doctest: +SKIP
+        >>> # (N, classes) for a batch, (classes,) for one sample
 
     Args:
         path: The `.onnx` file.

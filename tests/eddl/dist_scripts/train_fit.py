@@ -46,7 +46,7 @@ class KillOnce(Callback):
 
     main_only = False
 
-    def on_batch_end(self, run, batch):  # noqa: ANN001
+    def on_batch_end(self, run, batch):
         if (
             run.epoch == kill_epoch
             and batch == 1

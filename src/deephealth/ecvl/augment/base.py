@@ -218,7 +218,7 @@ class Augmentation:
         gen = global_rng() if rng is None else rng
         return self._transform(x, gt, self._draw(gen, record), gen)
 
-    def Apply(self, img: Any, gt: Any = None) -> None:  # noqa: N802 - pyecvl name
+    def Apply(self, img: Any, gt: Any = None) -> None:
         """Apply in place to an ECVL Image and, for geometric augmentations, its ground truth.
 
         Args:

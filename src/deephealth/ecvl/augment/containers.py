@@ -7,7 +7,7 @@ Containers are augmentations themselves, so they nest, print themselves as a tex
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ def _as_list(augs: Any) -> list[Augmentation]:
 class _Container(Augmentation):
     augs_: list[Augmentation]
 
-    def Add(self, aug: Augmentation) -> None:  # noqa: N802 - pyecvl name
+    def Add(self, aug: Augmentation) -> None:
         """Append an augmentation."""
         self.augs_.extend(_as_list(aug))
 
@@ -64,9 +64,21 @@ class _Container(Augmentation):
         Raises:
             AugmentationSyntaxError: Malformed text.
         """
-        from deephealth.ecvl.augment.factory import build_container
+        if not _TEXT_BUILDER:
+            raise EcvlError(
+                "fromtext needs deephealth.ecvl.augment.factory: import deephealth.ecvl"
+            )
+        return _TEXT_BUILDER[0](cls.__name__, text)
 
-        return build_container(cls.__name__, text)
+
+# `build_container(name, text)` of `factory.py`, registered there: the factory builds containers
+# (it imports this module), so this module does not import it back.
+_TEXT_BUILDER: list[Callable[[str, str], Augmentation]] = []
+
+
+def register_text_builder(build: Callable[[str, str], Augmentation]) -> None:
+    """Set the function behind the containers' ``fromtext`` (done by ``factory.py``)."""
+    _TEXT_BUILDER[:] = [build]
 
 
 class SequentialAugmentationContainer(_Container):

@@ -12,6 +12,7 @@ from deephealth.ecvl.augment.base import REGISTRY, Augmentation
 from deephealth.ecvl.augment.containers import (
     OneOfAugmentationContainer,
     SequentialAugmentationContainer,
+    register_text_builder,
 )
 from deephealth.ecvl.augment.parser import (
     AugmentationSyntaxError,
@@ -76,6 +77,9 @@ def build_container(name: str, text: str) -> Augmentation:
     params, nodes = parse_block(text, with_params=name == "OneOfAugmentationContainer")
     children = [build(c, text) for c in nodes]
     return _container(name, params, children, 1, 1, text)
+
+
+register_text_builder(build_container)
 
 
 class AugmentationFactory:

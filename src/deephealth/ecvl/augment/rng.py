@@ -51,7 +51,7 @@ class AugmentationParam:
         self.max_ = float(max)
         self.value_ = float(min)
 
-    def GenerateValue(self, rng: np.random.Generator | None = None) -> float:  # noqa: N802
+    def GenerateValue(self, rng: np.random.Generator | None = None) -> float:
         """Draw a new ``value_`` (from the global engine unless ``rng`` is given) and return it."""
         gen = global_rng() if rng is None else rng
         self.value_ = (
@@ -60,7 +60,7 @@ class AugmentationParam:
         return self.value_
 
     @staticmethod
-    def SetSeed(seed: int) -> None:  # noqa: N802
+    def SetSeed(seed: int) -> None:
         """Reseed the global engine so that the following augmentations replay exactly."""
         _STATE["rng"] = np.random.default_rng(int(seed))
         _SEED[0] = int(seed)

@@ -94,25 +94,25 @@ class Dataset:
         names = ", ".join(s.split_name_ for s in self.split_) or "none"
         raise DatasetError(f"no split named {split!r} (splits: {names})")
 
-    def GetSplitIndex(self, split: Any = -1) -> int:  # noqa: N802
+    def GetSplitIndex(self, split: Any = -1) -> int:
         """Index of a split given by index, name or SplitType (-1: the current split)."""
         return self._split_index(split)
 
-    def GetSplit(self, split: Any = -1) -> list[int]:  # noqa: N802
+    def GetSplit(self, split: Any = -1) -> list[int]:
         """Sample indices of a split (by index, name or SplitType; -1 = current)."""
         if not self.split_:
             return list(range(len(self.samples_)))
         return self.split_[self._split_index(split)].samples_indices_
 
-    def SetSplit(self, split: Any) -> None:  # noqa: N802
+    def SetSplit(self, split: Any) -> None:
         """Make ``split`` (index, name or SplitType) the current split."""
         self.current_split_ = self._split_index(split)
 
-    def GetLocations(self) -> list[list[str]]:  # noqa: N802
+    def GetLocations(self) -> list[list[str]]:
         """Locations of every sample (a list per sample)."""
         return [list(s.location_) for s in self.samples_]
 
-    def Dump(self, path: str | os.PathLike) -> None:  # noqa: N802
+    def Dump(self, path: str | os.PathLike) -> None:
         """Write the dataset as DeepHealth YAML; paths become relative to the file's folder."""
         from deephealth.ecvl.dataset.dump import dump_dataset
 

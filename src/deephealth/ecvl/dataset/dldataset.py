@@ -64,7 +64,7 @@ class DatasetAugmentations:
             return self.by_name.get(name)
         return self.by_index[index] if index < len(self.by_index) else None
 
-    def Apply(self, st: Any, img: Any, gt: Any = None) -> None:  # noqa: N802
+    def Apply(self, st: Any, img: Any, gt: Any = None) -> None:
         """Apply the augmentation of split ``st`` (index, name or SplitType) to an Image."""
         if isinstance(st, SplitType):
             idx, name = int(st), st.name
@@ -77,7 +77,7 @@ class DatasetAugmentations:
         if aug is not None:
             aug.Apply(img, gt)
 
-    def IsEmpty(self) -> bool:  # noqa: N802
+    def IsEmpty(self) -> bool:
         """Whether no split has an augmentation."""
         return not any(self.by_index) and not any(self.by_name.values())
 
@@ -195,7 +195,7 @@ class DLDataset(Dataset):
                     )
                 s.drop_last_ = bool(values[i]) if values else False
 
-    def SetAugmentations(self, da: Any) -> None:  # noqa: N802
+    def SetAugmentations(self, da: Any) -> None:
         """Set the per-split augmentations (DatasetAugmentations or what it takes)."""
         self.augs_ = da if isinstance(da, DatasetAugmentations) else DatasetAugmentations(da)
         self._prefix: list[Augmentation | None] = []
@@ -215,7 +215,7 @@ class DLDataset(Dataset):
                 cache = PreprocessCache(self.cache_dir_, key)
             self._caches.append(cache)
 
-    def SetBatchSize(self, bs: int) -> None:  # noqa: N802
+    def SetBatchSize(self, bs: int) -> None:
         """Set the batch size (recomputes every split's number of batches)."""
         if int(bs) <= 0:
             raise DatasetError(f"batch_size must be positive, got {bs}")
@@ -224,16 +224,16 @@ class DLDataset(Dataset):
             s.SetNumBatches(self.batch_size_)
             s.SetLastBatch(self.batch_size_)
 
-    def SetWorkers(self, num_workers: int) -> None:  # noqa: N802
+    def SetWorkers(self, num_workers: int) -> None:
         """Set the number of parallel workers (takes effect at the next ``Start``)."""
         self.num_workers_ = max(0, int(num_workers))
 
     @staticmethod
-    def SetSplitSeed(seed: int) -> None:  # noqa: N802
+    def SetSplitSeed(seed: int) -> None:
         """Default seed for shuffling/augmentation of DLDatasets created afterwards."""
         _DEFAULT_SEED[0] = int(seed)
 
-    def GetNumBatches(self, split: Any = -1) -> int:  # noqa: N802
+    def GetNumBatches(self, split: Any = -1) -> int:
         """Number of batches of a split (index, name or SplitType; -1 = current), on this rank."""
         i = self._split_index(split)
         if self.world_size_ == 1:
@@ -241,12 +241,12 @@ class DLDataset(Dataset):
         n = len(self._orders[i])
         return n // self.batch_size_ if self.split_[i].drop_last_ else -(-n // self.batch_size_)
 
-    def GetQueueSize(self) -> int:  # noqa: N802
+    def GetQueueSize(self) -> int:
         """Samples loaded and waiting in the queue."""
         return 0 if self._pipeline is None else self._pipeline.queue_size()
 
     # -------------------------------------------------------------------------------- epochs
-    def ResetBatch(self, split: Any = -1, shuffle: bool = False) -> None:  # noqa: N802
+    def ResetBatch(self, split: Any = -1, shuffle: bool = False) -> None:
         """Reset a split's batch counter and start a new epoch (new draws), optionally shuffled."""
         i = self._split_index(split)
         self.current_batch_[i] = 0
@@ -271,7 +271,7 @@ class DLDataset(Dataset):
             indices = indices[: len(indices) - len(indices) % self.world_size_]
         return indices[self.rank_ :: self.world_size_]
 
-    def ResetAllBatches(self, shuffle: bool = False) -> None:  # noqa: N802
+    def ResetAllBatches(self, shuffle: bool = False) -> None:
         """Reset every split (see ``ResetBatch``)."""
         for i in range(len(self.split_)):
             self.ResetBatch(i, shuffle)
@@ -315,7 +315,7 @@ class DLDataset(Dataset):
             if e.index < 0:
                 raise SampleLoadError(index, s.location_, e.cause) from e
             raise
-        except Exception as e:  # noqa: BLE001 - report with the sample location
+        except Exception as e:
             raise SampleLoadError(index, s.location_, f"{type(e).__name__}: {e}") from e
         if s.label_ is not None:
             y = np.zeros(len(self.classes_), np.float32)
@@ -337,7 +337,7 @@ class DLDataset(Dataset):
         epoch = self._epochs[split]
         return [(split, epoch, idx) for idx in order[start:n]]
 
-    def Start(self, split_index: int = -1) -> None:  # noqa: N802
+    def Start(self, split_index: int = -1) -> None:
         """Start the workers producing batches of a split (default: the current one).
 
         Raises:
@@ -354,13 +354,13 @@ class DLDataset(Dataset):
         )  # fmt: skip
         self._pipeline.start()
 
-    def Stop(self) -> None:  # noqa: N802
+    def Stop(self) -> None:
         """Stop the workers."""
         if self._pipeline is not None:
             self._pipeline.stop()
             self._pipeline = None
 
-    def GetBatch(self) -> tuple[list[Any], Any, Any]:  # noqa: N802
+    def GetBatch(self) -> tuple[list[Any], Any, Any]:
         """The next batch of the started split: ``(samples, x, y)``.
 
         Raises:
@@ -379,7 +379,7 @@ class DLDataset(Dataset):
         self.current_batch_[self._pipeline_split] += 1
         return [self.samples_[j[2]] for j in jobs], x, y
 
-    def LoadBatch(self, images: Any = None, labels: Any = None) -> tuple[Any, Any]:  # noqa: N802
+    def LoadBatch(self, images: Any = None, labels: Any = None) -> tuple[Any, Any]:
         """Load the next batch of the current split synchronously (no workers).
 
         Args:
@@ -425,5 +425,5 @@ class DLDataset(Dataset):
     def __del__(self) -> None:
         try:
             self.Stop()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass

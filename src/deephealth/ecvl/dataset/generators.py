@@ -64,7 +64,7 @@ class GenerateDataset:
         self.num_samples_.append(len(indices))
         self.d_.split_.append(Split(split_name_=name, samples_indices_=indices))
 
-    def GetDataset(self) -> Dataset:  # noqa: N802
+    def GetDataset(self) -> Dataset:
         """The generated dataset (write it with ``Dump``)."""
         return self.d_
 

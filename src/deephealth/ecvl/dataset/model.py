@@ -49,7 +49,7 @@ class Sample:
     size_: list[int] = field(default_factory=list)
     line_: int = 0
 
-    def LoadImage(self, ctype: Any = "RGB", is_gt: bool = False) -> Any:  # noqa: N802
+    def LoadImage(self, ctype: Any = "RGB", is_gt: bool = False) -> Any:
         """Read the sample image (or its ground truth) as an Image (pyecvl ``Sample.LoadImage``).
 
         Args:
@@ -100,12 +100,12 @@ class Split:
         """The SplitType for the standard names, else None."""
         return SplitType.__members__.get(self.split_name_)
 
-    def SetNumBatches(self, batch_size: int) -> None:  # noqa: N802
+    def SetNumBatches(self, batch_size: int) -> None:
         """Compute ``num_batches_`` for ``batch_size`` (honouring ``drop_last_``)."""
         n = len(self.samples_indices_)
         self.num_batches_ = n // batch_size if self.drop_last_ else -(-n // batch_size)
 
-    def SetLastBatch(self, batch_size: int) -> None:  # noqa: N802
+    def SetLastBatch(self, batch_size: int) -> None:
         """Compute ``last_batch_`` (size of the last batch) for ``batch_size``."""
         n = len(self.samples_indices_)
         rem = n % batch_size

@@ -165,7 +165,7 @@ class BatchPipeline:
         x = y = None
         try:
             x, y = self.load(self.jobs[pos])
-        except BaseException as e:  # noqa: BLE001 - reported to the consumer, never lost
+        except BaseException as e:
             err = e
         with self._cond:
             slot = self._slots.get(b)
@@ -178,7 +178,7 @@ class BatchPipeline:
                 _put(slot.x, i, x, "image")
                 if slot.y is not None:
                     _put(slot.y, i, y, "label")
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 err = e
         with self._cond:
             if err is not None and (slot.error is None or pos < slot.error[0]):
@@ -264,7 +264,7 @@ def _run_batch(token: int, start: int, n: int) -> tuple[str, Any, Any]:
                 _put(ys, i, y, "label")
         except SampleLoadError as e:
             return "error", e, None
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             index, where = describe(jobs[start + i])
             return "error", SampleLoadError(index, where, f"{type(e).__name__}: {e}"), None
     return "ok", xs, ys

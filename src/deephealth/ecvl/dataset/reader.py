@@ -113,6 +113,6 @@ def read_sample_array(
         return read_locations(locs, ctype, cache_folder)
     except SampleLoadError:
         raise
-    except Exception as e:  # noqa: BLE001 - any reader failure is reported with the location
+    except Exception as e:
         where = locs[0] if len(locs) == 1 else locs
         raise SampleLoadError(index, where, f"{type(e).__name__}: {e}") from e

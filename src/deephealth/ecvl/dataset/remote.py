@@ -53,11 +53,11 @@ def fetch(url: str, folder: str | os.PathLike | None = None, timeout: float = 60
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             while chunk := resp.read(1 << 20):
                 out.write(chunk)
         os.replace(tmp, dest)
-    except Exception as e:  # noqa: BLE001 - report any transport error with the URL
+    except Exception as e:
         try:
             os.unlink(tmp)
         except OSError:

@@ -25,11 +25,11 @@ def _decodes(path: str) -> str | None:
             return None if cv2.imread(path, cv2.IMREAD_UNCHANGED) is not None else "cannot decode"
         read_location(path, "none")
         return None
-    except Exception as e:  # noqa: BLE001 - any reader failure is a finding
+    except Exception as e:
         return f"{type(e).__name__}: {e}"
 
 
-def ValidateDataset(  # noqa: N802 - public pyecvl-style name
+def ValidateDataset(
     filename: str | os.PathLike, check_images: bool = True, fetch: bool = False, workers: int = 4
 ) -> list[DatasetIssue]:
     """Check a dataset file and its files; return every issue (empty list: valid).
@@ -66,7 +66,7 @@ def ValidateDataset(  # noqa: N802 - public pyecvl-style name
                 from deephealth.ecvl.dataset.remote import fetch as do_fetch
 
                 path = do_fetch(path)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 return DatasetIssue(file, line, 1, "error", "fetch-failed", f"{role}: {e}")
         if not os.path.exists(path):
             return DatasetIssue(

@@ -126,7 +126,7 @@ def load(text: str, file: str) -> Any:
     """
     text = _OPENCV_HEADER.sub(lambda m: "#" + m.group()[1:], text, count=1)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)

@@ -116,8 +116,3 @@ def kernel_array(kernel: Any, name: str) -> np.ndarray:
 def type_max(dtype: np.dtype) -> float:
     """The largest value of an integer type, or 1.0 for floats (images in [0, 1])."""
     return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
-
-
-def type_min(dtype: np.dtype) -> float:
-    """The smallest value of an integer type, or 0.0 for floats."""
-    return float(np.iinfo(dtype).min) if dtype.kind in "ui" else 0.0

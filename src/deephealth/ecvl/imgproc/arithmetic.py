@@ -8,12 +8,19 @@ zero gives 0, as ``cv2.divide``.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
 from deephealth.ecvl.errors import EcvlError
-from deephealth.ecvl.image import DataType, Image, rearranged, saturate_cast
+from deephealth.ecvl.image import (
+    DataType,
+    Image,
+    rearranged,
+    register_arithmetic,
+    saturate_cast,
+)
 
 
 def _result_dtype(a: Any, b: Any, dst_type: DataType) -> np.dtype:
@@ -103,3 +110,6 @@ def Div(
 def Neg(src: Image, dst: Image, dst_type: DataType = DataType.none, saturate: bool = True) -> None:
     """``dst = -src`` (unsigned types saturate to 0)."""
     _apply("sub", 0, src, dst, dst_type, saturate)
+
+
+register_arithmetic(sys.modules[__name__])  # Image's operators call these functions

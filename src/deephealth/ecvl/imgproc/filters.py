@@ -64,7 +64,7 @@ def _ksize(ksize: int | Sequence[int], name: str) -> tuple[int, int]:
     return k  # type: ignore[return-value]
 
 
-def Filter2D(src: Image, dst: Image, ker: Any, type: DataType = DataType.none) -> None:
+def Filter2D(src: Image, dst: Image, ker: Any, type: DataType = DataType.none) -> None:  # noqa: A002 (pyeddl/pyecvl signature)
     """Correlate with the kernel ``ker`` (an Image, or an OpenCV-ordered ``(rows, cols)`` array)
     (``cv2.filter2D``); ``type`` picks the output type (``none`` keeps the source's)."""
     arr = cv_view(src, "Filter2D")
@@ -77,7 +77,7 @@ def SeparableFilter2D(
     dst: Image,
     kerX: Sequence[float],
     kerY: Sequence[float],
-    type: DataType = DataType.none,
+    type: DataType = DataType.none,  # noqa: A002 (pyeddl/pyecvl signature)
 ) -> None:
     """Filter rows with ``kerX`` then columns with ``kerY`` (``cv2.sepFilter2D``)."""
     arr = cv_view(src, "SeparableFilter2D")

@@ -10,7 +10,7 @@ tiles in order, in parallel threads when asked, with a bounded read-ahead window
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -259,9 +259,3 @@ def iter_tile_pixels(
         prefetch: tiles read ahead per worker.
     """
     return ordered_map(lambda tile: read_tile(slide, tile), tiles, workers, prefetch)
-
-
-def tile_batches(tiles: Sequence[Tile], batch_size: int) -> Iterator[Sequence[Tile]]:
-    """Split ``tiles`` into consecutive batches of at most ``batch_size``."""
-    for start in range(0, len(tiles), batch_size):
-        yield tiles[start : start + batch_size]

@@ -79,14 +79,14 @@ class Heartbeat:
         threading.Thread(target=self._beat, name="deephealth-heartbeat", daemon=True).start()
         previous_hook = sys.excepthook
 
-        def on_exception(kind, value, tb):  # noqa: ANN001
+        def on_exception(kind, value, tb):
             text = "".join(traceback.format_exception_only(kind, value)).strip()
             self.finish("error", text)
             previous_hook(kind, value, tb)
 
         sys.excepthook = on_exception
 
-        def on_term(signum, frame):  # noqa: ANN001
+        def on_term(signum, frame):
             self.finish("terminated", f"signal {signal.Signals(signum).name} from the launcher")
             os._exit(128 + signum)
 

@@ -77,7 +77,7 @@ def is_initialized() -> bool:
 _end_callbacks: list = []
 
 
-def on_end(callback) -> None:  # noqa: ANN001
+def on_end(callback) -> None:
     """Run `callback()` in `end_distributed`, before the process group is destroyed."""
     _end_callbacks.append(callback)
 

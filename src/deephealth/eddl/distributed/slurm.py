@@ -16,13 +16,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deephealth.errors import EddlError
+
 TERMINAL_STATES = {
     "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
     "BOOT_FAIL", "DEADLINE",
 }  # fmt: skip
 
 
-class SlurmError(RuntimeError):
+class SlurmError(EddlError, RuntimeError):
     """Slurm is missing or refused the job."""
 
 

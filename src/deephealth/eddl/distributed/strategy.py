@@ -172,7 +172,7 @@ def _unwrap(state: TrainState, ddp: nn.Module) -> None:
         state.train_graph = ddp.module
 
 
-def _weighted_average_hook(strategy, bucket):  # noqa: ANN001, ANN202 (DDP checks the annotations)
+def _weighted_average_hook(strategy, bucket):
     """DDP communication hook: the sample-weighted mean of the ranks' gradients.
 
     Args: `strategy` (the DataParallel), `bucket` (a dist.GradBucket); returns a Future.
@@ -195,13 +195,13 @@ class _AllReduceSum(torch.autograd.Function):
     """Sum over ranks whose gradient is the sum of the ranks' gradients."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         out = x.clone()
         dist.all_reduce(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         out = grad.clone()
         dist.all_reduce(out)
         return out

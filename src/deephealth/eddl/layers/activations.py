@@ -18,7 +18,6 @@ from deephealth.eddl.layers.base import (
     LayerSpec,
     Shape,
     ShapeError,
-    auto_name,
     register,
     single,
 )
@@ -93,7 +92,7 @@ class ActivationSpec(LayerSpec):
         return ActivationModule(params["act"], params["params"])
 
 
-def Activation(  # noqa: N802 (pyeddl name)
+def Activation(
     parent: Layer, activation: str, params: Sequence[float] = (), name: str = ""
 ) -> Layer:
     """Apply the activation named `activation` (see `ACTIVATIONS`) with optional parameters."""
@@ -108,69 +107,69 @@ def Activation(  # noqa: N802 (pyeddl name)
         )
     values = [int(v) if activation == "softmax" else float(v) for v in values]
     params = {"act": activation, "params": values}
-    return Layer("Activation", [parent], params, name or auto_name(activation.replace("_", "")))
+    return Layer("Activation", [parent], params, name or None, stem=activation.replace("_", ""))
 
 
-def ReLu(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def ReLu(parent: Layer, name: str = "") -> Layer:
     """Rectified linear unit."""
     return Activation(parent, "relu", (), name)
 
 
-def LeakyReLu(parent: Layer, alpha: float = 0.01, name: str = "") -> Layer:  # noqa: N802
+def LeakyReLu(parent: Layer, alpha: float = 0.01, name: str = "") -> Layer:
     """Leaky ReLU with negative slope `alpha`."""
     return Activation(parent, "leaky_relu", (alpha,), name)
 
 
-def Elu(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:  # noqa: N802
+def Elu(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:
     """Exponential linear unit."""
     return Activation(parent, "elu", (alpha,), name)
 
 
-def Selu(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Selu(parent: Layer, name: str = "") -> Layer:
     """Scaled ELU."""
     return Activation(parent, "selu", (), name)
 
 
-def Sigmoid(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Sigmoid(parent: Layer, name: str = "") -> Layer:
     """Logistic sigmoid."""
     return Activation(parent, "sigmoid", (), name)
 
 
-def HardSigmoid(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def HardSigmoid(parent: Layer, name: str = "") -> Layer:
     """Piecewise-linear sigmoid, clamp(0.2 x + 0.5, 0, 1)."""
     return Activation(parent, "hard_sigmoid", (), name)
 
 
-def Softmax(parent: Layer, axis: int = -1, name: str = "") -> Layer:  # noqa: N802
+def Softmax(parent: Layer, axis: int = -1, name: str = "") -> Layer:
     """Softmax along `axis` (batch excluded; -1 is the last axis)."""
     return Activation(parent, "softmax", (axis,), name)
 
 
-def Softplus(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Softplus(parent: Layer, name: str = "") -> Layer:
     """log(1 + exp(x))."""
     return Activation(parent, "softplus", (), name)
 
 
-def Softsign(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Softsign(parent: Layer, name: str = "") -> Layer:
     """x / (1 + |x|)."""
     return Activation(parent, "softsign", (), name)
 
 
-def Tanh(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Tanh(parent: Layer, name: str = "") -> Layer:
     """Hyperbolic tangent."""
     return Activation(parent, "tanh", (), name)
 
 
-def Linear(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:  # noqa: N802
+def Linear(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:
     """alpha * x."""
     return Activation(parent, "linear", (alpha,), name)
 
 
-def Exponential(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Exponential(parent: Layer, name: str = "") -> Layer:
     """exp(x)."""
     return Activation(parent, "exp", (), name)
 
 
-def ThresholdedReLu(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:  # noqa: N802
+def ThresholdedReLu(parent: Layer, alpha: float = 1.0, name: str = "") -> Layer:
     """x where x > alpha, else 0."""
     return Activation(parent, "thresholded_relu", (alpha,), name)

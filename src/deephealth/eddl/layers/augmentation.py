@@ -430,24 +430,24 @@ def _coords(value: Sequence[int], what: str) -> list[int]:
     return int_list(value, 2, what)
 
 
-def Flip(parent: Layer, axis: int = 0, name: str = "") -> Layer:  # noqa: N802
+def Flip(parent: Layer, axis: int = 0, name: str = "") -> Layer:
     """Flip the rows (axis 0, vertical flip) or the columns (axis 1, horizontal flip)."""
     if axis not in (0, 1):
         raise ValueError(f"Flip axis must be 0 (rows) or 1 (columns), got {axis}")
     return Layer("Flip", [parent], {"axis": int(axis)}, name or None)
 
 
-def HorizontalFlip(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def HorizontalFlip(parent: Layer, name: str = "") -> Layer:
     """Mirror left-right."""
     return Flip(parent, 1, name)
 
 
-def VerticalFlip(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def VerticalFlip(parent: Layer, name: str = "") -> Layer:
     """Mirror top-bottom."""
     return Flip(parent, 0, name)
 
 
-def Crop(  # noqa: N802
+def Crop(
     parent: Layer,
     from_coords: Sequence[int],
     to_coords: Sequence[int],
@@ -468,7 +468,7 @@ def Crop(  # noqa: N802
     return Layer("Crop", [parent], params, name or None)
 
 
-def CenteredCrop(  # noqa: N802
+def CenteredCrop(
     parent: Layer, size: Sequence[int], reshape: bool = True, constant: float = 0.0, name: str = ""
 ) -> Layer:
     """Crop a centered (height, width) box (a Crop layer with the box computed here)."""
@@ -480,7 +480,7 @@ def CenteredCrop(  # noqa: N802
     return Crop(parent, [t, l], [t + h - 1, l + w - 1], reshape, constant, name)
 
 
-def CropScale(  # noqa: N802
+def CropScale(
     parent: Layer,
     from_coords: Sequence[int],
     to_coords: Sequence[int],
@@ -498,7 +498,7 @@ def CropScale(  # noqa: N802
     return Layer("CropScale", [parent], params, name or None)
 
 
-def Cutout(  # noqa: N802
+def Cutout(
     parent: Layer,
     from_coords: Sequence[int],
     to_coords: Sequence[int],
@@ -514,7 +514,7 @@ def Cutout(  # noqa: N802
     return Layer("Cutout", [parent], params, name or None)
 
 
-def Rotate(  # noqa: N802
+def Rotate(
     parent: Layer,
     angle: float,
     offset_center: Sequence[int] = (0, 0),
@@ -532,7 +532,7 @@ def Rotate(  # noqa: N802
     return Layer("Rotate", [parent], params, name or None)
 
 
-def Shift(  # noqa: N802
+def Shift(
     parent: Layer,
     shift: Sequence[int],
     da_mode: str = "nearest",
@@ -548,7 +548,7 @@ def Shift(  # noqa: N802
     return Layer("Shift", [parent], params, name or None)
 
 
-def Scale(  # noqa: N802
+def Scale(
     parent: Layer,
     new_shape: Sequence[int],
     reshape: bool = True,
@@ -565,31 +565,31 @@ def Scale(  # noqa: N802
     )
 
 
-def RandomFlip(parent: Layer, axis: int, name: str = "") -> Layer:  # noqa: N802
+def RandomFlip(parent: Layer, axis: int, name: str = "") -> Layer:
     """Flip each sample along axis 0 (rows) or 1 (columns) with probability 1/2 (train only)."""
     if axis not in (0, 1):
         raise ValueError(f"RandomFlip axis must be 0 (rows) or 1 (columns), got {axis}")
     return Layer("RandomFlip", [parent], {"axis": int(axis)}, name or None)
 
 
-def RandomHorizontalFlip(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def RandomHorizontalFlip(parent: Layer, name: str = "") -> Layer:
     """Mirror each sample left-right with probability 1/2 (train only)."""
     return RandomFlip(parent, 1, name)
 
 
-def RandomVerticalFlip(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def RandomVerticalFlip(parent: Layer, name: str = "") -> Layer:
     """Mirror each sample top-bottom with probability 1/2 (train only)."""
     return RandomFlip(parent, 0, name)
 
 
-def RandomCrop(parent: Layer, new_shape: Sequence[int], name: str = "") -> Layer:  # noqa: N802
+def RandomCrop(parent: Layer, new_shape: Sequence[int], name: str = "") -> Layer:
     """A random (height, width) crop per sample in training; the centered crop in eval."""
     return Layer(
         "RandomCrop", [parent], {"new_shape": _coords(new_shape, "new_shape")}, name or None
     )
 
 
-def RandomCropScale(  # noqa: N802
+def RandomCropScale(
     parent: Layer, factor: Sequence[float], da_mode: str = "nearest", name: str = ""
 ) -> Layer:
     """Crop a random box of relative size in `factor` = [a, b] and scale it to the input size."""
@@ -599,7 +599,7 @@ def RandomCropScale(  # noqa: N802
     return Layer("RandomCropScale", [parent], params, name or None)
 
 
-def RandomCutout(  # noqa: N802
+def RandomCutout(
     parent: Layer,
     factor_x: Sequence[float],
     factor_y: Sequence[float],
@@ -618,7 +618,7 @@ def RandomCutout(  # noqa: N802
     return Layer("RandomCutout", [parent], params, name or None)
 
 
-def RandomRotation(  # noqa: N802
+def RandomRotation(
     parent: Layer,
     factor: Sequence[float],
     offset_center: Sequence[int] = (0, 0),
@@ -636,7 +636,7 @@ def RandomRotation(  # noqa: N802
     return Layer("RandomRotation", [parent], params, name or None)
 
 
-def RandomScale(  # noqa: N802
+def RandomScale(
     parent: Layer,
     factor: Sequence[float],
     da_mode: str = "nearest",
@@ -655,7 +655,7 @@ def RandomScale(  # noqa: N802
     return Layer("RandomScale", [parent], params, name or None)
 
 
-def RandomShift(  # noqa: N802
+def RandomShift(
     parent: Layer,
     factor_x: Sequence[float],
     factor_y: Sequence[float],

@@ -6,8 +6,9 @@ excluded, channels first), and owns the `torch.nn.Module` that computes it, so w
 layer and survive when the layer is reused in another `Model` (graph surgery, transfer learning).
 
 What each kind of layer does is one entry of the layer table, `LAYER_TYPES`: a `LayerSpec` that
-infers the output shape and builds the torch module. The ONNX wing adds each kind's export and import
-to the same entry (`LayerSpec.to_onnx` / `LayerSpec.from_onnx`). Adding a layer = adding one spec.
+infers the output shape and builds the torch module. The ONNX wing keeps each kind's export and
+import in its own tables keyed by the same kind (`deephealth.eddl.onnx.registry`), checked for
+completeness when loaded; `docs/architecture.md` lists the files a new layer kind touches.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from torch import nn
 
+from deephealth.errors import EddlError
+
 Shape = tuple[int, ...]
 
 
-class ShapeError(ValueError):
+class ShapeError(EddlError, ValueError):
     """A layer cannot take the shape(s) its parents produce."""
 
 
@@ -31,14 +34,12 @@ class LayerSpec:
     """How one kind of layer behaves: shape inference and torch module construction.
 
     Subclasses set `kind` and the parent-count bounds and implement `infer_shape` and `build`.
-    `to_onnx` and `from_onnx` are attached by `deephealth.eddl.onnx`.
+    Their ONNX export and import are in `deephealth.eddl.onnx.registry`'s tables, keyed by `kind`.
     """
 
     kind: ClassVar[str] = ""
     min_parents: ClassVar[int] = 1
     max_parents: ClassVar[int | None] = 1
-    to_onnx: ClassVar[Callable[..., Any] | None] = None
-    from_onnx: ClassVar[Callable[..., Any] | None] = None
 
     def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
         """Return the output shape for the given input shapes, or raise `ShapeError`."""
@@ -66,7 +67,11 @@ _name_counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertool
 
 
 def auto_name(kind: str) -> str:
-    """A fresh default name for a layer of `kind` ("dense1", "relu3", ...)."""
+    """A provisional default name for a layer of `kind` ("dense1", "relu3", ...).
+
+    It counts across the process and only names the layer until it joins its first `Model`, which
+    gives it its final name counted within the model (`Model` renames default-named layers).
+    """
     return f"{kind.lower()}{next(_name_counters[kind.lower()])}"
 
 
@@ -83,7 +88,10 @@ class Layer:
 
     Attributes:
         kind: Layer type, a key of `LAYER_TYPES` ("Dense", "Conv2D", ...).
-        name: Unique, human-readable name ("dense1" when not given).
+        name: Unique, human-readable name. When not given, the first `Model` the layer joins names
+            it `<stem><n>` counting within that model ("dense1", "batchnormalization1").
+        default_stem: The stem of the default name (the kind in lower case, or the activation),
+            or None once the layer has its final name.
         parents: Input layers, in order.
         params: Constructor parameters (plain Python values).
         output_shape: Inferred output shape without the batch dimension.
@@ -99,6 +107,8 @@ class Layer:
         parents: Sequence[Layer],
         params: dict[str, Any] | None = None,
         name: str | None = None,
+        *,
+        stem: str | None = None,
     ) -> None:
         if kind not in LAYER_TYPES:
             raise KeyError(f"unknown layer kind {kind!r}")
@@ -110,7 +120,8 @@ class Layer:
                     f"{kind} {name or ''}: a parent must be a Layer, got {type(p).__name__}"
                 )
         self.kind = kind
-        self.name = name or auto_name(kind)
+        self.default_stem: str | None = None if name else (stem or kind.lower())
+        self.name = name or auto_name(self.default_stem or kind)
         self.parents = parents
         self.params = dict(params or {})
         n = len(parents)

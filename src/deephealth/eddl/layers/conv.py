@@ -278,7 +278,7 @@ def _conv(
     return Layer(kind, [parent], params, name or None)
 
 
-def Conv1D(  # noqa: N802 (pyeddl name)
+def Conv1D(
     parent: Layer,
     filters: int,
     kernel_size: int | Sequence[int],
@@ -296,7 +296,7 @@ def Conv1D(  # noqa: N802 (pyeddl name)
     )  # fmt: skip
 
 
-def Conv2D(  # noqa: N802 (pyeddl name)
+def Conv2D(
     parent: Layer,
     filters: int,
     kernel_size: int | Sequence[int],
@@ -314,7 +314,7 @@ def Conv2D(  # noqa: N802 (pyeddl name)
     )  # fmt: skip
 
 
-def Conv3D(  # noqa: N802 (pyeddl name)
+def Conv3D(
     parent: Layer,
     filters: int,
     kernel_size: int | Sequence[int],
@@ -332,7 +332,7 @@ def Conv3D(  # noqa: N802 (pyeddl name)
     )  # fmt: skip
 
 
-def Conv(  # noqa: N802 (pyeddl name)
+def Conv(
     parent: Layer,
     filters: int,
     kernel_size: int | Sequence[int],
@@ -357,7 +357,7 @@ def Conv(  # noqa: N802 (pyeddl name)
     )  # fmt: skip
 
 
-def ConvT2D(  # noqa: N802 (pyeddl name)
+def ConvT2D(
     parent: Layer,
     filters: int,
     kernel_size: int | Sequence[int],
@@ -375,7 +375,7 @@ def ConvT2D(  # noqa: N802 (pyeddl name)
     )  # fmt: skip
 
 
-def ConvT3D(  # noqa: N802 (pyeddl name)
+def ConvT3D(
     parent: Layer,
     filters: int,
     kernel_size: int | Sequence[int],
@@ -393,7 +393,7 @@ def ConvT3D(  # noqa: N802 (pyeddl name)
     )  # fmt: skip
 
 
-def DepthwiseConv2D(  # noqa: N802 (pyeddl name)
+def DepthwiseConv2D(
     parent: Layer,
     kernel_size: int | Sequence[int],
     strides: int | Sequence[int] = (1, 1),
@@ -410,7 +410,7 @@ def DepthwiseConv2D(  # noqa: N802 (pyeddl name)
     )  # fmt: skip
 
 
-def PointwiseConv2D(  # noqa: N802 (pyeddl name)
+def PointwiseConv2D(
     parent: Layer,
     filters: int,
     strides: int | Sequence[int] = (1, 1),

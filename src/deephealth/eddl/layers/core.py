@@ -44,11 +44,11 @@ class DenseSpec(LayerSpec):
         return nn.Linear(single(in_shapes)[-1], params["ndim"], bias=params["use_bias"])
 
 
-def Input(shape: Sequence[int], name: str = "") -> Layer:  # noqa: N802 (pyeddl name)
+def Input(shape: Sequence[int], name: str = "") -> Layer:
     """A network input of the given shape (batch excluded, channels first)."""
     return Layer("Input", [], {"shape": [int(d) for d in shape]}, name or None)
 
 
-def Dense(parent: Layer, ndim: int, use_bias: bool = True, name: str = "") -> Layer:  # noqa: N802
+def Dense(parent: Layer, ndim: int, use_bias: bool = True, name: str = "") -> Layer:
     """Fully connected layer with `ndim` units."""
     return Layer("Dense", [parent], {"ndim": int(ndim), "use_bias": bool(use_bias)}, name or None)

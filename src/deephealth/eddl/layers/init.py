@@ -85,38 +85,38 @@ def _seed(seed: int | None) -> int | None:
     return None if seed is None or seed == 1234 else int(seed)
 
 
-def GlorotUniform(l: Layer, seed: int | None = None) -> Layer:  # noqa: N802
+def GlorotUniform(l: Layer, seed: int | None = None) -> Layer:
     """Uniform in [-b, b], b = sqrt(6 / (fan_in + fan_out)) (the default initializer)."""
     return _set(l, "GlorotUniform", (), _seed(seed))
 
 
-def GlorotNormal(l: Layer, seed: int | None = None) -> Layer:  # noqa: N802
+def GlorotNormal(l: Layer, seed: int | None = None) -> Layer:
     """Normal with std sqrt(2 / (fan_in + fan_out))."""
     return _set(l, "GlorotNormal", (), _seed(seed))
 
 
-def HeUniform(l: Layer, seed: int | None = None) -> Layer:  # noqa: N802
+def HeUniform(l: Layer, seed: int | None = None) -> Layer:
     """Uniform in [-b, b], b = sqrt(6 / fan_in)."""
     return _set(l, "HeUniform", (), _seed(seed))
 
 
-def HeNormal(l: Layer, seed: int | None = None) -> Layer:  # noqa: N802
+def HeNormal(l: Layer, seed: int | None = None) -> Layer:
     """Normal with std sqrt(2 / fan_in)."""
     return _set(l, "HeNormal", (), _seed(seed))
 
 
-def RandomNormal(l: Layer, m: float = 0.0, s: float = 0.1, seed: int | None = None) -> Layer:  # noqa: N802
+def RandomNormal(l: Layer, m: float = 0.0, s: float = 0.1, seed: int | None = None) -> Layer:
     """Normal with mean `m` and standard deviation `s`."""
     if s < 0:
         raise ValueError(f"RandomNormal needs s >= 0, got {s}")
     return _set(l, "RandomNormal", (float(m), float(s)), _seed(seed))
 
 
-def RandomUniform(  # noqa: N802
+def RandomUniform(
     l: Layer,
-    min: float = 0.0,
-    max: float = 0.1,
-    seed: int | None = None,  # noqa: A002
+    min: float = 0.0,  # noqa: A002 (pyeddl/pyecvl signature)
+    max: float = 0.1,  # noqa: A002 (pyeddl/pyecvl signature)
+    seed: int | None = None,
 ) -> Layer:
     """Uniform in [min, max]."""
     if min > max:
@@ -124,7 +124,7 @@ def RandomUniform(  # noqa: N802
     return _set(l, "RandomUniform", (float(min), float(max)), _seed(seed))
 
 
-def Constant(l: Layer, v: float = 0.1) -> Layer:  # noqa: N802
+def Constant(l: Layer, v: float = 0.1) -> Layer:
     """Every weight equal to `v`."""
     return _set(l, "Constant", (float(v),), None)
 

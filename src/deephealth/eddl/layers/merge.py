@@ -1,12 +1,9 @@
-"""Merge, operator and reduction layers.
+"""Merge and operator layers (unary layers are in `unary.py`, reductions in `reductions.py`).
 
 - Merge: Add, Subtract, Mult, Div, Pow, Maximum, Minimum, Average (element-wise over 2+ parents of
   broadcast-compatible shapes), MatMul and Concat(axis).
 - Operators with a number: pyeddl's `Sum(l, 2.0)`, `Diff(1.0, l)`, `Mult`, `Div`, `Pow(l, 2.0)` are
   one kind, `ScalarOp` (`op`, `value`, `reverse` = the number comes first).
-- Unary operators: Abs, Exp, Log, Log2, Log10, Sqrt (kind `Unary`, `op`), and `Clamp`.
-- Reductions: ReduceMean/Sum/Max/Min/Var/ArgMax (kind `Reduce`, `op`, `axis`, `keepdims`). Axes
-  exclude the batch, as in EDDL. ReduceVar is the population variance.
 
 pyeddl functions taking "a layer or a float" pick the kind from their arguments.
 """
@@ -235,144 +232,6 @@ class ScalarOpSpec(LayerSpec):
         return ScalarModule(params["op"], params["value"])
 
 
-_UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "abs": torch.abs,
-    "exp": torch.exp,
-    "log": torch.log,
-    "log2": torch.log2,
-    "log10": torch.log10,
-    "sqrt": torch.sqrt,
-}
-
-
-class UnaryModule(nn.Module):
-    """An element-wise torch function."""
-
-    def __init__(self, op: str):
-        super().__init__()
-        self.op, self.fn = op, _UNARY[op]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
-
-    def extra_repr(self) -> str:
-        return self.op
-
-
-@register
-class UnarySpec(LayerSpec):
-    """Element-wise abs, exp, log, log2, log10 or sqrt."""
-
-    kind = "Unary"
-
-    def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
-        return single(in_shapes)
-
-    def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
-        return UnaryModule(params["op"])
-
-
-class ClampModule(nn.Module):
-    """torch.clamp with fixed bounds."""
-
-    def __init__(self, lo: float, hi: float):
-        super().__init__()
-        self.lo, self.hi = lo, hi
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(x, self.lo, self.hi)
-
-
-@register
-class ClampSpec(LayerSpec):
-    """Clamp every element into [min, max]."""
-
-    kind = "Clamp"
-
-    def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
-        return single(in_shapes)
-
-    def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
-        return ClampModule(params["min"], params["max"])
-
-
-def _mean(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
-    return torch.mean(x, dim=d, keepdim=k)
-
-
-def _sum(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
-    return torch.sum(x, dim=d, keepdim=k)
-
-
-def _max(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
-    return torch.amax(x, dim=d, keepdim=k)
-
-
-def _min(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
-    return torch.amin(x, dim=d, keepdim=k)
-
-
-def _var(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
-    return torch.var(x, dim=d, keepdim=k, correction=0)
-
-
-def _argmax(x: torch.Tensor, d: tuple[int, ...], k: bool) -> torch.Tensor:
-    return torch.argmax(x, dim=d[0], keepdim=k).to(x.dtype)
-
-
-_REDUCE: dict[str, Callable[[torch.Tensor, tuple[int, ...], bool], torch.Tensor]] = {
-    "mean": _mean,
-    "sum": _sum,
-    "max": _max,
-    "min": _min,
-    "var": _var,
-    "argmax": _argmax,
-}
-
-
-REDUCTIONS = tuple(_REDUCE)
-
-
-class ReduceModule(nn.Module):
-    """A reduction over fixed (batch-included) dimensions."""
-
-    def __init__(self, op: str, dims: tuple[int, ...], keepdims: bool):
-        super().__init__()
-        self.op, self.dims, self.keepdims = op, dims, keepdims
-        self.fn = _REDUCE[op]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x, self.dims, self.keepdims)
-
-    def extra_repr(self) -> str:
-        return f"{self.op}, dims={self.dims}, keepdims={self.keepdims}"
-
-
-@register
-class ReduceSpec(LayerSpec):
-    """Reduction (mean, sum, max, min, var, argmax) over batch-excluded axes."""
-
-    kind = "Reduce"
-
-    def _axes(self, params: dict[str, Any], shape: Shape) -> list[int]:
-        axes = sorted({norm_axis(a, len(shape), "reduction axis") for a in params["axis"]})
-        if params["op"] == "argmax" and len(axes) != 1:
-            raise ShapeError(f"ReduceArgMax takes one axis, got {params['axis']}")
-        return axes
-
-    def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
-        shape = single(in_shapes)
-        axes = self._axes(params, shape)
-        if params["keepdims"]:
-            return tuple(1 if i in axes else d for i, d in enumerate(shape))
-        out = tuple(d for i, d in enumerate(shape) if i not in axes)
-        return out
-
-    def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
-        axes = self._axes(params, single(in_shapes))
-        return ReduceModule(params["op"], tuple(a + 1 for a in axes), params["keepdims"])
-
-
 # ---- constructors ----------------------------------------------------------------------------
 
 
@@ -409,24 +268,24 @@ def _arith(kind: str, op: str, rop: str, a: Layer | float, b: Layer | float, nam
 
 def Add(
     layers: Sequence[Layer] | Layer | float, l2: Layer | float | None = None, name: str = ""
-) -> Layer:  # noqa: N802,E501
+) -> Layer:
     """Sum: `Add([l1, l2, ...])` of layers, or pyeddl's `Add(l1, l2)` with a layer or number."""
     if l2 is None:
         return _merge("Add", layers, name)  # type: ignore[arg-type]
     return _arith("Add", "add", "add", layers, l2, name)  # type: ignore[arg-type]
 
 
-def Sum(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Sum(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """l1 + l2 (layers or numbers)."""
     return _arith("Add", "add", "add", l1, l2, name)
 
 
-def Subtract(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Subtract(layers: Sequence[Layer], name: str = "") -> Layer:
     """layers[0] - layers[1]."""
     return _merge("Subtract", layers, name)
 
 
-def Diff(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Diff(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """l1 - l2 (layers or numbers)."""
     return _arith("Subtract", "sub", "rsub", l1, l2, name)
 
@@ -434,137 +293,43 @@ def Diff(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa
 Sub = Diff
 
 
-def Mult(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Mult(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """Element-wise l1 * l2 (layers or numbers)."""
     return _arith("Mult", "mul", "mul", l1, l2, name)
 
 
-def Div(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Div(l1: Layer | float, l2: Layer | float, name: str = "") -> Layer:
     """Element-wise l1 / l2 (layers or numbers)."""
     return _arith("Div", "div", "rdiv", l1, l2, name)
 
 
-def Pow(l1: Layer, l2: Layer | float, name: str = "") -> Layer:  # noqa: N802
+def Pow(l1: Layer, l2: Layer | float, name: str = "") -> Layer:
     """Element-wise l1 ** l2 (l2 a layer or a number)."""
     if not isinstance(l1, Layer):
         raise TypeError(f"Pow's base must be a layer, got {type(l1).__name__}")
     return _arith("Pow", "pow", "pow", l1, l2, name)
 
 
-def Maximum(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Maximum(layers: Sequence[Layer], name: str = "") -> Layer:
     """Element-wise maximum of the layers."""
     return _merge("Maximum", layers, name)
 
 
-def Minimum(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Minimum(layers: Sequence[Layer], name: str = "") -> Layer:
     """Element-wise minimum of the layers."""
     return _merge("Minimum", layers, name)
 
 
-def Average(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def Average(layers: Sequence[Layer], name: str = "") -> Layer:
     """Element-wise mean of the layers."""
     return _merge("Average", layers, name)
 
 
-def MatMul(layers: Sequence[Layer], name: str = "") -> Layer:  # noqa: N802
+def MatMul(layers: Sequence[Layer], name: str = "") -> Layer:
     """Matrix product layers[0] @ layers[1] over the last two axes."""
     return _merge("MatMul", layers, name)
 
 
-def Concat(layers: Sequence[Layer], axis: int = 0, name: str = "") -> Layer:  # noqa: N802
+def Concat(layers: Sequence[Layer], axis: int = 0, name: str = "") -> Layer:
     """Concatenate along `axis` (batch excluded: 0 is the channel axis; -1 the last)."""
     return Layer("Concat", _layers(layers, "Concat"), {"axis": int(axis)}, name or None)
-
-
-def _unary(op: str, parent: Layer, name: str) -> Layer:
-    return Layer("Unary", [parent], {"op": op}, name or None)
-
-
-def Abs(l: Layer, name: str = "") -> Layer:  # noqa: N802
-    """|x|."""
-    return _unary("abs", l, name)
-
-
-def Exp(l: Layer, name: str = "") -> Layer:  # noqa: N802
-    """exp(x)."""
-    return _unary("exp", l, name)
-
-
-def Log(l: Layer, name: str = "") -> Layer:  # noqa: N802
-    """Natural logarithm."""
-    return _unary("log", l, name)
-
-
-def Log2(l: Layer, name: str = "") -> Layer:  # noqa: N802
-    """Base-2 logarithm."""
-    return _unary("log2", l, name)
-
-
-def Log10(l: Layer, name: str = "") -> Layer:  # noqa: N802
-    """Base-10 logarithm."""
-    return _unary("log10", l, name)
-
-
-def Sqrt(l: Layer, name: str = "") -> Layer:  # noqa: N802
-    """Square root."""
-    return _unary("sqrt", l, name)
-
-
-def Clamp(parent: Layer, min: float, max: float, name: str = "") -> Layer:  # noqa: N802,A002
-    """Clamp every element into [min, max]."""
-    if min > max:
-        raise ValueError(f"Clamp needs min <= max, got {min} > {max}")
-    return Layer("Clamp", [parent], {"min": float(min), "max": float(max)}, name or None)
-
-
-Clip = Clamp
-
-
-def _reduce(op: str, l: Layer, axis: int | Sequence[int], keepdims: bool, name: str) -> Layer:
-    axes = [int(axis)] if isinstance(axis, int) else [int(a) for a in axis]
-    if not axes:
-        raise ValueError("a reduction needs at least one axis")
-    params = {"op": op, "axis": axes, "keepdims": bool(keepdims)}
-    return Layer("Reduce", [l], params, name or None)
-
-
-def ReduceMean(
-    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
-    """Mean over `axis` (batch excluded)."""
-    return _reduce("mean", l, axis, keepdims, name)
-
-
-def ReduceSum(
-    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
-    """Sum over `axis` (batch excluded)."""
-    return _reduce("sum", l, axis, keepdims, name)
-
-
-def ReduceMax(
-    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
-    """Maximum over `axis` (batch excluded)."""
-    return _reduce("max", l, axis, keepdims, name)
-
-
-def ReduceMin(
-    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
-    """Minimum over `axis` (batch excluded)."""
-    return _reduce("min", l, axis, keepdims, name)
-
-
-def ReduceVar(
-    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
-    """Population variance over `axis` (batch excluded)."""
-    return _reduce("var", l, axis, keepdims, name)
-
-
-def ReduceArgMax(
-    l: Layer, axis: int | Sequence[int] = (0,), keepdims: bool = False, name: str = ""
-) -> Layer:  # noqa: N802,E501
-    """Index of the maximum along one axis (as floats; not differentiable)."""
-    return _reduce("argmax", l, axis, keepdims, name)

@@ -82,7 +82,7 @@ def _check(momentum: float, epsilon: float) -> None:
         raise ValueError(f"epsilon must be positive, got {epsilon}")
 
 
-def BatchNormalization(  # noqa: N802 (pyeddl name)
+def BatchNormalization(
     parent: Layer,
     affine: bool = True,
     momentum: float = 0.9,
@@ -103,7 +103,7 @@ def BatchNormalization(  # noqa: N802 (pyeddl name)
     return Layer("BatchNormalization", [parent], params, name or None)
 
 
-def LayerNormalization(  # noqa: N802 (pyeddl name)
+def LayerNormalization(
     parent: Layer, affine: bool = True, epsilon: float = 1e-5, name: str = ""
 ) -> Layer:
     """Layer normalization over the whole sample (`affine` first, as pyeddl)."""
@@ -114,7 +114,7 @@ def LayerNormalization(  # noqa: N802 (pyeddl name)
     return Layer("LayerNormalization", [parent], params, name or None)
 
 
-def GroupNormalization(  # noqa: N802 (pyeddl name)
+def GroupNormalization(
     parent: Layer, groups: int, epsilon: float = 1e-3, affine: bool = True, name: str = ""
 ) -> Layer:
     """Group normalization with `groups` groups of channels."""

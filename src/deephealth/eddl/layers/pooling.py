@@ -159,36 +159,36 @@ def _pool(
     return Layer(kind, [parent], params, name or None)
 
 
-def MaxPool1D(parent: Layer, pool_size=(2,), strides=(2,), padding="none", name="") -> Layer:  # noqa: N802
+def MaxPool1D(parent: Layer, pool_size=(2,), strides=(2,), padding="none", name="") -> Layer:
     """Max pooling over (C, L)."""
     return _pool("MaxPool1D", 1, parent, pool_size, strides, padding, name)
 
 
-def MaxPool2D(parent: Layer, pool_size=(2, 2), strides=(2, 2), padding="none", name="") -> Layer:  # noqa: N802
+def MaxPool2D(parent: Layer, pool_size=(2, 2), strides=(2, 2), padding="none", name="") -> Layer:
     """Max pooling over (C, H, W)."""
     return _pool("MaxPool2D", 2, parent, pool_size, strides, padding, name)
 
 
-def MaxPool3D(  # noqa: N802
+def MaxPool3D(
     parent: Layer, pool_size=(2, 2, 2), strides=(2, 2, 2), padding="none", name=""
 ) -> Layer:
     """Max pooling over (C, D, H, W)."""
     return _pool("MaxPool3D", 3, parent, pool_size, strides, padding, name)
 
 
-def AveragePool1D(parent: Layer, pool_size=(2,), strides=(2,), padding="none", name="") -> Layer:  # noqa: N802
+def AveragePool1D(parent: Layer, pool_size=(2,), strides=(2,), padding="none", name="") -> Layer:
     """Average pooling over (C, L)."""
     return _pool("AveragePool1D", 1, parent, pool_size, strides, padding, name)
 
 
-def AveragePool2D(  # noqa: N802
+def AveragePool2D(
     parent: Layer, pool_size=(2, 2), strides=(2, 2), padding="none", name=""
 ) -> Layer:
     """Average pooling over (C, H, W)."""
     return _pool("AveragePool2D", 2, parent, pool_size, strides, padding, name)
 
 
-def AveragePool3D(  # noqa: N802
+def AveragePool3D(
     parent: Layer, pool_size=(2, 2, 2), strides=(2, 2, 2), padding="none", name=""
 ) -> Layer:
     """Average pooling over (C, D, H, W)."""
@@ -199,32 +199,32 @@ def _global(kind: str, parent: Layer, name: str) -> Layer:
     return Layer(kind, [parent], {}, name or None)
 
 
-def GlobalMaxPool1D(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def GlobalMaxPool1D(parent: Layer, name: str = "") -> Layer:
     """Max over L: (C, L) -> (C, 1)."""
     return _global("GlobalMaxPool1D", parent, name)
 
 
-def GlobalMaxPool2D(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def GlobalMaxPool2D(parent: Layer, name: str = "") -> Layer:
     """Max over H, W: (C, H, W) -> (C, 1, 1)."""
     return _global("GlobalMaxPool2D", parent, name)
 
 
-def GlobalMaxPool3D(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def GlobalMaxPool3D(parent: Layer, name: str = "") -> Layer:
     """Max over D, H, W: (C, D, H, W) -> (C, 1, 1, 1)."""
     return _global("GlobalMaxPool3D", parent, name)
 
 
-def GlobalAveragePool1D(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def GlobalAveragePool1D(parent: Layer, name: str = "") -> Layer:
     """Mean over L: (C, L) -> (C, 1)."""
     return _global("GlobalAveragePool1D", parent, name)
 
 
-def GlobalAveragePool2D(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def GlobalAveragePool2D(parent: Layer, name: str = "") -> Layer:
     """Mean over H, W: (C, H, W) -> (C, 1, 1)."""
     return _global("GlobalAveragePool2D", parent, name)
 
 
-def GlobalAveragePool3D(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def GlobalAveragePool3D(parent: Layer, name: str = "") -> Layer:
     """Mean over D, H, W: (C, D, H, W) -> (C, 1, 1, 1)."""
     return _global("GlobalAveragePool3D", parent, name)
 

@@ -99,7 +99,7 @@ def _recurrent(
     return Layer(kind, [parent], params, name or None)
 
 
-def RNN(  # noqa: N802 (pyeddl name)
+def RNN(
     parent: Layer,
     units: int,
     activation: str = "tanh",
@@ -120,7 +120,7 @@ def RNN(  # noqa: N802 (pyeddl name)
     return _recurrent("RNN", parent, units, bidirectional, name, extra)
 
 
-def LSTM(  # noqa: N802 (pyeddl name)
+def LSTM(
     parent: Layer,
     units: int,
     mask_zeros: bool = False,
@@ -132,7 +132,7 @@ def LSTM(  # noqa: N802 (pyeddl name)
     return _gated("LSTM", parent, units, mask_zeros, bidirectional, name, return_sequences)
 
 
-def GRU(  # noqa: N802 (pyeddl name)
+def GRU(
     parent: Layer,
     units: int,
     mask_zeros: bool = False,

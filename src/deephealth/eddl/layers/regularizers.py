@@ -26,17 +26,17 @@ def _set(layer: Layer, name: str, *args: float) -> Layer:
     return layer
 
 
-def L1(l: Layer, l1: float = 0.01) -> Layer:  # noqa: N802
+def L1(l: Layer, l1: float = 0.01) -> Layer:
     """Add l1 * sum(|w|) over the layer's weights to the loss."""
     return _set(l, "L1", l1)
 
 
-def L2(l: Layer, l2: float = 0.01) -> Layer:  # noqa: N802
+def L2(l: Layer, l2: float = 0.01) -> Layer:
     """Add l2 * sum(w^2) over the layer's weights to the loss."""
     return _set(l, "L2", l2)
 
 
-def L1L2(l: Layer, l1: float = 0.01, l2: float = 0.01) -> Layer:  # noqa: N802
+def L1L2(l: Layer, l1: float = 0.01, l2: float = 0.01) -> Layer:
     """Add l1 * sum(|w|) + l2 * sum(w^2) over the layer's weights to the loss."""
     return _set(l, "L1L2", l1, l2)
 

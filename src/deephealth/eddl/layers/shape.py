@@ -1,8 +1,8 @@
-"""Core layers that move, select or resample data: Dropout, Flatten, Reshape, Permute, Squeeze,
-Unsqueeze, Select/Slice, Split, Transpose, Embedding, Pad, UpSampling2D/3D, Resize, GaussianNoise.
+"""Core layers that move, select or resample data: Flatten, Reshape, Permute, Squeeze, Unsqueeze,
+Select/Slice, Split, Transpose, Pad, UpSampling2D/3D, Resize.
 
-Axes exclude the batch (EDDL's convention). Dropout and GaussianNoise act in training mode only
-(`module.training`); in eval mode they are the identity.
+Axes exclude the batch (EDDL's convention). Dropout, GaussianNoise and Embedding are in
+`dropout.py`, `gaussian_noise.py` and `embedding.py`.
 """
 
 from __future__ import annotations
@@ -30,63 +30,6 @@ from deephealth.eddl.layers.base import (
 
 class _Spec(LayerSpec):
     """Spec base for the simple one-parent layers of this module."""
-
-
-# ---- Dropout / GaussianNoise ------------------------------------------------------------------
-
-
-class DropoutNoScale(nn.Module):
-    """EDDL's dropout with `iw=False`: zeroes units in training, unscaled; identity in eval."""
-
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        return x * (torch.rand_like(x) >= self.p).to(x.dtype)
-
-
-@register
-class DropoutSpec(_Spec):
-    """Randomly zeroes a fraction `rate` of the units in training mode."""
-
-    kind = "Dropout"
-
-    def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
-        return single(in_shapes)
-
-    def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
-        if params["iw"]:
-            return nn.Dropout(params["rate"])
-        return DropoutNoScale(params["rate"])
-
-
-class GaussianNoiseModule(nn.Module):
-    """Adds N(0, stddev^2) noise in training mode."""
-
-    def __init__(self, stddev: float):
-        super().__init__()
-        self.stddev = stddev
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.stddev == 0.0:
-            return x
-        return x + torch.randn_like(x) * self.stddev
-
-
-@register
-class GaussianNoiseSpec(_Spec):
-    """Additive zero-mean Gaussian noise in training mode."""
-
-    kind = "GaussianNoise"
-
-    def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
-        return single(in_shapes)
-
-    def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
-        return GaussianNoiseModule(params["stddev"])
 
 
 # ---- Reshape family -------------------------------------------------------------------------
@@ -298,41 +241,6 @@ class SelectSpec(_Spec):
         return SelectModule(_bounds(params, single(in_shapes)))
 
 
-# ---- Embedding ------------------------------------------------------------------------------
-
-
-class EmbeddingModule(nn.Embedding):
-    """`nn.Embedding` over float-coded indices; a trailing axis of size 1 is dropped."""
-
-    squeeze_last: bool = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.squeeze_last:
-            x = x.squeeze(-1)
-        return super().forward(x.long())
-
-
-@register
-class EmbeddingSpec(_Spec):
-    """Turns integer indices (given as numbers) into dense vectors of size `output_dim`."""
-
-    kind = "Embedding"
-
-    def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
-        shape = single(in_shapes)
-        if len(shape) > 1 and shape[-1] == 1:
-            shape = shape[:-1]
-        return (*shape, params["output_dim"])
-
-    def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
-        shape = single(in_shapes)
-        module = EmbeddingModule(
-            params["vocsize"], params["output_dim"], padding_idx=0 if params["mask_zeros"] else None
-        )
-        module.squeeze_last = len(shape) > 1 and shape[-1] == 1
-        return module
-
-
 # ---- Pad ------------------------------------------------------------------------------------
 
 
@@ -454,56 +362,37 @@ class ResizeSpec(_Spec):
 # ---- constructors ---------------------------------------------------------------------------
 
 
-def Dropout(parent: Layer, rate: float, iw: bool = True, name: str = "") -> Layer:  # noqa: N802
-    """Zero a fraction `rate` of the units in training mode.
-
-    `iw=True` (EDDL's default, "weighting in inference") keeps the expected activation equal in
-    training and inference; it is computed as torch's inverted dropout (scaled in training).
-    `iw=False` drops without any scaling.
-    """
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
-    return Layer("Dropout", [parent], {"rate": float(rate), "iw": bool(iw)}, name or None)
-
-
-def GaussianNoise(parent: Layer, stddev: float, name: str = "") -> Layer:  # noqa: N802
-    """Add zero-centered Gaussian noise of standard deviation `stddev` in training mode."""
-    if stddev < 0:
-        raise ValueError(f"GaussianNoise stddev must be >= 0, got {stddev}")
-    return Layer("GaussianNoise", [parent], {"stddev": float(stddev)}, name or None)
-
-
-def Flatten(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Flatten(parent: Layer, name: str = "") -> Layer:
     """Flatten each sample to one axis."""
     return Layer("Flatten", [parent], {}, name or None)
 
 
-def Reshape(parent: Layer, shape: Sequence[int], name: str = "") -> Layer:  # noqa: N802
+def Reshape(parent: Layer, shape: Sequence[int], name: str = "") -> Layer:
     """Reshape each sample to `shape` (batch excluded; one -1 allowed)."""
     return Layer("Reshape", [parent], {"shape": [int(d) for d in shape]}, name or None)
 
 
-def Squeeze(parent: Layer, axis: int = -1, name: str = "") -> Layer:  # noqa: N802
+def Squeeze(parent: Layer, axis: int = -1, name: str = "") -> Layer:
     """Remove the size-1 axis `axis`, or every size-1 axis when axis is -1 (EDDL)."""
     return Layer("Squeeze", [parent], {"axis": int(axis)}, name or None)
 
 
-def Unsqueeze(parent: Layer, axis: int = 0, name: str = "") -> Layer:  # noqa: N802
+def Unsqueeze(parent: Layer, axis: int = 0, name: str = "") -> Layer:
     """Insert a size-1 axis at `axis` (batch excluded)."""
     return Layer("Unsqueeze", [parent], {"axis": int(axis)}, name or None)
 
 
-def Permute(l: Layer, dims: Sequence[int], name: str = "") -> Layer:  # noqa: N802
+def Permute(l: Layer, dims: Sequence[int], name: str = "") -> Layer:
     """Reorder the sample axes, e.g. [2, 0, 1] (batch excluded)."""
     return Layer("Permute", [l], {"dims": [int(d) for d in dims]}, name or None)
 
 
-def Transpose(parent: Layer, name: str = "") -> Layer:  # noqa: N802
+def Transpose(parent: Layer, name: str = "") -> Layer:
     """Swap the last two sample axes."""
     return Layer("Transpose", [parent], {}, name or None)
 
 
-def Select(l: Layer, indices: Sequence[str | int], name: str = "") -> Layer:  # noqa: N802
+def Select(l: Layer, indices: Sequence[str | int], name: str = "") -> Layer:
     """Slice the sample axes with EDDL index strings, e.g. `[":", "0:2", "5"]`.
 
     A single index ("5") keeps its axis with size 1; missing trailing axes are taken whole.
@@ -518,7 +407,7 @@ def Select(l: Layer, indices: Sequence[str | int], name: str = "") -> Layer:  # 
 Slice = Select
 
 
-def Split(  # noqa: N802
+def Split(
     l: Layer,
     indexes: Sequence[int],
     axis: int = -1,
@@ -539,33 +428,7 @@ def Split(  # noqa: N802
     return out
 
 
-def Embedding(  # noqa: N802
-    parent: Layer,
-    vocsize: int,
-    length: int,
-    output_dim: int,
-    mask_zeros: bool = False,
-    name: str = "",
-) -> Layer:
-    """Dense vectors for integer indices in [0, vocsize): (L,) -> (L, output_dim).
-
-    `length` is EDDL's sequence length (kept for compatibility; the input shape decides). With
-    `mask_zeros`, index 0 maps to a zero vector that is not trained.
-    """
-    if vocsize <= 0 or output_dim <= 0:
-        raise ValueError(
-            f"Embedding needs positive vocsize and output_dim, got {vocsize}, {output_dim}"
-        )
-    params = {
-        "vocsize": int(vocsize),
-        "length": int(length),
-        "output_dim": int(output_dim),
-        "mask_zeros": bool(mask_zeros),
-    }
-    return Layer("Embedding", [parent], params, name or None)
-
-
-def Pad(parent: Layer, padding: Sequence[int], constant: float = 0.0, name: str = "") -> Layer:  # noqa: N802
+def Pad(parent: Layer, padding: Sequence[int], constant: float = 0.0, name: str = "") -> Layer:
     """Pad (H, W) with `constant`: [top-bottom, left-right] or [top, right, bottom, left]."""
     pads = [int(p) for p in padding]
     if len(pads) not in (2, 4) or any(p < 0 for p in pads):
@@ -580,7 +443,7 @@ def _interp(value: str) -> str:
     return "nearest" if v == "nearest" else "linear"
 
 
-def UpSampling2D(  # noqa: N802
+def UpSampling2D(
     parent: Layer, size: Sequence[int], interpolation: str = "nearest", name: str = ""
 ) -> Layer:
     """Upsample (C, H, W) by integer factors `size` = [fh, fw]; "nearest" or "bilinear"."""
@@ -622,7 +485,7 @@ def _resize(
     return Layer("Resize", [parent], params, name or None)
 
 
-def UpSampling3D(  # noqa: N802
+def UpSampling3D(
     parent: Layer,
     new_shape: Sequence[int],
     reshape: bool = True,
@@ -641,7 +504,7 @@ def UpSampling3D(  # noqa: N802
     )
 
 
-def Resize(  # noqa: N802
+def Resize(
     parent: Layer,
     new_shape: Sequence[int],
     reshape: bool = True,

@@ -13,16 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deephealth.eddl.onnx.checkpoint import attach_checkpoint, save_checkpoint
 from deephealth.eddl.onnx.errors import OnnxExportError, OnnxImportError
+from deephealth.eddl.onnx.opset import DEFAULT_OPSET  # the onnx package loads on first use
+from deephealth.eddl.training.checkpoint import attach_side_checkpoint, save_side_checkpoint
 
 if TYPE_CHECKING:
     import onnx
 
     from deephealth.eddl.model import Model
     from deephealth.serving.preprocessing import Preprocessing
-
-DEFAULT_OPSET = 17  # the onnx package (and the mappings) load on first use, not with eddl
 
 
 def serialize_net_to_onnx_string(
@@ -74,7 +73,7 @@ def save_net_to_onnx_file(
     except OSError as err:
         raise OnnxExportError(f"cannot write {path}: {err}") from None
     if checkpoint:
-        save_checkpoint(net, path)
+        save_side_checkpoint(net, path)
 
 
 def _import(model: onnx.ModelProto, source: str, input_shape: Sequence[int] | None) -> Model:
@@ -114,7 +113,7 @@ def import_net_from_onnx_file(
 
     del mem
     net = _import(read_model(path), str(path), input_shape)
-    attach_checkpoint(net, Path(path))
+    attach_side_checkpoint(net, Path(path))
     return net
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from deephealth.errors import EddlError
 
-class OnnxError(ValueError):
+
+class OnnxError(EddlError, ValueError):
     """An ONNX model cannot be written or read; the message names the file, node or layer."""
 
 

@@ -1,6 +1,6 @@
 """Export a `Model` to ONNX: one pass over the layers in topological order through the table.
 
-Each layer is written by its kind's `to_onnx` (see `mapping/`), in inference mode, with a dynamic
+Each layer is written by its kind's exporter (`EXPORTERS[kind]`, see `mapping/`), in inference mode, with a dynamic
 batch dimension named "batch". Weights become initializers. The graph's kinds, params, parents,
 training flags and integer counters go into the model metadata (`deephealth.graph`, JSON) so our
 own files re-import as exactly the network that was saved; other tools ignore it and read the
@@ -16,9 +16,10 @@ import onnx
 from onnx import TensorProto, helper
 
 from deephealth import __version__
-from deephealth.eddl.onnx.api import DEFAULT_OPSET
 from deephealth.eddl.onnx.context import ExportContext
 from deephealth.eddl.onnx.errors import OnnxExportError
+from deephealth.eddl.onnx.opset import DEFAULT_OPSET
+from deephealth.eddl.onnx.registry import EXPORTERS
 from deephealth.serving.preprocessing import METADATA_KEY, Preprocessing
 
 if TYPE_CHECKING:
@@ -76,13 +77,15 @@ def net_to_proto(
 
     if opset < DEFAULT_OPSET:
         raise OnnxExportError(f"opset {opset} is too old; deephealth writes opset 17 or newer")
-    missing = [f"{layer.name} ({layer.kind})" for layer in net.layers if layer.spec.to_onnx is None]
+    missing = [
+        f"{layer.name} ({layer.kind})" for layer in net.layers if layer.kind not in EXPORTERS
+    ]
     if missing:
         raise OnnxExportError(f"model '{net.name}': no ONNX exporter for layer(s) {missing}")
     ctx = ExportContext(opset)
     for layer in net.layers:
         if layer.kind != "Input":
-            layer.spec.to_onnx(ctx, layer, [p.name for p in layer.parents])
+            EXPORTERS[layer.kind](ctx, layer, [p.name for p in layer.parents])
     graph = helper.make_graph(
         ctx.nodes,
         net.name,

@@ -1,7 +1,7 @@
 """Re-import of files written by deephealth: the layer graph stored in the metadata, rebuilt.
 
 Each layer is re-created from its kind and params (`deephealth.graph` metadata), its weights read
-back from the initializers through its kind's `from_onnx` (default: `<layer>.<key>` tensors), so
+back from the initializers through its kind's weight reader (`WEIGHT_READERS`, default: `<layer>.<key>` tensors), so
 the imported network is the one that was saved, bit for bit, including trainable flags.
 """
 
@@ -15,15 +15,15 @@ import numpy as np
 import onnx
 import torch
 
-# The layer kinds' ONNX readers live in `mapping/` and attach themselves to the layer table when
-# imported: a re-import in a fresh process (nothing exported yet) needs them too.
+# The layer kinds' ONNX readers live in `mapping/` and fill the registry's tables when imported: a
+# re-import in a fresh process (nothing exported yet) needs them too.
 import deephealth.eddl.onnx.mapping  # noqa: F401
 from deephealth.eddl.layers.base import LAYER_TYPES, Layer, ShapeError
 from deephealth.eddl.model import Model
 from deephealth.eddl.onnx.errors import OnnxImportError
 from deephealth.eddl.onnx.export import GRAPH_KEY
 from deephealth.eddl.onnx.load import tensor_array
-from deephealth.eddl.onnx.registry import default_from_onnx
+from deephealth.eddl.onnx.registry import weights_reader_for
 
 
 def graph_metadata(model: onnx.ModelProto) -> dict[str, Any] | None:
@@ -43,7 +43,7 @@ def _load_state(
 ) -> None:
     if layer.module is None:
         return
-    read = layer.spec.from_onnx or default_from_onnx
+    read = weights_reader_for(layer.kind)
     try:
         arrays = read(layer, tensors)
     except KeyError as err:

@@ -1,11 +1,13 @@
-"""Registration of ONNX mappings: exporters/own-file importers on the layer table, op importers.
+"""The ONNX tables: `EXPORTERS[kind]`, `WEIGHT_READERS[kind]` and `OP_IMPORTERS[op]`.
 
-`exporter("Dense")` attaches a function `to_onnx(ctx, layer, inputs)` to `LAYER_TYPES["Dense"]`;
-`weights_reader("LSTM")` attaches `from_onnx(layer, tensors) -> state_dict arrays` for kinds whose
-ONNX weights are not stored as their torch state_dict (the default reads `<layer>.<key>`
-initializers back). `op_importer("Conv")` adds a function `(ictx, node) -> None` to `OP_IMPORTERS`,
-the table that turns nodes of foreign ONNX graphs into layers. Kinds not registered (yet) in the
-layer table are skipped, and recorded in `DECLARED_KINDS` so a test can catch a misspelt kind.
+`exporter("Dense")` puts a function `to_onnx(ctx, layer, inputs)` in `EXPORTERS["Dense"]`;
+`weights_reader("LSTM")` puts `from_onnx(layer, tensors) -> state_dict arrays` in `WEIGHT_READERS`
+for kinds whose ONNX weights are not stored as their torch state_dict (`weights_reader_for` falls
+back to `default_from_onnx`, which reads `<layer>.<key>` initializers back). `op_importer("Conv")`
+puts a function `(ictx, node) -> None` in `OP_IMPORTERS`, the table that turns nodes of foreign ONNX
+graphs into layers. The tables are keyed by name, so the order in which the layer modules and the
+mappings are imported does not matter; `check_complete()` (run when `mapping/` has been imported)
+refuses a layer kind without exporter and a mapping that names an unknown kind.
 """
 
 from __future__ import annotations
@@ -16,9 +18,18 @@ from typing import Any
 import numpy as np
 
 from deephealth.eddl.layers.base import LAYER_TYPES, Layer
+from deephealth.eddl.onnx.errors import OnnxError
 
+EXPORTERS: dict[str, Callable[..., Any]] = {}
+WEIGHT_READERS: dict[str, Callable[..., Any]] = {}
 OP_IMPORTERS: dict[str, Callable[..., Any]] = {}
 DECLARED_KINDS: set[str] = set()
+
+
+def _put(table: dict[str, Callable[..., Any]], key: str, fn: Callable[..., Any], what: str) -> None:
+    if key in table and table[key] is not fn:
+        raise ValueError(f"{what} {key!r} has two ONNX mappings")
+    table[key] = fn
 
 
 def exporter(*kinds: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -27,8 +38,7 @@ def exporter(*kinds: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
         for kind in kinds:
             DECLARED_KINDS.add(kind)
-            if kind in LAYER_TYPES:
-                LAYER_TYPES[kind].to_onnx = fn  # type: ignore[misc]
+            _put(EXPORTERS, kind, fn, "layer kind")
         return fn
 
     return attach
@@ -40,8 +50,7 @@ def weights_reader(*kinds: str) -> Callable[[Callable[..., Any]], Callable[..., 
     def attach(fn: Callable[..., Any]) -> Callable[..., Any]:
         for kind in kinds:
             DECLARED_KINDS.add(kind)
-            if kind in LAYER_TYPES:
-                LAYER_TYPES[kind].from_onnx = fn  # type: ignore[misc]
+            _put(WEIGHT_READERS, kind, fn, "layer kind")
         return fn
 
     return attach
@@ -75,3 +84,23 @@ def default_from_onnx(layer: Layer, tensors: dict[str, np.ndarray]) -> dict[str,
             raise KeyError(f"layer '{layer.name}' ({layer.kind}): no initializer '{name}'")
         out[key] = tensors[name]
     return out
+
+
+def weights_reader_for(kind: str) -> Callable[..., Any]:
+    """The function that reads the weights of a `kind` layer from an own ONNX file."""
+    return WEIGHT_READERS.get(kind, default_from_onnx)
+
+
+def check_complete() -> None:
+    """Every kind of the layer table has an exporter and every mapping names a known kind.
+
+    Raises:
+        OnnxError: listing the kinds without exporter and the unknown kinds.
+    """
+    missing = sorted(set(LAYER_TYPES) - set(EXPORTERS))
+    unknown = sorted(DECLARED_KINDS - set(LAYER_TYPES))
+    if missing or unknown:
+        raise OnnxError(
+            f"ONNX mapping table incomplete: layer kinds without exporter {missing}, "
+            f"mappings for unknown kinds {unknown} (see docs/architecture.md, 'add a layer')"
+        )

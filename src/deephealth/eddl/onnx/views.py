@@ -40,12 +40,6 @@ def batch_axis(layer: Layer, idx: np.ndarray) -> int | None:
     return None
 
 
-def sample_map(layer: Layer, idx: np.ndarray) -> np.ndarray | None:
-    """Per-sample index array (batch axis removed), or None when there is no batch axis."""
-    axis = batch_axis(layer, idx)
-    return None if axis is None else np.take(idx, 0, axis=axis)
-
-
 def decompose(shape: tuple[int, ...], m: np.ndarray) -> tuple[list[str], list[int] | None] | None:
     """Express index map `m` over a sample of `shape` as Select(box) then Permute(perm).
 

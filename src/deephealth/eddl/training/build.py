@@ -10,17 +10,19 @@ stable numerics); predictions still come out of the activation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
+from torch import nn
 
 from deephealth.eddl.computing import CS_CPU, CS_GPU, ComputingService
 from deephealth.eddl.layers.init import initialize_layer
+from deephealth.eddl.model import set_builder
 from deephealth.eddl.training.losses import Loss, as_loss
 from deephealth.eddl.training.metrics import Metric, as_metric
 from deephealth.eddl.training.optimizers import OptimizerSpec, as_optimizer
 from deephealth.eddl.training.state import TrainState, get_state
-from deephealth.eddl.training.strategy import DataParallelStrategy, Strategy
+from deephealth.eddl.training.strategy import DataParallelStrategy, Strategy, default_strategy
 
 if TYPE_CHECKING:
     from deephealth.eddl.layers.base import Layer
@@ -30,32 +32,6 @@ if TYPE_CHECKING:
 def initialize(layer: Layer) -> None:
     """(Re)initialize one layer's weights with its initializer (GlorotUniform by default)."""
     initialize_layer(layer)
-
-
-def _distributed_strategy(
-    cs: ComputingService, device: torch.device, strategy: Strategy | None
-) -> tuple[Strategy | None, torch.device]:
-    """The strategy and device of this process when a launcher started several processes.
-
-    A given strategy (e.g. `DataParallel(mode="weights")`) is kept; the process group is joined
-    and each process takes its local GPU either way. `CS_CPU(th)` keeps its explicit thread
-    count; the automatic one becomes this node's cores shared between its processes.
-    """
-    from deephealth.distenv import detect
-
-    env = detect()
-    if not env.is_distributed:
-        return strategy, device
-    from deephealth.eddl.distributed.process_group import init_distributed
-    from deephealth.eddl.distributed.strategy import DataParallel
-
-    if strategy is not None and not isinstance(strategy, DataParallel):
-        return strategy, device
-
-    init_distributed(threads=cs.threads if cs.kind == "cpu" and cs.threads > 0 else None)
-    if device.type == "cuda":
-        device = torch.device("cuda", env.local_rank % max(1, torch.cuda.device_count()))
-    return strategy or DataParallel(), device
 
 
 def build(
@@ -101,10 +77,10 @@ def build(
     for i, entry in enumerate(me):
         for m in entry if isinstance(entry, (list, tuple)) else [entry]:
             metrics.append((i, as_metric(m)))
-    cs = cs or net.state.get("cs") or CS_CPU()
+    cs = cs or net.cs or CS_CPU()
     devices = cs.devices()
     device = devices[0]
-    strategy, device = _distributed_strategy(cs, device, strategy)
+    strategy, device = default_strategy(cs, device, strategy)
     if init_weights:
         for layer in net.layers:
             initialize(layer)
@@ -112,10 +88,8 @@ def build(
     fused = [_fusable(out, loss) for out, loss in zip(net.outputs, losses)] or [None] * n_out
     train_graph = graph
     if any(fused):
-        from deephealth.eddl.model import Model
-
         outs = [out.parents[0] if f else out for out, f in zip(net.outputs, fused)]
-        train_graph = Model(net.inputs, outs, name=f"{net.name}_train").graph.to(device)
+        train_graph = type(net)(net.inputs, outs, name=f"{net.name}_train").graph.to(device)
     if cs.channels_last:
         graph.to(memory_format=torch.channels_last)
     optimizer = spec.make(graph.parameters()) if spec is not None else None
@@ -140,14 +114,14 @@ def build(
     )
     strategy.setup(state)
     if cs.compile:
-        state.train_graph = torch.compile(state.train_graph)
-        state.graph = torch.compile(state.graph)
+        state.train_graph = cast(nn.Module, torch.compile(state.train_graph))
+        state.graph = cast(nn.Module, torch.compile(state.graph))
     _apply_trainable(net)
-    old = net.state.get("train")
+    old = net.train_state
     if old is not None:
         state.log_callbacks = old.log_callbacks
-    net.state["train"] = state
-    net.state["cs"] = cs
+    net.train_state = state
+    net.cs = cs
     state.set_mode(1)
 
 
@@ -190,23 +164,21 @@ def rebuild(net: Model, cs: ComputingService | None = None) -> None:
         new.optimizer.load_state_dict(opt_state)  # casts the state to the new device
 
 
-def toCPU(net: Model, t: int = -1) -> None:  # noqa: N802 (pyeddl name)
+def toCPU(net: Model, t: int = -1) -> None:
     """Move a network (weights and optimizer state) to the CPU with `t` threads."""
     cs = CS_CPU(t)
-    if net.state.get("train") is None:
-        net.state["cs"] = cs
+    if net.train_state is None:
+        net.cs = cs
         return
     rebuild(net, cs)
 
 
-def toGPU(  # noqa: N802 (pyeddl name)
-    net: Model, g: Sequence[int] = (1,), lsb: int = 1, mem: str = "full_mem"
-) -> None:
+def toGPU(net: Model, g: Sequence[int] = (1,), lsb: int = 1, mem: str = "full_mem") -> None:
     """Move a network to the GPUs selected by `g` (raises `DeviceError` when there is none)."""
     cs = CS_GPU(g, lsb, mem)
     cs.devices()  # fail early, before touching the network
-    if net.state.get("train") is None:
-        net.state["cs"] = cs
+    if net.train_state is None:
+        net.cs = cs
         return
     rebuild(net, cs)
 
@@ -219,3 +191,6 @@ def setlr(net: Model, p: Sequence[float]) -> None:
     if isinstance(p, (int, float)):
         p = [p]
     st.spec.set(list(p), st.optimizer)
+
+
+set_builder(build)

@@ -285,7 +285,7 @@ class KeepBest(_Monitored):
     def on_epoch_end(self, run: FitRun, event: dict[str, Any]) -> None:
         if not self.improved(event):
             return
-        from deephealth.eddl.training.checkpoint import save
+        from deephealth.eddl.training.weights import save
 
         self.best_epoch = run.epoch + 1
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +293,7 @@ class KeepBest(_Monitored):
 
     def on_fit_end(self, run: FitRun) -> None:
         if self.best_epoch is not None and self.path.is_file():
-            from deephealth.eddl.training.checkpoint import load
+            from deephealth.eddl.training.weights import load
 
             load(run.net, self.path, "pt")
 

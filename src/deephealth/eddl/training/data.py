@@ -14,13 +14,10 @@ import numpy as np
 import torch
 
 from deephealth.eddl.tensor import Tensor
+from deephealth.errors import DataError
 
 if TYPE_CHECKING:
     from deephealth.eddl.model import Model
-
-
-class DataError(ValueError):
-    """Training data that does not fit the network (shapes, counts, types)."""
 
 
 def is_array(x: Any) -> bool:

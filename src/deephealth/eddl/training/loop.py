@@ -59,7 +59,7 @@ class FitRun:
         num_batches: Batches per epoch (None when a loader has no length).
         generator: The shuffling generator.
         callbacks: Active callbacks.
-        history: Epoch events so far (shared with `net.state["train"].history`).
+        history: Epoch events so far (shared with `net.train_state.history`).
         stop: Set to True to stop after the current epoch.
         start_epoch: First epoch to run (after a resume).
     """
@@ -243,7 +243,7 @@ def fit(
         drop_last: Skip the last incomplete batch of each epoch.
 
     Returns:
-        The run history: one event dict per epoch (also in `net.state["train"].history`).
+        The run history: one event dict per epoch (also in `net.train_state.history`).
 
     Raises:
         DataError: data that does not fit the network (names the layer, expected vs got).
@@ -272,9 +272,9 @@ def fit(
     except TypeError:
         run.num_batches = None
     if resume is not None and (Path(resume) / "checkpoint.pt").is_file():
-        from deephealth.eddl.training.checkpoint import load_checkpoint, restore_checkpoint
+        from deephealth.eddl.training.checkpoint import read_checkpoint, restore_checkpoint
 
-        restore_checkpoint(load_checkpoint(Path(resume) / "checkpoint.pt"), run)
+        restore_checkpoint(read_checkpoint(Path(resume) / "checkpoint.pt"), run)
     for cb in cbs:
         cb.on_fit_begin(run)
     batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -381,7 +381,7 @@ def evaluate(
 @torch.no_grad()
 def predict(net: Model, in_: Any, bs: int = -1) -> list[Tensor]:
     """The outputs of `net` for the inputs (inference mode), one Tensor per output layer."""
-    st = get_state(net) if net.state.get("train") is not None else None
+    st = net.train_state
     xs = [to_torch(a, f"input {i}") for i, a in enumerate(as_list(in_))]
     check_inputs(net, xs)
     n = check_counts(xs, [])

@@ -206,7 +206,7 @@ def loss_names() -> list[str]:
     return sorted([*LOSSES, *LOSS_ALIASES])
 
 
-def getLoss(name: str) -> Loss:  # noqa: N802 (pyeddl name)
+def getLoss(name: str) -> Loss:
     """The built-in loss called `name` (or an alias).
 
     Raises:

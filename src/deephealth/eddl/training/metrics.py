@@ -122,7 +122,7 @@ def metric_names() -> list[str]:
     return sorted([*METRICS, *METRIC_ALIASES])
 
 
-def getMetric(name: str) -> Metric:  # noqa: N802 (pyeddl name)
+def getMetric(name: str) -> Metric:
     """The built-in metric called `name` (or an alias).
 
     Raises:

@@ -85,7 +85,7 @@ def newloss(f: Callable[..., Layer], in_: Layer | Sequence[Layer], name: str) ->
     return NetLoss(f, in_, name)
 
 
-def compute_loss(L: Any) -> float:  # noqa: N803 (pyeddl name)
+def compute_loss(L: Any) -> float:
     """The value of a `newloss` loss on the last forward batch."""
     if not isinstance(L, NetLoss):
         raise TypeError(f"compute_loss takes a loss made by newloss, got {type(L).__name__}")
@@ -95,7 +95,7 @@ def compute_loss(L: Any) -> float:  # noqa: N803 (pyeddl name)
 compute_metric = compute_loss
 
 
-def optimize(L: Any) -> None:  # noqa: N803 (pyeddl name)
+def optimize(L: Any) -> None:
     """Back-propagate a `newloss` loss (then call `update(net)`)."""
     if not isinstance(L, NetLoss):
         raise TypeError(f"optimize takes a loss made by newloss, got {type(L).__name__}")

@@ -1,6 +1,6 @@
 """`TrainState`: what `build` attaches to a `Model` (optimizer, losses, metrics, devices, counters).
 
-It lives in `net.state["train"]`. Loss and metric sums accumulate on the device as tensors (no
+It lives in `net.train_state` (typed; None until `build`). Loss and metric sums accumulate on the device as tensors (no
 synchronization per step); `losses()`/`metrics()` divide them by the samples seen since the last
 `reset()`. `get_state(net)` fetches it with a clear error when `build` has not been called.
 """
@@ -19,13 +19,14 @@ from deephealth.eddl.training.losses import Loss
 from deephealth.eddl.training.metrics import Metric
 from deephealth.eddl.training.optimizers import OptimizerSpec
 from deephealth.eddl.training.strategy import Strategy
+from deephealth.errors import EddlError
 
 if TYPE_CHECKING:
     from deephealth.eddl.layers.base import Layer
     from deephealth.eddl.model import Model
 
 
-class NotBuiltError(RuntimeError):
+class NotBuiltError(EddlError, RuntimeError):
     """A training function was called on a network that `build` has not prepared."""
 
 
@@ -115,10 +116,12 @@ class TrainState:
             all_workers: Sum over every worker of a distributed run. Every worker must then make
                 the same call at the same point (epoch ends do); progress reads stay local.
         """
+        assert self.loss_sum is not None  # set by reset() in __post_init__
         return self._means(self.loss_sum, all_workers)
 
     def metrics_now(self, all_workers: bool = False) -> list[float]:
         """Mean metric per sample since the last reset (see `losses_now`)."""
+        assert self.metric_sum is not None
         return self._means(self.metric_sum, all_workers)
 
     def summary(self) -> dict[str, float]:
@@ -148,7 +151,7 @@ def get_state(net: Model) -> TrainState:
     Raises:
         NotBuiltError: naming the model, when `build` has not been called.
     """
-    state = getattr(net, "state", {}).get("train")
+    state = getattr(net, "train_state", None)
     if state is None:
         raise NotBuiltError(
             f"model '{getattr(net, 'name', net)}' is not built; call "

@@ -26,6 +26,7 @@ from deephealth.eddl.training.data import (
     to_torch,
 )
 from deephealth.eddl.training.state import TrainState, get_state
+from deephealth.errors import EddlError
 
 if TYPE_CHECKING:
     from deephealth.eddl.layers.base import Layer
@@ -35,7 +36,7 @@ TRMODE = 1
 TSMODE = 0
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(EddlError, FloatingPointError):
     """The training loss became NaN or infinite; training stops."""
 
 
@@ -288,7 +289,7 @@ def forward(net: Model, in_: Sequence[Any] | None = None, b: int | None = None) 
     return list(net.outputs)
 
 
-def getOutput(layer: Layer) -> Tensor:  # noqa: N802 (pyeddl name)
+def getOutput(layer: Layer) -> Tensor:
     """The value of an output layer after the last `forward`/`predict` (a Tensor)."""
     net = getattr(layer, "_last_model", None)
     if net is None:
@@ -329,7 +330,7 @@ def update(net: Model) -> None:
     st.optimizer.step()
 
 
-def zeroGrads(net: Model) -> None:  # noqa: N802 (pyeddl name)
+def zeroGrads(net: Model) -> None:
     """Set every gradient to zero."""
     st = get_state(net)
     if st.optimizer is not None:

@@ -3,18 +3,42 @@
 The default `LocalStrategy` trains in one process on one device. `DataParallelStrategy` splits each
 batch over several local GPUs (`CS_GPU([1, 1])`). The distributed wing supplies its own subclass
 (rank, world size, index sharding, gradient all-reduce); `fit` only calls these hooks, and runs its
-logging and checkpoint callbacks on the main rank only (`is_main`).
+logging and checkpoint callbacks on the main rank only (`is_main`). When `build` is given no
+strategy, it asks the hooks registered with `register_default_strategy` (the distributed package
+registers one when imported), so training never imports the distributed package.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 if TYPE_CHECKING:
+    from deephealth.eddl.computing import ComputingService
     from deephealth.eddl.training.state import TrainState
+
+StrategyHook = Callable[
+    ["ComputingService", torch.device, "Strategy | None"], "tuple[Strategy | None, torch.device]"
+]
+_DEFAULT_HOOKS: list[StrategyHook] = []
+
+
+def register_default_strategy(hook: StrategyHook) -> None:
+    """Let `hook(cs, device, strategy) -> (strategy, device)` choose the strategy `build` uses."""
+    if hook not in _DEFAULT_HOOKS:
+        _DEFAULT_HOOKS.append(hook)
+
+
+def default_strategy(
+    cs: ComputingService, device: torch.device, strategy: Strategy | None
+) -> tuple[Strategy | None, torch.device]:
+    """The strategy and device after every registered hook had its say (unchanged by default)."""
+    for hook in _DEFAULT_HOOKS:
+        strategy, device = hook(cs, device, strategy)
+    return strategy, device
 
 
 class Strategy:

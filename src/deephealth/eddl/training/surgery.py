@@ -23,22 +23,22 @@ if TYPE_CHECKING:
     from deephealth.eddl.model import Model
 
 
-def getLayer(net: Model, name: str) -> Layer:  # noqa: N802 (pyeddl name)
+def getLayer(net: Model, name: str) -> Layer:
     """The layer called `name` (KeyError listing the model's layers otherwise)."""
     return net.layer(name)
 
 
-def getOut(net: Model) -> list[Layer]:  # noqa: N802 (pyeddl name)
+def getOut(net: Model) -> list[Layer]:
     """The output layers of the model."""
     return list(net.outputs)
 
 
-def setName(net: Model, name: str) -> None:  # noqa: N802 (pyeddl name)
+def setName(net: Model, name: str) -> None:
     """Rename the model."""
     net.name = str(name)
 
 
-def removeLayer(net: Model, name: str) -> None:  # noqa: N802 (pyeddl name)
+def removeLayer(net: Model, name: str) -> None:
     """Remove an output layer in place; its parents become outputs (e.g. drop a classifier head).
 
     The model must be built again afterwards (its training state is dropped).
@@ -62,16 +62,16 @@ def removeLayer(net: Model, name: str) -> None:  # noqa: N802 (pyeddl name)
     net.outputs = outputs
     net.layers = topological_order(net.inputs, outputs)
     net.compile()
-    net.state.pop("train", None)
+    net.train_state = None
 
 
-def setTrainable(net: Model, name: str, val: bool) -> None:  # noqa: N802 (pyeddl name)
+def setTrainable(net: Model, name: str, val: bool) -> None:
     """Freeze (`val=False`) or unfreeze a layer's weights."""
     net.layer(name).trainable = bool(val)
     _apply_trainable(net)
 
 
-def initializeLayer(net: Model, name: str) -> None:  # noqa: N802 (pyeddl name)
+def initializeLayer(net: Model, name: str) -> None:
     """Re-initialize one layer's weights with its initializer."""
     initialize(net.layer(name))
 
@@ -118,7 +118,7 @@ def set_parameters(net: Model, params: Sequence[Sequence[Any]]) -> None:
                 dst.copy_(src_t.to(dst.dtype))
 
 
-def copyParam(src: Layer, dst: Layer, dev: Any = None) -> None:  # noqa: N802 (pyeddl name)
+def copyParam(src: Layer, dst: Layer, dev: Any = None) -> None:
     """Copy the weights of layer `src` into layer `dst` (same kind and shapes)."""
     a, b = _params(src), _params(dst)
     shapes_a, shapes_b = [list(t.shape) for t in a], [list(t.shape) for t in b]

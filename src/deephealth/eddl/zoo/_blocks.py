@@ -148,10 +148,9 @@ def check_args(input_shape: Sequence[int], num_classes: int, nd: tuple[int, ...]
 def finish(inp: Layer | Sequence[Layer], out: Layer, name: str, keep_inputs: bool = False) -> Model:
     """The model from `inp` to `out`, its layers renamed `<kind><n>` counting within the model.
 
-    Default layer names count across the whole process, so the same zoo model built twice would
-    get different names; canonical names make weights, checkpoints and ONNX files of a zoo model
-    interchangeable between processes and builds. With `keep_inputs` the input layers keep the
-    names they were given (multi-input models name them for their users).
+    Every layer gets its canonical name, given ones included, so weights, checkpoints and ONNX
+    files of a zoo model are interchangeable between processes and builds; with `keep_inputs` the
+    input layers keep the names they were given (multi-input models name them for their users).
     """
     model = Model([inp] if isinstance(inp, Layer) else list(inp), [out], name=name)
     counts: dict[str, int] = {}

@@ -17,7 +17,7 @@ from deephealth.eddl.zoo._blocks import (
 )
 
 
-def CNN3D(  # noqa: N802 (zoo name)
+def CNN3D(
     input_shape: Sequence[int] = (1, 32, 32, 32),
     num_classes: int = 2,
     filters: Sequence[int] = (16, 32, 64),

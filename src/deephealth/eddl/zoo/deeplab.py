@@ -27,7 +27,7 @@ def _aspp(x: Layer, filters: int, rates: Sequence[int]) -> Layer:
     return conv(eddl.Concat(branches, axis=0), filters, 1)
 
 
-def DeepLabV3Plus(  # noqa: N802 (zoo name)
+def DeepLabV3Plus(
     input_shape: Sequence[int] = (3, 256, 256),
     num_classes: int = 1,
     base_filters: int = 32,

@@ -34,7 +34,7 @@ def _dense_block(x: Layer, layers: int, growth: int, bn_size: int) -> Layer:
     return x
 
 
-def DenseNet(  # noqa: N802 (zoo name)
+def DenseNet(
     blocks: Sequence[int] = (6, 12, 24, 16),
     input_shape: Sequence[int] = (3, 224, 224),
     num_classes: int = 1000,
@@ -70,7 +70,7 @@ def DenseNet(  # noqa: N802 (zoo name)
     return classifier(global_pool_flat(x), inp, num_classes, top, "densenet", (), 0.0, activation)
 
 
-def DenseNet121(  # noqa: N802 (zoo name)
+def DenseNet121(
     input_shape: Sequence[int] = (3, 224, 224),
     num_classes: int = 1000,
     top: bool = False,

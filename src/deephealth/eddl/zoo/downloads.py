@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deephealth.errors import EddlError
+
 if TYPE_CHECKING:
     from deephealth.eddl.model import Model
 
@@ -41,7 +43,7 @@ _HEAD_KINDS = {"Dense", "Activation", "Dropout", "Flatten", "Reshape"}
 _POOL_KINDS = {"GlobalAveragePool2D", "GlobalMaxPool2D", "AveragePool2D", "MaxPool2D"}
 
 
-class DownloadError(RuntimeError):
+class DownloadError(EddlError, RuntimeError):
     """A model could not be fetched (and is not in the cache), or failed its checksum."""
 
 

@@ -9,7 +9,7 @@ from deephealth.eddl.model import Model
 from deephealth.eddl.zoo._blocks import augment, check_args, classifier, conv, max_pool
 
 
-def LeNet(  # noqa: N802 (zoo name)
+def LeNet(
     input_shape: Sequence[int] = (1, 28, 28),
     num_classes: int = 10,
     top: bool = False,

@@ -23,7 +23,7 @@ def _separable(x: Layer, filters: int, strides: int) -> Layer:
     return conv(x, filters, 1)  # pointwise
 
 
-def MobileNet(  # noqa: N802 (zoo name)
+def MobileNet(
     input_shape: Sequence[int] = (3, 224, 224),
     num_classes: int = 1000,
     alpha: float = 1.0,

@@ -45,7 +45,7 @@ def _block(x: Layer, filters: int, strides: int, bottleneck: bool) -> Layer:
     return eddl.ReLu(eddl.Add([y, shortcut]))
 
 
-def ResNet(  # noqa: N802 (zoo name)
+def ResNet(
     depth: int,
     input_shape: Sequence[int] = (3, 224, 224),
     num_classes: int = 1000,
@@ -82,7 +82,7 @@ def ResNet(  # noqa: N802 (zoo name)
     )
 
 
-def _variant(depth: int):  # noqa: ANN202
+def _variant(depth: int):
     def build(
         input_shape: Sequence[int] = (3, 224, 224),
         num_classes: int = 1000,

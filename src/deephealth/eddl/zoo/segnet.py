@@ -14,7 +14,7 @@ from deephealth.eddl.zoo.unet import check_divisible, default_activation
 STAGES = (2, 2, 3, 3, 3)  # convolutions per stage, filters base * (1, 2, 4, 8, 8)
 
 
-def SegNet(  # noqa: N802 (zoo name)
+def SegNet(
     input_shape: Sequence[int] = (3, 224, 224),
     num_classes: int = 1,
     base_filters: int = 64,

@@ -30,7 +30,7 @@ def check_divisible(shape: Sequence[int], factor: int, model: str) -> None:
         )
 
 
-def UNet(  # noqa: N802 (zoo name)
+def UNet(
     input_shape: Sequence[int] = (1, 256, 256),
     num_classes: int = 1,
     base_filters: int = 64,
@@ -81,7 +81,7 @@ def UNet(  # noqa: N802 (zoo name)
     return finish(inp, output(x, default_activation(num_classes, activation)), name)
 
 
-def UNet3D(  # noqa: N802 (zoo name)
+def UNet3D(
     input_shape: Sequence[int] = (1, 64, 64, 64),
     num_classes: int = 1,
     base_filters: int = 16,

@@ -12,7 +12,7 @@ from deephealth.eddl.zoo._blocks import augment, check_args, classifier, conv, m
 STAGES = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 
 
-def VGG(  # noqa: N802 (zoo name)
+def VGG(
     depth: int,
     input_shape: Sequence[int] = (3, 224, 224),
     num_classes: int = 1000,
@@ -52,7 +52,7 @@ def VGG(  # noqa: N802 (zoo name)
     )
 
 
-def _variant(depth: int, bn: bool):  # noqa: ANN202
+def _variant(depth: int, bn: bool):
     def build(
         input_shape: Sequence[int] = (3, 224, 224),
         num_classes: int = 1000,

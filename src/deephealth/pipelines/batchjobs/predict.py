@@ -22,7 +22,7 @@ from deephealth.pipelines.batchjobs.runner import RunStats, make_batches, run_ba
 
 
 @lru_cache(maxsize=4)
-def _session(model: str, threads: int):  # noqa: ANN202 (an InferenceSession)
+def _session(model: str, threads: int):
     from deephealth.serving import InferenceSession
 
     return InferenceSession(model, threads=threads)

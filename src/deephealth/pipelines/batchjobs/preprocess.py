@@ -25,7 +25,7 @@ from deephealth.pipelines.batchjobs.runner import RunStats, make_batches, run_ba
 
 
 @lru_cache(maxsize=8)
-def _operations(text: str):  # noqa: ANN202 (an ECVL Augmentation)
+def _operations(text: str):
     from deephealth.ecvl.augment import AugmentationFactory
 
     lines = [line for line in text.strip().splitlines() if line.strip()]

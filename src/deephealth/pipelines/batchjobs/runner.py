@@ -167,7 +167,7 @@ def _run_dask(
     out: str,
     workers: int,
     scheduler: str,
-):  # noqa: ANN202 (generator of (index, record))
+):
     try:
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed

@@ -31,7 +31,7 @@ KPI_LABELS = {
 }
 
 
-def _plt():  # noqa: ANN202
+def _plt():
     import matplotlib
 
     matplotlib.use("Agg", force=False)

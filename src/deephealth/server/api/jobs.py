@@ -285,7 +285,7 @@ async def job_stream(
             events = [event_dict(e) for e in events_after(s, job_id, since, 200)]
             return events, job.status, queue.queue_position(s, job)
 
-    async def gen():  # noqa: ANN202
+    async def gen():
         nonlocal last
         deadline = time.monotonic() + STREAM_MAX_S
         yield "retry: 2000\n\n"

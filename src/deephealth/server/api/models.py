@@ -45,7 +45,7 @@ def validate_onnx(path: Path) -> dict:
 
     try:
         proto = onnx.load(str(path), load_external_data=False)
-    except Exception as err:  # noqa: BLE001 - protobuf decode errors
+    except Exception as err:
         raise uploads.UploadRejected(f"not an ONNX model: {err}", 415) from None
     external = [
         t.name for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL
@@ -60,10 +60,10 @@ def validate_onnx(path: Path) -> dict:
 
     try:
         import_net_from_onnx_file(str(path))
-    except Exception as err:  # noqa: BLE001 - OnnxImportError and anything the importer raises
+    except Exception as err:
         raise uploads.UploadRejected(f"ONNX model cannot be imported: {err}", 422) from None
 
-    def _shape(v) -> list:  # noqa: ANN001
+    def _shape(v) -> list:
         return [d.dim_value or d.dim_param or None for d in v.type.tensor_type.shape.dim]
 
     inits = {t.name for t in proto.graph.initializer}

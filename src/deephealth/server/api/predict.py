@@ -73,7 +73,7 @@ def _kind(data: bytes) -> tuple[str, str]:
 async def predict(
     weights_id: int,
     request: Request,
-    format: str = "json",
+    format: str = "json",  # noqa: A002 (the query parameter's name)
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),

@@ -34,7 +34,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _heartbeat(sessions, job_id: int, done: threading.Event) -> None:  # noqa: ANN001
+def _heartbeat(sessions, job_id: int, done: threading.Event) -> None:
     """Refresh the job's heartbeat every `HEARTBEAT_S` while it runs (even between events)."""
     while not done.wait(HEARTBEAT_S):
         with sessions() as db:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     stopping = False
 
-    def _on_signal(_signum, _frame) -> None:  # noqa: ANN001
+    def _on_signal(_signum, _frame) -> None:
         nonlocal stopping
         stopping = True
 

@@ -14,13 +14,14 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
+from deephealth.errors import ServerError
 from deephealth.server.config import ServerConfig
 
 DISTRIBUTED_MODULE = "deephealth.pipelines.parallel"
 DISTRIBUTED_FUNCTION = "launch_training"
 
 
-class LauncherUnavailable(RuntimeError):
+class LauncherUnavailable(ServerError, RuntimeError):
     """The configured launcher cannot be used."""
 
 

@@ -124,7 +124,7 @@ def run_job(
             result = run_split_inference(sessions, job_id, run_dir, recorder, stop)
         result = _jsonable_result(dict(result or {}))
         error = ""
-    except Exception as err:  # noqa: BLE001 - any failure of the job is recorded, not raised
+    except Exception as err:
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         result, error = None, f"{type(err).__name__}: {err}"
     finally:

@@ -27,7 +27,7 @@ class WorkerPool:
 
     def _spawn(self) -> subprocess.Popen:
         env = {**os.environ, CONFIG_ENV: self.server.to_json()}
-        log = open(self.server.path("worker.log"), "ab")  # noqa: SIM115 - owned by the child
+        log = open(self.server.path("worker.log"), "ab")
         return subprocess.Popen(
             [sys.executable, "-m", "deephealth.server.jobs.worker"],
             env=env,

@@ -48,7 +48,7 @@ def serve_forever(server: ServerConfig, max_jobs: int | None = None) -> int:
     sessions = make_sessionmaker(engine)
     stopping = False
 
-    def _on_signal(signum, _frame) -> None:  # noqa: ANN001
+    def _on_signal(signum, _frame) -> None:
         nonlocal stopping
         stopping = True
 

@@ -1,7 +1,8 @@
-"""ONNX mappings, one module per layer family: exporters on the layer table, op importers.
+"""ONNX mappings, one module per layer family: exporters, weight readers, op importers.
 
-Importing this package attaches every `to_onnx` / `from_onnx` to `LAYER_TYPES` and fills
-`OP_IMPORTERS`; it first imports the layer constructors so every kind is registered.
+Importing this package fills the tables of `deephealth.eddl.onnx.registry` (`EXPORTERS`,
+`WEIGHT_READERS`, `OP_IMPORTERS`), then checks them against the layer table: a layer kind without
+exporter fails here, at import, not at the first export of a network that uses it.
 """
 
 import deephealth.eddl._layers_api  # noqa: F401 (registers the layer kinds)
@@ -17,3 +18,6 @@ from deephealth.eddl.onnx.mapping import (  # noqa: F401
     resize,
     shape,
 )
+from deephealth.eddl.onnx.registry import check_complete
+
+check_complete()
