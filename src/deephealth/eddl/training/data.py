@@ -78,8 +78,7 @@ def check_targets(net: Model, ys: Sequence[torch.Tensor]) -> None:
             f"model '{net.name}' has {len(net.outputs)} output(s) "
             f"{[l.name for l in net.outputs]} but {len(ys)} target array(s) were given"
         )
-    state = net.state.get("train")
-    losses = list(state.losses) if state is not None else []
+    losses = list(net.train_state.losses) if net.train_state is not None else []
     for i, (layer, y) in enumerate(zip(net.outputs, ys)):
         want = tuple(layer.output_shape)
         if i < len(losses):
