@@ -76,13 +76,26 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(path: str | os.PathLike, run: FitRun) -> None:
-    """Write the run's state after epoch `run.epoch` (atomically)."""
+def save_checkpoint(path: str | os.PathLike, run: FitRun, batch: int | None = None) -> None:
+    """Write the run's state after epoch `run.epoch` (atomically), or within it after `batch`
+    batches: then the epoch's running loss/metric sums and the loader's state (its sampler
+    position, when the loader has `state_dict`) are kept too, so the run resumes mid-epoch."""
     st = run.state
+    loader = run.loader.state_dict() if hasattr(run.loader, "state_dict") else None
     data = {
         "format": FORMAT,
         "version": 1,
-        "epoch": run.epoch + 1,
+        "epoch": run.epoch if batch else run.epoch + 1,
+        "batch": int(batch or 0),
+        "accumulators": {
+            "loss_sum": st.loss_sum.detach().cpu(),
+            "metric_sum": st.metric_sum.detach().cpu(),
+            "seen": st.seen,
+            "batches": st.batches,
+        }
+        if batch
+        else None,
+        "loader": loader,
         "layers": _fingerprint(run.net),
         "model": run.net.graph.state_dict(),
         "optimizer": st.optimizer.state_dict() if st.optimizer is not None else None,
@@ -126,6 +139,9 @@ def restore_checkpoint(data: dict[str, Any], run: FitRun) -> None:
         for cb, state in zip(run.callbacks, data["callbacks"]):
             cb.load_state_dict(state)
     run.start_epoch = int(data["epoch"])
+    run.start_batch = int(data.get("batch", 0))
+    if run.start_batch:
+        run.extra["accumulators"] = data["accumulators"]
 
 
 # -- pyeddl's save / load of weights --------------------------------------------------------------
