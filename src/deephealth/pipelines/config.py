@@ -171,6 +171,14 @@ PARALLEL_FIELDS: dict[str, Field] = {
     "sync_batchnorm": Field(False, lambda v: None if isinstance(v, bool) else f"must be true or false, got {v!r}", "Batch-norm statistics over the global batch."),
     "compression": Field(None, _optional(_one_of(("bf16", "fp16"))), "Send gradients as 16-bit floats (half the bytes; for slow networks and CPU nodes)."),
 }  # fmt: skip
+LOADER_FIELDS: dict[str, Field] = {
+    "workers": Field(0, lambda v: None if _is_int(v) and v >= 0 else f"must be an integer >= 0, got {v!r}", "Loader threads (0: auto, half the cores up to 4); onnxruntime gets the other cores."),
+    "queue": Field(2, _pos_int, "Batches each worker may load ahead (the bound on memory)."),
+    "cache": Field(None, _optional(_text), "Folder for the on-disk cache of the deterministic preprocessing (keyed by its text; relative to the config file)."),
+}  # fmt: skip
+CHECKPOINT_FIELDS: dict[str, Field] = {
+    "every_batches": Field(None, _optional(_pos_int), "Also checkpoint every this many batches within an epoch (weights, optimizer, random state and the sampler's position), so a killed run resumes mid-epoch."),
+}  # fmt: skip
 EARLY_FIELDS: dict[str, Field] = {
     "patience": Field(
         None, _optional(_pos_int), "Stop after this many epochs without improvement."
@@ -199,6 +207,8 @@ SCHEMA: dict[str, Field | dict[str, Field]] = {
     "early_stopping": EARLY_FIELDS,
     "parallel": PARALLEL_FIELDS,
     "export": EXPORT_FIELDS,
+    "loader": LOADER_FIELDS,
+    "checkpoint": CHECKPOINT_FIELDS,
 }  # fmt: skip
 
 
@@ -320,6 +330,9 @@ def load_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
             raise ConfigError([("config", f"must be a YAML mapping, got {data!r}")], name)
     cfg = validate_config(data, name)
     if base is not None:
+        cache = cfg["loader"].get("cache")
+        if cache and not Path(cache).is_absolute():
+            cfg["loader"]["cache"] = str(base / cache)
         for key in ("dataset", "model"):
             val = cfg.get(key)
             if isinstance(val, str) and (key == "dataset" or val.endswith(".onnx")):

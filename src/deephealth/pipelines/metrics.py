@@ -126,6 +126,26 @@ def classification_metrics(
     if scores is None and np.asarray(y_pred).ndim == 2:
         scores = y_pred
     cm = confusion_matrix(y_true, y_pred, num_classes)
+    auc = None
+    if scores is not None:
+        try:
+            auc = roc_auc(y_true, scores)
+        except MetricError:
+            auc = None
+    out = confusion_summary(cm, class_names)
+    out["roc_auc"] = auc
+    return {k: out[k] for k in (*HEADLINE, "balanced_accuracy", "roc_auc", "confusion_matrix",
+                               "per_class")}  # fmt: skip
+
+
+HEADLINE = ("accuracy", "error_rate", "sensitivity", "specificity", "precision", "f1")
+
+
+def confusion_summary(cm: Any, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The metrics that follow from a confusion matrix alone (accumulated batch by batch when a
+    split is streamed): headline rates as `classification_metrics`, balanced accuracy, the matrix
+    and the per-class rates."""
+    cm = np.asarray(cm)
     k = cm.shape[0]
     rates = per_class_rates(cm)
     total = cm.sum()
@@ -136,12 +156,6 @@ def classification_metrics(
         head = {
             n: float(rates[n].mean()) for n in ("sensitivity", "specificity", "precision", "f1")
         }
-    auc = None
-    if scores is not None:
-        try:
-            auc = roc_auc(y_true, scores)
-        except MetricError:
-            auc = None
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     per_class = {
         names[i] if i < len(names) else str(i): {
@@ -155,7 +169,6 @@ def classification_metrics(
         "error_rate": 1.0 - acc,
         **head,
         "balanced_accuracy": float(rates["sensitivity"].mean()),
-        "roc_auc": auc,
         "confusion_matrix": cm.tolist(),
         "per_class": per_class,
     }

@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from deephealth.distenv import detect
+from deephealth.eddl.training.callbacks import Callback, metric_mode
 from deephealth.errors import PipelineError
 from deephealth.pipelines.config import load_config
-from deephealth.pipelines.data import DataError, load_dataset
+from deephealth.pipelines.data import DataError
 from deephealth.pipelines.report import build_kpis, write_html, write_report
 from deephealth.pipelines.report.kpi import machine
+from deephealth.pipelines.stream import StreamingDataset, TrainBatches
 from deephealth.pipelines.tasks import TASKS, Task
 
 EventFn = Callable[[dict[str, Any]], None]
@@ -69,11 +72,25 @@ def _json_default(v: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- pieces
-def make_task(cfg: dict[str, Any]) -> tuple[Task, float]:
-    """Load and pre-process the dataset and wrap it in the config's task. Returns (task, seconds)."""
+def open_dataset(
+    cfg: dict[str, Any], splits: tuple[str, ...] = ("training", "validation", "test"),
+    target_scale: float | None = None, num_labels: int | None = None,
+) -> StreamingDataset:  # fmt: skip
+    """Open the config's dataset for streaming (metadata only; samples are read per batch)."""
+    return StreamingDataset(cfg["dataset"], cfg, splits, target_scale, num_labels)
+
+
+def make_task(
+    cfg: dict[str, Any], splits: tuple[str, ...] = ("training", "validation", "test"),
+    target_scale: float | None = None, num_labels: int | None = None,
+) -> tuple[Task, float]:  # fmt: skip
+    """Open the dataset and wrap it in the config's task (with its streamed scans, if any).
+
+    Returns:
+        (task, seconds of this pre-processing step).
+    """
     t = time.perf_counter()
-    size = cfg["input_size"]
-    data = load_dataset(cfg["dataset"], cfg["task"], size, cfg["normalize"])
+    data = open_dataset(cfg, splits, target_scale, num_labels)
     return TASKS[cfg["task"]](cfg, data), time.perf_counter() - t
 
 
@@ -153,135 +170,127 @@ def torch_forward(net: Any) -> Callable[[np.ndarray], np.ndarray]:
     return forward
 
 
-def onnx_forward(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+def ort_threads(loader_workers: int) -> int:
+    """onnxruntime intra-op threads next to `loader_workers` loader threads: the cores left."""
+    return max(1, (os.cpu_count() or 1) - loader_workers)
+
+
+def onnx_forward(
+    path: str | Path, threads: int | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
     """Batch → output array with the exported model in onnxruntime (deephealth.serving)."""
     from deephealth.serving import InferenceSession
 
-    session = InferenceSession(path)
+    session = InferenceSession(path, threads=threads)
     return lambda x: np.asarray(session.run(np.ascontiguousarray(x, dtype=np.float32)))
-
-
-class EpochBatches:
-    """The re-iterable loader `eddl.fit` reads: one epoch of the task's batches, seeded per epoch
-    so that a resumed run draws the same batches as an uninterrupted one."""
-
-    def __init__(self, task: Task, batch_size: int, seed: int) -> None:
-        self.task, self.batch_size, self.seed = task, batch_size, seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return self.task.num_batches(self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        env = detect()
-        if not env.is_distributed:
-            return self.task.batches(rng, self.batch_size)
-        return _rank_share(self.task.batches(rng, self.batch_size), env.rank, env.world_size)
-
-
-def _rank_share(
-    batches: Iterator[tuple[np.ndarray, np.ndarray]], rank: int, world: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """This rank's contiguous share of every batch (every rank draws the same batches)."""
-    for x, y in batches:
-        if len(x) < world:  # too small to give every rank a sample: skipped by all ranks alike
-            continue
-        lo, hi = (len(x) * rank) // world, (len(x) * (rank + 1)) // world
-        yield x[lo:hi], y[lo:hi]
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _is_better(value: float, best: float | None, monitor: str) -> bool:
-    if value is None or not np.isfinite(value):
-        return False
-    if best is None:
-        return True
-    lower_better = monitor in ("loss", "mse", "mae", "error_rate", "hausdorff95")
-    return value < best if lower_better else value > best
-
-
-def _pipeline_callback_class():
+def _callbacks(net: Any, task: Task, cfg: dict[str, Any], run_dir: Path, log: EventLog,
+               loader: TrainBatches, should_stop: Callable[[], bool] | None) -> list[Any]:  # fmt: skip
+    """EDDL's own callbacks for a pipeline run: validation with the task's metrics (into the
+    epoch event), `KeepBest` and `EarlyStopping` on `monitor`, and the pipeline's events."""
     import deephealth.eddl as eddl
 
-    class PipelineCallback(eddl.Callback):
-        """Validates with the task's metrics each epoch, keeps the best weights, emits events,
-        polls `should_stop`, and applies early stopping."""
+    monitor = cfg["monitor"]
+    key = "loss" if monitor == "loss" else f"val_{monitor}"
+    mode = metric_mode(monitor)
+    validation = TaskValidation(net, task, cfg)
+    keep = eddl.KeepBest(run_dir / "best.pt", monitor=key, mode=mode)
+    cbs: list[Any] = [validation, keep]
+    patience = cfg["early_stopping"]["patience"]
+    if patience:
+        cbs.append(eddl.EarlyStopping(key, patience=patience, mode=mode))
+    cbs.append(PipelineEvents(task, cfg, log, loader, should_stop, keep, validation))
+    every = cfg["checkpoint"]["every_batches"]
+    cbs.append(eddl.ModelCheckpoint(run_dir / "checkpoint", every_batches=every))
+    return cbs
 
-        def __init__(self, net, task, cfg, run_dir, log, loader, should_stop) -> None:
-            self.net, self.task, self.cfg, self.run_dir = net, task, cfg, run_dir
-            self.log, self.loader, self.should_stop = log, loader, should_stop
-            self.best: float | None = None
-            self.best_epoch: int | None = None
-            self.bad_epochs = 0
-            self.history: list[dict[str, Any]] = []
-            self.train_s = 0.0
-            self.restored_train_s = 0.0  # training time of earlier sessions (resume)
-            self._t = 0.0
-            self._last_batch_event = 0.0
 
-        def on_epoch_begin(self, run) -> None:
-            self.loader.epoch = run.epoch
-            self._t = time.perf_counter()
+class TaskValidation(Callback):
+    """After each epoch: score the validation split (training when there is none) with the task's
+    own metrics, streamed, and put the numbers in the epoch event's `val_metrics`."""
 
-        def on_batch_end(self, run, batch: int) -> None:
-            now = time.perf_counter()
-            if now - self._last_batch_event > 0.2 or batch + 1 == run.num_batches:
-                self._last_batch_event = now
-                self.log(
-                    "batch", epoch=run.epoch + 1, batch=batch + 1, num_batches=run.num_batches,
-                    loss=float(sum(eddl.get_losses(self.net))),
-                    metrics=dict(zip([self.task.eddl_metric()], eddl.get_metrics(self.net))),
-                )  # fmt: skip
-            if self.should_stop is not None and self.should_stop():
-                self.train_s += time.perf_counter() - self._t
-                raise _Stopped
+    def __init__(self, net: Any, task: Task, cfg: dict[str, Any]) -> None:
+        self.net, self.task, self.cfg = net, task, cfg
+        self.seconds = 0.0
 
-        def on_epoch_end(self, run, event: dict[str, Any]) -> None:
-            t_val = time.perf_counter()
-            val_split = "validation" if len(self.task.split("validation")) else "training"
-            outputs = self.task.predict(val_split, torch_forward(self.net), self.cfg["batch_size"])
-            scores = self.task.score(val_split, outputs)
-            monitor = self.cfg["monitor"]
-            value = event.get("loss") if monitor == "loss" else scores.get(monitor)
-            improved = _is_better(value, self.best, monitor)
-            if improved:
-                self.best, self.best_epoch, self.bad_epochs = value, run.epoch + 1, 0
-                if self.log.enabled:  # rank 0 only in a distributed run
-                    eddl.save(self.net, str(self.run_dir / "best.pt"), "pt")
-            else:
-                self.bad_epochs += 1
-            shown = {*self.cfg["metrics"], monitor}
-            val_metrics = {k: v for k, v in scores.items() if k in shown and _is_number(v)}
-            record = {
-                "epoch": run.epoch + 1, "epochs": run.epochs, "loss": event.get("loss"),
-                "metrics": event.get("metrics", {}), "val_metrics": val_metrics,
-                "time_s": event.get("time_s"), "val_time_s": time.perf_counter() - t_val,
-                "best": improved,
-            }  # fmt: skip
-            self.history.append(record)
+    def on_epoch_end(self, run: Any, event: dict[str, Any]) -> None:
+        t = time.perf_counter()
+        split = "validation" if self.task.data.split_size("validation") else "training"
+        scores = self.task.evaluate(split, torch_forward(self.net), self.cfg["batch_size"])
+        event["val_metrics"] = {k: v for k, v in scores.items() if _is_number(v)}
+        self.seconds = time.perf_counter() - t
+
+
+class PipelineEvents(Callback):
+    """The pipeline's events (`batch`, `epoch`, `status`) and history; polls `should_stop`."""
+
+    def __init__(self, task: Task, cfg: dict[str, Any], log: EventLog, loader: TrainBatches,
+                 should_stop: Callable[[], bool] | None, keep: Any, validation: TaskValidation,
+                 ) -> None:  # fmt: skip
+        self.task, self.cfg, self.log, self.loader = task, cfg, log, loader
+        self.should_stop, self.keep, self.validation = should_stop, keep, validation
+        self.history: list[dict[str, Any]] = []
+        self.train_s = 0.0
+        self.restored_train_s = 0.0  # training time of earlier sessions (resume)
+        self._t = 0.0
+        self._in_epoch = False
+        self._last_batch_event = 0.0
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights are kept (None before one finished)."""
+        return self.keep.best_epoch
+
+    def on_epoch_begin(self, run: Any) -> None:
+        self.loader.epoch = run.epoch
+        self._t = time.perf_counter()
+        self._in_epoch = True
+
+    def on_batch_end(self, run: Any, batch: int) -> None:
+        import deephealth.eddl as eddl
+
+        now = time.perf_counter()
+        if now - self._last_batch_event > 0.2 or batch + 1 == run.num_batches:
+            self._last_batch_event = now
+            self.log(
+                "batch", epoch=run.epoch + 1, batch=batch + 1, num_batches=run.num_batches,
+                loss=float(sum(eddl.get_losses(run.net))),
+                metrics=dict(zip([self.task.eddl_metric()], eddl.get_metrics(run.net))),
+            )  # fmt: skip
+        if self.should_stop is not None and self.should_stop():
             self.train_s += time.perf_counter() - self._t
-            self.log("epoch", **record)
-            patience = self.cfg["early_stopping"]["patience"]
-            if patience and self.bad_epochs >= patience:
-                run.stop = True
-                self.log("status", status="early_stopping", epoch=run.epoch + 1)
+            raise _Stopped
 
-        def state_dict(self) -> dict[str, Any]:
-            return {
-                "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
-                "history": self.history, "train_s": self.train_s,
-            }  # fmt: skip
+    def on_epoch_end(self, run: Any, event: dict[str, Any]) -> None:
+        monitor = self.cfg["monitor"]
+        shown = {*self.cfg["metrics"], monitor}
+        val = event.get("val_metrics", {})
+        record = {
+            "epoch": run.epoch + 1, "epochs": run.epochs, "loss": event.get("loss"),
+            "metrics": event.get("metrics", {}),
+            "val_metrics": {k: v for k, v in val.items() if k in shown},
+            "time_s": event.get("time_s"), "val_time_s": self.validation.seconds,
+            "best": self.keep.best_epoch == run.epoch + 1,
+        }  # fmt: skip
+        self.history.append(record)
+        self.train_s += time.perf_counter() - self._t
+        self._in_epoch = False
+        self.log("epoch", **record)
+        if run.stop:
+            self.log("status", status="early_stopping", epoch=run.epoch + 1)
 
-        def load_state_dict(self, state: dict[str, Any]) -> None:
-            self.best, self.best_epoch = state["best"], state["best_epoch"]
-            self.bad_epochs, self.history = state["bad_epochs"], list(state["history"])
-            self.train_s = self.restored_train_s = float(state["train_s"])
+    def state_dict(self) -> dict[str, Any]:
+        partial = time.perf_counter() - self._t if self._in_epoch else 0.0  # mid-epoch checkpoint
+        return {"history": self.history, "train_s": self.train_s + partial}
 
-    return PipelineCallback
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = list(state["history"])
+        self.train_s = self.restored_train_s = float(state["train_s"])
 
 
 def check_onnx(net: Any, path: Path, x: np.ndarray, tolerance: float) -> dict[str, Any]:
@@ -295,18 +304,6 @@ def check_onnx(net: Any, path: Path, x: np.ndarray, tolerance: float) -> dict[st
         "tolerance": tolerance,
         "samples": int(x.shape[0]),
     }
-
-
-def _check_batch(task: Task, n: int = 4) -> np.ndarray:
-    split = task.split("validation") if len(task.split("validation")) else task.split("training")
-    images = split.images[:n]
-    if getattr(task, "patch", None):  # patch models take patch-sized inputs
-        size = task.patch
-        images = [im[(slice(None), *[slice(0, s) for s in size])] for im in images]
-        images = [im for im in images if im.shape[1:] == tuple(size)] or [
-            np.zeros([task.data.channels, *size], np.float32)
-        ]
-    return np.stack(images).astype(np.float32)
 
 
 def _save_preprocessing(path: Path, task: Task) -> None:
@@ -362,8 +359,8 @@ def train(
     log("status", status="pre-processing", resume=resume)
     eddl.set_seed(cfg["seed"])
     task, pre_s = make_task(cfg)
-    log("status", status="building", pre_processing_s=pre_s, samples={
-        k: len(v) for k, v in task.data.splits.items()})  # fmt: skip
+    samples = {k: task.data.split_size(k) for k in task.data.splits}
+    log("status", status="building", pre_processing_s=pre_s, samples=samples)
     net, imported = make_model(cfg, task)
     loss = cfg["loss"] or task.default_loss()
     try:
@@ -374,13 +371,14 @@ def train(
         )  # fmt: skip
     except ValueError as err:
         raise PipelineError(f"build: {err}") from None
-    loader = EpochBatches(task, cfg["batch_size"], cfg["seed"])
-    callback = _pipeline_callback_class()(net, task, cfg, run_dir, log, loader, should_stop)
+    loader = TrainBatches(task, cfg["batch_size"], cfg["seed"])
+    callbacks = _callbacks(net, task, cfg, run_dir, log, loader, should_stop)
+    callback = callbacks[-2]
     status = "completed"
     log("status", status="training", epochs=cfg["epochs"], num_batches=len(loader))
     try:
         eddl.fit(
-            net, loader, epochs=cfg["epochs"], callbacks=[callback], resume=str(ckpt_dir),
+            net, loader, epochs=cfg["epochs"], callbacks=callbacks, resume=str(ckpt_dir),
             seed=cfg["seed"], verbose=0,
         )  # fmt: skip
     except _Stopped:
@@ -408,7 +406,7 @@ def train(
         "kpis": kpis, "classes": task.data.classes, "test_metrics": production["metrics"],
         "validation_metrics": production["validation_metrics"], "history": callback.history,
         "onnx": production["onnx_info"], "times": times, "config": cfg, "machine": machine(),
-        "samples": {k: len(v) for k, v in task.data.splits.items()},
+        "samples": samples,
         "parallel": parallel,
         "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels},
     }  # fmt: skip
@@ -467,20 +465,22 @@ def _export_and_evaluate(
     except Exception as err:
         raise PipelineError(f"ONNX export of {net.name}: {err}") from None
     _save_preprocessing(onnx_path, task)
-    check = check_onnx(net, onnx_path, _check_batch(task), cfg["export"]["tolerance"])
+    check = check_onnx(net, onnx_path, task.check_batch(), cfg["export"]["tolerance"])
     if check["passed"]:
         # wall time of this session + training time of earlier sessions (resume)
         out["production_s"] = time.perf_counter() - t0 + callback.restored_train_s
     log("export", onnx=str(onnx_path), check=check)
-    forward = onnx_forward(onnx_path)
+    forward = onnx_forward(onnx_path, ort_threads(task.data.workers))
     log("status", status="evaluating")
-    eval_split = "test" if len(task.split("test")) else "validation"
-    outputs = task.predict(eval_split, forward, cfg["batch_size"])
-    out["metrics"] = {**task.score(eval_split, outputs), "split": eval_split}
-    out["overlays"] = task.overlays(eval_split, outputs)
-    if len(task.split("validation")):
-        v_out = task.predict("validation", forward, cfg["batch_size"])
-        out["validation_metrics"] = task.score("validation", v_out)
+    data = task.data
+    eval_split = "test" if data.split_size("test") else "validation"
+    if not data.split_size(eval_split):
+        eval_split = "training"
+    scores, overlays = task.evaluate_with_overlays(eval_split, forward, cfg["batch_size"])
+    out["metrics"] = {**scores, "split": eval_split}
+    out["overlays"] = overlays
+    if data.split_size("validation"):
+        out["validation_metrics"] = task.evaluate("validation", forward, cfg["batch_size"])
     out.update(onnx=str(onnx_path), onnx_info={"path": str(onnx_path), "check": check})
     return out
 
@@ -516,16 +516,15 @@ def evaluate(
         raise RunNotFoundError(f"{run_dir} has no exported model (model.onnx)")
     if dataset is not None:
         cfg["dataset"] = str(dataset)
-    scale = json.loads((run_dir / "report.json").read_text())["data"]["target_scale"]
+    info = json.loads((run_dir / "report.json").read_text())["data"]
     try:
-        data = load_dataset(
-            cfg["dataset"], cfg["task"], cfg["input_size"], cfg["normalize"], (split,), scale
-        )
+        task, _ = make_task(cfg, (split,), info["target_scale"], info.get("num_labels") or None)
+        if not task.data.split_size(split):
+            raise DataError(f"dataset {cfg['dataset']} has no samples in split {split!r}")
+        forward = onnx_forward(onnx_path, ort_threads(task.data.workers))
+        scores = task.evaluate(split, forward, cfg["batch_size"])
     except DataError as err:
         raise PipelineError(f"evaluate {run_dir}: {err}") from None
-    task = TASKS[cfg["task"]](cfg, data)
-    outputs = task.predict(split, onnx_forward(onnx_path), cfg["batch_size"])
-    scores = task.score(split, outputs)
     (run_dir / f"evaluation_{split}.json").write_text(json.dumps(scores, default=_json_default))
     return scores
 

@@ -28,7 +28,7 @@ def _image_size(path: str) -> tuple[int, int]:
 
         with PILImage.open(path) as im:
             return int(im.size[0]), int(im.size[1])
-    except Exception:  # noqa: BLE001 (any format PIL cannot read: decode it with ECVL)
+    except Exception:
         from deephealth.ecvl.io import ImRead
 
         img = ImRead(path)

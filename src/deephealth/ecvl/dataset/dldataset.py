@@ -103,6 +103,9 @@ class DLDataset(Dataset):
         sampler: ``"balanced"`` for class-balanced training epochs, or a callable
             ``(indices, dataset, rng) -> order``.
         patch_sampler: A :class:`PatchSampler` applied before the augmentations.
+        transform: A deterministic ``(x, gt) -> (x, gt)`` function on canonical arrays, applied
+            after the (cached) preprocessing and before the patch sampler and the random
+            augmentations (e.g. per-image normalisation that must see the whole image).
         remote_cache: Folder for downloaded http(s) images.
         rank: This process's rank in a distributed job (default: from the launcher's
             environment, see ``deephealth.distenv``).
@@ -134,8 +137,10 @@ class DLDataset(Dataset):
         remote_cache: str | os.PathLike | None = None,
         rank: int | None = None,
         world_size: int | None = None,
+        transform: Callable[..., tuple[np.ndarray, np.ndarray | None]] | None = None,
     ) -> None:
         super().__init__(filename, verify)
+        self.transform_ = transform
         env = detect()
         self.rank_ = env.rank if rank is None else int(rank)
         self.world_size_ = env.world_size if world_size is None else int(world_size)
@@ -203,7 +208,7 @@ class DLDataset(Dataset):
         self._caches: list[PreprocessCache | None] = []
         for i, s in enumerate(self.split_):
             aug = self.augs_.get(i, s.split_name_)
-            prefix, rest = split_deterministic(aug) if self.cache_dir_ else (None, aug)
+            prefix, rest = split_deterministic(aug)
             self._prefix.append(prefix)
             self._rest.append(rest)
             cache = None
@@ -288,6 +293,27 @@ class DLDataset(Dataset):
             x, gt = prefix.apply_arrays(x, gt, keyed_rng(self.seed_, 0, index))
         return x, gt
 
+    def _preprocessed(self, split: int, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        cache = self._caches[split]
+        if cache is not None:
+            x, gt = cache.get(index, lambda: self._read(split, index))
+        else:
+            x, gt = self._read(split, index)
+        if self.transform_ is not None:
+            x, gt = self.transform_(x, gt)
+        return x, gt
+
+    def _labelled(self, index: int, x: np.ndarray, gt: np.ndarray | None) -> tuple[Any, Any]:
+        s = self.samples_[index]
+        if s.label_ is not None:
+            y = np.zeros(len(self.classes_), np.float32)
+            y[s.label_] = 1.0
+        elif gt is not None:
+            y = np.moveaxis(gt, -1, 0)
+        else:
+            y = None
+        return np.moveaxis(x, -1, 0), y
+
     def load_sample(self, job: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray | None]:
         """Load, augment and label one sample: ``job = (split, epoch, sample index)``.
 
@@ -300,11 +326,7 @@ class DLDataset(Dataset):
         split, epoch, index = job
         s = self.samples_[index]
         try:
-            cache = self._caches[split]
-            if cache is not None:
-                x, gt = cache.get(index, lambda: self._read(split, index))
-            else:
-                x, gt = self._read(split, index)
+            x, gt = self._preprocessed(split, index)
             rng = keyed_rng(self.seed_, 2, split, epoch, index)
             if self.patch_sampler_ is not None:
                 x, gt = self.patch_sampler_(x, gt, rng)
@@ -317,14 +339,23 @@ class DLDataset(Dataset):
             raise
         except Exception as e:
             raise SampleLoadError(index, s.location_, f"{type(e).__name__}: {e}") from e
-        if s.label_ is not None:
-            y = np.zeros(len(self.classes_), np.float32)
-            y[s.label_] = 1.0
-        elif gt is not None:
-            y = np.moveaxis(gt, -1, 0)
-        else:
-            y = None
-        return np.moveaxis(x, -1, 0), y
+        return self._labelled(index, x, gt)
+
+    def LoadPreprocessed(self, job: tuple[int, int, int]) -> tuple[Any, Any]:
+        """As :meth:`load_sample` with only the deterministic part: decode, the split's leading
+        deterministic augmentations (cached when a cache folder is set) and ``transform``; no
+        patch sampling, no random augmentation (for evaluation and prediction)."""
+        split, _, index = job
+        try:
+            x, gt = self._preprocessed(split, index)
+        except SampleLoadError as e:
+            if e.index < 0:
+                raise SampleLoadError(index, self.samples_[index].location_, e.cause) from e
+            raise
+        except Exception as e:
+            loc = self.samples_[index].location_
+            raise SampleLoadError(index, loc, f"{type(e).__name__}: {e}") from e
+        return self._labelled(index, x, gt)
 
     def _describe(self, job: tuple[int, int, int]) -> tuple[int, Any]:
         return job[2], self.samples_[job[2]].location_

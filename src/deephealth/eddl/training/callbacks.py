@@ -154,7 +154,9 @@ class TextLogger(_FileLogger):
 
 
 class ModelCheckpoint(Callback):
-    """Write `checkpoint.pt` (weights, optimizer, RNG and callback states) every `every` epochs.
+    """Write `checkpoint.pt` (weights, optimizer, RNG and callback states) every `every` epochs,
+    and also every `every_batches` batches within an epoch when set (with the epoch's running
+    sums and the loader's `state_dict()`, so a killed run resumes mid-epoch).
 
     `fit(..., resume=directory)` continues from it; the write is atomic (temp file + rename), so a
     run killed at any moment leaves the previous complete checkpoint.
@@ -162,11 +164,24 @@ class ModelCheckpoint(Callback):
 
     main_only = True
 
-    def __init__(self, directory: str | os.PathLike, every: int = 1) -> None:
+    def __init__(
+        self, directory: str | os.PathLike, every: int = 1, every_batches: int | None = None
+    ) -> None:
         if every < 1:
             raise ValueError(f"ModelCheckpoint needs every >= 1, got {every}")
+        if every_batches is not None and every_batches < 1:
+            raise ValueError(f"ModelCheckpoint needs every_batches >= 1, got {every_batches}")
         self.directory = Path(directory)
         self.every = every
+        self.every_batches = every_batches
+
+    def on_batch_end(self, run: FitRun, batch: int) -> None:
+        done = batch + 1
+        if not self.every_batches or done % self.every_batches or done == run.num_batches:
+            return
+        from deephealth.eddl.training.checkpoint import save_checkpoint
+
+        save_checkpoint(self.path, run, batch=done)
 
     @property
     def path(self) -> Path:
@@ -181,10 +196,43 @@ class ModelCheckpoint(Callback):
             save_checkpoint(self.path, run)
 
 
-def _mode_for(monitor: str) -> str:
-    name = monitor.removeprefix("val_")
-    higher = ("acc", "accuracy", "dice", "iou", "jaccard")
-    return "max" if any(h in name for h in higher) else "min"
+#: The one rule for which direction of a metric is better (EDDL callbacks and the pipelines).
+HIGHER_IS_BETTER = (
+    "accuracy", "acc", "categorical_accuracy", "binary_accuracy", "balanced_accuracy", "auc",
+    "roc_auc", "dice", "iou", "miou", "jaccard", "sensitivity", "specificity", "precision",
+    "recall", "f1", "psnr", "ssim", "volume_similarity", "c_index", "bleu", "rouge", "map",
+)  # fmt: skip
+LOWER_IS_BETTER = (
+    "loss", "mse", "mae", "rmse", "error_rate", "error", "mean_squared_error",
+    "mean_absolute_error", "mean_relative_error", "hausdorff95", "hausdorff",
+    "cross_entropy", "categorical_cross_entropy", "binary_cross_entropy",
+    "soft_cross_entropy", "softmax_cross_entropy", "brier",
+)  # fmt: skip
+
+
+def metric_mode(monitor: str, mode: str = "auto") -> str:
+    """ "max" or "min": which direction of `monitor` is better.
+
+    Args:
+        monitor: A metric or loss name, optionally prefixed "val_" (as in the epoch events).
+        mode: "min" or "max" to decide explicitly; "auto" looks the name up.
+
+    Raises:
+        ValueError: for an unknown mode, or with "auto" a metric the rule does not know.
+    """
+    if mode in ("min", "max"):
+        return mode
+    if mode != "auto":
+        raise ValueError(f"mode must be auto, min or max, got {mode!r}")
+    name = monitor.lower().removeprefix("val_")
+    if name in HIGHER_IS_BETTER:
+        return "max"
+    if name in LOWER_IS_BETTER or name.endswith("loss"):
+        return "min"
+    raise ValueError(
+        f"unknown direction for metric {monitor!r}: pass mode='min' or mode='max' (known higher "
+        f"is better: {', '.join(HIGHER_IS_BETTER)}; lower: {', '.join(LOWER_IS_BETTER)})"
+    )
 
 
 class _Monitored(Callback):
@@ -194,7 +242,7 @@ class _Monitored(Callback):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"{type(self).__name__} mode must be auto, min or max, got {mode!r}")
         self.monitor, self.min_delta = monitor, min_delta
-        self.mode = _mode_for(monitor) if mode == "auto" else mode
+        self.mode = metric_mode(monitor, mode)
         self.best: float | None = None
 
     def improved(self, event: dict[str, Any]) -> bool:
@@ -209,6 +257,8 @@ class _Monitored(Callback):
                 f"have; available: {sorted(k for k, v in row.items() if isinstance(v, float))}"
             )
         value = float(row[key])
+        if not math.isfinite(value):
+            return False  # NaN/inf never becomes the best
         sign = 1.0 if self.mode == "min" else -1.0
         if self.best is None or sign * (value - self.best) < -self.min_delta:
             self.best = value
@@ -224,7 +274,9 @@ class EarlyStopping(_Monitored):
             "val_<metric>".
         patience: Epochs without improvement before stopping.
         min_delta: Smallest change that counts as an improvement.
-        mode: "min", "max" or "auto" (max for accuracy/dice/iou, else min).
+        mode: "min", "max" or "auto" (`metric_mode`: max for accuracy, auc, dice, iou,
+            sensitivity, specificity, f1 ...; min for losses, mse, mae, error rate; an unknown
+            metric is an error).
     """
 
     def __init__(

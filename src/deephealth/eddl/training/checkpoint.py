@@ -139,11 +139,24 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py[0], tuple(py[1]), py[2]))
 
 
-def save_checkpoint(path: str | os.PathLike[str], run: FitRun) -> None:
-    """Write the run checkpoint after epoch `run.epoch` (atomically)."""
-    data = _common(run.epoch + 1, run.state)
+def save_checkpoint(path: str | os.PathLike[str], run: FitRun, batch: int | None = None) -> None:
+    """Write the run checkpoint after epoch `run.epoch` (atomically), or within it after `batch`
+    batches: then the epoch's running loss/metric sums and the loader's state (its sampler
+    position, when the loader has `state_dict`) are kept too, so the run resumes mid-epoch."""
+    st = run.state
+    data = _common(run.epoch if batch else run.epoch + 1, st)
     data["history"] = run.history
     data |= {
+        "batch": int(batch or 0),
+        "accumulators": {
+            "loss_sum": st.loss_sum.detach().cpu(),
+            "metric_sum": st.metric_sum.detach().cpu(),
+            "seen": st.seen,
+            "batches": st.batches,
+        }
+        if batch and st.loss_sum is not None and st.metric_sum is not None
+        else None,
+        "loader": run.loader.state_dict() if hasattr(run.loader, "state_dict") else None,
         "layers": _fingerprint(run.net),
         "model": run.net.graph.state_dict(),
         "generator": run.generator.get_state(),
@@ -176,6 +189,9 @@ def restore_checkpoint(data: dict[str, Any], run: FitRun) -> None:
         for cb, state in zip(run.callbacks, data["callbacks"]):
             cb.load_state_dict(state)
     run.start_epoch = int(data["epoch"])
+    run.start_batch = int(data.get("batch", 0))
+    if run.start_batch:
+        run.extra["accumulators"] = data["accumulators"]
 
 
 # -- the side file of an ONNX model ---------------------------------------------------------------

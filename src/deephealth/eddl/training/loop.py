@@ -62,6 +62,9 @@ class FitRun:
         history: Epoch events so far (shared with `net.train_state.history`).
         stop: Set to True to stop after the current epoch.
         start_epoch: First epoch to run (after a resume).
+        start_batch: Batches of `start_epoch` already done (a resume from mid-epoch).
+        loader: The user's iterable of batches (None for arrays); its `state_dict()` /
+            `load_state_dict()`, when it has them, travel in the checkpoints.
     """
 
     net: Model
@@ -74,7 +77,9 @@ class FitRun:
     epoch: int = 0
     stop: bool = False
     start_epoch: int = 0
+    start_batch: int = 0
     batch_size: int | None = None
+    loader: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -267,6 +272,8 @@ def fit(
     st.history = []  # each fit call is one run with its own record
     run = FitRun(net, st, int(epochs), generator, cbs, st.history, batch_size=batch)
     data = _batches(net, in_, out, batch, shuffle, drop_last, run)
+    if isinstance(data, _LoaderBatches):
+        run.loader = in_
     try:
         run.num_batches = len(data)
     except TypeError:
@@ -274,7 +281,11 @@ def fit(
     if resume is not None and (Path(resume) / "checkpoint.pt").is_file():
         from deephealth.eddl.training.checkpoint import read_checkpoint, restore_checkpoint
 
-        restore_checkpoint(read_checkpoint(Path(resume) / "checkpoint.pt"), run)
+        saved = read_checkpoint(Path(resume) / "checkpoint.pt")
+        restore_checkpoint(saved, run)
+        mid_epoch = run.start_batch and saved.get("loader") is not None
+        if mid_epoch and hasattr(run.loader, "load_state_dict"):
+            run.loader.load_state_dict(saved["loader"])
     for cb in cbs:
         cb.on_fit_begin(run)
     batch_cbs = [cb for cb in cbs if type(cb).on_batch_end is not Callback.on_batch_end]
@@ -282,13 +293,22 @@ def fit(
     for epoch in range(run.start_epoch, run.epochs):
         run.epoch = epoch
         st.reset()
+        first = 0
+        if epoch == run.start_epoch and run.start_batch:  # resumed mid-epoch
+            first, run.start_batch = run.start_batch, 0
+            acc = run.extra.pop("accumulators")
+            st.loss_sum, st.metric_sum = (
+                acc["loss_sum"].to(st.device),
+                acc["metric_sum"].to(st.device),
+            )
+            st.seen, st.batches = int(acc["seen"]), int(acc["batches"])
         st.set_mode(TRMODE)
         for cb in cbs:
             cb.on_epoch_begin(run)
         t0 = time.perf_counter()
         bad = None
         b = -1
-        for b, (xs, ys) in enumerate(data):
+        for b, (xs, ys) in enumerate(data, start=first):
             loss = train_step(st, to_device(st, xs), to_device(st, ys))
             st.strategy.after_step(st, b)
             if on_cpu:

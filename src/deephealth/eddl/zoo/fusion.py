@@ -45,7 +45,7 @@ def tabular_encoder(x: Layer, hidden: int) -> Layer:
     return eddl.ReLu(eddl.Dense(eddl.ReLu(eddl.Dense(x, hidden)), hidden))
 
 
-def FusionNet(  # noqa: N802 (zoo name)
+def FusionNet(
     input_shape: Sequence[int] = (1, 32, 32),
     num_classes: int = 1,
     num_features: int = 8,

@@ -1,10 +1,26 @@
-"""What every pipeline task shares: model choice, batching, augmentation and batched prediction.
+"""The streaming `Task` interface every pipeline task implements (and new task types follow).
 
-A task (classification, segmentation, regression) turns the in-memory dataset (`LoadedData`) into
-training batches and scores predictions. The run loop (`pipelines.run`) is the same for all: it asks
-the task for the model's input shape, output count and activation, the loss and the eddl metric,
-the batches of an epoch, and, for a split, the predictions of a forward function (the trained torch
-model or the exported ONNX model in onnxruntime), which the task scores with `pipelines.metrics`.
+A task turns a dataset opened for streaming (`pipelines.stream.StreamingDataset`) into what the
+one run loop (`pipelines.run`) needs; it never holds a split in memory. What a task defines:
+
+- **model**: `default_model()`, `num_outputs()`, `activation()`, `default_loss()`,
+  `eddl_metric()` (the running metric of `eddl.fit`), `input_shape()`; `model_kind` picks the zoo.
+- **data** (`prepare()`, called once before training): check the labels, run any dataset-level
+  scan it needs (streamed: label count, target scale), set `data.target_fn` (per-image target
+  conversion, runs before patches/augmentations, never random) and call `data.start(...)`
+  (interpolation of the targets, patch sampler). `epoch_size()` is the training samples per
+  epoch (a sample may occur several times, each with its own random draws); `encode(y)` turns a
+  batch of raw targets into the network's targets.
+- **scoring**, per batch: `scorer(split)` returns a `Scorer` whose `update(batch, outputs)`
+  accumulates a streamed batch with the network's outputs for it and whose `result()` gives the
+  split's metrics (the same values as over the whole split at once); `Scorer.overlays` keeps a few
+  cases for the report. `outputs(split, forward, batch_size)` yields `(Batch, outputs)`; override
+  it when prediction is not one forward per batch (sliding windows over whole volumes).
+- `evaluate(split, forward, batch_size)` streams a split through `forward` (the trained model or
+  the exported ONNX model in onnxruntime) and returns `scorer.result()`.
+
+A new task type (signals, detection, clinical data, report generation) subclasses `Task`, gives
+these methods, and registers its class in `pipelines.tasks.TASKS`.
 """
 
 from __future__ import annotations
@@ -14,39 +30,32 @@ from typing import Any
 
 import numpy as np
 
-from deephealth.pipelines.data import DataError, LoadedData, SplitData
+from deephealth.pipelines.data import DataError
+from deephealth.pipelines.stream import Batch, StreamingDataset
 
 Forward = Callable[[np.ndarray], np.ndarray]
 
 
-def build_augmentations(texts: dict[str, str]) -> dict[str, Any]:
-    """Parse the config's ECVL augmentation text per split (empty text: none).
+class Scorer:
+    """Accumulates the metrics of one split, batch by batch.
 
-    Raises:
-        DataError: naming the split, when the text does not parse.
+    Attributes:
+        overlays: Up to `max_overlays` report cases (dicts with name, image, target, prediction).
     """
-    import deephealth.ecvl as ecvl
 
-    out = {}
-    for split, text in texts.items():
-        if not text.strip():
-            continue
-        try:
-            out[split] = ecvl.AugmentationFactory.create(text)
-        except Exception as err:
-            raise DataError(f"augmentations.{split}: {err}") from None
-    return out
+    max_overlays = 4
 
+    def __init__(self, task: Task, split: str) -> None:
+        self.task, self.split = task, split
+        self.overlays: list[dict[str, Any]] = []
 
-def augment_pair(
-    aug: Any, x: np.ndarray, gt: np.ndarray | None, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Apply an ECVL augmentation jointly to a channels-first image and its ground truth."""
-    xs, gs = aug.apply_arrays(
-        np.moveaxis(x, 0, -1), None if gt is None else np.moveaxis(gt, 0, -1), rng
-    )
-    xs = np.ascontiguousarray(np.moveaxis(xs, -1, 0), dtype=np.float32)
-    return xs, None if gs is None else np.ascontiguousarray(np.moveaxis(gs, -1, 0))
+    def update(self, batch: Batch, outputs: np.ndarray | list[np.ndarray]) -> None:
+        """Add a batch and the network's outputs for it."""
+        raise NotImplementedError
+
+    def result(self) -> dict[str, Any]:
+        """The split's metrics so far."""
+        raise NotImplementedError
 
 
 class Task:
@@ -54,16 +63,16 @@ class Task:
 
     Args:
         cfg: The validated config.
-        data: The loaded dataset.
+        data: The dataset opened for streaming.
     """
 
     kind = ""
     model_kind = "classifier"  # zoo kind the task needs: "classifier" or "dense"
 
-    def __init__(self, cfg: dict[str, Any], data: LoadedData) -> None:
+    def __init__(self, cfg: dict[str, Any], data: StreamingDataset) -> None:
         self.cfg = cfg
         self.data = data
-        self.augs = build_augmentations(cfg.get("augmentations") or {})
+        self.prepare()
 
     # -- model -----------------------------------------------------------------------------------
     def default_model(self) -> str:
@@ -87,64 +96,52 @@ class Task:
         raise NotImplementedError
 
     def input_shape(self) -> list[int]:
-        """Channels-first input shape of the network.
-
-        Raises:
-            DataError: when the images differ in size and no input_size (or patch size) is set.
-        """
-        if self.data.spatial is None:
-            raise DataError(
-                f"the images of dataset '{self.data.name}' differ in size; set input_size"
-            )
+        """Channels-first input shape of the network."""
         return [self.data.channels, *self.data.spatial]
 
     # -- data ------------------------------------------------------------------------------------
-    def split(self, name: str) -> SplitData:
-        """The loaded split `name` (empty when the dataset has none)."""
-        return self.data.splits.get(name, SplitData())
-
-    def sample(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
-        """Training sample `i` after augmentation: (image, target)."""
-        raise NotImplementedError
-
-    def encode(self, targets: list[Any]) -> np.ndarray:
-        """Stack targets into the network's target batch."""
-        raise NotImplementedError
+    def prepare(self) -> None:
+        """Check labels, scan what the task needs, set `data.target_fn`, start the dataset."""
+        self.data.start()
 
     def epoch_size(self) -> int:
         """Training samples per epoch."""
-        return len(self.split("training"))
+        return self.data.split_size("training")
 
-    def batches(
-        self, rng: np.random.Generator, batch_size: int
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Shuffled, augmented training batches of one epoch, as float32 arrays (x, y)."""
-        n = len(self.split("training"))
-        order = np.concatenate([rng.permutation(n) for _ in range(-(-self.epoch_size() // n))])
-        order = order[: self.epoch_size()]
-        for start in range(0, len(order), batch_size):
-            items = [self.sample(int(i), rng) for i in order[start : start + batch_size]]
-            x = np.stack([it[0] for it in items]).astype(np.float32)
-            yield x, self.encode([it[1] for it in items]).astype(np.float32)
-
-    def num_batches(self, batch_size: int) -> int:
-        """Batches per training epoch."""
-        return -(-self.epoch_size() // batch_size)
-
-    # -- prediction and scoring ------------------------------------------------------------------
-    def predict(self, split: str, forward: Forward, batch_size: int) -> list[np.ndarray]:
-        """Network outputs for every sample of `split` (one array per sample)."""
-        images = self.split(split).images
-        out: list[np.ndarray] = []
-        for start in range(0, len(images), batch_size):
-            batch = np.stack(images[start : start + batch_size]).astype(np.float32)
-            out.extend(np.asarray(forward(batch)))
-        return out
-
-    def score(self, split: str, outputs: list[np.ndarray]) -> dict[str, Any]:
-        """Metrics of `outputs` against the split's targets."""
+    def encode(self, y: np.ndarray) -> np.ndarray:
+        """A batch of raw targets as the network's targets (float32)."""
         raise NotImplementedError
 
-    def overlays(self, split: str, outputs: list[np.ndarray], n: int = 4) -> list[dict[str, Any]]:
-        """Sample cases for the report: image, target and prediction as 2D arrays (if meaningful)."""
-        return []
+    def num_batches(self, batch_size: int) -> int:
+        """Batches per training epoch (one process)."""
+        return -(-self.epoch_size() // batch_size)
+
+    def check_batch(self, n: int = 4) -> np.ndarray:
+        """A few model inputs (validation, else training) for the ONNX check."""
+        split = "validation" if self.data.split_size("validation") else "training"
+        for batch in self.data.batches(split, n):
+            return batch.x
+        raise DataError(f"dataset {self.data.path}: split {split} is empty")
+
+    # -- prediction and scoring ------------------------------------------------------------------
+    def outputs(self, split: str, forward: Forward, batch_size: int) -> Iterator[tuple[Batch, Any]]:
+        """Stream `split` in order: each batch with the network's outputs for it."""
+        for batch in self.data.batches(split, batch_size):
+            yield batch, np.asarray(forward(batch.x))
+
+    def scorer(self, split: str) -> Scorer:
+        """A fresh accumulator of the metrics of `split`."""
+        raise NotImplementedError
+
+    def evaluate(self, split: str, forward: Forward, batch_size: int) -> dict[str, Any]:
+        """Metrics of `forward` on `split`, streamed batch by batch."""
+        return self.evaluate_with_overlays(split, forward, batch_size)[0]
+
+    def evaluate_with_overlays(
+        self, split: str, forward: Forward, batch_size: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """As `evaluate`, with the report's sample cases."""
+        scorer = self.scorer(split)
+        for batch, out in self.outputs(split, forward, batch_size):
+            scorer.update(batch, out)
+        return scorer.result(), scorer.overlays

@@ -1,5 +1,6 @@
 """Classification of 2D images and 3D volumes: one class per sample, softmax output, metrics per
-image and, when the dataset names the patient, per patient (mean of the patient's image scores)."""
+image and, when the dataset names the patient, per patient (mean of the patient's image scores).
+The test split is streamed; only the true class and the class scores of each sample are kept."""
 
 from __future__ import annotations
 
@@ -8,7 +9,43 @@ from typing import Any
 import numpy as np
 
 from deephealth.pipelines import metrics
-from deephealth.pipelines.tasks.base import Task, augment_pair
+from deephealth.pipelines.stream import Batch
+from deephealth.pipelines.tasks.base import Scorer, Task
+
+
+class ClassificationScorer(Scorer):
+    """Keeps (class, scores, patient) per sample: a few numbers, never the images."""
+
+    def __init__(self, task: Task, split: str) -> None:
+        super().__init__(task, split)
+        self.y: list[int] = []
+        self.scores: list[np.ndarray] = []
+        self.patients: list[Any] = []
+
+    def update(self, batch: Batch, outputs: Any) -> None:
+        probs = np.asarray(outputs).reshape(len(batch.indices), -1)
+        self.y.extend(int(v) for v in np.asarray(batch.y).argmax(axis=1))
+        self.scores.extend(probs)
+        self.patients.extend(self.task.data.patient(i) for i in batch.indices)
+
+    def result(self) -> dict[str, Any]:
+        k = self.task.num_outputs()
+        y = np.asarray(self.y, dtype=int)
+        probs = np.stack(self.scores) if self.scores else np.zeros((0, k))
+        result = metrics.classification_metrics(
+            y, probs, k, class_names=self.task.data.classes or None
+        )
+        if self.patients and all(p is not None for p in self.patients):
+            ids, py, pscores = metrics.aggregate_by_patient(self.patients, y, probs)
+            per = metrics.classification_metrics(py, pscores, k)
+            result["per_patient"] = {
+                key: per[key]
+                for key in ("accuracy", "error_rate", "sensitivity", "specificity", "roc_auc")
+            }
+            result["per_patient"]["patients"] = len(ids)
+        result["y_true"] = y.tolist()
+        result["scores"] = probs.round(5).tolist()
+        return result
 
 
 class ClassificationTask(Task):
@@ -16,10 +53,13 @@ class ClassificationTask(Task):
 
     kind = "classification"
 
+    def prepare(self) -> None:
+        for split in self.data.splits:
+            self.data.check_labels(split, "class")
+        self.data.start()
+
     def default_model(self) -> str:
-        if self.data.dims == 3:
-            return "cnn3d"
-        return "resnet18"
+        return "cnn3d" if self.data.dims == 3 else "resnet18"
 
     def num_outputs(self) -> int:
         return max(2, len(self.data.classes))
@@ -33,32 +73,11 @@ class ClassificationTask(Task):
     def eddl_metric(self) -> str:
         return "categorical_accuracy"
 
-    def sample(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
-        s = self.split("training")
-        x = s.images[i]
-        aug = self.augs.get("training")
-        if aug is not None:
-            x, _ = augment_pair(aug, x, None, rng)
-        return x, s.targets[i]
+    def encode(self, y: np.ndarray) -> np.ndarray:
+        k = self.num_outputs()
+        if y.shape[1] == k:
+            return y.astype(np.float32, copy=False)
+        return np.eye(k, dtype=np.float32)[y.argmax(axis=1)]
 
-    def encode(self, targets: list[Any]) -> np.ndarray:
-        return np.eye(self.num_outputs(), dtype=np.float32)[np.asarray(targets, dtype=int)]
-
-    def score(self, split: str, outputs: list[np.ndarray]) -> dict[str, Any]:
-        s = self.split(split)
-        y = np.asarray(s.targets, dtype=int)
-        probs = np.stack(outputs).reshape(len(outputs), -1)
-        result = metrics.classification_metrics(
-            y, probs, self.num_outputs(), class_names=self.data.classes or None
-        )
-        if s.patients and all(p is not None for p in s.patients):
-            ids, py, pscores = metrics.aggregate_by_patient(s.patients, y, probs)
-            per = metrics.classification_metrics(py, pscores, self.num_outputs())
-            result["per_patient"] = {
-                k: per[k]
-                for k in ("accuracy", "error_rate", "sensitivity", "specificity", "roc_auc")
-            }
-            result["per_patient"]["patients"] = len(ids)
-        result["y_true"] = y.tolist()
-        result["scores"] = probs.round(5).tolist()
-        return result
+    def scorer(self, split: str) -> Scorer:
+        return ClassificationScorer(self, split)

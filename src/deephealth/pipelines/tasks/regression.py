@@ -1,6 +1,6 @@
 """Image-to-image regression (as UC3's synthesis of perfusion maps from reduced data): the network
 maps an image to a target image of the same size with a linear output; scored by MSE, MAE and PSNR
-on targets scaled to [0, 1] by the training set's maximum."""
+on targets scaled to [0, 1] by the training set's maximum (found by one streamed pass)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,38 @@ from typing import Any
 
 import numpy as np
 
-from deephealth.pipelines.tasks.base import Task, augment_pair
+from deephealth.pipelines.stream import Batch
+from deephealth.pipelines.tasks.base import Scorer, Task
+
+
+class RegressionScorer(Scorer):
+    """Sums of squared and absolute errors, in float64."""
+
+    def __init__(self, task: Task, split: str) -> None:
+        super().__init__(task, split)
+        self.sq = self.ab = 0.0
+        self.n = 0
+
+    def update(self, batch: Batch, outputs: Any) -> None:
+        t = np.asarray(batch.y, dtype=np.float64)
+        p = np.asarray(outputs, dtype=np.float64)
+        self.sq += float(np.sum((p - t) ** 2))
+        self.ab += float(np.sum(np.abs(p - t)))
+        self.n += t.size
+        for k in range(len(batch.indices)):
+            if len(self.overlays) < self.max_overlays:
+                self.overlays.append({
+                    "name": self.task.data.sample_name(batch.indices[k]), "image": _mid(batch.x[k]),
+                    "target": _mid(t[k]), "prediction": _mid(p[k]), "kind": "regression",
+                })  # fmt: skip
+
+    def result(self) -> dict[str, Any]:
+        mse = self.sq / self.n if self.n else float("nan")
+        return {
+            "mse": mse,
+            "mae": self.ab / self.n if self.n else float("nan"),
+            "psnr": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
+        }
 
 
 class RegressionTask(Task):
@@ -17,11 +48,32 @@ class RegressionTask(Task):
     kind = "regression"
     model_kind = "dense"
 
+    def prepare(self) -> None:
+        data = self.data
+        for split in data.splits:
+            data.check_labels(split, "image")
+        data.start(gt_interp="linear")
+        if data.target_scale_given is None:  # one streamed pass over the training targets
+            peak = 0.0
+            for batch in data.batches("training", 8):
+                peak = max(peak, float(np.abs(batch.y).max()))
+            data.target_scale = peak or 1.0
+        else:
+            data.target_scale = float(data.target_scale_given)
+        scale = data.target_scale
+        first = next(data.batches("training", 1))
+        self._outputs = int(first.y.shape[1])
+
+        def target(x: np.ndarray, gt: np.ndarray | None) -> tuple[Any, Any]:
+            return x, None if gt is None else gt.astype(np.float32) / scale
+
+        data.target_fn = target
+
     def default_model(self) -> str:
         return "unet3d" if self.data.dims == 3 else "unet"
 
     def num_outputs(self) -> int:
-        return int(self.split("training").targets[0].shape[0])
+        return self._outputs
 
     def activation(self) -> str:
         return "linear"
@@ -32,34 +84,11 @@ class RegressionTask(Task):
     def eddl_metric(self) -> str:
         return "mae"
 
-    def sample(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
-        s = self.split("training")
-        x, t = s.images[i], s.targets[i]
-        aug = self.augs.get("training")
-        if aug is not None:
-            x, t = augment_pair(aug, x, t, rng)
-        return x, t
+    def encode(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.float32, copy=False)
 
-    def encode(self, targets: list[Any]) -> np.ndarray:
-        return np.stack(targets).astype(np.float32)
-
-    def score(self, split: str, outputs: list[np.ndarray]) -> dict[str, Any]:
-        t = np.stack(self.split(split).targets).astype(np.float64)
-        p = np.stack(outputs).astype(np.float64)
-        mse = float(np.mean((p - t) ** 2))
-        return {
-            "mse": mse,
-            "mae": float(np.mean(np.abs(p - t))),
-            "psnr": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
-        }
-
-    def overlays(self, split: str, outputs: list[np.ndarray], n: int = 4) -> list[dict[str, Any]]:
-        s = self.split(split)
-        return [
-            {"name": s.names[i], "image": _mid(s.images[i]), "target": _mid(s.targets[i]),
-             "prediction": _mid(outputs[i]), "kind": "regression"}
-            for i in range(min(n, len(outputs)))
-        ]  # fmt: skip
+    def scorer(self, split: str) -> Scorer:
+        return RegressionScorer(self, split)
 
 
 def _mid(x: np.ndarray) -> np.ndarray:

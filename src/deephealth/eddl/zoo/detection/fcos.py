@@ -21,7 +21,7 @@ from deephealth.eddl.model import Model
 from deephealth.eddl.zoo._blocks import check_args, conv, finish, max_pool
 
 
-def FCOS(  # noqa: N802 (zoo name)
+def FCOS(
     input_shape: Sequence[int] = (1, 128, 128),
     num_classes: int = 1,
     filters: Sequence[int] = (16, 32, 64, 128),
