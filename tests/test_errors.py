@@ -4,6 +4,7 @@ its wing's branch and keeps a builtin that says what kind of problem it is."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ BRANCHES |= {"serving": "ServerError", "server": "ServerError"}
 OUTSIDE = {"UploadRejected", "_Stopped"}
 
 
+@functools.cache
 def _error_classes() -> list[tuple[str, str, list[str]]]:
     """(module path, class name, base names) of every class named *Error/*Unavailable in src."""
     found = []

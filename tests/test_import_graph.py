@@ -9,6 +9,7 @@ is an edge to `a.b` when `a.b` is a module. A cycle is reported with its modules
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -59,6 +60,7 @@ def _imports(tree: ast.AST, module: str, is_pkg: bool) -> set[str]:
     return found
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     """module -> the deephealth modules it imports (directly, anywhere in its body)."""
     modules = _modules()
