@@ -114,6 +114,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--demos", action="store_true")
     ap.add_argument("--demo-epochs", type=int, default=4)
+    ap.add_argument("--demo-names", default="nuclei,fashion,brain")
     ap.add_argument("--fashion-limit", type=int, default=10000)
     ap.add_argument("--out", default=str(HERE / "results" / "scale.md"))
     args = ap.parse_args()
@@ -123,7 +124,7 @@ def main() -> None:
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        for n in [int(s) for s in args.sizes.split(",")]:
+        for n in [int(s) for s in args.sizes.split(",") if s]:
             t = time.perf_counter()
             ds = make_pngs(tmp_path / f"d{n}", n)
             print(f"generated {n} PNGs in {time.perf_counter() - t:.1f} s", flush=True)
@@ -148,7 +149,7 @@ def main() -> None:
                     lines.append(row)
         if args.demos:
             lines += ["", "| demo | path | time to model s | test metrics |", "|---|---|---|---|"]
-            for name in ("nuclei", "fashion", "brain"):
+            for name in args.demo_names.split(","):
                 for mode in ("stream", "memory", "memory", "stream")[: 2 * args.rounds]:
                     out = str(tmp_path / f"demo-{name}-{mode}-{time.time_ns()}")
                     res = _child(_DEMO_CHILD, [name, out, str(args.demo_epochs), mode,
