@@ -120,7 +120,7 @@ def test_segmentation_3d_patches_sliding_window(tmp_path):
         "dataset": str(ds),
         "model_params": {"base_filters": 4, "depth": 2},
         "patch": {"size": [16, 16, 16], "per_image": 6, "overlap": 0.5},
-        "epochs": 8,
+        "epochs": 12,  # patch draws are keyed per sample (ECVL PatchSampler) since streaming
         "batch_size": 4,
         "optimizer": {"lr": 0.01},
     }

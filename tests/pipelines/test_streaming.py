@@ -184,6 +184,7 @@ def _child(tmp_path, cfg, run_dir, mode):
     return subprocess.Popen(args, env=env)
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_mid_epoch_bit_identical(lesion_set, tmp_path):
     import signal
     import time
@@ -214,3 +215,86 @@ def test_sigkilled_run_resumes_mid_epoch_bit_identical(lesion_set, tmp_path):
     ra = json.loads((tmp_path / "whole/result.json").read_text())
     rb = json.loads((tmp_path / "killed/result.json").read_text())
     assert ra["metrics"] == rb["metrics"] and ra["best_epoch"] == rb["best_epoch"]
+
+
+_MEMORY_CHILD = """
+import json, os, resource, sys, threading, time
+
+def rss_mb():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+cfg, run_dir, ceiling, mode = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+
+def watch():  # the ceiling, enforced: the process dies the moment its RSS crosses it
+    while True:
+        if ceiling and rss_mb() > ceiling:
+            os._exit(86)
+        time.sleep(0.01)
+
+threading.Thread(target=watch, daemon=True).start()
+from deephealth.pipelines.inmemory import in_memory
+from deephealth.pipelines.run import train
+if mode == "memory":
+    with in_memory():
+        train(cfg, run_dir)
+else:
+    train(cfg, run_dir)
+print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _png_dataset(root, n_test):
+    """500 training, 250 validation and `n_test` test RGB 64x64 PNGs (noise, two classes)."""
+    import cv2
+
+    (root / "img").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    n = 750 + n_test
+    images = []
+    for i in range(n):
+        cv2.imwrite(
+            str(root / f"img/{i}.png"),
+            (rng.random((64, 64, 3)) * (80 + 120 * (i % 2))).astype(np.uint8),
+        )
+        images.append({"location": f"img/{i}.png", "label": i % 2})
+    doc = {"name": "mem", "classes": ["dim", "bright"], "images": images,
+           "split": {"training": list(range(500)), "validation": list(range(500, 750)),
+                     "test": list(range(750, n))}}  # fmt: skip
+    (root / "ds.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return root / "ds.yml"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~1.5 min on 2 idle cores; three fresh processes
+def test_memory_does_not_grow_with_the_dataset(tmp_path):
+    """5,000 PNGs stream under a ceiling set by a 1,000-image run (+15 %); the former in-memory
+    path (every split decoded into float32 arrays first) crosses it and is killed."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(_MEMORY_CHILD)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def run(dataset, name, ceiling, mode):
+        cfg = {"task": "classification", "dataset": str(dataset), "model": "lenet", "epochs": 1,
+               "batch_size": 32, "computing_service": {"threads": 1}}  # fmt: skip
+        args = [sys.executable, str(script), json.dumps(cfg), str(tmp_path / name), str(ceiling)]
+        done = subprocess.run([*args, mode], env=env, capture_output=True, text=True)
+        peak = json.loads(done.stdout.splitlines()[-1])["peak"] if done.returncode == 0 else None
+        return done.returncode, peak
+
+    small = _png_dataset(tmp_path / "small", 250)  # 1,000 images
+    large = _png_dataset(tmp_path / "large", 4250)  # 5,000 images: +49 KB each in float32
+    code, small_peak = run(small, "small", 0, "stream")
+    assert code == 0
+    ceiling = small_peak * 1.15
+    code, large_peak = run(large, "large", ceiling, "stream")
+    assert code == 0 and large_peak < ceiling, (small_peak, large_peak)
+    code, _ = run(large, "memory", ceiling, "memory")
+    assert code == 86, "the in-memory path stayed under the ceiling"

@@ -200,13 +200,20 @@ class MemoryCache:
 
 
 def hold_in_memory(data: StreamingDataset) -> None:
-    """Decode and preprocess every sample of `data` now and keep them in RAM (the old path)."""
+    """Decode, preprocess and normalize every sample of `data` now and keep the float32 arrays in
+    RAM, as the old path did; later reads only run patches and augmentations."""
     ds = data.ds
+    transform, ds.transform_ = ds.transform_, None
+
+    def read(split: int, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        x, gt = ds._read(split, index)
+        return transform(x, gt) if transform is not None else (x, gt)
+
     for i, split in enumerate(ds.split_):
         cache = MemoryCache()
         ds._caches[i] = cache
         for index in split.samples_indices_:
-            cache.get(index, lambda i=i, index=index: ds._read(i, index))
+            cache.get(index, lambda i=i, index=index: read(i, index))
 
 
 @contextlib.contextmanager
