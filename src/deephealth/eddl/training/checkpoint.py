@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from deephealth.eddl.tensor import TensorError, _parse_bin, bin_bytes
+from deephealth.eddl.tensor import TensorError, bin_bytes
+from deephealth.eddl.tensor.io import parse_bin
 
 if TYPE_CHECKING:
     from deephealth.eddl.model import Model
@@ -162,7 +163,7 @@ def load(net: Model, fname: str | os.PathLike, format: str = "bin") -> None:  # 
         raw, offset, values = path.read_bytes(), 0, []
         try:
             while offset < len(raw):
-                arr, offset = _parse_bin(raw, offset, str(path))
+                arr, offset = parse_bin(raw, offset, str(path))
                 values.append(torch.from_numpy(arr))
         except TensorError as err:
             raise WeightFileError(str(err)) from None
