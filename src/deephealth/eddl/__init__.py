@@ -5,9 +5,10 @@
 implemented in small modules beneath; this file only gathers them.
 """
 
-from deephealth.eddl import _layers_api, _onnx_api, _train_api
+from deephealth.eddl import _compat_api, _layers_api, _onnx_api, _train_api
+from deephealth.eddl._compat_api import *
 from deephealth.eddl._layers_api import *
 from deephealth.eddl._onnx_api import *
 from deephealth.eddl._train_api import *
 
-__all__ = [*_layers_api.__all__, *_train_api.__all__, *_onnx_api.__all__]
+__all__ = [*_layers_api.__all__, *_train_api.__all__, *_onnx_api.__all__, *_compat_api.__all__]

@@ -148,6 +148,8 @@ def _download_net(
 
     path = download_model(name, **kwargs)  # type: ignore[arg-type]
     net = import_net_from_onnx_file(path, input_shape=list(input_shape) if input_shape else None)
+    if len(net.inputs) == 1 and all(layer.name != "input" for layer in net.layers):
+        net.inputs[0].name = "input"  # as EDDL: getLayer(net, "input")
     return strip_top(net) if top else net
 
 
