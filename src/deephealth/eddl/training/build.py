@@ -190,9 +190,9 @@ def rebuild(net: Model, cs: ComputingService | None = None) -> None:
         new.optimizer.load_state_dict(opt_state)  # casts the state to the new device
 
 
-def toCPU(net: Model, t: int = -1) -> None:  # noqa: N802 (pyeddl name)
-    """Move a network (weights and optimizer state) to the CPU with `t` threads."""
-    cs = CS_CPU(t)
+def toCPU(net: Model, th: int = -1) -> None:  # noqa: N802 (pyeddl name)
+    """Move a network (weights and optimizer state) to the CPU with `th` threads."""
+    cs = CS_CPU(th)
     if net.state.get("train") is None:
         net.state["cs"] = cs
         return
