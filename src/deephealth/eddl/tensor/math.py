@@ -257,7 +257,9 @@ class MathMixin:
         if span == 0.0:
             t.fill_(float(min))
             return
-        t.sub_(lo).mul_((float(max) - float(min)) / span).add_(float(min))
+        t.sub_(lo).mul_((float(max) - float(min)) / span)
+        if float(min) != 0.0:
+            t.add_(float(min))
 
     def normalize(self, min: float = 0.0, max: float = 1.0) -> Any:  # noqa: A002
         """A copy rescaled linearly to [min, max] (see `normalize_`)."""
