@@ -93,7 +93,7 @@ def test_inplace_arithmetic_as_in_pyeddl_examples():
 def test_operators_select_clone_copy_reshape():
     t = Tensor.fromarray(np.arange(12).reshape(3, 4))
     np.testing.assert_array_equal((t * 2 + 1).getdata(), np.arange(12).reshape(3, 4) * 2 + 1)
-    np.testing.assert_array_equal(t.select([":2", "1"]).getdata(), [1, 5])
+    np.testing.assert_array_equal(t.select([":2", "1"]).getdata(), [[1], [5]])  # EDDL keeps dims
     np.testing.assert_array_equal(t.select(["1:", "::2"]).getdata(), [[4, 6], [8, 10]])
     with pytest.raises(TensorError, match="3 indices for a 2-D"):
         t.select(["0", "0", "0"])

@@ -5,8 +5,9 @@
 implemented in small modules beneath; this file only gathers them.
 """
 
-from deephealth.eddl import _errors_api, _layers_api, _onnx_api, _train_api
+from deephealth.eddl import _compat_api, _errors_api, _layers_api, _onnx_api, _train_api
 from deephealth.eddl import distributed as distributed  # registers build's default-strategy hook
+from deephealth.eddl._compat_api import *
 from deephealth.eddl._errors_api import *
 from deephealth.eddl._layers_api import *
 from deephealth.eddl._onnx_api import *
@@ -17,4 +18,5 @@ __all__ = [
     *_train_api.__all__,
     *_onnx_api.__all__,
     *_errors_api.__all__,
+    *_compat_api.__all__,
 ]

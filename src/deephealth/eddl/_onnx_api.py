@@ -1,4 +1,4 @@
-"""Public names of the ONNX storage format and pretrained-model downloads."""
+"""Public names of the ONNX storage format, pretrained-model downloads and dataset downloads."""
 
 from deephealth.eddl.onnx import (
     CheckpointError,
@@ -12,6 +12,15 @@ from deephealth.eddl.onnx import (
     save_net_to_onnx_file,
     serialize_net_to_onnx_string,
 )
+from deephealth.eddl.zoo.datasets import (
+    download_cifar10,
+    download_drive,
+    download_eutrans,
+    download_flickr,
+    download_imdb_2000,
+    download_mnist,
+    exist,
+)
 from deephealth.eddl.zoo.downloads import (
     DownloadError,
     download_densenet121,
@@ -22,6 +31,9 @@ from deephealth.eddl.zoo.downloads import (
     download_resnet101,
     download_resnet152,
     download_vgg16,
+    download_vgg16_bn,
+    download_vgg19,
+    download_vgg19_bn,
 )
 
 __all__ = [
@@ -39,6 +51,16 @@ __all__ = [
     "download_resnet34",
     "download_resnet50",
     "download_vgg16",
+    "download_vgg16_bn",
+    "download_vgg19",
+    "download_vgg19_bn",
+    "download_cifar10",
+    "download_drive",
+    "download_eutrans",
+    "download_flickr",
+    "download_imdb_2000",
+    "download_mnist",
+    "exist",
     "import_net_from_onnx_file",
     "import_net_from_onnx_string",
     "load_checkpoint",

@@ -31,6 +31,23 @@ class GraphError(EddlError, ValueError):
     """The layers given to `Model` do not form a valid network."""
 
 
+def reachable_sinks(inputs: Sequence[Layer]) -> list[Layer]:
+    """The layers reachable from `inputs` that feed no other reachable layer, in creation order.
+
+    pyeddl's `Model([in_], [])` takes these as its outputs (e.g. a data-augmentation network whose
+    values are read with `getOutput`, or a network trained only through `newloss`).
+    """
+    seen: dict[int, Layer] = {}
+    queue = list(inputs)
+    while queue:
+        layer = queue.pop(0)
+        if id(layer) in seen:
+            continue
+        seen[id(layer)] = layer
+        queue.extend(layer.child)
+    return [layer for layer in seen.values() if not any(id(c) in seen for c in layer.child)]
+
+
 def topological_order(inputs: Sequence[Layer], outputs: Sequence[Layer]) -> list[Layer]:
     """Layers needed to compute `outputs` from `inputs`, parents before children.
 
@@ -97,6 +114,8 @@ class Model:
 
     def __init__(self, inputs: Sequence[Layer], outputs: Sequence[Layer], name: str = "model"):
         inputs, outputs = _as_list(inputs), _as_list(outputs)
+        if inputs and not outputs:  # pyeddl's Model([in_], []): every end of the graph
+            outputs = [layer for layer in reachable_sinks(inputs) if layer.kind != "Input"]
         if not inputs or not outputs:
             raise GraphError("a Model needs at least one input and one output layer")
         for layer in inputs:
@@ -154,6 +173,28 @@ class Model:
         if _BUILDER is None:
             raise NotImplementedError("import deephealth.eddl to build a model")
         _BUILDER(self, o, lo, me, cs, init_weights)
+
+    # -- pyeddl's Net fields ---------------------------------------------------------------------
+    @property
+    def lin(self) -> list[Layer]:
+        """The input layers (pyeddl's `net.lin`)."""
+        return list(self.inputs)
+
+    @property
+    def lout(self) -> list[Layer]:
+        """The output layers (pyeddl's `net.lout`)."""
+        return list(self.outputs)
+
+    @property
+    def isbuild(self) -> bool:
+        """True once `build` has run."""
+        return bool(self.state)
+
+    def resize(self, batch_size: int) -> None:
+        """pyeddl's `net.resize(b)`: accepted and checked; batches of any size run here."""
+        if int(batch_size) < 1:
+            raise ValueError(f"resize: a batch size must be at least 1, got {batch_size}")
+        self.batch_size = int(batch_size)
 
     def __repr__(self) -> str:
         return f"<Model '{self.name}': {len(self.layers)} layers>"

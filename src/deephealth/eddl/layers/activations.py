@@ -95,16 +95,15 @@ class ActivationSpec(LayerSpec):
 def Activation(
     parent: Layer, activation: str, params: Sequence[float] = (), name: str = ""
 ) -> Layer:
-    """Apply the activation named `activation` (see `ACTIVATIONS`) with optional parameters."""
+    """Apply the activation named `activation` (see `ACTIVATIONS`) with optional parameters.
+
+    As EDDL, parameters beyond those the activation takes are ignored (e.g. `"relu", [0.02]`).
+    """
     if activation not in ACTIVATIONS:
         valid = ", ".join(sorted(ACTIVATIONS))
         raise ValueError(f"unknown activation {activation!r}; valid: {valid}")
     defaults = ACTIVATIONS[activation][1]
-    values = list(params) + list(defaults.values())[len(params) :]
-    if len(values) != len(defaults):
-        raise ValueError(
-            f"activation {activation!r} takes {len(defaults)} parameter(s): {defaults}"
-        )
+    values = list(params)[: len(defaults)] + list(defaults.values())[len(params) :]
     values = [int(v) if activation == "softmax" else float(v) for v in values]
     params = {"act": activation, "params": values}
     return Layer("Activation", [parent], params, name or None, stem=activation.replace("_", ""))

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from deephealth.eddl.layers._pyeddl_attrs import PyeddlLayerAttrs
 from deephealth.errors import EddlError
 
 Shape = tuple[int, ...]
@@ -83,7 +84,7 @@ def module_key(name: str) -> str:
     return _MODULE_KEY.sub("_", name) or "_"
 
 
-class Layer:
+class Layer(PyeddlLayerAttrs):
     """One node of the network graph.
 
     Attributes:
@@ -144,6 +145,7 @@ class Layer:
         self.trainable = True
         self.initializer: tuple[str, tuple[Any, ...]] | None = None
         self.regularizer: tuple[str, tuple[Any, ...]] | None = None
+        self._link_children()
 
     @property
     def spec(self) -> LayerSpec:

@@ -269,7 +269,9 @@ def _arith(kind: str, op: str, rop: str, a: Layer | float, b: Layer | float, nam
 def Add(
     layers: Sequence[Layer] | Layer | float, l2: Layer | float | None = None, name: str = ""
 ) -> Layer:
-    """Sum: `Add([l1, l2, ...])` of layers, or pyeddl's `Add(l1, l2)` with a layer or number."""
+    """Sum: `Add([l1, l2, ...], name)` of layers, or pyeddl's `Add(l1, l2)` with a layer or number."""
+    if isinstance(l2, str) and not name:  # pyeddl: Add(layers, name)
+        l2, name = None, l2
     if l2 is None:
         return _merge("Add", layers, name)  # type: ignore[arg-type]
     return _arith("Add", "add", "add", layers, l2, name)  # type: ignore[arg-type]

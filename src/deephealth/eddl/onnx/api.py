@@ -96,6 +96,7 @@ def import_net_from_onnx_file(
     path: str | os.PathLike[str],
     input_shape: Sequence[int] | None = None,
     mem: int = 0,
+    log_level: int = 0,
 ) -> Model:
     """Read an ONNX file as a `Model` (weights included; build with `init_weights=False`).
 
@@ -104,6 +105,7 @@ def import_net_from_onnx_file(
         input_shape: New input shape without the batch axis (e.g. `[3, 224, 224]`), for
             transfer learning or files with symbolic sizes.
         mem: pyeddl's memory level; accepted and ignored.
+        log_level: pyeddl's ONNX log level; accepted and ignored (errors are exceptions).
 
     Raises:
         FileNotFoundError: when the file does not exist.

@@ -164,9 +164,9 @@ def rebuild(net: Model, cs: ComputingService | None = None) -> None:
         new.optimizer.load_state_dict(opt_state)  # casts the state to the new device
 
 
-def toCPU(net: Model, t: int = -1) -> None:
-    """Move a network (weights and optimizer state) to the CPU with `t` threads."""
-    cs = CS_CPU(t)
+def toCPU(net: Model, th: int = -1) -> None:
+    """Move a network (weights and optimizer state) to the CPU with `th` threads."""
+    cs = CS_CPU(th)
     if net.train_state is None:
         net.cs = cs
         return

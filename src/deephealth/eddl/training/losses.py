@@ -117,6 +117,31 @@ class FunctionLoss(Loss):
     def from_logits(self, z: torch.Tensor, target: torch.Tensor, dim: int) -> torch.Tensor:
         return self.logits_fn(z, target, dim)
 
+    def value(self, t: Any, y: Any) -> float:
+        """pyeddl: the loss of outputs `y` against targets `t` summed over the batch (EDDL's scale)."""
+        from deephealth.eddl.tensor import as_torch
+
+        out = as_torch(y).float()
+        return float(self.compute(out, as_torch(t).float())) * out.shape[0]
+
+    def delta(self, t: Any, y: Any, d: Any) -> None:
+        """pyeddl: write EDDL's gradient of the loss with respect to `y` into the Tensor `d`.
+
+        mse and softmax cross-entropy use EDDL's closed forms ((y - t) / batch); the other losses
+        write the gradient of the batch-mean loss.
+        """
+        from deephealth.eddl.tensor import as_torch
+
+        out, target = as_torch(y).detach().float(), as_torch(t).detach().float()
+        closed = _EDDL_DELTAS.get(getattr(self, "key", ""))
+        if closed is not None:
+            grad = closed(out, target) / out.shape[0]
+        else:
+            out = out.clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.compute(out, target), out)
+        dest = as_torch(d)
+        dest.copy_(grad.reshape(dest.shape))
+
 
 def _is_index_target(y: torch.Tensor, t: torch.Tensor) -> bool:
     return not t.is_floating_point() and t.dim() == y.dim() - 1
@@ -201,6 +226,13 @@ LOSS_ALIASES = {
 }
 
 
+# EDDL's delta for these losses is a closed form that is not the gradient of its value
+_EDDL_DELTAS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mean_squared_error": torch.sub,
+    "softmax_cross_entropy": torch.sub,
+}
+
+
 def loss_names() -> list[str]:
     """Every accepted loss name and alias, sorted."""
     return sorted([*LOSSES, *LOSS_ALIASES])
@@ -216,7 +248,9 @@ def getLoss(name: str) -> Loss:
     if key not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(loss_names())}")
     fn, logits_fn, act = LOSSES[key]
-    return FunctionLoss(str(name), fn, logits_fn, act, TARGET_SHAPES.get(key))
+    loss = FunctionLoss(str(name), fn, logits_fn, act, TARGET_SHAPES.get(key))
+    loss.key = key
+    return loss
 
 
 def as_loss(spec: str | Loss | Callable[..., torch.Tensor]) -> Loss:

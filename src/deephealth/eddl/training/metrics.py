@@ -62,6 +62,12 @@ class FunctionMetric(Metric):
         value = torch.as_tensor(self.fn(output, target), device=output.device)
         return value * output.shape[0] if self.mean else value
 
+    def value(self, t: Any, y: Any) -> float:
+        """pyeddl: the metric of outputs `y` against targets `t` summed over the batch."""
+        from deephealth.eddl.tensor import as_torch
+
+        return float(self.compute(as_torch(y).float(), as_torch(t).float()))
+
 
 def _per_sample(values: torch.Tensor) -> torch.Tensor:
     """Sum over the batch of each sample's mean."""

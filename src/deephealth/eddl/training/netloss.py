@@ -48,6 +48,10 @@ class NetLoss:
         self.inputs = _input_layers(self.layer)
         self.model = Model(self.inputs, [self.layer], name=f"newloss_{name}")
         self._pending: torch.Tensor | None = None
+        # pyeddl's NetLoss fields
+        self.input = list(in_) if isinstance(in_, (list, tuple)) else [in_]
+        self.ginput, self.fout, self.graph = self.inputs, self.layer, self.model
+        self.value = 0.0
 
     def _evaluate(self) -> torch.Tensor:
         values = []
@@ -67,7 +71,8 @@ class NetLoss:
         out = self._evaluate()
         total = out.sum()
         self._pending = total / out.shape[0]
-        return float(total.detach())
+        self.value = float(total.detach())
+        return self.value
 
     def optimize(self) -> None:
         """Back-propagate the loss (per sample) into the network's gradients."""

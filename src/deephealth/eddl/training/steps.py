@@ -142,6 +142,7 @@ def train_step(
         st.strategy.after_backward(st, n)
         opt.step()
     accumulate(st, outs, ys, terms)
+    st.last_outputs = [o.detach() for o in outs]  # getOutput after train_batch, as pyeddl
     return total.detach()
 
 
@@ -197,6 +198,8 @@ def train_batch(net: Model, in_: Any, out: Any, indices: Sequence[int] | None = 
     if st.mode != TRMODE:
         st.set_mode(TRMODE)
     loss = train_step(st, xs, ys)
+    for layer in net.outputs:
+        layer._last_model = net  # getOutput(layer) reads this batch's values
     if st.device.type == "cpu":
         check_finite(loss, f"batch {st.batches} (train_batch)")
 

@@ -9,6 +9,7 @@ of the live weights unless `deepcopy=True`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +67,17 @@ def removeLayer(net: Model, name: str) -> None:
 
 
 def setTrainable(net: Model, name: str, val: bool) -> None:
-    """Freeze (`val=False`) or unfreeze a layer's weights."""
-    net.layer(name).trainable = bool(val)
+    """Freeze (`val=False`) or unfreeze a layer's weights.
+
+    As EDDL, a name the network does not have (e.g. a layer removed since) changes nothing; it
+    is reported with a warning.
+    """
+    try:
+        layer = net.layer(name)
+    except KeyError as err:
+        warnings.warn(f"setTrainable: {err.args[0]}; nothing changed", stacklevel=2)
+        return
+    layer.trainable = bool(val)
     _apply_trainable(net)
 
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from deephealth.eddl.tensor import TensorError, bin_bytes, parse_bin
+from deephealth.eddl.tensor import TensorError, bin_bytes
+from deephealth.eddl.tensor.io import parse_bin
 from deephealth.eddl.training.checkpoint import CheckpointError, atomic_save
 
 if TYPE_CHECKING:

@@ -5,29 +5,42 @@
 or the `DEEPHEALTH_MODELS_URL` environment variable; no public mirror is assumed). The file is
 checked against a SHA-256 (given, or the server's `<file>.sha256` when it has one) before it enters
 the cache (`DEEPHEALTH_CACHE`, default `~/.cache/deephealth/models`); a failed check leaves
-nothing behind. Without network, a cached copy is used. pyeddl's `download_vgg16`,
-`download_resnet18/34/50/101/152` and `download_densenet121` import the file as a `Model`, with a
-new `input_shape` if given and, with `top=True`, without the classifier ("top") layers.
+nothing behind; an interrupted transfer resumes (see `fetch`). Without network, a cached copy is
+used. pyeddl's `download_model(name, link)` puts the file in the working directory. pyeddl's
+`download_vgg16[_bn]`, `download_vgg19[_bn]`, `download_resnet18/34/50/101/152` and
+`download_densenet121` import the file as a `Model`, with a new `input_shape` if given and, with
+`top=True`, without the densely connected classifier (the last remaining layer is named "top").
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deephealth.errors import EddlError
+from deephealth.eddl.zoo.fetch import (
+    CACHE_ENV,
+    DownloadError,
+    cache_dir,
+    check_sha256,
+    fetch,
+    is_url,
+    place,
+    sha256_of,
+)
 
 if TYPE_CHECKING:
     from deephealth.eddl.model import Model
 
+__all__ = ["CACHE_ENV", "DownloadError", "cache_dir", "download_model", "sha256_of", "strip_top"]
+
 MODEL_NAMES = (
     "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -36,42 +49,26 @@ MODEL_NAMES = (
     "densenet121",
 )
 URL_ENV = "DEEPHEALTH_MODELS_URL"
-CACHE_ENV = "DEEPHEALTH_CACHE"
-TIMEOUT_S = 30.0
-# Layers of a classifier head that `top=True` removes from the end of the network.
-_HEAD_KINDS = {"Dense", "Activation", "Dropout", "Flatten", "Reshape"}
-_POOL_KINDS = {"GlobalAveragePool2D", "GlobalMaxPool2D", "AveragePool2D", "MaxPool2D"}
-
-
-class DownloadError(EddlError, RuntimeError):
-    """A model could not be fetched (and is not in the cache), or failed its checksum."""
-
-
-def cache_dir() -> Path:
-    """The model cache folder (created when missing)."""
-    folder = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "deephealth" / "models")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://", "file://"))
+# Layers of a classifier head that `top=True` removes from the end of the network (as EDDL: the
+# densely connected part; the flatten before it stays and is renamed "top").
+_HEAD_KINDS = {"Dense", "Activation", "Dropout"}
 
 
 def _resolve(name_or_url: str, link: str | None, base_url: str | None) -> tuple[str, str]:
     """(URL, cache file name) for a model name, a URL, or pyeddl's (name, link) pair."""
     if link:
-        return link, Path(name_or_url).name
-    if _is_url(name_or_url):
+        filename = Path(name_or_url).name
+        if is_url(link):
+            return link, filename
+        base = base_url or os.environ.get(URL_ENV)
+        if not base:
+            raise DownloadError(
+                f"download_model({name_or_url!r}, {link!r}): the link is an EDDL Dropbox key, "
+                f"which is not fetched from here. Set {URL_ENV} to a folder URL holding "
+                f"{filename!r} (e.g. export {URL_ENV}=http://server/models), or pass a full URL."
+            )
+        return f"{base.rstrip('/')}/{filename}", filename
+    if is_url(name_or_url):
         return name_or_url, Path(urllib.request.url2pathname(name_or_url.split("?")[0])).name
     name = name_or_url.lower().removesuffix(".onnx")
     if name not in MODEL_NAMES:
@@ -87,29 +84,6 @@ def _resolve(name_or_url: str, link: str | None, base_url: str | None) -> tuple[
     return f"{base.rstrip('/')}/{name}.onnx", f"{name}.onnx"
 
 
-def _fetch(url: str, dest: Path) -> None:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(dest, "wb") as out:
-        while block := response.read(1 << 20):
-            out.write(block)
-
-
-def _published_sha256(url: str) -> str | None:
-    """The checksum the server publishes beside the file (`<url>.sha256`), if any."""
-    try:
-        with urllib.request.urlopen(url + ".sha256", timeout=TIMEOUT_S) as response:
-            text = response.read(4096).decode("ascii", "replace").split()
-    except (urllib.error.URLError, OSError):
-        return None
-    return text[0].lower() if text else None
-
-
-def _check(path: Path, expected: str | None, source: str) -> None:
-    if expected is not None and sha256_of(path) != expected.lower():
-        raise DownloadError(
-            f"{source}: SHA-256 {sha256_of(path)} does not match the expected {expected.lower()}"
-        )
-
-
 def download_model(
     name_or_url: str | os.PathLike[str],
     link: str | None = None,
@@ -121,56 +95,49 @@ def download_model(
 ) -> Path:
     """The local path of an ONNX model: a local file, the cached copy, or a fresh download.
 
+    pyeddl's form `download_model("resnet18.onnx", link)` puts the file in the working directory
+    and returns that path; `link` is a URL, or EDDL's Dropbox key (then the file is fetched from
+    `$DEEPHEALTH_MODELS_URL`/`base_url` under its name).
+
     Args:
-        name_or_url: A local `.onnx` path, a URL, or a model name of `MODEL_NAMES`.
-        link: pyeddl's second argument: the URL to fetch `name_or_url` (a file name) from.
+        name_or_url: A local `.onnx` path, a URL, a model name of `MODEL_NAMES`, or with `link`
+            the file name.
+        link: pyeddl's second argument: the URL (or Dropbox key) of `name_or_url`.
         sha256: Expected SHA-256; default: the server's `<url>.sha256` when published.
-        base_url: Folder URL of the named models (default: `$DEEPHEALTH_MODELS_URL`).
+        base_url: Folder URL of the models (default: `$DEEPHEALTH_MODELS_URL`).
         cache: Cache folder (default: `$DEEPHEALTH_CACHE` or `~/.cache/deephealth/models`).
         force: Download again even when cached.
 
     Raises:
-        DownloadError: unknown name, network failure with nothing cached, checksum mismatch.
+        DownloadError: unknown name, no mirror, network failure with nothing cached, checksum
+            mismatch.
     """
     text = os.fspath(name_or_url)
-    if link is None and not _is_url(text) and Path(text).is_file():
-        _check(Path(text), sha256, text)
+    if link is None and not is_url(text) and Path(text).is_file():
+        check_sha256(Path(text), sha256, text)
         return Path(text)
     url, filename = _resolve(text, link, base_url)
-    folder = Path(cache) if cache is not None else cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / filename
-    if target.is_file() and not force:
-        _check(target, sha256, str(target))
-        return target
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        try:
-            _fetch(url, tmp)
-        except (urllib.error.URLError, OSError) as err:
-            if target.is_file():
-                return target  # offline: the cached copy
-            raise DownloadError(f"cannot download {url}: {err}") from None
-        _check(tmp, sha256 or _published_sha256(url), url)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    cached = fetch(url, filename, cache=cache, sha256=sha256, force=force)
+    if link is None:
+        return cached
+    return place(cached, Path(text))
 
 
 def strip_top(net: Model) -> Model:
-    """Remove the classifier: trailing Dense/Activation/Dropout/Flatten layers and the last pool."""
+    """Remove the classifier (trailing Dense/Activation/Dropout layers) and name the last layer "top".
+
+    As EDDL's `download_*(top=True)`: what feeds the classifier (usually a Flatten) becomes the
+    output, renamed "top" unless another layer has that name.
+    """
     from deephealth.eddl.model import Model
 
     out = net.outputs[0]
     while out.kind in _HEAD_KINDS and out.parents:
         out = out.parents[0]
-    if out.kind in _POOL_KINDS and out.parents:
-        out = out.parents[0]
     if out is net.outputs[0] or out.kind == "Input":
         return net
+    if all(layer.name != "top" for layer in net.layers):
+        out.name = "top"
     return Model(net.inputs, [out], net.name)
 
 
@@ -181,16 +148,33 @@ def _download_net(
 
     path = download_model(name, **kwargs)  # type: ignore[arg-type]
     net = import_net_from_onnx_file(path, input_shape=list(input_shape) if input_shape else None)
+    if len(net.inputs) == 1 and all(layer.name != "input" for layer in net.layers):
+        net.inputs[0].name = "input"  # as EDDL: getLayer(net, "input")
     return strip_top(net) if top else net
 
 
 def download_vgg16(top: bool = True, input_shape: Sequence[int] = (), **kwargs: object) -> Model:
-    """VGG16 from ONNX; `top=True` drops the dense part and the last pooling layer."""
+    """VGG16 from ONNX; `top=True` drops the densely connected part (last layer named "top")."""
     return _download_net("vgg16", top, input_shape, **kwargs)
 
 
+def download_vgg16_bn(top: bool = True, input_shape: Sequence[int] = (), **kwargs: object) -> Model:
+    """VGG16 with batch normalization from ONNX (see `download_vgg16`)."""
+    return _download_net("vgg16_bn", top, input_shape, **kwargs)
+
+
+def download_vgg19(top: bool = True, input_shape: Sequence[int] = (), **kwargs: object) -> Model:
+    """VGG19 from ONNX (see `download_vgg16`)."""
+    return _download_net("vgg19", top, input_shape, **kwargs)
+
+
+def download_vgg19_bn(top: bool = True, input_shape: Sequence[int] = (), **kwargs: object) -> Model:
+    """VGG19 with batch normalization from ONNX (see `download_vgg16`)."""
+    return _download_net("vgg19_bn", top, input_shape, **kwargs)
+
+
 def download_resnet18(top: bool = True, input_shape: Sequence[int] = (), **kwargs: object) -> Model:
-    """ResNet-18 from ONNX; `top=True` drops the classifier and the last pooling layer."""
+    """ResNet-18 from ONNX; `top=True` drops the classifier (last layer named "top")."""
     return _download_net("resnet18", top, input_shape, **kwargs)
 
 
