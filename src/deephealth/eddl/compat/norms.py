@@ -12,16 +12,9 @@ layers:
 from __future__ import annotations
 
 from deephealth.eddl.layers.base import Layer
-from deephealth.eddl.layers.merge import (
-    Diff,
-    Div,
-    ReduceMax,
-    ReduceMean,
-    ReduceMin,
-    ReduceVar,
-    Sqrt,
-    Sum,
-)
+from deephealth.eddl.layers.merge import Diff, Div, Sum
+from deephealth.eddl.layers.reductions import ReduceMax, ReduceMean, ReduceMin, ReduceVar
+from deephealth.eddl.layers.unary import Sqrt
 
 
 def _axes(parent: Layer) -> list[int]:

@@ -8,7 +8,11 @@ computed from the graph and the last `forward`: `output` is the layer's value (s
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
+
+# `getOutput` of the training package, set when it is imported (layers never import training)
+OUTPUT_READER: Callable[[Any], Any] | None = None
 
 
 class PyeddlLayerAttrs:
@@ -49,11 +53,12 @@ class PyeddlLayerAttrs:
     def output(self) -> Any:
         """The layer's value after the last `forward` (a Tensor; see `getOutput`)."""
         from deephealth.eddl.tensor import Tensor
-        from deephealth.eddl.training.steps import getOutput
 
         if self.kind == "Input" and getattr(self, "_last_value", None) is not None:
             return Tensor.wrap(self._last_value)
-        return getOutput(self)  # type: ignore[arg-type]
+        if OUTPUT_READER is None:
+            raise RuntimeError("layer outputs are read by deephealth.eddl.training (not imported)")
+        return OUTPUT_READER(self)
 
     @property
     def input(self) -> Any:

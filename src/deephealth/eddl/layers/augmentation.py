@@ -16,7 +16,6 @@ unchanged). Geometric transforms sample with nearest-neighbour interpolation.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deephealth.eddl.affine import affine_sample, center_offset, rotation_matrix
 from deephealth.eddl.layers._util import float_pair, int_list
 from deephealth.eddl.layers.base import (
     Layer,
@@ -36,45 +36,6 @@ from deephealth.eddl.layers.base import (
 )
 
 DA_MODES = ("constant", "nearest", "original")
-
-
-def affine_sample(
-    x: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor, da_mode: str, constant: float
-) -> torch.Tensor:
-    """Resample `x` (B, C, H, W): output pixel p reads input pixel `matrix @ p + offset`.
-
-    `matrix` is (B, 2, 2) and `offset` (B, 2), in pixel units of (x=col, y=row) measured from the
-    image centre.
-    """
-    b, _, h, w = x.shape
-    scale = torch.tensor([w / 2.0, h / 2.0], dtype=x.dtype, device=x.device)
-    theta = torch.empty(b, 2, 3, dtype=x.dtype, device=x.device)
-    # normalized u = x_c / (w/2): theta = S^-1 M S, t = S^-1 offset
-    theta[:, :, :2] = matrix.to(x.dtype) * scale[None, None, :] / scale[None, :, None]
-    theta[:, :, 2] = offset.to(x.dtype) / scale[None, :]
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    if da_mode == "nearest":
-        return F.grid_sample(x, grid, mode="nearest", padding_mode="border", align_corners=False)
-    y = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    ones = torch.ones_like(x[:, :1])
-    inside = F.grid_sample(ones, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    fill = x if da_mode == "original" else torch.full_like(y, constant)
-    return torch.where(inside > 0.5, y, fill)
-
-
-def _rotation(angles_deg: torch.Tensor) -> torch.Tensor:
-    """(B, 2, 2) matrices mapping output to input pixels for counter-clockwise rotations."""
-    a = angles_deg * (math.pi / 180.0)
-    c, s = torch.cos(a), torch.sin(a)
-    # rows go down, so a counter-clockwise turn on screen reads input at R(+a) in (x, y) coords
-    return torch.stack((torch.stack((c, -s), -1), torch.stack((s, c), -1)), -2)
-
-
-def _center_offset(offset_center: Sequence[int], n: int, matrix: torch.Tensor) -> torch.Tensor:
-    """Offset that makes `matrix` act around (row, col) offset_center from the image centre."""
-    cy, cx = offset_center
-    c = torch.tensor([float(cx), float(cy)], dtype=matrix.dtype, device=matrix.device)
-    return (c - matrix @ c).expand(n, 2) if matrix.dim() == 2 else c - (matrix @ c)
 
 
 # ---- deterministic -------------------------------------------------------------------------
@@ -242,8 +203,8 @@ class RotateSpec(_ImageSpec):
     kind = "Rotate"
 
     def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
-        m = _rotation(torch.tensor(float(params["angle"]), dtype=torch.float64))
-        off = _center_offset(params["offset_center"], 1, m)[0]
+        m = rotation_matrix(torch.tensor(float(params["angle"]), dtype=torch.float64))
+        off = center_offset(params["offset_center"], 1, m)[0]
         return AffineModule(m.tolist(), off.tolist(), params["da_mode"], params["constant"])
 
 
@@ -308,8 +269,8 @@ class RandomAffineModule(nn.Module):
         zero = torch.zeros(n, 2, device=dev)
         mode, const = p.get("da_mode", "constant"), p.get("constant", 0.0)
         if self.op == "rotation":
-            m = _rotation(_uniform(n, *p["factor"], dev))
-            return affine_sample(x, m, _center_offset(p["offset_center"], n, m), mode, const)
+            m = rotation_matrix(_uniform(n, *p["factor"], dev))
+            return affine_sample(x, m, center_offset(p["offset_center"], n, m), mode, const)
         if self.op == "shift":
             off = torch.stack(
                 (-_uniform(n, *p["factor_x"], dev) * w, -_uniform(n, *p["factor_y"], dev) * h), -1

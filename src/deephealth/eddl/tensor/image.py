@@ -67,7 +67,7 @@ def _as_images(t: torch.Tensor) -> torch.Tensor:
 
 
 def _affine(t: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor, mode: Any, cval: float):
-    from deephealth.eddl.layers.augmentation import affine_sample
+    from deephealth.eddl.affine import affine_sample
 
     x = _as_images(t)
     n = x.shape[0]
@@ -138,11 +138,11 @@ class ImageMixin:
         cval: float = 0.0,
     ) -> Any:
         """Rotate by `angle` degrees counter-clockwise around the centre + `offset_center`."""
-        from deephealth.eddl.layers.augmentation import _center_offset, _rotation
+        from deephealth.eddl.affine import center_offset, rotation_matrix
 
         t = self.torch
-        m = _rotation(torch.tensor(float(angle), dtype=torch.float64)).float().to(t.device)
-        off = _center_offset(list(offset_center), 1, m)[0]
+        m = rotation_matrix(torch.tensor(float(angle), dtype=torch.float64)).float().to(t.device)
+        off = center_offset(list(offset_center), 1, m)[0]
         return self.wrap(_affine(t, m, off, mode, float(cval)))
 
     def rotate_random(

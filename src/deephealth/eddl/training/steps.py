@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from deephealth.eddl.layers import _pyeddl_attrs
 from deephealth.eddl.tensor import Tensor
 from deephealth.eddl.training.data import (
     DataError,
@@ -340,3 +341,6 @@ def zeroGrads(net: Model) -> None:
         st.optimizer.zero_grad(set_to_none=True)
     else:
         st.graph.zero_grad(set_to_none=True)
+
+
+_pyeddl_attrs.OUTPUT_READER = getOutput  # Layer.output reads values through it
