@@ -83,4 +83,9 @@ def OtsuMultiThreshold(src: Image, n_thresholds: int = 2) -> list[int]:
     arr = _gray_u8(src, "OtsuMultiThreshold")
     if n_thresholds < 1:
         raise EcvlError("OtsuMultiThreshold: n_thresholds must be >= 1")
-    return [int(v) for v in threshold_multiotsu(arr, classes=n_thresholds + 1)]
+    levels = np.unique(arr)
+    if levels.size <= n_thresholds:
+        # fewer grey levels than classes (a blank image): ECVL still answers, with the levels
+        # present, repeated; scikit-image would raise
+        return [int(levels[min(i, levels.size - 1)]) for i in range(n_thresholds)]
+    return [int(v) for v in threshold_multiotsu(arr, classes=n_thresholds + 1, nbins=256)]
