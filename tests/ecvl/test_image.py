@@ -35,7 +35,7 @@ def test_constructor_dims_and_pyecvl_fields():
         ([2, 2], "xyc", None),
         ([2, 2, 1], "xxc", None),
         ([2, 2, 1], "xyq", None),
-        ([2, 2], "xy", [1.0]),
+        ([2, 2], "xy", [1.0, 1.0, 1.0]),
     ],
 )
 def test_constructor_errors(dims, channels, spacings):

@@ -272,9 +272,10 @@ class Image:
         n = self.data.ndim
         if spacings is None or len(spacings) == 0:
             return [1.0] * n
-        if len(spacings) != n:
+        if len(spacings) > n:
             raise EcvlError(f"{len(spacings)} spacings given for layout {self.channels!r}")
-        return [float(s) for s in spacings]
+        # fewer than the axes (ECVL accepts that): the others get 1
+        return [float(s) for s in spacings] + [1.0] * (n - len(spacings))
 
     @classmethod
     def fromarray(

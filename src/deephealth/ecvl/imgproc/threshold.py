@@ -50,11 +50,12 @@ def MultiThreshold(
     a pixel ``v`` gets level ``i`` = the number of thresholds strictly below ``v``.
 
     Raises:
-        EcvlError: No thresholds, or thresholds not increasing.
+        EcvlError: No thresholds, or thresholds that decrease (equal ones, as
+            ``OtsuMultiThreshold`` gives for a blank image, leave their levels empty).
     """
     t = np.asarray(thresholds, dtype=np.float64)
-    if t.size == 0 or np.any(np.diff(t) <= 0):
-        raise EcvlError(f"MultiThreshold: thresholds must be increasing, got {list(thresholds)}")
+    if t.size == 0 or np.any(np.diff(t) < 0):
+        raise EcvlError(f"MultiThreshold: thresholds must not decrease, got {list(thresholds)}")
     levels = np.linspace(float(minval), float(maxval), t.size + 1)
     idx = np.searchsorted(t, src.data, side="left")
     dst._assign(like(src, saturate_cast(levels[idx], src.data.dtype)))
