@@ -214,6 +214,7 @@ class Image:
         colortype: ColorType = ColorType.none,
         spacings: Sequence[float] | None = None,
         dev: Device = Device.CPU,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         """Allocate a zero-filled image (``Image()`` is the empty image).
 
@@ -227,6 +228,7 @@ class Image:
             colortype: Colour type.
             spacings: Spacing per axis (default 1 for each).
             dev: Accepted for pyecvl compatibility; data always lives on the CPU.
+            meta: Initial metadata (plain values or :class:`MetaData`).
 
         Raises:
             EcvlError: ``dims`` and ``channels`` disagree, or the type is unsupported.
@@ -242,6 +244,8 @@ class Image:
             return
         self.dev = dev
         self.meta: dict[str, Any] = {}
+        for key, value in (meta or {}).items():
+            self.SetMeta(key, value)
         self.colortype = ColorType(colortype)
         if dims is None or len(dims) == 0:
             self.data = np.empty((0,), dtype=np.uint8)

@@ -321,7 +321,7 @@ class Augmentation:
             ) from None
 
     @classmethod
-    def fromtext(cls, text: str) -> Augmentation:
+    def fromtext(cls, txt: str) -> Augmentation:
         """Create from a parameter text, e.g. ``AugRotate.fromtext('angle=[-5,5]')``.
 
         A leading augmentation name equal to this class's is accepted too.
@@ -329,7 +329,7 @@ class Augmentation:
         Raises:
             AugmentationSyntaxError: Malformed text, unknown or mistyped parameters.
         """
-        body = text.strip()
+        body = txt.strip()
         if body.split(maxsplit=1)[:1] == [cls.__name__]:
             body = body[len(cls.__name__) :]
         return cls.from_params(parse_params(body), source=body)

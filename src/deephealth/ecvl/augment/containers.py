@@ -58,7 +58,7 @@ class _Container(Augmentation):
         return f"{type(self).__name__}({self.augs_!r})"
 
     @classmethod
-    def fromtext(cls, text: str) -> Augmentation:
+    def fromtext(cls, txt: str) -> Augmentation:
         """Create from a text body: members one per line, closed by ``end``.
 
         Raises:
@@ -66,7 +66,7 @@ class _Container(Augmentation):
         """
         from deephealth.ecvl.augment.factory import build_container
 
-        return build_container(cls.__name__, text)
+        return build_container(cls.__name__, txt)
 
 
 class SequentialAugmentationContainer(_Container):

@@ -76,9 +76,10 @@ def _moments(
     moments._assign(out)
 
 
-def Moments(src: Image, moments: Image, order: int = 3, type_: DataType = DataType.float64) -> None:
-    """Raw image moments up to ``order`` of a single-channel image into ``moments``."""
-    _moments(src, moments, 0.0, 0.0, order, type_, "Moments")
+def Moments(src: Image, dst: Image, order: int = 3, type_: DataType = DataType.float64) -> None:
+    """Raw image moments up to ``order`` of a single-channel image into ``dst`` (colour images:
+    their luminance, as ECVL reads them)."""
+    _moments(src, dst, 0.0, 0.0, order, type_, "Moments")
 
 
 def CentralMoments(

@@ -88,9 +88,22 @@ def SeparableFilter2D(
     dst._assign(wrap(src, cv2.sepFilter2D(arr, _depth(type), kx, ky)))
 
 
-def GaussianBlur(src: Image, dst: Image, *args: float) -> None:
+def GaussianBlur(
+    src: Image,
+    dst: Image,
+    sizeX: float,  # noqa: N803 - pyecvl names
+    sizeY: int | None = None,  # noqa: N803
+    sigmaX: float | None = None,  # noqa: N803
+    sigmaY: float = 0.0,  # noqa: N803
+) -> None:
     """Gaussian blur (``cv2.GaussianBlur``), called as pyecvl does: ``GaussianBlur(src, dst,
     sizeX, sizeY, sigmaX, sigmaY=0)`` or ``GaussianBlur(src, dst, sigma)`` (size from sigma)."""
+    if sizeY is None and sigmaX is None:
+        args: tuple[float, ...] = (sizeX,)
+    elif sizeY is None or sigmaX is None:
+        raise EcvlError("GaussianBlur: use (sigma) or (sizeX, sizeY, sigmaX[, sigmaY])")
+    else:
+        args = (sizeX, sizeY, sigmaX, sigmaY)
     arr = cv_view(src, "GaussianBlur")
     if len(args) == 1:
         size, sx, sy = (0, 0), float(args[0]), 0.0

@@ -26,35 +26,35 @@ from deephealth.ecvl.imgproc._common import (
 def ResizeDim(
     src: Image,
     dst: Image,
-    newdim: Sequence[int],
+    newdims: Sequence[int],
     interp: InterpolationType = InterpolationType.linear,
 ) -> None:
-    """Resize to ``newdim = [width, height]`` (``cv2.resize``); spacings scale accordingly. As in
+    """Resize to ``newdims = [width, height]`` (``cv2.resize``); spacings scale accordingly. As in
     pyecvl, a volume takes ``[x, y, z]`` (see :func:`~deephealth.ecvl.imgproc.volume.ResizeDim3D`)
     and a 2D image ``[w, h, c]``: ``c`` equal to the channels keeps them, ``c = 1`` gives gray.
 
     Raises:
         EcvlError: Bad size, or an image that is neither 2D nor a volume.
     """
-    if len(newdim) == 3 and "z" in src.channels:
+    if len(newdims) == 3 and "z" in src.channels:
         from deephealth.ecvl.imgproc.volume import ResizeDim3D
 
-        ResizeDim3D(src, dst, newdim, interp)
+        ResizeDim3D(src, dst, newdims, interp)
         return
     arr = cv_view(src, "ResizeDim")
     colortype = None
-    if len(newdim) == 3 and newdim[2] > 0:  # [w, h, c] as ECVL's dims: c kept, or 1 = gray
+    if len(newdims) == 3 and newdims[2] > 0:  # [w, h, c] as ECVL's dims: c kept, or 1 = gray
         c = arr.shape[2] if arr.ndim == 3 else 1
-        if int(newdim[2]) != c and int(newdim[2]) != 1:
+        if int(newdims[2]) != c and int(newdims[2]) != 1:
             raise EcvlError(
-                f"ResizeDim: newdim {list(newdim)} asks {newdim[2]} channels of a {c}-channel image"
+                f"ResizeDim: newdims {list(newdims)} asks {newdims[2]} channels of a {c}-channel image"
             )
-        if int(newdim[2]) == 1 and c > 1:
+        if int(newdims[2]) == 1 and c > 1:
             arr, colortype = single_channel(src, arr), ColorType.GRAY
-        newdim = newdim[:2]
-    if len(newdim) != 2 or min(newdim) <= 0:
-        raise EcvlError(f"ResizeDim: newdim must be [width, height] > 0, got {list(newdim)}")
-    w, h = int(newdim[0]), int(newdim[1])
+        newdims = newdims[:2]
+    if len(newdims) != 2 or min(newdims) <= 0:
+        raise EcvlError(f"ResizeDim: newdims must be [width, height] > 0, got {list(newdims)}")
+    w, h = int(newdims[0]), int(newdims[1])
     out = cv2.resize(arr, (w, h), interpolation=int(interp))
     sx, sy = src.spacings[src.channels.index("x")], src.spacings[src.channels.index("y")]
     sp = [sx * arr.shape[1] / w, sy * arr.shape[0] / h, 1.0]
