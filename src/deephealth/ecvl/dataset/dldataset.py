@@ -411,7 +411,6 @@ class DLDataset(Dataset):
             raise DatasetError("no more batches in this split; call ResetBatch()")
         pipe = BatchPipeline(jobs, self.batch_size_, self.load_sample, 0, describe=self._describe)
         _, x, y = pipe.get()
-        self.current_batch_[i] += 1
         from deephealth.ecvl.tensor_bridge import TensorBridgeError, fill
 
         try:
@@ -421,6 +420,7 @@ class DLDataset(Dataset):
                 y = fill(labels, y, "label")
         except TensorBridgeError as e:
             raise DatasetError(f"LoadBatch: {e}") from None
+        self.current_batch_[i] += 1  # only once the batch reached the caller
         return x, y
 
     @property
