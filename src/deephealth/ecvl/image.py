@@ -238,6 +238,8 @@ class Image:
             self._assign(dims.copy())
             return
         if isinstance(dims, np.ndarray):  # core overload: (array, channels, colortype, spacings)
+            if not isinstance(elemtype, str):
+                raise EcvlError("Image(array, channels, colortype, spacings) needs a layout string")
             ct = channels if isinstance(channels, ColorType) else ColorType.none
             sp = colortype if isinstance(colortype, (list, tuple)) else spacings
             self._assign(Image.fromarray(dims, str(elemtype), ct, sp))
