@@ -90,7 +90,7 @@ end""",
     AugRandomCrop size=(224,224) border_type="constant" border_value=0
     AugSaltAndPepper p=[0.1,0.3] per_channel=0.5
     AugToFloat32 divisor=255.
-    AugScaleFromTo from_min=0 from_max=1 to_min=-1 to_max=1
+    AugScaleFromTo old_min=0 old_max=1 new_min=-1 new_max=1
     AugDivBy255
 end""",
     "AugNormalize mean=20 std=5.5",

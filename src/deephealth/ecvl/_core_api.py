@@ -1,6 +1,6 @@
 """Public names of the Image, I/O, processing and de-identification parts of ECVL."""
 
-from deephealth.ecvl import imgproc
+from deephealth.ecvl import features, imgproc, views
 from deephealth.ecvl.anonymize import DeidReport, anonymize, anonymize_dataset
 from deephealth.ecvl.errors import (
     EcvlError,
@@ -9,6 +9,7 @@ from deephealth.ecvl.errors import (
     SeriesError,
     UnsupportedFormatError,
 )
+from deephealth.ecvl.features import *  # noqa: F403 - ECVL_EDDL, ECVL_WITH_DICOM, ...
 from deephealth.ecvl.image import (
     ColorType,
     ConvertTo,
@@ -33,7 +34,9 @@ from deephealth.ecvl.io import (
     NiftiRead,
     NiftiWrite,
 )
+from deephealth.ecvl.metadata import MetaData
 from deephealth.ecvl.slide import OpenSlideGetLevels, OpenSlideImage, OpenSlideRead, SlideError
+from deephealth.ecvl.views import *  # noqa: F403 - View_uint8, View_int16, ...
 
 __all__: list[str] = [
     "ColorType",
@@ -68,4 +71,7 @@ __all__: list[str] = [
     "OpenSlideImage",
     "OpenSlideRead",
     "SlideError",
+    "MetaData",
+    *features.__all__,
+    *views.__all__,
 ]

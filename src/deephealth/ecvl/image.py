@@ -126,8 +126,9 @@ def _check_layout(channels: str, ndim: int) -> str:
     if len(channels) != ndim:
         raise EcvlError(f"layout {channels!r} has {len(channels)} letters but data has {ndim} axes")
     bad = set(channels) - LAYOUT_LETTERS
-    if bad or len(set(channels)) != len(channels):
-        raise EcvlError(f"invalid layout {channels!r}: letters must be distinct, among 'xyzcto'")
+    named = channels.replace("o", "")  # ECVL allows several "other" axes ("xyzoo")
+    if bad or len(set(named)) != len(named):
+        raise EcvlError(f"invalid layout {channels!r}: letters among 'xyzcto', distinct except 'o'")
     _VALID_LAYOUTS.add((channels, ndim))
     return channels
 
@@ -220,32 +221,50 @@ class Image:
         (4, 3, 1, (4, 3, 1))
     """
 
-    __slots__ = ("data", "channels", "colortype", "spacings", "meta", "dev")
+    __slots__ = ("data", "channels", "colortype", "spacings", "meta", "dev", "owner_")
 
     def __init__(
         self,
-        dims: Sequence[int] | None = None,
+        dims: Sequence[int] | np.ndarray | Image | None = None,
         elemtype: DataType | Any = DataType.uint8,
         channels: str = "",
         colortype: ColorType = ColorType.none,
         spacings: Sequence[float] | None = None,
         dev: Device = Device.CPU,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         """Allocate a zero-filled image (``Image()`` is the empty image).
 
+        pyecvl's core overloads are accepted too: ``Image(other)`` is a deep copy of ``other`` and
+        ``Image(array, channels, colortype, spacings)`` is :meth:`fromarray`.
+
         Args:
-            dims: Size of each axis, in layout order.
+            dims: Size of each axis, in layout order (or an Image, or a numpy array).
             elemtype: Pixel type (:class:`DataType` or a numpy dtype).
             channels: Layout string with one letter per axis.
             colortype: Colour type.
             spacings: Spacing per axis (default 1 for each).
             dev: Accepted for pyecvl compatibility; data always lives on the CPU.
+            meta: Initial metadata (plain values or :class:`MetaData`).
 
         Raises:
             EcvlError: ``dims`` and ``channels`` disagree, or the type is unsupported.
         """
+        self.owner_ = True
+        if isinstance(dims, Image):
+            self._assign(dims.copy())
+            return
+        if isinstance(dims, np.ndarray):  # core overload: (array, channels, colortype, spacings)
+            if not isinstance(elemtype, str):
+                raise EcvlError("Image(array, channels, colortype, spacings) needs a layout string")
+            ct = channels if isinstance(channels, ColorType) else ColorType.none
+            sp = colortype if isinstance(colortype, (list, tuple)) else spacings
+            self._assign(Image.fromarray(dims, str(elemtype), ct, sp))
+            return
         self.dev = dev
         self.meta: dict[str, Any] = {}
+        for key, value in (meta or {}).items():
+            self.SetMeta(key, value)
         self.colortype = ColorType(colortype)
         if dims is None or len(dims) == 0:
             self.data = np.empty((0,), dtype=np.uint8)
@@ -287,9 +306,10 @@ class Image:
         n = self.data.ndim
         if spacings is None or len(spacings) == 0:
             return [1.0] * n
-        if len(spacings) != n:
+        if len(spacings) > n:
             raise EcvlError(f"{len(spacings)} spacings given for layout {self.channels!r}")
-        return [float(s) for s in spacings]
+        # fewer than the axes (ECVL accepts that): the others get 1
+        return [float(s) for s in spacings] + [1.0] * (n - len(spacings))
 
     @classmethod
     def fromarray(
@@ -319,6 +339,7 @@ class Image:
         if arr.dtype == np.bool_:
             arr = arr.view(np.uint8)
         img = cls.__new__(cls)
+        img.owner_ = True
         img.dev = Device.CPU
         img.meta = {}
         img.colortype = colortype if isinstance(colortype, ColorType) else ColorType(colortype)
@@ -387,13 +408,27 @@ class Image:
     # --------------------------------------------------------------------------- pyecvl fields
     @property
     def dims_(self) -> list[int]:
-        """Size of each axis, in layout order."""
+        """Size of each axis, in layout order (``[]`` for the empty image, as ECVL)."""
+        if not self.channels:
+            return []
         return list(self.data.shape)
 
     @property
     def strides_(self) -> list[int]:
-        """Byte strides of each axis."""
+        """Byte step of each axis in the pixel buffer (``[]`` for the empty image).
+
+        As ECVL's ``strides_``: ``np.array(img).strides`` equals it. Images allocated here keep the
+        colour channels interleaved (OpenCV's order) where ECVL stores planes; see the migration
+        guide.
+        """
+        if not self.channels:
+            return []
         return list(self.data.strides)
+
+    @property
+    def dev_(self) -> Device:
+        """The device recorded for the image (pyecvl ``dev_``); data always lives on the CPU."""
+        return self.dev
 
     @property
     def elemtype_(self) -> DataType:
@@ -448,8 +483,11 @@ class Image:
 
     @property
     def meta_(self) -> dict[str, Any]:
-        """Metadata map (pyecvl name of :attr:`meta`)."""
-        return self.meta
+        """Metadata map with each value as a :class:`MetaData` (pyecvl ``meta_``; a new dict:
+        change metadata with :meth:`SetMeta`)."""
+        from deephealth.ecvl.metadata import MetaData
+
+        return {k: MetaData(v) for k, v in self.meta.items()}
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -486,24 +524,29 @@ class Image:
         return self.data.size == 0
 
     def IsOwner(self) -> bool:
-        """Whether the data owns its memory (False for views of other arrays)."""
-        return self.data.base is None
+        """Whether the image owns its pixels (False for ``View_*``, ``ShallowCopyImage``,
+        ``TensorToView``), as ECVL."""
+        return self.owner_
 
     def GetMeta(self, key: str) -> Any:
-        """The metadata value stored under ``key``.
+        """The metadata stored under ``key``, as a :class:`MetaData` (``.Get()`` gives the value).
 
         Raises:
             EcvlError: No such key.
         """
+        from deephealth.ecvl.metadata import MetaData
+
         try:
-            return self.meta[key]
+            return MetaData(self.meta[key])
         except KeyError:
             raise EcvlError(f"image has no metadata {key!r}") from None
 
     def SetMeta(self, key: str, value: Any) -> bool:
-        """Store ``value`` under ``key``; returns True when the key was new (as ECVL)."""
+        """Store ``value`` (or a MetaData's value) under ``key``; True when the key was new."""
+        from deephealth.ecvl.metadata import unwrap
+
         new = key not in self.meta
-        self.meta[key] = value
+        self.meta[key] = unwrap(value)
         return new
 
     # --------------------------------------------------------------------------------- copies
@@ -529,6 +572,7 @@ class Image:
             self.spacings = list(other.spacings)
             self.meta = other.meta
             self.dev = other.dev
+            self.owner_ = other.owner_
         return self
 
     def _like(self, data: np.ndarray, channels: str | None = None, **kw: Any) -> Image:
@@ -558,7 +602,8 @@ class Image:
 
     # ----------------------------------------------------------------------------- arithmetic
     def _arith(self, op: str, other: Any, saturate: bool = True) -> Image:
-        getattr(_arithmetic(), op)(self, other, self, DataType.none, saturate)
+        # the result keeps this image's type and buffer (arrays taken before see the change)
+        getattr(_arithmetic(), op)(self, other, self, self.elemtype_, saturate)
         return self
 
     def Add(self, other: Any, saturate: bool = True) -> Image:
@@ -679,19 +724,28 @@ def ShallowCopyImage(src: Image, dst: Image) -> None:
     """pyecvl ``ShallowCopyImage``: ``dst`` shares ``src``'s pixels (attributes are copied)."""
     out = src._like(src.data)
     out.meta = src.meta
+    out.owner_ = False
     dst._assign(out)
 
 
 def DropColorChannel(src: Image) -> None:
-    """pyecvl ``DropColorChannel``: remove the c axis of a one-channel image in place.
+    """pyecvl ``DropColorChannel``: remove the c axis in place.
+
+    As ECVL, a GRAY image keeps its first channel whatever the size of c (ECVL reads the first
+    plane); other colour types need a single channel.
 
     Raises:
-        EcvlError: The image has no c axis or more than one channel.
+        EcvlError: The image has no c axis, or several channels and a colour type other than GRAY.
     """
-    if "c" not in src.channels or src.Channels() != 1:
-        raise EcvlError(f"DropColorChannel needs one colour channel; layout {src.channels!r}")
+    if "c" not in src.channels:
+        raise EcvlError(f"DropColorChannel: no colour axis in layout {src.channels!r}")
+    if src.Channels() != 1 and src.colortype is not ColorType.GRAY:
+        raise EcvlError(
+            f"DropColorChannel: {src.Channels()} channels of a {src.colortype.name} image; "
+            "use ChangeColorSpace to GRAY first"
+        )
     i = src.channels.index("c")
-    src.data = src.data.squeeze(i)
+    src.data = np.take(src.data, 0, axis=i)
     src.channels = src.channels[:i] + src.channels[i + 1 :]
     src.spacings = src.spacings[:i] + src.spacings[i + 1 :]
     src.colortype = ColorType.none

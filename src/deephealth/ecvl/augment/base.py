@@ -103,7 +103,14 @@ class Augmentation:
     deterministic: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Bind arguments to the ``spec`` table (pyecvl positional order), validating each."""
+        """Bind arguments to the ``spec`` table (pyecvl positional order), validating each.
+
+        A single string argument is read as ECVL parameter text, as pyecvl's core constructors do:
+        ``AugFlip('p=0.5')`` equals ``AugFlip(0.5)`` and ``AugFlip.fromtext('p=0.5')``.
+        """
+        if is_text_call(args, kwargs):
+            self.__dict__.update(type(self).fromtext(args[0]).__dict__)
+            return
         name = type(self).__name__
         if len(args) > len(self.spec):
             raise TypeError(f"{name} takes at most {len(self.spec)} arguments, got {len(args)}")
@@ -314,7 +321,7 @@ class Augmentation:
             ) from None
 
     @classmethod
-    def fromtext(cls, text: str) -> Augmentation:
+    def fromtext(cls, txt: str) -> Augmentation:
         """Create from a parameter text, e.g. ``AugRotate.fromtext('angle=[-5,5]')``.
 
         A leading augmentation name equal to this class's is accepted too.
@@ -322,10 +329,15 @@ class Augmentation:
         Raises:
             AugmentationSyntaxError: Malformed text, unknown or mistyped parameters.
         """
-        body = text.strip()
+        body = txt.strip()
         if body.split(maxsplit=1)[:1] == [cls.__name__]:
             body = body[len(cls.__name__) :]
         return cls.from_params(parse_params(body), source=body)
+
+
+def is_text_call(args: tuple, kwargs: dict) -> bool:
+    """Whether constructor arguments are one ECVL text string (pyecvl core's text constructors)."""
+    return len(args) == 1 and not kwargs and isinstance(args[0], str)
 
 
 def signature_from_spec(spec: Sequence[Param]) -> inspect.Signature:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from deephealth.ecvl.augment.base import Augmentation, fmt_number
+from deephealth.ecvl.augment.base import Augmentation, fmt_number, is_text_call
 from deephealth.ecvl.augment.rng import AugmentationParam, global_rng
 from deephealth.ecvl.errors import EcvlError
 
@@ -58,7 +58,7 @@ class _Container(Augmentation):
         return f"{type(self).__name__}({self.augs_!r})"
 
     @classmethod
-    def fromtext(cls, text: str) -> Augmentation:
+    def fromtext(cls, txt: str) -> Augmentation:
         """Create from a text body: members one per line, closed by ``end``.
 
         Raises:
@@ -68,7 +68,7 @@ class _Container(Augmentation):
             raise EcvlError(
                 "fromtext needs deephealth.ecvl.augment.factory: import deephealth.ecvl"
             )
-        return _TEXT_BUILDER[0](cls.__name__, text)
+        return _TEXT_BUILDER[0](cls.__name__, txt)
 
 
 # `build_container(name, text)` of `factory.py`, registered there: the factory builds containers
@@ -89,6 +89,9 @@ class SequentialAugmentationContainer(_Container):
     """
 
     def __init__(self, augs: Iterable[Augmentation] | Augmentation | None = None, *more: Any):
+        if is_text_call((augs, *more), {}):  # pyecvl core: members as text, closed by ``end``
+            self.__dict__.update(type(self).fromtext(augs).__dict__)  # type: ignore[arg-type]
+            return
         self.augs_ = _as_list(augs) + _as_list(list(more))
         self._values = {}
         self.params_ = {}
@@ -115,7 +118,10 @@ class OneOfAugmentationContainer(_Container):
 
     deterministic = False
 
-    def __init__(self, p: float, augs: Iterable[Augmentation] | None = None, *more: Any):
+    def __init__(self, p: float | str, augs: Iterable[Augmentation] | None = None, *more: Any):
+        if augs is None and is_text_call((p, *more), {}):  # pyecvl core: "p=0.7\n<members>\nend"
+            self.__dict__.update(type(self).fromtext(p).__dict__)  # type: ignore[arg-type]
+            return
         p = float(p)
         if not 0.0 <= p <= 1.0:
             raise EcvlError(f"OneOfAugmentationContainer: p must be in [0, 1], got {p}")

@@ -128,29 +128,31 @@ def scale_to(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 class AugScaleFromTo(Augmentation):
-    """Map ``[from_min, from_max]`` linearly onto ``[to_min, to_max]`` (pyecvl AugScaleFromTo).
+    """Map ``[old_min, old_max]`` linearly onto ``[new_min, new_max]`` (pyecvl AugScaleFromTo).
+
+    The parameter names are ECVL's (``old_min old_max new_min new_max``), in text and as keywords.
 
     Args:
-        from_min: Source value mapped to ``to_min``.
-        from_max: Source value mapped to ``to_max``.
-        to_min: Target of ``from_min``.
-        to_max: Target of ``from_max``.
+        old_min: Source value mapped to ``new_min``.
+        old_max: Source value mapped to ``new_max``.
+        new_min: Target of ``old_min``.
+        new_max: Target of ``old_max``.
     """
 
     spec = (
-        Param("from_min", "number"),
-        Param("from_max", "number"),
-        Param("to_min", "number"),
-        Param("to_max", "number"),
+        Param("old_min", "number"),
+        Param("old_max", "number"),
+        Param("new_min", "number"),
+        Param("new_max", "number"),
     )
     deterministic = True
 
     def _check(self) -> None:
-        if self.get("from_max") == self.get("from_min"):
-            raise EcvlError("AugScaleFromTo: from_min and from_max must differ")
+        if self.get("old_max") == self.get("old_min"):
+            raise EcvlError("AugScaleFromTo: old_min and old_max must differ")
 
     def _transform(self, x, gt, v, rng):
-        f0, f1, t0, t1 = (self.get(k) for k in ("from_min", "from_max", "to_min", "to_max"))
+        f0, f1, t0, t1 = (self.get(k) for k in ("old_min", "old_max", "new_min", "new_max"))
         return via_imgproc_nd(_intensity.ScaleFromTo, _float(x), f0, f1, t0, t1), gt
 
 

@@ -18,6 +18,7 @@ from deephealth.ecvl.dataset.generators import (
     GenerateSegmentationDataset,
 )
 from deephealth.ecvl.dataset.model import Sample, Split, SplitType, Task
+from deephealth.ecvl.dataset.queue import ProducersConsumerQueue, ThreadCounters
 from deephealth.ecvl.dataset.samplers import PatchSampler
 from deephealth.ecvl.dataset.validate import ValidateDataset
 
@@ -39,4 +40,6 @@ __all__ = [
     "SplitType",
     "Task",
     "ValidateDataset",
+    "ProducersConsumerQueue",
+    "ThreadCounters",
 ]

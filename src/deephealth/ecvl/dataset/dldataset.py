@@ -9,7 +9,9 @@ draws come from ``(seed, split, epoch, sample)``, so a run replays exactly whate
 
 from __future__ import annotations
 
+import datetime
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +31,12 @@ from deephealth.ecvl.dataset.samplers import PatchSampler, class_balanced_order
 from deephealth.ecvl.image import ColorType
 
 _DEFAULT_SEED: list[int | None] = [None]
+
+
+def _torch() -> Any:
+    import torch
+
+    return torch
 
 
 def _as_aug(a: Any) -> Augmentation | None:
@@ -177,6 +185,7 @@ class DLDataset(Dataset):
         self._epochs = [0] * len(self.split_)
         self._pipeline: BatchPipeline | None = None
         self._pipeline_split = -1
+        self._resize_dims: list[int] | None = None
         self.SetAugmentations(augs)
         self.SetBatchSize(self.batch_size_)
         n = {"GRAY": 1, "RGB": 3, "BGR": 3}.get(color_name(ctype), -1)
@@ -413,12 +422,19 @@ class DLDataset(Dataset):
     def LoadBatch(self, images: Any = None, labels: Any = None) -> tuple[Any, Any]:
         """Load the next batch of the current split synchronously (no workers).
 
+        As pyecvl, the batch can be written into caller's buffers: ``eddl.Tensor``, torch tensors
+        or numpy arrays of shape ``[batch_size, C, H, W]`` (a larger first axis gets the first rows
+        of a short last batch).
+
         Args:
             images: Optional tensor to fill (its shape must match the batch).
             labels: Optional tensor to fill.
 
         Returns:
-            ``(images, labels)``.
+            ``(images, labels)``: the buffers given, else torch tensors.
+
+        Raises:
+            DatasetError: No more batches in the split, or a buffer of the wrong shape.
         """
         i = self.current_split_
         jobs = self._jobs(i)[: self.batch_size_]
@@ -426,14 +442,53 @@ class DLDataset(Dataset):
             raise DatasetError("no more batches in this split; call ResetBatch()")
         pipe = BatchPipeline(jobs, self.batch_size_, self.load_sample, 0, describe=self._describe)
         _, x, y = pipe.get()
-        self.current_batch_[i] += 1
-        if images is not None:
-            images.copy_(x)
-            x = images
-        if labels is not None and y is not None:
-            labels.copy_(y)
-            y = labels
+        from deephealth.ecvl.tensor_bridge import TensorBridgeError, fill
+
+        try:
+            if images is not None:
+                x = fill(images, x, "image")
+            if labels is not None and y is not None:
+                y = fill(labels, y, "label")
+        except TensorBridgeError as e:
+            raise DatasetError(f"LoadBatch: {e}") from None
+        self.current_batch_[i] += 1  # only once the batch reached the caller
         return x, y
+
+    @property
+    def resize_dims_(self) -> list[int]:
+        """``[height, width]`` (``[depth, height, width]`` for volumes) of the batches, as pyecvl:
+        the size of the first sample of the current split after its augmentations."""
+        if self._resize_dims is None:
+            split = self.current_split_
+            indices = self.split_[split].samples_indices_ or list(range(len(self.samples_)))
+            if not indices:
+                raise DatasetError("resize_dims_: the dataset has no samples")
+            x, _ = self.load_sample((split, 0, indices[0]))
+            self._resize_dims = [int(d) for d in x.shape[1:]]
+        return list(self._resize_dims)
+
+    @resize_dims_.setter
+    def resize_dims_(self, dims: Sequence[int]) -> None:
+        self._resize_dims = [int(d) for d in dims]
+
+    def SetNumChannels(self, n_channels: int, n_channels_gt: int = 1) -> None:
+        """Set the channels of images and ground truths (pyecvl; for custom loading code)."""
+        self.n_channels_, self.n_channels_gt_ = int(n_channels), int(n_channels_gt)
+
+    def ToTensorPlane(self, label: Sequence[int]) -> Any:
+        """The one-hot (multi-hot) label vector of ``label`` as an ``eddl.Tensor`` (pyecvl)."""
+        from deephealth.ecvl.tensor_bridge import eddl_tensor
+
+        torch = _torch()
+        y = torch.zeros(len(self.classes_))
+        y[list(label)] = 1.0
+        return eddl_tensor(y)
+
+    @staticmethod
+    def sleep_for(delta: Any) -> None:
+        """Block the calling thread for ``delta`` (a ``datetime.timedelta`` or seconds), as pyecvl."""
+        seconds = delta.total_seconds() if isinstance(delta, datetime.timedelta) else float(delta)
+        time.sleep(max(0.0, seconds))
 
     # ---------------------------------------------------------------------------- iteration
     def __iter__(self) -> Iterator[tuple[Any, Any]]:

@@ -95,6 +95,28 @@ class Split:
     last_batch_: int = 0
     line_: int = 0
 
+    def __init__(
+        self,
+        split_name_: str = "",
+        samples_indices_: list[int] | None = None,
+        drop_last_: bool = False,
+        no_label_: bool = False,
+        num_batches_: int = 0,
+        last_batch_: int = 0,
+        line_: int = 0,
+        *,
+        drop_last: bool | None = None,
+        no_label: bool | None = None,
+    ) -> None:
+        """Positional order as pyecvl's ``Split(name, indices, drop_last, no_label)``; the
+        keywords ``drop_last=``/``no_label=`` (pyecvl) and ``drop_last_=``/``no_label_=`` both work.
+        """
+        self.split_name_ = split_name_
+        self.samples_indices_ = [] if samples_indices_ is None else list(samples_indices_)
+        self.drop_last_ = bool(drop_last_ if drop_last is None else drop_last)
+        self.no_label_ = bool(no_label_ if no_label is None else no_label)
+        self.num_batches_, self.last_batch_, self.line_ = num_batches_, last_batch_, line_
+
     @property
     def split_type_(self) -> SplitType | None:
         """The SplitType for the standard names, else None."""

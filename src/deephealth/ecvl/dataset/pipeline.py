@@ -8,13 +8,21 @@ consumer (the bounded queue): a dataset larger than RAM streams. A sample that f
 the consumer raises a :class:`SampleLoadError` naming the sample when it reaches that batch, and the
 workers are stopped, never left waiting. A process backend (fork) is available for pure-Python
 augmentations that hold the GIL.
+
+Worker threads are daemons, and every started pipeline is stopped by an ``atexit`` hook, before the
+interpreter finalizes: a script that ends (or dies of an exception) while a DLDataset is started
+exits with its own status and traceback. Without the hook, a daemon thread caught inside OpenCV or
+torch at finalization is unwound by force and the C++ runtime aborts the process ("terminate called
+without an active exception", SIGABRT).
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import multiprocessing as mp
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -99,6 +107,7 @@ class BatchPipeline:
 
     def start(self) -> None:
         """Start the workers."""
+        _LIVE.add(self)  # stopped at interpreter exit if the caller does not
         if self.backend == "process" and self.num_workers > 0:
             self._start_processes()
             return
@@ -248,6 +257,17 @@ class BatchPipeline:
 
 
 _FORK_JOBS: dict[int, tuple[LoadFn, list[Any], Callable[[Any], tuple[int, Any]]]] = {}
+_LIVE: weakref.WeakSet[BatchPipeline] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every started pipeline's workers before the interpreter finalizes (no SIGABRT)."""
+    for pipe in list(_LIVE):
+        try:
+            pipe.stop()
+        except Exception:
+            pass
 
 
 def _run_batch(token: int, start: int, n: int) -> tuple[str, Any, Any]:

@@ -44,6 +44,7 @@ from deephealth.ecvl.imgproc.geometry import (
     Flip2D,
     Mirror2D,
     Pad,
+    RandomCrop,
     ResizeDim,
     ResizeScale,
     Rotate2D,
@@ -75,7 +76,14 @@ from deephealth.ecvl.imgproc.threshold import (
     Threshold,
     ThresholdingType,
 )
-from deephealth.ecvl.imgproc.volume import CenterCrop3D, Flip3D, Pad3D, ResampleSpacing, ResizeDim3D
+from deephealth.ecvl.imgproc.volume import (
+    CenterCrop3D,
+    Flip3D,
+    Pad3D,
+    ResampleSpacing,
+    ResizeDim3D,
+    SliceTimingCorrection,
+)
 
 __all__ = [
     "CT_WINDOWS", "CLAHE", "CTWindow", "Add", "AdditiveGaussianNoise", "AdditiveLaplaceNoise",
@@ -90,4 +98,5 @@ __all__ = [
     "ResampleSpacing", "ResizeDim", "ResizeDim3D", "ResizeScale", "Rotate2D",
     "RotateFullImage2D", "Salt", "SaltAndPepper", "ScaleFromTo", "ScaleTo", "SeparableFilter2D",
     "Stack", "Sub", "Threshold", "ThresholdingType", "Transpose", "VConcat", "ZScoreNormalize",
+    "RandomCrop", "SliceTimingCorrection",
 ]  # fmt: skip

@@ -70,6 +70,24 @@ def cv_view(src: Image, name: str, dtypes: frozenset[str] = _CV_DTYPES) -> np.nd
     return arr
 
 
+def single_channel(src: Image, arr: np.ndarray) -> np.ndarray:
+    """A one-channel OpenCV array from ``arr``, as lenient as ECVL.
+
+    Gray arrays pass; a BGR/RGB(A) image becomes its luminance (``cv2.cvtColor``, or the same
+    weights in float64 for types OpenCV does not convert); a GRAY or untyped image with several
+    channels gives its first channel (the first plane, which ECVL reads).
+    """
+    if arr.ndim == 2:
+        return arr
+    rgb_order = {ColorType.RGB: (0, 1, 2), ColorType.RGBA: (0, 1, 2), ColorType.BGR: (2, 1, 0)}
+    order = rgb_order.get(src.colortype)
+    if order is None or arr.shape[2] < 3:
+        return arr[:, :, 0]
+    r, g, b = (arr[:, :, i].astype(np.float64) for i in order)
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    return luma.astype(arr.dtype) if arr.dtype.kind == "f" else np.rint(luma).astype(arr.dtype)
+
+
 def wrap(
     src: Image,
     arr: np.ndarray,

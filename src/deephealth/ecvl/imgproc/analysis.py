@@ -14,16 +14,15 @@ import numpy as np
 
 from deephealth.ecvl.errors import EcvlError
 from deephealth.ecvl.image import DataType, Image
-from deephealth.ecvl.imgproc._common import cv_view, wrap
+from deephealth.ecvl.imgproc._common import cv_view, single_channel, wrap
 
 _ANY = frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"})
 
 
 def _gray(src: Image, name: str, dtypes: frozenset[str] | None = None) -> np.ndarray:
+    """The one-channel view ECVL would use (colour images: luminance; see ``single_channel``)."""
     arr = cv_view(src, name) if dtypes is None else cv_view(src, name, dtypes)
-    if arr.ndim != 2:
-        raise EcvlError(f"{name}: needs a single-channel image")
-    return arr
+    return single_channel(src, arr)
 
 
 def ConnectedComponentsLabeling(src: Image, dst: Image) -> int:
@@ -77,9 +76,10 @@ def _moments(
     moments._assign(out)
 
 
-def Moments(src: Image, moments: Image, order: int = 3, type_: DataType = DataType.float64) -> None:
-    """Raw image moments up to ``order`` of a single-channel image into ``moments``."""
-    _moments(src, moments, 0.0, 0.0, order, type_, "Moments")
+def Moments(src: Image, dst: Image, order: int = 3, type_: DataType = DataType.float64) -> None:
+    """Raw image moments up to ``order`` of a single-channel image into ``dst`` (colour images:
+    their luminance, as ECVL reads them)."""
+    _moments(src, dst, 0.0, 0.0, order, type_, "Moments")
 
 
 def CentralMoments(

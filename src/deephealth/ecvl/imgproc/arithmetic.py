@@ -3,7 +3,8 @@
 The result type is ``dst_type`` when given; otherwise the numpy promotion of two image types, or the
 image's type for an image and a scalar. Values are computed in float64 (int64 for 64-bit integer
 results) and converted with OpenCV's saturation rule (round to nearest, clip); integer division by
-zero gives 0, as ``cv2.divide``.
+zero gives 0, as ``cv2.divide``; integer by integer division truncates toward zero, as ECVL. When
+``dst`` is one of the operands and the result fits its buffer, the buffer is written in place.
 """
 
 from __future__ import annotations
@@ -67,8 +68,24 @@ def _apply(op: str, a: Any, b: Any, dst: Image, dst_type: DataType, saturate: bo
             res = np.divide(xa, ya)
         if out_dt.kind in "ui":
             res[np.broadcast_to(ya == 0, res.shape)] = 0
+            if _is_integer(x) and _is_integer(y):
+                np.trunc(res, out=res)  # integer division truncates toward zero, as ECVL (C++)
     data = saturate_cast(res, out_dt) if saturate else res.astype(out_dt)
+    if (dst is a or dst is b) and _same_buffer_shape(dst, ref, data):
+        np.copyto(dst.data, data)  # in place: views and arrays taken before stay valid (ECVL)
+        return
     dst._assign(ref._like(data))
+
+
+def _is_integer(v: Any) -> bool:
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind in "uib"
+    return isinstance(v, (int, np.integer))
+
+
+def _same_buffer_shape(dst: Image, ref: Image, data: np.ndarray) -> bool:
+    d = dst.data
+    return d.shape == data.shape and d.dtype == data.dtype and dst.channels == ref.channels
 
 
 def Add(

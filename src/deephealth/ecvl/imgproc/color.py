@@ -13,7 +13,7 @@ import numpy as np
 
 from deephealth.ecvl.errors import EcvlError
 from deephealth.ecvl.image import ColorType, Image, saturate_cast
-from deephealth.ecvl.imgproc._common import cv_view, type_max, wrap
+from deephealth.ecvl.imgproc._common import cv_view, like, type_max, wrap
 
 _TO_BGR = {
     ColorType.GRAY: cv2.COLOR_GRAY2BGR,
@@ -72,16 +72,21 @@ def ChangeColorSpace(src: Image, dst: Image, new_type: ColorType) -> None:
 
 
 def GammaContrast(src: Image, dst: Image, gamma: float) -> None:
-    """``out = max * (in / max) ** gamma`` with ``max`` the type's maximum (1.0 for floats);
-    integer images go through a rounding lookup table."""
-    arr = cv_view(src, "GammaContrast", frozenset({"uint8", "uint16", "float32", "float64"}))
+    """``out = max * (in / max) ** gamma`` with ``max`` the type's maximum (1.0 for floats), on
+    any layout (volumes too, as ECVL); unsigned images go through a rounding lookup table, signed
+    integers are computed in float64 (negative values give 0) and saturated."""
+    if not isinstance(src, Image) or src.IsEmpty():
+        raise EcvlError("GammaContrast: the image is empty")
+    arr = src.data
     m = type_max(arr.dtype)
-    if arr.dtype.kind == "u":
+    if arr.dtype.kind == "u" and arr.dtype.itemsize <= 2:
         lut = saturate_cast(m * (np.arange(int(m) + 1, dtype=np.float64) / m) ** gamma, arr.dtype)
         out = lut[arr]
+    elif arr.dtype.kind in "ui":
+        out = saturate_cast(m * (np.clip(arr, 0, None) / m) ** float(gamma), arr.dtype)
     else:
-        out = (np.power(arr, gamma, dtype=np.float64) if m == 1.0 else arr).astype(arr.dtype)
-    dst._assign(wrap(src, out))
+        out = np.power(arr, gamma, dtype=np.float64).astype(arr.dtype)
+    dst._assign(like(src, out))
 
 
 def _on_luma(src: Image, name: str, fn: Callable[[np.ndarray], np.ndarray]) -> Image:

@@ -88,9 +88,22 @@ def SeparableFilter2D(
     dst._assign(wrap(src, cv2.sepFilter2D(arr, _depth(type), kx, ky)))
 
 
-def GaussianBlur(src: Image, dst: Image, *args: float) -> None:
+def GaussianBlur(
+    src: Image,
+    dst: Image,
+    sizeX: float,  # noqa: N803 - pyecvl names
+    sizeY: int | None = None,  # noqa: N803
+    sigmaX: float | None = None,  # noqa: N803
+    sigmaY: float = 0.0,  # noqa: N803
+) -> None:
     """Gaussian blur (``cv2.GaussianBlur``), called as pyecvl does: ``GaussianBlur(src, dst,
     sizeX, sizeY, sigmaX, sigmaY=0)`` or ``GaussianBlur(src, dst, sigma)`` (size from sigma)."""
+    if sizeY is None and sigmaX is None:
+        args: tuple[float, ...] = (sizeX,)
+    elif sizeY is None or sigmaX is None:
+        raise EcvlError("GaussianBlur: use (sigma) or (sizeX, sizeY, sigmaX[, sigmaY])")
+    else:
+        args = (sizeX, sizeY, sigmaX, sigmaY)
     arr = cv_view(src, "GaussianBlur")
     if len(args) == 1:
         size, sx, sy = (0, 0), float(args[0]), 0.0
@@ -193,11 +206,19 @@ def IntegralImage(src: Image, dst: Image, dst_type: DataType = DataType.float64)
     dst._assign(wrap(src, cv2.integral(arr, sdepth=depth)))
 
 
+_NMS_TYPES = frozenset({"uint8", "int8", "uint16", "int16", "int32", "float32", "float64"})
+
+
 def NonMaximaSuppression(src: Image, dst: Image) -> None:
     """Keep the pixels that are the maximum of their 3x3 neighbourhood, zero the others
-    (single-channel images)."""
-    arr = cv_view(src, "NonMaximaSuppression")
+    (single-channel images of any type, int32 included, as ECVL)."""
+    arr = cv_view(src, "NonMaximaSuppression", _NMS_TYPES)
     if arr.ndim != 2:
         raise EcvlError("NonMaximaSuppression: needs a single-channel image")
-    local_max = cv2.dilate(arr, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    if arr.dtype.name in ("int8", "int32"):  # OpenCV's dilate has no such kernels: SciPy
+        from scipy.ndimage import maximum_filter
+
+        local_max = maximum_filter(arr, size=3, mode="nearest")
+    else:
+        local_max = cv2.dilate(arr, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
     dst._assign(wrap(src, np.where(arr == local_max, arr, arr.dtype.type(0))))

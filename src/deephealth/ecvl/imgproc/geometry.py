@@ -13,34 +13,52 @@ import cv2
 import numpy as np
 
 from deephealth.ecvl.errors import EcvlError
-from deephealth.ecvl.image import Image
-from deephealth.ecvl.imgproc._common import BorderType, InterpolationType, cv_view, wrap
+from deephealth.ecvl.image import ColorType, Image
+from deephealth.ecvl.imgproc._common import (
+    BorderType,
+    InterpolationType,
+    cv_view,
+    single_channel,
+    wrap,
+)
 
 
 def ResizeDim(
     src: Image,
     dst: Image,
-    newdim: Sequence[int],
+    newdims: Sequence[int],
     interp: InterpolationType = InterpolationType.linear,
 ) -> None:
-    """Resize to ``newdim = [width, height]`` (``cv2.resize``); spacings scale accordingly. As in
-    pyecvl, a volume takes ``[x, y, z]`` (see :func:`~deephealth.ecvl.imgproc.volume.ResizeDim3D`).
+    """Resize to ``newdims = [width, height]`` (``cv2.resize``); spacings scale accordingly. As in
+    pyecvl, a volume takes ``[x, y, z]`` (see :func:`~deephealth.ecvl.imgproc.volume.ResizeDim3D`)
+    and a 2D image ``[w, h, c]``: ``c`` equal to the channels keeps them, ``c = 1`` gives gray.
 
     Raises:
         EcvlError: Bad size, or an image that is neither 2D nor a volume.
     """
-    if len(newdim) == 3 and "z" in src.channels:
+    if len(newdims) == 3 and "z" in src.channels:
         from deephealth.ecvl.imgproc.volume import ResizeDim3D
 
-        ResizeDim3D(src, dst, newdim, interp)
+        ResizeDim3D(src, dst, newdims, interp)
         return
     arr = cv_view(src, "ResizeDim")
-    if len(newdim) != 2 or min(newdim) <= 0:
-        raise EcvlError(f"ResizeDim: newdim must be [width, height] > 0, got {list(newdim)}")
-    w, h = int(newdim[0]), int(newdim[1])
+    colortype = None
+    if len(newdims) == 3 and newdims[2] > 0:  # [w, h, c] as ECVL's dims: c kept, or 1 = gray
+        c = arr.shape[2] if arr.ndim == 3 else 1
+        if int(newdims[2]) != c and int(newdims[2]) != 1:
+            raise EcvlError(
+                f"ResizeDim: newdims {list(newdims)} asks {newdims[2]} channels of a {c}-channel image"
+            )
+        if int(newdims[2]) == 1 and c > 1:
+            arr, colortype = single_channel(src, arr), ColorType.GRAY
+        newdims = newdims[:2]
+    if len(newdims) != 2 or min(newdims) <= 0:
+        raise EcvlError(f"ResizeDim: newdims must be [width, height] > 0, got {list(newdims)}")
+    w, h = int(newdims[0]), int(newdims[1])
     out = cv2.resize(arr, (w, h), interpolation=int(interp))
     sx, sy = src.spacings[src.channels.index("x")], src.spacings[src.channels.index("y")]
-    dst._assign(wrap(src, out, spacings=[sx * arr.shape[1] / w, sy * arr.shape[0] / h, 1.0]))
+    sp = [sx * arr.shape[1] / w, sy * arr.shape[0] / h, 1.0]
+    dst._assign(wrap(src, out, colortype=colortype, spacings=sp))
 
 
 def ResizeScale(
@@ -163,3 +181,51 @@ def Pad(
         arr, p[0], p[1], p[2], p[3], int(border_type), value=[border_value] * max(c, 4)
     )
     dst._assign(wrap(src, out))
+
+
+def RandomCrop(
+    src: Image,
+    dst: Image,
+    size: Sequence[int],
+    pad_if_needed: bool = False,
+    border_type: BorderType = BorderType.BORDER_CONSTANT,
+    border_value: float = 0,
+    seed: int | np.random.Generator | None = None,
+) -> None:
+    """Crop a ``size = [width, height]`` window at a random position (pyecvl ``RandomCrop``).
+
+    Args:
+        src: Source 2D image.
+        dst: Receives the crop.
+        size: Window width and height.
+        pad_if_needed: Pad a smaller image (centred, with ``border_type``) instead of failing.
+        border_type: Padding mode when ``pad_if_needed``.
+        border_value: Padding value for ``BORDER_CONSTANT``.
+        seed: Seed or Generator for the position (fresh entropy when None).
+
+    Raises:
+        EcvlError: The window is larger than the image and ``pad_if_needed`` is False.
+    """
+    from deephealth.ecvl.imgproc._common import rng_of
+
+    arr = cv_view(src, "RandomCrop")
+    h, w = arr.shape[:2]
+    cw, ch = int(size[0]), int(size[1])
+    if cw <= 0 or ch <= 0:
+        raise EcvlError(f"RandomCrop: size must be positive, got {[cw, ch]}")
+    if cw > w or ch > h:
+        if not pad_if_needed:
+            raise EcvlError(
+                f"RandomCrop: size {[cw, ch]} does not fit in image {w}x{h} "
+                "(pass pad_if_needed=True to pad)"
+            )
+        py, px = max(ch - h, 0), max(cw - w, 0)
+        c = arr.shape[2] if arr.ndim == 3 else 1
+        arr = cv2.copyMakeBorder(
+            arr, py // 2, py - py // 2, px // 2, px - px // 2, int(border_type),
+            value=[border_value] * max(c, 4),
+        )  # fmt: skip
+        h, w = arr.shape[:2]
+    rng = rng_of(seed)
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    dst._assign(wrap(src, arr[y0 : y0 + ch, x0 : x0 + cw].copy()))

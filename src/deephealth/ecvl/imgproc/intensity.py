@@ -41,6 +41,8 @@ def _per_channel(src: Image, values: float | Sequence[float]) -> np.ndarray | fl
     if np.isscalar(values):
         return float(values)  # type: ignore[arg-type]
     vals = np.asarray(values, dtype=np.float64)
+    if vals.size == 1:  # one value in a list applies to every channel, as ECVL
+        return float(vals.ravel()[0])
     if "c" not in src.channels or vals.size != src.Channels():
         raise EcvlError(
             f"{len(vals)} per-channel values for an image with {src.Channels()} channels"

@@ -50,11 +50,12 @@ def MultiThreshold(
     a pixel ``v`` gets level ``i`` = the number of thresholds strictly below ``v``.
 
     Raises:
-        EcvlError: No thresholds, or thresholds not increasing.
+        EcvlError: No thresholds, or thresholds that decrease (equal ones, as
+            ``OtsuMultiThreshold`` gives for a blank image, leave their levels empty).
     """
     t = np.asarray(thresholds, dtype=np.float64)
-    if t.size == 0 or np.any(np.diff(t) <= 0):
-        raise EcvlError(f"MultiThreshold: thresholds must be increasing, got {list(thresholds)}")
+    if t.size == 0 or np.any(np.diff(t) < 0):
+        raise EcvlError(f"MultiThreshold: thresholds must not decrease, got {list(thresholds)}")
     levels = np.linspace(float(minval), float(maxval), t.size + 1)
     idx = np.searchsorted(t, src.data, side="left")
     dst._assign(like(src, saturate_cast(levels[idx], src.data.dtype)))
@@ -83,4 +84,9 @@ def OtsuMultiThreshold(src: Image, n_thresholds: int = 2) -> list[int]:
     arr = _gray_u8(src, "OtsuMultiThreshold")
     if n_thresholds < 1:
         raise EcvlError("OtsuMultiThreshold: n_thresholds must be >= 1")
-    return [int(v) for v in threshold_multiotsu(arr, classes=n_thresholds + 1)]
+    levels = np.unique(arr)
+    if levels.size <= n_thresholds:
+        # fewer grey levels than classes (a blank image): ECVL still answers, with the levels
+        # present, repeated; scikit-image would raise
+        return [int(levels[min(i, levels.size - 1)]) for i in range(n_thresholds)]
+    return [int(v) for v in threshold_multiotsu(arr, classes=n_thresholds + 1, nbins=256)]

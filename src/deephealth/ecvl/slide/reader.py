@@ -31,7 +31,7 @@ class OpenSlideImage:
     """A whole-slide image opened with OpenSlide (pyecvl ``ecvl.OpenSlideImage``).
 
     Args:
-        path: slide file in any format that OpenSlide reads.
+        filename: slide file in any format that OpenSlide reads (pyecvl's parameter name).
 
     Raises:
         SlideOpenError: the file is missing or OpenSlide cannot open it.
@@ -42,8 +42,8 @@ class OpenSlideImage:
         ...     rgb = slide.read_region(0, 0, 0, 256, 256)
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
+    def __init__(self, filename: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(filename)
         self._lowlevel = openslide_module().lowlevel
         self._lock = threading.Lock()
         self._retired: list[Any] = []  # handles that failed; closed with the slide
