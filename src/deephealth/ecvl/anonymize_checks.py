@@ -191,10 +191,6 @@ def verify_output(
             except UnicodeEncodeError:
                 continue
             if needle in data:
-                import os
-
-                if os.environ.get("DH_DEBUG"):
-                    print("LEAK", repr(value))
                 raise DeidentificationError(
                     source, f"an original identifying value ({len(value)} characters) is still in "
                     "the output bytes"
