@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from deephealth.ecvl.dataset.errors import DatasetSyntaxError
+from deephealth.ecvl.dataset.errors import DatasetLimitError, DatasetSyntaxError
+from deephealth.ecvl.dataset.yaml_limits import LimitedComposer, YamlLimitError, check_size
 
 
 class _Pos:
@@ -56,7 +57,7 @@ def _mark(obj: Any, node: yaml.Node) -> Any:
     return obj
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(LimitedComposer, yaml.SafeLoader):
     pass
 
 
@@ -123,10 +124,20 @@ def load(text: str, file: str) -> Any:
 
     Raises:
         DatasetSyntaxError: The text is not valid YAML (line, column, expected, found).
+        DatasetLimitError: The text exceeds a bound of :mod:`.yaml_limits` (size, nesting
+            depth, alias expansion).
     """
+    try:
+        check_size(text)
+    except YamlLimitError as e:
+        raise DatasetLimitError(file, 0, 0, e.cause) from None
     text = _OPENCV_HEADER.sub(lambda m: "#" + m.group()[1:], text, count=1)
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except YamlLimitError as e:
+        mark = e.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        raise DatasetLimitError(file, line, col, e.cause) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
