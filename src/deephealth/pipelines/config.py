@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from deephealth.ecvl.dataset import yaml_limits
 from deephealth.errors import PipelineError
 
 SCHEMA_VERSION = 1
@@ -321,9 +322,13 @@ def load_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         if isinstance(source, Path) or ("\n" not in text and text.endswith((".yml", ".yaml"))):
             if not path.is_file():
                 raise ConfigError([("config", f"file {str(path)!r} not found")], str(path))
-            text, base, name = path.read_text(), path.resolve().parent, str(path)
+            base, name = path.resolve().parent, str(path)
+            try:
+                text = yaml_limits.read_text(path)
+            except yaml.YAMLError as err:
+                raise ConfigError([("config", f"cannot be read: {err}")], name) from None
         try:
-            data = yaml.safe_load(text)
+            data = yaml_limits.safe_load(text)
         except yaml.YAMLError as err:
             raise ConfigError([("config", f"is not valid YAML: {err}")], name) from None
         if not isinstance(data, Mapping):

@@ -9,6 +9,7 @@ from deephealth.ecvl.dataset.errors import (
     DatasetError,
     DatasetFormatError,
     DatasetIssue,
+    DatasetLimitError,
     DatasetSyntaxError,
     SampleLoadError,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetError",
     "DatasetFormatError",
     "DatasetIssue",
+    "DatasetLimitError",
     "DatasetSyntaxError",
     "DLDataset",
     "GenerateClassificationDataset",

@@ -59,6 +59,22 @@ class DatasetSyntaxError(DatasetError, ValueError):
         super().__init__(f"{file}:{line}:{column}: expected {expected}, found {found}")
 
 
+class DatasetLimitError(DatasetSyntaxError):
+    """The dataset file exceeds a bound (size, nesting depth, alias expansion) or is not text.
+
+    Attributes:
+        cause: Which bound, in words (``line``/``column`` locate it when known, else 0).
+    """
+
+    def __init__(self, file: str, line: int, column: int, cause: str) -> None:
+        super().__init__(file, line, column, "a bounded YAML document", cause)
+        self.cause = cause
+        self.args = (f"{file}:{line}:{column}: {cause}",)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class DatasetFormatError(DatasetError):
     """The dataset file is valid YAML but breaks the DeepHealth format (all problems listed).
 

@@ -358,14 +358,17 @@ def decode_file(path: str | os.PathLike) -> Decoded:
 
     Raises:
         DatasetError: The file cannot be read.
-        DatasetSyntaxError: The file is not valid YAML.
+        DatasetSyntaxError: The file is not valid YAML (:class:`DatasetLimitError`: too large,
+            too deep, an alias bomb, not UTF-8/16/32 text).
     """
-    from deephealth.ecvl.dataset.errors import DatasetError
+    from deephealth.ecvl.dataset.errors import DatasetError, DatasetLimitError
+    from deephealth.ecvl.dataset.yaml_limits import YamlLimitError, read_text
 
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = read_text(path)
     except OSError as e:
         raise DatasetError(f"cannot read dataset file {path!r}: {e.strerror or e}") from None
+    except YamlLimitError as e:
+        raise DatasetLimitError(path, 0, 0, e.cause) from None
     return decode_text(text, path)

@@ -12,7 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 
-from deephealth.ecvl.dataset.errors import DatasetIssue, DatasetSyntaxError
+from deephealth.ecvl.dataset.errors import (
+    DatasetError,
+    DatasetIssue,
+    DatasetLimitError,
+    DatasetSyntaxError,
+)
 from deephealth.ecvl.dataset.parser import decode_file
 from deephealth.ecvl.dataset.reader import CV_EXTENSIONS, read_location
 from deephealth.ecvl.dataset.remote import is_url
@@ -46,9 +51,13 @@ def ValidateDataset(
     file = os.fspath(filename)
     try:
         d = decode_file(file)
+    except DatasetLimitError as e:
+        return [DatasetIssue(file, e.line, e.column, "error", "limit", e.cause)]
     except DatasetSyntaxError as e:
         return [DatasetIssue(file, e.line, e.column, "error", "syntax",
                              f"expected {e.expected}, found {e.found}")]  # fmt: skip
+    except DatasetError as e:  # the file cannot be read
+        return [DatasetIssue(file, 0, 0, "error", "read", str(e))]
     issues = list(d.issues)
     checks: list[tuple[int, str, str]] = []  # (line, role, path)
     for i, s in enumerate(d.samples):

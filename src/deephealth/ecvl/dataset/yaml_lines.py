@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from deephealth.ecvl.dataset.errors import DatasetSyntaxError
+from deephealth.ecvl.dataset.errors import DatasetLimitError, DatasetSyntaxError
+from deephealth.ecvl.dataset.yaml_limits import LimitedComposer, YamlLimitError, check_size
 
 
 class _Pos:
@@ -56,12 +57,14 @@ def _mark(obj: Any, node: yaml.Node) -> Any:
     return obj
 
 
-class _PyLoader(yaml.SafeLoader):
-    """Pure-Python loader: its syntax-error messages are the ones reported."""
+class _Loader(LimitedComposer, yaml.SafeLoader):
+    """Pure-Python loader with the size, depth and alias budgets of `yaml_limits`; its syntax-error
+    messages are the ones reported."""
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's parser when available (a 100,000-entry dataset in about a second)."""
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser (a 100,000-entry dataset in about a second), used only for texts without
+    anchors, which therefore cannot expand aliases."""
 
 
 def _str(loader: _Loader, node: yaml.ScalarNode) -> Any:
@@ -96,7 +99,7 @@ def _map(loader: _Loader, node: yaml.MappingNode) -> Any:
     return out
 
 
-for _cls in (_Loader, _PyLoader):
+for _cls in (_Loader, _FastLoader):
     _cls.add_constructor("tag:yaml.org,2002:str", _str)
     _cls.add_constructor("tag:yaml.org,2002:int", _int)
     _cls.add_constructor("tag:yaml.org,2002:float", _float)
@@ -128,14 +131,27 @@ def load(text: str, file: str) -> Any:
 
     Raises:
         DatasetSyntaxError: The text is not valid YAML (line, column, expected, found).
+        DatasetLimitError: The text exceeds a bound of :mod:`.yaml_limits` (size, nesting
+            depth, alias expansion).
     """
+    try:
+        check_size(text)
+    except YamlLimitError as e:
+        raise DatasetLimitError(file, 0, 0, e.cause) from None
     text = _OPENCV_HEADER.sub(lambda m: "#" + m.group()[1:], text, count=1)
     try:
+        if "&" not in text:
+            try:
+                return yaml.load(text, Loader=_FastLoader)
+            except RecursionError:
+                raise DatasetLimitError(file, 0, 0, "the YAML nesting is too deep") from None
+            except yaml.YAMLError:
+                pass  # parsed again below: the pure-Python parser words the syntax error
         return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
-        pass  # the pure-Python parser words syntax errors as the messages below expect
-    try:
-        return yaml.load(text, Loader=_PyLoader)
+    except YamlLimitError as e:
+        mark = e.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        raise DatasetLimitError(file, line, col, e.cause) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)

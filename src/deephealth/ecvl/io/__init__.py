@@ -14,7 +14,12 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from deephealth.ecvl.errors import ImageReadError, ImageWriteError, UnsupportedFormatError
+from deephealth.ecvl.errors import (
+    EcvlError,
+    ImageReadError,
+    ImageWriteError,
+    UnsupportedFormatError,
+)
 from deephealth.ecvl.image import Image
 from deephealth.ecvl.io import standard
 from deephealth.ecvl.io.standard import ImReadMode
@@ -115,6 +120,17 @@ def ImRead(
         UnsupportedFormatError: No reader recognises the file.
         SeriesError: The files of a series cannot form one volume.
     """
+    try:
+        return _imread(filename, flags)
+    except EcvlError:
+        raise
+    except Exception as e:
+        label = filename if isinstance(filename, (str, os.PathLike)) else "DICOM series"
+        cause = "not enough memory to decode it" if isinstance(e, MemoryError) else "corrupt"
+        raise ImageReadError(label, f"{cause} ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def _imread(filename: Any, flags: int) -> Image:
     if isinstance(filename, (list, tuple)) or os.path.isdir(filename):
         from deephealth.ecvl.io import dicom
 

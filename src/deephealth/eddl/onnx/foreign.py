@@ -22,6 +22,7 @@ from onnx.reference import ReferenceEvaluator
 
 from deephealth.eddl.layers.base import Layer, ShapeError
 from deephealth.eddl.onnx.errors import OnnxImportError
+from deephealth.eddl.onnx.limits import TensorLimitError, check_node, check_result
 from deephealth.eddl.onnx.views import VIEW_BATCH, batch_axis, decompose, identity_view
 
 # Stands for the (unknown) batch size inside folded shape computations.
@@ -31,11 +32,19 @@ _NAME = re.compile(r"[^0-9A-Za-z_\-/.]")
 
 
 def run_node(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opsets: list) -> list:
-    """Run one node with ONNX's reference runtime."""
+    """Run one node with ONNX's reference runtime, within the size bound of `limits`.
+
+    Raises:
+        TensorLimitError: an output would exceed the bound (checked before running when shape
+            inference can size it).
+    """
+    check_node(node, feeds, opsets)
     vi = [helper.make_empty_tensor_value_info(n) for n in feeds]
     out = [helper.make_empty_tensor_value_info(n) for n in node.output if n]
     graph = helper.make_graph([node], "fold", vi, out)
-    return ReferenceEvaluator(helper.make_model(graph, opset_imports=opsets)).run(None, feeds)
+    values = ReferenceEvaluator(helper.make_model(graph, opset_imports=opsets)).run(None, feeds)
+    check_result(node, feeds, values)
+    return values
 
 
 class ImportContext:
@@ -66,7 +75,8 @@ class ImportContext:
 
     def error(self, node: onnx.NodeProto, reason: str) -> OnnxImportError:
         """An import error naming the file, the node and its op type."""
-        return OnnxImportError(f"{self.source}: node '{node.name}' ({node.op_type}): {reason}")
+        name = node.name or (f"output {node.output[0]}" if node.output else "")
+        return OnnxImportError(f"{self.source}: node '{name}' ({node.op_type}): {reason}")
 
     @staticmethod
     def attrs(node: onnx.NodeProto) -> dict[str, Any]:
@@ -212,6 +222,8 @@ class ImportContext:
                 feeds[name] = value
         try:
             values = run_node(node, feeds, self.opsets)
+        except TensorLimitError as err:
+            raise TensorLimitError(str(self.error(node, str(err)))) from None
         except Exception as err:  # the reference runtime raises many exception types
             raise self.error(node, f"cannot apply it to this tensor: {err}") from None
         for name, value in zip([o for o in node.output if o], values):

@@ -20,6 +20,7 @@ from deephealth.eddl.layers.core import Input
 from deephealth.eddl.model import GraphError, Model
 from deephealth.eddl.onnx.errors import OnnxImportError, UnsupportedOpsError
 from deephealth.eddl.onnx.foreign import BATCH, ImportContext, run_node
+from deephealth.eddl.onnx.limits import TensorLimitError
 from deephealth.eddl.onnx.load import tensor_array
 from deephealth.eddl.onnx.registry import OP_IMPORTERS
 from deephealth.eddl.onnx.views import MOVEMENT_OPS, batch_axis
@@ -87,6 +88,8 @@ def _evaluate(node: onnx.NodeProto, ictx: ImportContext, opsets: list) -> None:
         feeds[shape_in] = np.where(feeds[shape_in] == BATCH, 1, feeds[shape_in])
     try:
         values = run_node(node, feeds, opsets)
+    except TensorLimitError as err:
+        raise TensorLimitError(str(ictx.error(node, str(err)))) from None
     except Exception as err:  # the reference runtime raises many exception types
         raise ictx.error(node, f"cannot fold this constant computation: {err}") from None
     for name, value in zip([o for o in node.output if o], values):

@@ -105,8 +105,15 @@ def check_types(model: onnx.ModelProto, source: str) -> None:
 
 
 def tensor_array(tensor: onnx.TensorProto) -> np.ndarray:
-    """A weight or constant as numpy: floats as float32, others as stored."""
-    array = numpy_helper.to_array(tensor)
+    """A weight or constant as numpy: floats as float32, others as stored.
+
+    Raises:
+        OnnxImportError: the tensor's data does not match its shape or type.
+    """
+    try:
+        array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as err:  # data shorter than its dims, unknown type ...
+        raise OnnxImportError(f"tensor '{tensor.name}': {err}") from None
     if array.dtype.kind == "f" or tensor.data_type == TensorProto.BFLOAT16:
         return array.astype(np.float32, copy=False)
     return array

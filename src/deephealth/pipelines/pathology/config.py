@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from deephealth.ecvl.dataset import yaml_limits
 from deephealth.pipelines.config import (
     CS_FIELDS,
     EXPORT_FIELDS,
@@ -169,7 +170,7 @@ def load_slide_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError([("config", f"file {str(path)!r} not found")], str(path))
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_limits.safe_load(yaml_limits.read_text(path))
     except yaml.YAMLError as err:
         raise ConfigError([("config", f"is not valid YAML: {err}")], str(path)) from None
     if not isinstance(data, Mapping):
