@@ -1,0 +1,115 @@
+"""Bounded image decoding for everything the server reads from users: uploads, thumbnails and
+predictions.
+
+An image is first measured from its header alone (PNG/JPEG with Pillow's lazy `open`, DICOM with
+pydicom without its pixel data, NIfTI with nibabel's header), and refused (413) when it declares
+more samples (width x height x slices x channels) than the server allows; only then is it decoded
+with ECVL's `ImRead`. Any decoding failure, whatever the reader raised, becomes a 422 that names
+the file as the user knows it (never the server path) and the cause.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from deephealth.server.uploads import UploadRejected, sniff_file
+
+IMAGE_TYPES = ("png", "jpeg", "dicom", "nifti")
+
+
+def _pillow_samples(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:  # reads the header only
+        width, height = im.size
+        return width * height * len(im.getbands()) * max(1, getattr(im, "n_frames", 1))
+
+
+def _dicom_samples(path: Path) -> int:
+    import pydicom
+
+    ds = pydicom.dcmread(str(path), stop_before_pixels=True, force=True)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    return rows * cols * max(1, frames) * max(1, int(ds.get("SamplesPerPixel", 1) or 1))
+
+
+def _nifti_samples(path: Path) -> int:
+    import nibabel as nib
+
+    shape = nib.load(str(path)).header.get_data_shape()  # lazy: the data is not read
+    return math.prod(int(d) for d in shape) if shape else 0
+
+
+_MEASURE = {
+    "png": _pillow_samples,
+    "jpeg": _pillow_samples,
+    "dicom": _dicom_samples,
+    "nifti": _nifti_samples,
+}
+
+
+def _clean(message: str, path: Path, what: str) -> str:
+    """A reader's message with the server path replaced by the user's name of the file."""
+    for text in (str(path), str(path.resolve()), str(path.parent)):
+        message = message.replace(text, what)
+    return message[:500]
+
+
+def declared_samples(path: Path, kind: str, what: str) -> int:
+    """The samples an image's header declares (width x height x slices x channels).
+
+    Raises:
+        UploadRejected: (422) when the header cannot be read.
+    """
+    try:
+        return int(_MEASURE[kind](path))
+    except Exception as err:  # noqa: BLE001 - any reader failure on hostile bytes is the file's fault
+        raise UploadRejected(
+            f"{what}: unreadable {kind.upper()} header ({_clean(str(err), path, what)})", 422
+        ) from None
+
+
+def read_image(path: Path, what: str, max_samples: int, kind: str | None = None) -> Any:
+    """The ECVL Image of a user-supplied file, decoded only when its header is within bounds.
+
+    Args:
+        path: The file on the server.
+        what: Its name as the user knows it (used in messages instead of `path`).
+        max_samples: Most samples the header may declare.
+        kind: Its type if already sniffed (PNG, JPEG, DICOM, NIfTI).
+
+    Raises:
+        UploadRejected: 415 not an accepted image type, 413 too large once decoded, 422 the file
+            cannot be decoded (truncated, corrupt, unknown DICOM VR, ...).
+    """
+    from deephealth.ecvl import ImRead
+
+    kind = kind or sniff_file(path)
+    if kind not in IMAGE_TYPES:
+        raise UploadRejected(f"{what}: content is not a PNG, JPEG, DICOM or NIfTI image", 415)
+    samples = declared_samples(path, kind, what)
+    if samples <= 0:
+        raise UploadRejected(f"{what}: the {kind.upper()} header declares an empty image", 422)
+    if samples > max_samples:
+        raise UploadRejected(
+            f"{what}: {samples} samples once decoded; the limit is {max_samples} "
+            "(DEEPHEALTH_MAX_IMAGE_SAMPLES)",
+            413,
+        )
+    try:
+        return ImRead(str(path))
+    except Exception as err:  # noqa: BLE001 - ECVL errors and whatever the back-ends raise
+        raise UploadRejected(
+            f"{what}: cannot decode the {kind.upper()} image ({_clean(str(err), path, what)})",
+            422,
+        ) from None
+
+
+def check_image(path: Path, what: str, max_samples: int) -> str:
+    """Decode an uploaded image once (bounded) to prove it is whole; returns its type."""
+    kind = sniff_file(path)
+    read_image(path, what, max_samples, kind)
+    return kind  # type: ignore[return-value]
