@@ -2,8 +2,7 @@
 
 FastAPI's default 422 body repeats every invalid input, so a sign-up with a too short password
 would send the password back (and into any log that records responses). Here a validation error
-keeps its location, message and type, never the input. A JSON body nested too deeply for the
-parser is a 422, not a server error.
+keeps its location, message and type, never the input.
 """
 
 from __future__ import annotations
@@ -21,14 +20,6 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
 
-async def _too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
-    return JSONResponse(
-        status_code=422,
-        content={"detail": [{"loc": ["body"], "msg": "JSON nested too deeply", "type": "json"}]},
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on `app`."""
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(RecursionError, _too_deep)

@@ -62,10 +62,15 @@ def declared_samples(path: Path, kind: str, what: str) -> int:
     """The samples an image's header declares (width x height x slices x channels).
 
     Raises:
-        UploadRejected: (422) when the header cannot be read.
+        UploadRejected: (422) when the header cannot be read, (413) for PNG/JPEG sizes beyond
+            Pillow's decompression-bomb bound.
     """
+    from PIL import Image
+
     try:
         return int(_MEASURE[kind](path))
+    except Image.DecompressionBombError as err:  # far beyond any limit (Pillow's own guard)
+        raise UploadRejected(f"{what}: {err}", 413) from None
     except Exception as err:  # noqa: BLE001 - any reader failure on hostile bytes is the file's fault
         raise UploadRejected(
             f"{what}: unreadable {kind.upper()} header ({_clean(str(err), path, what)})", 422

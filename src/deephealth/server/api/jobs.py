@@ -23,7 +23,11 @@ from sqlalchemy.orm import Session
 
 from deephealth.server.api import serialize
 from deephealth.server.api.datasets import validate_augmentation
-from deephealth.server.api.models import check_hyperparameters, hyperparameters
+from deephealth.server.api.models import (
+    admin_definitions,
+    check_hyperparameters,
+    hyperparameters,
+)
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import (
     Augmentation,
@@ -123,6 +127,10 @@ def create_training(
         raise HTTPException(422, "choose a model family (or starting weights of a known family)")
     defs = hyperparameters(family.id, dataset.id, principal, db)
     hp = check_hyperparameters(defs, body.hyperparameters)
+    admin_defs = admin_definitions(db, family.id)
+    check_hyperparameters(
+        admin_defs, {k: v for k, v in hp.items() if k in {d["name"] for d in admin_defs}}
+    )
     if body.augmentations is None:
         rows = db.scalars(select(Augmentation).where(Augmentation.dataset_id == dataset.id))
         augs = {a.split: a.text for a in rows}

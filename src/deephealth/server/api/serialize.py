@@ -108,4 +108,5 @@ def token(t: ApiToken) -> dict:
         "created_at": _t(t.created_at),
         "last_used_at": _t(t.last_used_at),
         "revoked": t.revoked_at is not None,
+        "scope": t.scope,
     }
