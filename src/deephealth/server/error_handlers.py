@@ -2,7 +2,9 @@
 
 FastAPI's default 422 body repeats every invalid input, so a sign-up with a too short password
 would send the password back (and into any log that records responses). Here a validation error
-keeps its location, message and type, never the input.
+keeps its location, message and type, never the input. Numbers beyond the database's 64-bit
+range (ids like 2**70) are a 422. The OpenAPI schema documents that a 422
+`detail` is either that list or, when a well-formed request is refused, one message.
 """
 
 from __future__ import annotations
@@ -20,6 +22,45 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
 
+async def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={"detail": "a number in the request is out of the database's range"},
+    )
+
+
+def _document_error_shapes(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what 422 bodies are: `detail` is the list of field errors of
+    a request that does not parse, or one message when a parsed request is refused."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            detail = (
+                schema.get("components", {})
+                .get("schemas", {})
+                .get("HTTPValidationError", {})
+                .get("properties", {})
+            )
+            if "detail" in detail:
+                detail["detail"] = {
+                    "title": "Detail",
+                    "anyOf": [detail["detail"], {"type": "string"}],
+                }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on `app`."""
+    """Register the handlers on `app` and document the error shapes in its OpenAPI schema."""
+    from sqlalchemy.exc import DataError
+
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # Ids and numbers beyond 64 bits: SQLite's driver raises OverflowError, PostgreSQL's a
+    # DataError (numeric value out of range). No such row can exist: the request is at fault.
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
+    _document_error_shapes(app)

@@ -146,7 +146,8 @@ def check_within_admin_limits(definition: dict, admin: dict | None) -> None:
             422, f"hyper-parameter {name}: maximum must be at most {admin['maximum']:g} (admin)"
         )
     if admin["allowed"] is not None and (
-        definition["allowed"] is None or not all(v in admin["allowed"] for v in definition["allowed"])
+        definition["allowed"] is None
+        or not all(v in admin["allowed"] for v in definition["allowed"])
     ):
         raise HTTPException(
             422, f"hyper-parameter {name}: allowed values must be among {admin['allowed']} (admin)"
