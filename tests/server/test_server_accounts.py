@@ -193,3 +193,9 @@ def test_migration_revokes_tokens_minted_by_tokens(tmp_path):
         rows = dict(db.execute("SELECT id, revoked_at IS NOT NULL FROM api_tokens"))
         scopes = {r[0] for r in db.execute("SELECT scope FROM api_tokens")}
     assert rows == {1: 0, 2: 1} and scopes == {"full"}
+
+
+def test_account_page_has_password_forms(users):
+    page = users["admin"].get("/tokens").text
+    assert 'id="password-form"' in page and 'id="reset-form"' in page and 'name="scope"' in page
+    assert 'id="reset-form"' not in users["owner"].get("/tokens").text
