@@ -261,3 +261,13 @@ def test_small_json_bodies_and_deep_nesting(users, config):
     deep = "[" * 200_000 + "]" * 200_000
     r = owner.post("/api/projects", content=deep, headers={"Content-Type": "application/json"})
     assert r.status_code == 400, r.text
+
+
+def test_dataset_errors_name_no_server_path(users, project, config):
+    for yaml_text in ("name: x\nimages: [\n", "name: x\nimages:\n  - location: missing.png\n"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("dataset.yml", yaml_text)
+        r = _post_zip(users["owner"], project["id"], buf.getvalue())
+        assert 400 <= r.status_code < 500, r.text
+        _no_server_path(r, config)
