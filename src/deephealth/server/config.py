@@ -29,8 +29,9 @@ class ServerConfig:
             streams.
         max_text_bytes: Largest text member (YAML, .txt) of a dataset zip, checked while it is
             extracted.
-        max_image_samples: Most samples (width x height x slices x channels) an image's header
-            may declare before it is decoded (uploads, thumbnails, predictions).
+        max_image_bytes: Most memory an image may take once decoded, as its header declares
+            (samples x bytes per decoded sample), checked before decoding (uploads, thumbnails,
+            predictions).
         max_zip_entries: Most members a dataset zip may have.
         max_zip_total_bytes: Largest total uncompressed size of a dataset zip.
         max_zip_ratio: Largest compression ratio of one zip member (zip-bomb guard).
@@ -64,7 +65,7 @@ class ServerConfig:
     max_image_upload_bytes: int = 64 * MiB
     max_request_bytes: int = 1 * MiB
     max_text_bytes: int = 16 * MiB
-    max_image_samples: int = 32 * MiB
+    max_image_bytes: int = 128 * MiB
     max_zip_entries: int = 100_000
     max_zip_total_bytes: int = 4096 * MiB
     max_zip_ratio: float = 200.0

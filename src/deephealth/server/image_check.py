@@ -2,8 +2,9 @@
 predictions.
 
 An image is first measured from its header alone (PNG/JPEG with Pillow's lazy `open`, DICOM with
-pydicom without its pixel data, NIfTI with nibabel's header), and refused (413) when it declares
-more samples (width x height x slices x channels) than the server allows; only then is it decoded
+pydicom without its pixel data, NIfTI with nibabel's header), and refused (413) when it would take
+more memory once decoded (width x height x slices x channels x bytes per decoded sample) than the
+server allows; only then is it decoded
 with ECVL's `ImRead`. Any decoding failure, whatever the reader raised, becomes a 422 that names
 the file as the user knows it (never the server path) and the cause.
 """
@@ -19,36 +20,45 @@ from deephealth.server.uploads import UploadRejected, sniff_file
 IMAGE_TYPES = ("png", "jpeg", "dicom", "nifti")
 
 
-def _pillow_samples(path: Path) -> int:
+def _pillow_size(path: Path) -> tuple[int, int]:
     from PIL import Image
 
     with Image.open(path) as im:  # reads the header only
         width, height = im.size
-        return width * height * len(im.getbands()) * max(1, getattr(im, "n_frames", 1))
+        frames = max(1, getattr(im, "n_frames", 1))
+        depth = 2 if "16" in im.mode else 4 if im.mode in ("I", "F") else 1
+        return width * height * len(im.getbands()) * frames, depth
 
 
-def _dicom_samples(path: Path) -> int:
+def _dicom_size(path: Path) -> tuple[int, int]:
     import pydicom
 
     ds = pydicom.dcmread(str(path), stop_before_pixels=True, force=True)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
-    return rows * cols * max(1, frames) * max(1, int(ds.get("SamplesPerPixel", 1) or 1))
+    samples = rows * cols * max(1, frames) * max(1, int(ds.get("SamplesPerPixel", 1) or 1))
+    depth = max(1, int(ds.get("BitsAllocated", 8) or 8) // 8)
+    slope, inter = ds.get("RescaleSlope", 1), ds.get("RescaleIntercept", 0)
+    rescaled = float(slope if slope not in (None, "") else 1) != 1 or float(
+        inter if inter not in (None, "") else 0
+    )
+    return samples, max(depth, 4) if rescaled else depth  # ECVL rescales to int16..64 or float32
 
 
-def _nifti_samples(path: Path) -> int:
+def _nifti_size(path: Path) -> tuple[int, int]:
     import nibabel as nib
 
-    shape = nib.load(str(path)).header.get_data_shape()  # lazy: the data is not read
-    return math.prod(int(d) for d in shape) if shape else 0
+    header = nib.load(str(path)).header  # lazy: the data is not read
+    shape = header.get_data_shape()
+    samples = math.prod(int(d) for d in shape) if shape else 0
+    slope, inter = header.get_slope_inter()
+    scaled = (slope not in (None, 1.0) and not math.isnan(slope)) or (
+        inter not in (None, 0.0) and not math.isnan(inter)
+    )
+    return samples, 8 if scaled else header.get_data_dtype().itemsize  # nibabel scales to float64
 
 
-_MEASURE = {
-    "png": _pillow_samples,
-    "jpeg": _pillow_samples,
-    "dicom": _dicom_samples,
-    "nifti": _nifti_samples,
-}
+_MEASURE = {"png": _pillow_size, "jpeg": _pillow_size, "dicom": _dicom_size, "nifti": _nifti_size}
 
 
 def _clean(message: str, path: Path, what: str) -> str:
@@ -58,8 +68,9 @@ def _clean(message: str, path: Path, what: str) -> str:
     return message[:500]
 
 
-def declared_samples(path: Path, kind: str, what: str) -> int:
-    """The samples an image's header declares (width x height x slices x channels).
+def declared_size(path: Path, kind: str, what: str) -> tuple[int, int]:
+    """The samples an image's header declares (width x height x slices x channels) and the
+    bytes each takes once decoded (8 for NIfTI data the header scales: nibabel gives float64).
 
     Raises:
         UploadRejected: (422) when the header cannot be read, (413) for PNG/JPEG sizes beyond
@@ -68,7 +79,8 @@ def declared_samples(path: Path, kind: str, what: str) -> int:
     from PIL import Image
 
     try:
-        return int(_MEASURE[kind](path))
+        samples, depth = _MEASURE[kind](path)
+        return int(samples), int(depth)
     except Image.DecompressionBombError as err:  # far beyond any limit (Pillow's own guard)
         raise UploadRejected(f"{what}: {err}", 413) from None
     except Exception as err:  # noqa: BLE001 - any reader failure on hostile bytes is the file's fault
@@ -77,13 +89,13 @@ def declared_samples(path: Path, kind: str, what: str) -> int:
         ) from None
 
 
-def read_image(path: Path, what: str, max_samples: int, kind: str | None = None) -> Any:
+def read_image(path: Path, what: str, max_bytes: int, kind: str | None = None) -> Any:
     """The ECVL Image of a user-supplied file, decoded only when its header is within bounds.
 
     Args:
         path: The file on the server.
         what: Its name as the user knows it (used in messages instead of `path`).
-        max_samples: Most samples the header may declare.
+        max_bytes: Most bytes the decoded image may take, as its header declares.
         kind: Its type if already sniffed (PNG, JPEG, DICOM, NIfTI).
 
     Raises:
@@ -95,13 +107,13 @@ def read_image(path: Path, what: str, max_samples: int, kind: str | None = None)
     kind = kind or sniff_file(path)
     if kind not in IMAGE_TYPES:
         raise UploadRejected(f"{what}: content is not a PNG, JPEG, DICOM or NIfTI image", 415)
-    samples = declared_samples(path, kind, what)
+    samples, depth = declared_size(path, kind, what)
     if samples <= 0:
         raise UploadRejected(f"{what}: the {kind.upper()} header declares an empty image", 422)
-    if samples > max_samples:
+    if samples * depth > max_bytes:
         raise UploadRejected(
-            f"{what}: {samples} samples once decoded; the limit is {max_samples} "
-            "(DEEPHEALTH_MAX_IMAGE_SAMPLES)",
+            f"{what}: {samples} samples of {depth} bytes once decoded; the limit is {max_bytes} "
+            "bytes (DEEPHEALTH_MAX_IMAGE_BYTES)",
             413,
         )
     try:
@@ -113,8 +125,8 @@ def read_image(path: Path, what: str, max_samples: int, kind: str | None = None)
         ) from None
 
 
-def check_image(path: Path, what: str, max_samples: int) -> str:
+def check_image(path: Path, what: str, max_bytes: int) -> str:
     """Decode an uploaded image once (bounded) to prove it is whole; returns its type."""
     kind = sniff_file(path)
-    read_image(path, what, max_samples, kind)
+    read_image(path, what, max_bytes, kind)
     return kind  # type: ignore[return-value]

@@ -114,7 +114,7 @@ def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
 
 
 def predict_file(
-    weights_path: str | Path, image_path: str | Path, task: str, max_samples: int | None = None
+    weights_path: str | Path, image_path: str | Path, task: str, max_bytes: int | None = None
 ) -> tuple[dict, np.ndarray]:
     """Predict on an image file; returns the result and the (H, W, C) image that was used.
 
@@ -122,7 +122,7 @@ def predict_file(
         weights_path: The ONNX model.
         image_path: The image (any format ECVL reads).
         task: The project's task.
-        max_samples: When given, the image comes from a user: it is decoded only if its header
+        max_bytes: When given, the image comes from a user: it is decoded only if its header
             declares at most this many samples (see `deephealth.server.image_check`).
 
     Raises:
@@ -135,8 +135,8 @@ def predict_file(
     from deephealth.server.imaging import image_hwc
     from deephealth.serving import ServingError
 
-    if max_samples is not None:
-        hwc = image_hwc(read_image(Path(image_path), "image", max_samples))
+    if max_bytes is not None:
+        hwc = image_hwc(read_image(Path(image_path), "image", max_bytes))
     else:
         try:
             hwc = image_hwc(ImRead(str(image_path)))

@@ -73,7 +73,7 @@ def _check_files(files: list[Path], folder: Path, config: ServerConfig) -> None:
         if f.name.lower().endswith(TEXT_SUFFIXES):
             uploads.check_text(f, what)
         else:
-            image_check.check_image(f, what, config.max_image_samples)
+            image_check.check_image(f, what, config.max_image_bytes)
 
 
 def _create(
@@ -296,7 +296,7 @@ def sample_thumbnail(
     except ValueError as err:
         raise HTTPException(422, str(err)) from None
     size = max(16, min(size, 512))
-    limit = config.max_image_samples
+    limit = config.max_image_bytes
     pic = imaging.to_display(image_check.read_image(image_path, f"sample {index}", limit), win)
     if mask and mask_path is not None:
         import numpy as np

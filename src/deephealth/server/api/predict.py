@@ -107,7 +107,7 @@ async def predict(
         image = tmp.rename(tmp.with_suffix(suffix))
         tmp = image
         result, hwc = await run_in_threadpool(
-            predict_file, path, image, task, config.max_image_samples
+            predict_file, path, image, task, config.max_image_bytes
         )
     except PredictionError as err:
         raise HTTPException(422, str(err)) from None
