@@ -132,7 +132,7 @@ def server_cases(quick: bool = False) -> list[dict]:
     unknown_vr = dicom[: at + 4] + b"ZZ" + dicom[at + 6 :]
     text_zip = _text_zip((256 if quick else 1024) * MB)
     png_bomb, nifti_bomb = _png_bomb(), _nifti_bomb()
-    nifti_limit, nifti_over = _nifti_scaled(256), _nifti_scaled(320)
+    nifti_limit, nifti_over = _nifti_scaled(235), _nifti_scaled(320)
     port = free_port()
     proc = start_server(tmp / "data", port)
     rows: list[dict] = []
@@ -165,7 +165,7 @@ def server_cases(quick: bool = False) -> list[dict]:
             ("predict: 10 MB of garbage", 10, raw(predict, os.urandom(10 * MB), "image/png")),
             ("predict: PNG declaring 40000x40000", len(png_bomb) / MB, raw(predict, png_bomb, "image/png")),
             ("predict: NIfTI.gz declaring 512x512x4096 (2 GiB)", len(nifti_bomb) / MB, raw(predict, nifti_bomb, "application/gzip")),
-            ("predict: NIfTI.gz 256^3 int16, scaled (128 MiB as float64: at the limit, accepted)", len(nifti_limit) / MB, raw(predict, nifti_limit, "application/gzip")),
+            ("predict: NIfTI.gz 235^3 int16, scaled (99 MiB as float64: under the limit, accepted)", len(nifti_limit) / MB, raw(predict, nifti_limit, "application/gzip")),
             ("predict: NIfTI.gz 320^3 int16, scaled (250 MiB as float64: over the limit)", len(nifti_over) / MB, raw(predict, nifti_over, "application/gzip")),
             ("predict: DICOM with an unknown VR", len(unknown_vr) / MB, raw(predict, unknown_vr, "application/dicom")),
             ("predict: truncated PNG", len(png) / 2 / MB, raw(predict, png[: len(png) // 2], "image/png")),

@@ -271,3 +271,22 @@ def test_dataset_errors_name_no_server_path(users, project, config):
         r = _post_zip(users["owner"], project["id"], buf.getvalue())
         assert 400 <= r.status_code < 500, r.text
         _no_server_path(r, config)
+
+
+def test_nifti_counted_as_decoded_bytes(app, users, weights, tmp_path):
+    """A NIfTI whose header scales its int16 data decodes to float64 (nibabel): 8 bytes each."""
+    import nibabel as nib
+
+    app.state.config.max_image_bytes = 3000
+    bodies = {}
+    for name, slope in (("plain", 1.0), ("scaled", 2.0)):
+        img = nib.Nifti1Image(np.arange(512, dtype=np.int16).reshape(8, 8, 8), np.eye(4))
+        img.header.set_slope_inter(slope, 0.0)
+        path = tmp_path / f"{name}.nii.gz"
+        nib.save(img, str(path))
+        bodies[name] = path.read_bytes()
+    url = f"/api/v1/predict/{weights['id']}"
+    ctype = {"Content-Type": "application/gzip"}
+    assert users["owner"].post(url, content=bodies["plain"], headers=ctype).status_code == 200
+    r = users["owner"].post(url, content=bodies["scaled"], headers=ctype)
+    assert r.status_code == 413 and "512 samples of 8 bytes" in r.json()["detail"], r.text

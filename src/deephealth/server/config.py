@@ -65,7 +65,7 @@ class ServerConfig:
     max_image_upload_bytes: int = 64 * MiB
     max_request_bytes: int = 1 * MiB
     max_text_bytes: int = 16 * MiB
-    max_image_bytes: int = 128 * MiB
+    max_image_bytes: int = 100 * MiB
     max_zip_entries: int = 100_000
     max_zip_total_bytes: int = 4096 * MiB
     max_zip_ratio: float = 200.0

@@ -48,14 +48,13 @@ def _dicom_size(path: Path) -> tuple[int, int]:
 def _nifti_size(path: Path) -> tuple[int, int]:
     import nibabel as nib
 
-    header = nib.load(str(path)).header  # lazy: the data is not read
-    shape = header.get_data_shape()
+    nimg = nib.load(str(path))  # lazy: the data is not read
+    shape = nimg.header.get_data_shape()
     samples = math.prod(int(d) for d in shape) if shape else 0
-    slope, inter = header.get_slope_inter()
-    scaled = (slope not in (None, 1.0) and not math.isnan(slope)) or (
-        inter not in (None, 0.0) and not math.isnan(inter)
-    )
-    return samples, 8 if scaled else header.get_data_dtype().itemsize  # nibabel scales to float64
+    # A loaded image keeps the header's scaling on its data proxy (the header's is reset).
+    slope, inter = getattr(nimg.dataobj, "slope", 1.0), getattr(nimg.dataobj, "inter", 0.0)
+    scaled = slope != 1.0 or inter != 0.0
+    return samples, 8 if scaled else nimg.header.get_data_dtype().itemsize  # scaled: float64
 
 
 _MEASURE = {"png": _pillow_size, "jpeg": _pillow_size, "dicom": _dicom_size, "nifti": _nifti_size}
