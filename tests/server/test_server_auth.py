@@ -124,14 +124,16 @@ def test_closed_signup_and_admin_created_accounts(app):
     assert made.status_code == 201 and made.json()["email"] == "nurse@example.org"
     assert (
         admin.post(
-            "/api/admin/users", json={"email": "nurse@example.org", "password": "correct horse battery"}
+            "/api/admin/users",
+            json={"email": "nurse@example.org", "password": "correct horse battery"},
         ).status_code
         == 409
     )
     nurse = new_client(app)
     assert (
         nurse.post(
-            "/api/auth/login", json={"email": "nurse@example.org", "password": "correct horse battery"}
+            "/api/auth/login",
+            json={"email": "nurse@example.org", "password": "correct horse battery"},
         ).status_code
         == 200
     )
