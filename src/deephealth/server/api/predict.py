@@ -4,7 +4,10 @@
 field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
 and label (classification), the mask as base64 PNG (segmentation) or the values (regression).
 `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
-over it (what the inference page shows). Platforms authenticate with an API token
+over it (what the inference page shows), with a one-line summary in the `X-Prediction` header,
+UTF-8 percent-encoded (class names may be in any script; headers are Latin-1). The body is
+streamed to a private file with the image size limit counted as it arrives, and the image is
+decoded only within `DEEPHEALTH_MAX_IMAGE_BYTES` (see `deephealth.server.image_check`). Platforms authenticate with an API token
 (`Authorization: Bearer ...`); calls are audited once per user, model and minute.
 """
 
