@@ -111,8 +111,8 @@ class Client(TestClient):
         return super().request(method, url, **kw)
 
 
-def new_client(app) -> Client:
-    return Client(app, base_url="https://testserver")
+def new_client(app, ip: str = "testclient") -> Client:
+    return Client(app, base_url="https://testserver", client=(ip, 50000))
 
 
 def signup(app, email: str, password: str = "correct horse") -> Client:

@@ -86,7 +86,7 @@ class ServerProcess:
 def api_client(server: ServerProcess, email: str) -> httpx.Client:
     """An httpx client signed up as `email`, with its CSRF header set."""
     client = httpx.Client(base_url=server.url, timeout=30)
-    r = client.post("/api/auth/signup", json={"email": email, "password": "password-123"})
+    r = client.post("/api/auth/signup", json={"email": email, "password": "correct horse battery"})
     r.raise_for_status()
     client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     return client

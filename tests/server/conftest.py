@@ -28,6 +28,7 @@ def config(tmp_path: Path) -> ServerConfig:
         job_threads=1,
         poll_interval_s=0.1,
         max_upload_bytes=8 * 1024 * 1024,
+        max_image_upload_bytes=4 * 1024 * 1024,
         max_zip_total_bytes=16 * 1024 * 1024,
         max_zip_entries=40_000,
         argon2_time_cost=1,

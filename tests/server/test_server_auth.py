@@ -9,13 +9,13 @@ from deephealth.server.db.models import ApiToken, LoginSession, User
 
 
 def test_first_account_is_admin_and_password_is_argon2(app):
-    first = signup(app, "a@example.org", "password-1")
-    second = signup(app, "b@example.org", "password-2")
+    first = signup(app, "a@example.org", "violet basalt 1")
+    second = signup(app, "b@example.org", "violet basalt 2")
     assert first.user["is_admin"] and not second.user["is_admin"]
     with app.state.sessionmaker() as db:
         hashes = db.scalars(select(User.password_hash)).all()
     assert all(h.startswith("$argon2id$") for h in hashes)
-    assert not any("password-1" in h for h in hashes)
+    assert not any("violet basalt 1" in h for h in hashes)
 
 
 def test_signup_validation_and_duplicates(app):
@@ -29,7 +29,7 @@ def test_signup_validation_and_duplicates(app):
     )
     signup(app, "dup@example.org")
     r = new_client(app).post(
-        "/api/auth/signup", json={"email": "DUP@example.org", "password": "12345678"}
+        "/api/auth/signup", json={"email": "DUP@example.org", "password": "correct horse battery"}
     )
     assert r.status_code == 409
 
@@ -111,41 +111,29 @@ def test_audit_log_records_logins(app):
     assert signup(app, "plain@example.org").get("/api/admin/audit").status_code == 403
 
 
-def test_repeated_failed_logins_are_throttled(app):
-    signup(app, "victim@example.org", "the real password")
-    c = new_client(app)
-    for _ in range(10):
-        r = c.post("/api/auth/login", json={"email": "victim@example.org", "password": "guess"})
-        assert r.status_code == 401
-    r = c.post(
-        "/api/auth/login", json={"email": "victim@example.org", "password": "the real password"}
-    )
-    assert r.status_code == 429
-    other = c.post("/api/auth/login", json={"email": "nobody@example.org", "password": "guess"})
-    assert other.status_code == 401
-
-
 def test_closed_signup_and_admin_created_accounts(app):
     app.state.config.signup_open = False
     admin = signup(app, "first@example.org")  # the first account is still possible: the admin
     r = new_client(app).post(
-        "/api/auth/signup", json={"email": "x@example.org", "password": "12345678"}
+        "/api/auth/signup", json={"email": "x@example.org", "password": "correct horse battery"}
     )
     assert r.status_code == 403
     made = admin.post(
-        "/api/admin/users", json={"email": "Nurse@example.org", "password": "12345678"}
+        "/api/admin/users", json={"email": "Nurse@example.org", "password": "correct horse battery"}
     )
     assert made.status_code == 201 and made.json()["email"] == "nurse@example.org"
     assert (
         admin.post(
-            "/api/admin/users", json={"email": "nurse@example.org", "password": "12345678"}
+            "/api/admin/users",
+            json={"email": "nurse@example.org", "password": "correct horse battery"},
         ).status_code
         == 409
     )
     nurse = new_client(app)
     assert (
         nurse.post(
-            "/api/auth/login", json={"email": "nurse@example.org", "password": "12345678"}
+            "/api/auth/login",
+            json={"email": "nurse@example.org", "password": "correct horse battery"},
         ).status_code
         == 200
     )

@@ -218,12 +218,15 @@ def test_training_from_starting_weights_records_lineage(users, project, dataset,
 def test_failed_training_keeps_its_error_and_log_and_can_be_retried(app, users, project, dataset):
     owner = users["owner"]
     job = _training(owner, project, dataset)
-    yaml_path = job["config"]["dataset"]
+    assert job["config"]["dataset"].startswith("<data>/")  # the API hides server paths
+    with app.state.sessionmaker() as db:
+        yaml_path = db.get(Job, job["id"]).config["dataset"]
     with open(yaml_path, "w") as f:
         f.write("name: broken\nimages: 12\n")  # the dataset file is damaged after queuing
     assert _claim(app).id == job["id"]
     assert _run(app, job["id"]) == "failed"
     failed = owner.get(f"/api/jobs/{job['id']}").json()
     assert failed["error"] and "dataset" in failed["error"].lower()
+    assert str(app.state.config.data_dir) not in failed["error"]
     assert "Traceback" in owner.get(f"/api/jobs/{job['id']}/log").text
     assert owner.post(f"/api/jobs/{job['id']}/resume").json()["status"] == "queued"

@@ -70,7 +70,10 @@ def test_server_on_postgresql(postgres_url, tmp_path, dataset_zip):
             assert app.state.engine.dialect.name == "postgresql"
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         c = new_client(app)
-        r = c.post("/api/auth/signup", json={"email": "pg@example.org", "password": "12345678"})
+        r = c.post(
+            "/api/auth/signup",
+            json={"email": "pg@example.org", "password": "correct horse battery"},
+        )
         c.csrf = r.json()["csrf_token"]
         p = c.post("/api/projects", json={"name": "pg", "task": "classification"}).json()
         ds = c.post(

@@ -104,7 +104,8 @@ def test_kill_server_and_workers_mid_training_then_finish_from_checkpoint(tmp_pa
 def _login(server: ServerProcess) -> httpx.Client:
     client = httpx.Client(base_url=server.url, timeout=30)
     r = client.post(
-        "/api/auth/login", json={"email": "restart@example.org", "password": "password-123"}
+        "/api/auth/login",
+        json={"email": "restart@example.org", "password": "correct horse battery"},
     )
     r.raise_for_status()
     client.headers["X-CSRF-Token"] = r.json()["csrf_token"]

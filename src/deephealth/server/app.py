@@ -3,12 +3,14 @@
 `create_app(config)` opens the database (migrating it to the newest schema unless told not to),
 seeds the model families from the zoo and the default hyper-parameters, mounts the API routers
 (OpenAPI docs at /docs, from local files), the pages and their static files (served locally: the front-end works
-offline), and limits request bodies to `config.max_upload_bytes`. Worker processes are not
+offline), limits request bodies per route while they stream (uploads, images, everything else),
+and answers validation errors without echoing what was sent. Worker processes are not
 started here but by `deephealth serve` (see `deephealth.server.jobs.supervisor`).
 """
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.engine import make_engine, make_sessionmaker
+from deephealth.server.error_handlers import install_error_handlers
 from deephealth.server.uploads import BodyLimitMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "pages" / "static"
@@ -71,8 +74,21 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
     app.include_router(pages_router)
     app.include_router(docs_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodyLimitMiddleware, limit=config.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=config.max_request_bytes, rules=body_rules(config)
+    )
+    install_error_handlers(app)
     return app
+
+
+def body_rules(config: ServerConfig) -> list[tuple[re.Pattern, int]]:
+    """The request-body limits of the upload endpoints (every other request gets
+    `config.max_request_bytes`)."""
+    slack = 64 * 1024  # multipart headers and form fields around the file
+    return [
+        (re.compile(r"^/api/projects/[^/]+/(datasets|weights)$"), config.max_upload_bytes),
+        (re.compile(r"^/api/v1/predict/[^/]+$"), config.max_image_upload_bytes + slack),
+    ]
 
 
 def _version() -> str:

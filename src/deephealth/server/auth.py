@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -25,6 +23,9 @@ from deephealth.server.db.models import ApiToken, LoginSession, User, utcnow
 SESSION_COOKIE = "dh_session"
 CSRF_HEADER = "X-CSRF-Token"
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 200
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 is "safely unguessable" (~10^8 guesses and more)
+TOKEN_SCOPES = ("read", "inference", "full")
 
 _hasher = PasswordHasher()
 
@@ -34,6 +35,55 @@ def configure_hashing(time_cost: int, memory_kib: int) -> None:
     global _hasher
     if (_hasher.time_cost, _hasher.memory_cost) != (time_cost, memory_kib):
         _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def password_problem(password: str, user_inputs: list[str]) -> str | None:
+    """Why `password` is refused (length, or too guessable for zxcvbn given the user's e-mail and
+    name), or None when it is accepted. The message never contains the password."""
+    from zxcvbn import zxcvbn
+
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        return f"password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+    # zxcvbn's cost grows with the length; its authors advise scoring the first 100 characters.
+    result = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u][:10])
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result.get("feedback") or {}
+    hints = " ".join([feedback.get("warning") or "", *(feedback.get("suggestions") or [])])
+    return "password too easy to guess" + (f": {hints.strip()}" if hints.strip() else "")
+
+
+def normalize_email(email: str) -> str:
+    """The e-mail address checked for syntax (email-validator) and lower-cased.
+
+    Intranet domains (no dot, `.local`) are accepted; deliverability is not checked.
+
+    Raises:
+        ValueError: naming what is wrong with the address.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        info = validate_email(email.strip(), check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as err:
+        raise ValueError(f"invalid e-mail address: {err}") from None
+    return info.normalized.lower()
+
+
+def scope_allows(scope: str, method: str, path: str) -> bool:
+    """Whether an API token of `scope` may make this request.
+
+    `read`: safe methods (GET, HEAD, OPTIONS) only. `inference`: the predict endpoint and
+    `GET /api/auth/me`. `full`: everything an API token may do (never managing tokens or
+    passwords: that needs a login session).
+    """
+    if scope == "full":
+        return True
+    if scope == "read":
+        return method in ("GET", "HEAD", "OPTIONS")
+    if scope == "inference":
+        return path.startswith("/api/v1/predict/") or (method == "GET" and path == "/api/auth/me")
+    return False
 
 
 def hash_password(password: str) -> str:
@@ -98,11 +148,15 @@ def csrf_ok(session: LoginSession, header_value: str | None) -> bool:
     return bool(header_value) and hmac.compare_digest(session.csrf_token, header_value or "")
 
 
-def create_api_token(db: Session, user: User, name: str) -> tuple[str, ApiToken]:
+def create_api_token(
+    db: Session, user: User, name: str, scope: str = "full"
+) -> tuple[str, ApiToken]:
     """Issue an API token; returns the token text (shown once) and the stored row."""
+    if scope not in TOKEN_SCOPES:
+        raise ValueError(f"token scope must be one of {TOKEN_SCOPES}")
     prefix = secrets.token_hex(4)
     token = f"dh_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiToken(user_id=user.id, name=name, prefix=prefix, token_hash=sha256(token))
+    row = ApiToken(user_id=user.id, name=name, prefix=prefix, token_hash=sha256(token), scope=scope)
     db.add(row)
     db.flush()
     return token, row
@@ -131,30 +185,17 @@ def _dummy_hash() -> str:
     return _dummy_hashes[key]
 
 
-class FailureThrottle:
-    """Counts failed logins per key (e-mail) in a sliding window; blocks a key after too many.
+def end_sessions(db: Session, user: User, keep: LoginSession | None = None) -> None:
+    """Log `user` out everywhere (but `keep`), e.g. after a password change."""
+    for row in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id)):
+        if keep is None or row.id != keep.id:
+            db.delete(row)
 
-    Kept in memory: it slows down password guessing against one account from one server process.
-    """
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures, self.window_s = max_failures, window_s
-        self._seen: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._seen.get(key, []) if now - t < self.window_s]
-        self._seen[key] = times
-        return times
-
-    def add(self, key: str) -> None:
-        """Record one failure for `key`."""
-        with self._lock:
-            if len(self._seen) > 100_000:
-                self._seen.clear()
-            self._recent(key, time.monotonic()).append(time.monotonic())
-
-    def blocked(self, key: str) -> bool:
-        """Whether `key` has reached `max_failures` within the window."""
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= self.max_failures
+def revoke_tokens(db: Session, user: User) -> None:
+    """Revoke every live API token of `user` (after an admin reset)."""
+    now = utcnow()
+    for row in db.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ):
+        row.revoked_at = now

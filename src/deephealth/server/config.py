@@ -23,8 +23,15 @@ class ServerConfig:
         data_dir: Root of everything the server writes (database file, datasets, runs, models).
         db_url: SQLAlchemy URL; empty means SQLite at `data_dir/deephealth.db`. A
             `postgresql+psycopg://...` URL works as well.
-        max_upload_bytes: Largest accepted upload (a dataset zip, an ONNX file, an image).
-        max_image_upload_bytes: Largest accepted single image (inference, thumbnails).
+        max_upload_bytes: Largest accepted upload (a dataset zip, an ONNX file).
+        max_image_upload_bytes: Largest accepted single image (the predict endpoint).
+        max_request_bytes: Largest body of every other request (JSON forms), checked while it
+            streams.
+        max_text_bytes: Largest text member (YAML, .txt) of a dataset zip, checked while it is
+            extracted.
+        max_image_bytes: Most memory an image may take once decoded, as its header declares
+            (samples x bytes per decoded sample), checked before decoding (uploads, thumbnails,
+            predictions).
         max_zip_entries: Most members a dataset zip may have.
         max_zip_total_bytes: Largest total uncompressed size of a dataset zip.
         max_zip_ratio: Largest compression ratio of one zip member (zip-bomb guard).
@@ -43,12 +50,22 @@ class ServerConfig:
         job_threads: CPU threads a training may use (-1: all).
         argon2_time_cost: argon2id iterations of new password hashes.
         argon2_memory_kib: argon2id memory of new password hashes, in KiB.
+        login_ip_limit: Failed logins one IP address may make per `login_window_s` (all
+            accounts) before it is refused (429); stored in the database.
+        login_window_s: The window of the login limits, in seconds.
+        login_free_failures: Failed logins per IP address and account before each further
+            attempt is delayed (doubling up to `login_max_delay_s`); the account itself is never
+            locked for other addresses.
+        login_max_delay_s: The longest delay between attempts of one IP address on one account.
     """
 
     data_dir: Path = Path("deephealth-data")
     db_url: str = ""
     max_upload_bytes: int = 512 * MiB
     max_image_upload_bytes: int = 64 * MiB
+    max_request_bytes: int = 1 * MiB
+    max_text_bytes: int = 16 * MiB
+    max_image_bytes: int = 100 * MiB
     max_zip_entries: int = 100_000
     max_zip_total_bytes: int = 4096 * MiB
     max_zip_ratio: float = 200.0
@@ -65,6 +82,10 @@ class ServerConfig:
     job_threads: int = -1
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    login_ip_limit: int = 100
+    login_window_s: float = 900.0
+    login_free_failures: int = 5
+    login_max_delay_s: float = 900.0
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

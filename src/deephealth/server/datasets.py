@@ -30,8 +30,10 @@ def load(yaml_path: Path) -> Any:
     try:
         return Dataset(str(yaml_path))
     except EcvlError as err:
+        folder = str(yaml_path.parent)
+        message = str(err).replace(folder + "/", "").replace(folder, ".")
         raise UploadRejected(
-            f"{yaml_path.name}: not a valid DeepHealth dataset: {err}", 422
+            f"{yaml_path.name}: not a valid DeepHealth dataset: {message}", 422
         ) from None
 
 

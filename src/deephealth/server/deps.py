@@ -3,7 +3,8 @@
 The caller is found from an `Authorization: Bearer <api token>` header or from the session cookie.
 Cookie-authenticated requests that change state (POST, PUT, PATCH, DELETE) must carry the session's
 CSRF token in the `X-CSRF-Token` header; token-authenticated requests need none (browsers never
-send bearer tokens on their own).
+send bearer tokens on their own). An API token is checked against its scope (read, inference or
+full) before anything else.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def find_principal(request: Request, db: Session) -> Principal | None:
         token = auth.lookup_api_token(db, header[7:].strip())
         if token is None:
             raise HTTPException(401, "invalid or revoked API token")
+        if not auth.scope_allows(token.scope, request.method, request.url.path):
+            raise HTTPException(403, f"this API token's scope ({token.scope}) does not allow this")
         return Principal(user=token.user, token=token)
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     if not cookie:

@@ -116,22 +116,34 @@ def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
 
 
 def predict_file(
-    weights_path: str | Path, image_path: str | Path, task: str
+    weights_path: str | Path, image_path: str | Path, task: str, max_bytes: int | None = None
 ) -> tuple[dict, np.ndarray]:
     """Predict on an image file; returns the result and the (H, W, C) image that was used.
 
+    Args:
+        weights_path: The ONNX model.
+        image_path: The image (any format ECVL reads).
+        task: The project's task.
+        max_bytes: When given, the image comes from a user: it is decoded only if its header
+            declares at most this many samples (see `deephealth.server.image_check`).
+
     Raises:
         PredictionError: when the image cannot be read or does not fit the model.
+        UploadRejected: (413/415/422) for a user's image that is too large or cannot be decoded.
     """
     from deephealth.ecvl import ImRead
     from deephealth.ecvl.errors import EcvlError
+    from deephealth.server.image_check import read_image
     from deephealth.server.imaging import image_hwc
     from deephealth.serving import ServingError
 
-    try:
-        hwc = image_hwc(ImRead(str(image_path)))
-    except EcvlError as err:
-        raise PredictionError(f"cannot read the image: {err}") from None
+    if max_bytes is not None:
+        hwc = image_hwc(read_image(Path(image_path), "image", max_bytes))
+    else:
+        try:
+            hwc = image_hwc(ImRead(str(image_path)))
+        except EcvlError as err:
+            raise PredictionError(f"cannot read the image: {err}") from None
     try:
         return predict_array(session_for(weights_path), hwc, task), hwc
     except ServingError as err:
@@ -145,24 +157,3 @@ def scratch_dir(fallback: Path) -> Path:
     if shm.is_dir() and os.access(shm, os.W_OK):
         return shm
     return fallback
-
-
-def predict_bytes(
-    weights_path: str | Path, data: bytes, suffix: str, task: str, scratch: Path
-) -> tuple[dict, np.ndarray]:
-    """`predict_file` on an image given as bytes (written to a private file in `scratch`,
-    removed at once).
-
-    Raises:
-        PredictionError: when the image cannot be read or does not fit the model.
-    """
-    import secrets
-
-    tmp = scratch / f"deephealth-predict-{secrets.token_hex(8)}{suffix}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return predict_file(weights_path, tmp, task)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -1,19 +1,25 @@
 """Hostile-input handling for uploads: size limits, content sniffing and safe zip extraction.
 
-* `BodyLimitMiddleware` refuses request bodies above the configured size (413) while they stream
-  in, whether or not a Content-Length header is sent.
+* `BodyLimitMiddleware` refuses request bodies above their route's size (413) while they stream
+  in, whether or not a Content-Length header is sent (uploads, images and small JSON forms each
+  have their own limit).
 * `sniff` names a file's type from its bytes (never from its name): PNG, JPEG, DICOM, NIfTI
   (plain or gzip), zip, YAML text. ONNX files are checked by importing them (see api/models).
 * `safe_extract_zip` extracts members one by one, refusing absolute paths, `..` components,
   symlinks and other special files, too many members, too much uncompressed data (counted while
-  writing, not taken from the headers) and compression ratios typical of zip bombs.
+  writing, not taken from the headers), text members above their own cap, members whose names
+  clash (`a.png` and `a.png/b.png`) and compression ratios typical of zip bombs.
+* `check_text` checks that a text file is UTF-8 while streaming it (never read whole).
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -31,18 +37,28 @@ class UploadRejected(HTTPException):
 
 
 class BodyLimitMiddleware:
-    """ASGI middleware: answer 413 as soon as a request body exceeds `limit` bytes."""
+    """ASGI middleware: answer 413 as soon as a request body exceeds its route's limit.
 
-    def __init__(self, app, limit: int) -> None:
-        self.app, self.limit = app, limit
+    `rules` are (compiled path pattern, limit) pairs tried in order (the upload endpoints);
+    every other request gets `limit`. A declared Content-Length above the limit is refused
+    before any byte is read; a body without one is counted while it streams.
+    """
+
+    def __init__(self, app, limit: int, rules: Iterable[tuple[re.Pattern, int]] = ()) -> None:
+        self.app, self.limit, self.rules = app, limit, list(rules)
+
+    def limit_for(self, path: str) -> int:
+        """The body limit of a request path."""
+        return next((lim for pattern, lim in self.rules if pattern.match(path)), self.limit)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _send_413(send, self.limit)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _send_413(send, limit)
                 return
         seen = 0
         too_big = False
@@ -52,16 +68,16 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     too_big = True
-                    raise UploadRejected(f"request body larger than {self.limit} bytes", 413)
+                    raise UploadRejected(f"request body larger than {limit} bytes", 413)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except UploadRejected:
             if too_big:
-                await _send_413(send, self.limit)
+                await _send_413(send, limit)
             else:
                 raise
 
@@ -91,6 +107,18 @@ def save_upload(upload: UploadFile, dest: Path, limit: int) -> int:
                 raise UploadRejected(f"{upload.filename}: larger than {limit} bytes", 413)
             out.write(chunk)
     return size
+
+
+def check_text(path: Path, what: str) -> None:
+    """Refuse (415) a text file that is not UTF-8, decoding it chunk by chunk."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise UploadRejected(f"{what}: text file is not UTF-8", 415) from None
 
 
 def sniff(head: bytes) -> str | None:
@@ -160,24 +188,32 @@ def safe_extract_zip(
     max_total_bytes: int,
     max_ratio: float,
     allowed_suffixes: Iterable[str] | None = None,
+    text_suffixes: Iterable[str] = (),
+    max_text_bytes: int | None = None,
 ) -> list[Path]:
     """Extract a zip safely into `dest` (which must not exist yet); returns the files written.
 
+    Members whose name ends with one of `text_suffixes` may not expand beyond `max_text_bytes`
+    (counted while writing).
+
     Raises:
         UploadRejected: on a corrupt zip, traversal, links or special files, too many members,
-            too much data, a suspicious compression ratio or a disallowed file suffix. Nothing is
-            left in `dest` in that case.
+            too much data, a too large text member, a suspicious compression ratio, clashing
+            member names or a disallowed file suffix. Nothing is left in `dest` in that case.
     """
     import shutil
 
     suffixes = {s.lower() for s in allowed_suffixes} if allowed_suffixes else None
+    texts = tuple(s.lower() for s in text_suffixes)
     dest.mkdir(parents=True)
     written: list[Path] = []
     try:
         try:
             zf = zipfile.ZipFile(zip_path)
-        except (zipfile.BadZipFile, OSError) as err:
+        except zipfile.BadZipFile as err:
             raise UploadRejected(f"not a valid zip file ({err})") from None
+        except OSError:
+            raise UploadRejected("not a valid zip file (unreadable)") from None
         with zf:
             infos = zf.infolist()
             if len(infos) > max_entries:
@@ -201,23 +237,41 @@ def safe_extract_zip(
                 target = dest.joinpath(*rel.parts)
                 if dest.resolve() not in target.resolve().parents:
                     raise UploadRejected(f"zip member {info.filename!r}: escapes the folder")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                size = 0
-                with zf.open(info) as src, target.open("wb") as out:
-                    while chunk := src.read(CHUNK):
-                        size += len(chunk)
-                        total += len(chunk)
-                        if total > max_total_bytes:
-                            raise UploadRejected(
-                                f"zip expands beyond {max_total_bytes} bytes (zip bomb?)", 413
-                            )
-                        if size > 1024 * 1024 and size > max_ratio * max(info.compress_size, 1):
-                            raise UploadRejected(
-                                f"zip member {info.filename!r}: compression ratio above "
-                                f"{max_ratio:g} (zip bomb?)",
-                                413,
-                            )
-                        out.write(chunk)
+                cap = max_text_bytes if max_text_bytes and name.endswith(texts) else None
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    out = target.open("xb")
+                except OSError:
+                    raise UploadRejected(
+                        f"zip member {info.filename!r}: clashes with another member "
+                        "(the same name twice, or a file that is also a folder)"
+                    ) from None
+                try:
+                    size = 0
+                    with zf.open(info) as src, out:
+                        while chunk := src.read(CHUNK):
+                            size += len(chunk)
+                            total += len(chunk)
+                            if cap is not None and size > cap:
+                                raise UploadRejected(
+                                    f"zip member {info.filename!r}: text file larger than {cap} bytes",
+                                    413,
+                                )
+                            if total > max_total_bytes:
+                                raise UploadRejected(
+                                    f"zip expands beyond {max_total_bytes} bytes (zip bomb?)", 413
+                                )
+                            if size > 1024 * 1024 and size > max_ratio * max(info.compress_size, 1):
+                                raise UploadRejected(
+                                    f"zip member {info.filename!r}: compression ratio above "
+                                    f"{max_ratio:g} (zip bomb?)",
+                                    413,
+                                )
+                            out.write(chunk)
+                except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
+                    raise UploadRejected(
+                        f"zip member {info.filename!r}: corrupt or unsupported ({err})"
+                    ) from None
                 written.append(target)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)

@@ -1,15 +1,16 @@
-"""Admin endpoints: accounts (for servers with sign-up closed), the approved dataset folders and
-the server-wide audit log."""
+"""Admin endpoints: accounts (for servers with sign-up closed, and password resets), the approved
+dataset folders and the server-wide audit log."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deephealth.server import auth
 from deephealth.server.api import serialize
-from deephealth.server.api.auth import SignupIn
+from deephealth.server.api.auth import SignupIn, require_session
 from deephealth.server.api.projects import audit_dict
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import AuditEntry, User
@@ -59,7 +60,7 @@ def create_user(
     db: Session = Depends(get_db),
 ) -> dict:
     """Create an account (the way in when sign-up is closed)."""
-    email = body.email.strip().lower()
+    email = body.email
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise HTTPException(409, "an account with this e-mail exists")
     user = User(
@@ -71,5 +72,38 @@ def create_user(
     db.add(user)
     db.flush()
     audit(db, request, admin, "user.create", "user", user.id, is_admin=body.is_admin)
+    db.commit()
+    return serialize.user(user)
+
+
+class ResetIn(BaseModel):
+    """A new password set by an admin."""
+
+    new_password: str = Field(
+        min_length=auth.MIN_PASSWORD_LENGTH, max_length=auth.MAX_PASSWORD_LENGTH
+    )
+
+
+@router.post("/api/admin/users/{user_id}/password")
+def reset_password(
+    user_id: int,
+    body: ResetIn,
+    request: Request,
+    admin: Principal = Depends(require_admin),
+    db: Session = Depends(get_db),
+) -> dict:
+    """Set a user's password (admins, logged in by session): the user is logged out everywhere
+    and their API tokens are revoked."""
+    require_session(admin, "reset passwords")
+    user = db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "user not found")
+    problem = auth.password_problem(body.new_password, [user.email, user.name])
+    if problem:
+        raise HTTPException(422, problem)
+    user.password_hash = auth.hash_password(body.new_password)
+    auth.end_sessions(db, user, keep=admin.session if admin.id == user.id else None)
+    auth.revoke_tokens(db, user)
+    audit(db, request, admin, "user.password_reset", "user", user.id)
     db.commit()
     return serialize.user(user)

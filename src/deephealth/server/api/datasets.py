@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deephealth.server import datasets as dsvc
-from deephealth.server import imaging, uploads
+from deephealth.server import image_check, imaging, uploads
 from deephealth.server.api import serialize
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import Augmentation, Dataset, Inference, Training, utcnow
@@ -63,19 +63,17 @@ def loaded(ds_row: Dataset) -> Any:
     return ds
 
 
-def _check_text(path: Path, name: str) -> None:
-    try:
-        path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise uploads.UploadRejected(f"{name}: text file is not UTF-8", 415) from None
+TEXT_SUFFIXES = (".yml", ".yaml", ".txt")
 
 
-def _check_images(files: list[Path]) -> None:
+def _check_files(files: list[Path], folder: Path, config: ServerConfig) -> None:
+    """Every extracted text is UTF-8 (streamed) and every image decodes within the limits."""
     for f in files:
-        if f.name.lower().endswith((".yml", ".yaml", ".txt")):
-            _check_text(f, f.name)
+        what = f.relative_to(folder).as_posix()
+        if f.name.lower().endswith(TEXT_SUFFIXES):
+            uploads.check_text(f, what)
         else:
-            uploads.require_image(f, f.name)
+            image_check.check_image(f, what, config.max_image_bytes)
 
 
 def _create(
@@ -142,12 +140,14 @@ def upload_dataset(
                 config.max_zip_total_bytes,
                 config.max_zip_ratio,
                 ZIP_SUFFIXES,
+                TEXT_SUFFIXES,
+                config.max_text_bytes,
             )
-            _check_images(files)
+            _check_files(files, folder, config)
             yaml_path = dsvc.find_yaml(folder)
             return _create(db, request, principal, project_id, name, "zip", yaml_path, [folder])
         if kind is None and (file.filename or "").lower().endswith((".yml", ".yaml")):
-            _check_text(tmp, file.filename or "dataset.yml")
+            uploads.check_text(tmp, "dataset YAML")
             if not config.approved_folders:
                 raise uploads.UploadRejected(
                     "a bare YAML can only point into admin-approved folders, and none are "
@@ -283,6 +283,7 @@ def sample_thumbnail(
     mask: bool = False,
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
+    config: ServerConfig = Depends(get_config),
 ) -> Response:
     """A PNG thumbnail of one sample (middle slice of volumes; CT windowing; mask overlay)."""
     row = get_in_project(db, principal.id, Dataset, dataset_id)
@@ -294,14 +295,15 @@ def sample_thumbnail(
         raise HTTPException(404, "sample not found") from None
     except ValueError as err:
         raise HTTPException(422, str(err)) from None
-    from deephealth.ecvl import ImRead
-
     size = max(16, min(size, 512))
-    pic = imaging.to_display(ImRead(str(image_path)), win)
+    limit = config.max_image_bytes
+    pic = imaging.to_display(image_check.read_image(image_path, f"sample {index}", limit), win)
     if mask and mask_path is not None:
         import numpy as np
 
-        m = imaging.to_display(ImRead(str(mask_path)), (0.5, 1.0))
+        m = imaging.to_display(
+            image_check.read_image(mask_path, f"mask of sample {index}", limit), (0.5, 1.0)
+        )
         pic = imaging.overlay(pic, (np.asarray(m if m.ndim == 2 else m[..., 0]) > 127))
     return Response(
         imaging.png_bytes(imaging.fit(pic, size)),

@@ -23,7 +23,11 @@ from sqlalchemy.orm import Session
 
 from deephealth.server.api import serialize
 from deephealth.server.api.datasets import validate_augmentation
-from deephealth.server.api.models import check_hyperparameters, hyperparameters
+from deephealth.server.api.models import (
+    admin_definitions,
+    check_hyperparameters,
+    hyperparameters,
+)
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import (
     Augmentation,
@@ -39,6 +43,7 @@ from deephealth.server.jobs import TERMINAL, queue
 from deephealth.server.jobs.events import event_dict, events_after
 from deephealth.server.jobs.runner import describe
 from deephealth.server.permissions import get_in_project, get_project
+from deephealth.server.redact import Redactor
 
 router = APIRouter(tags=["jobs"])
 STREAM_MAX_S = 6 * 3600
@@ -122,6 +127,10 @@ def create_training(
         raise HTTPException(422, "choose a model family (or starting weights of a known family)")
     defs = hyperparameters(family.id, dataset.id, principal, db)
     hp = check_hyperparameters(defs, body.hyperparameters)
+    admin_defs = admin_definitions(db, family.id)
+    check_hyperparameters(
+        admin_defs, {k: v for k, v in hp.items() if k in {d["name"] for d in admin_defs}}
+    )
     if body.augmentations is None:
         rows = db.scalars(select(Augmentation).where(Augmentation.dataset_id == dataset.id))
         augs = {a.split: a.text for a in rows}
@@ -259,7 +268,8 @@ def job_events(
 ) -> dict:
     """Events after id `after` (the polling fallback of the stream) and the job's status."""
     job = get_in_project(db, principal.id, Job, job_id)
-    events = [event_dict(e) for e in events_after(db, job.id, after)]
+    red = Redactor.for_run(job.run_dir)
+    events = [red.json(event_dict(e)) for e in events_after(db, job.id, after)]
     return {"status": job.status, "queue_position": queue.queue_position(db, job), "events": events}
 
 
@@ -282,7 +292,8 @@ async def job_stream(
     def _poll(since: int) -> tuple[list[dict], str, int | None]:
         with sessions() as s:
             job = s.get(Job, job_id)
-            events = [event_dict(e) for e in events_after(s, job_id, since, 200)]
+            red = Redactor.for_run(job.run_dir)
+            events = [red.json(event_dict(e)) for e in events_after(s, job_id, since, 200)]
             return events, job.status, queue.queue_position(s, job)
 
     async def gen():
@@ -375,6 +386,8 @@ def job_file(
 ) -> FileResponse:
     """A file of the job's run folder (report images, predictions); nothing outside it."""
     job = get_in_project(db, principal.id, Job, job_id)
+    if "\x00" in name or len(name) > 1024:
+        raise HTTPException(404, "file not found")
     return _serve_in_run(job, Path(job.run_dir) / name, request, principal, db)
 
 
@@ -382,8 +395,12 @@ def _serve_in_run(
     job: Job, path: Path, request: Request, principal: Principal, db: Session
 ) -> FileResponse:
     run_dir = Path(job.run_dir).resolve()
-    resolved = path.resolve()
-    if run_dir not in resolved.parents or not resolved.is_file():
+    try:
+        resolved = path.resolve()
+        found = run_dir in resolved.parents and resolved.is_file()
+    except (OSError, ValueError):  # NUL bytes, names too long, loops
+        found = False
+    if not found:
         raise HTTPException(404, "file not found")
     audit(
         db,

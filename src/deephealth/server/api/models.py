@@ -110,6 +110,51 @@ def hyperparameters(
     return [hyper_dict(h) for h in best.values()]
 
 
+def admin_definitions(db: Session, family_id: int | None) -> list[dict]:
+    """The most specific admin-defined (general or per-family) definition of each
+    hyper-parameter: the limits that per-dataset definitions of project owners cannot widen."""
+    rows = db.scalars(
+        select(HyperParameter).where(
+            HyperParameter.dataset_id.is_(None),
+            or_(HyperParameter.family_id.is_(None), HyperParameter.family_id == family_id),
+        )
+    ).all()
+    best: dict[str, HyperParameter] = {}
+    for h in rows:
+        if h.name not in best or h.family_id is not None:
+            best[h.name] = h
+    return [hyper_dict(h) for h in best.values()]
+
+
+def check_within_admin_limits(definition: dict, admin: dict | None) -> None:
+    """422 when an owner's per-dataset definition allows what the admin definition forbids."""
+    if admin is None:
+        return
+    name = definition["name"]
+    if definition["kind"] != admin["kind"]:
+        raise HTTPException(422, f"hyper-parameter {name}: the admins define it as {admin['kind']}")
+    if admin["minimum"] is not None and (
+        definition["minimum"] is None or definition["minimum"] < admin["minimum"]
+    ):
+        raise HTTPException(
+            422, f"hyper-parameter {name}: minimum must be at least {admin['minimum']:g} (admin)"
+        )
+    if admin["maximum"] is not None and (
+        definition["maximum"] is None or definition["maximum"] > admin["maximum"]
+    ):
+        raise HTTPException(
+            422, f"hyper-parameter {name}: maximum must be at most {admin['maximum']:g} (admin)"
+        )
+    if admin["allowed"] is not None and (
+        definition["allowed"] is None
+        or not all(v in admin["allowed"] for v in definition["allowed"])
+    ):
+        raise HTTPException(
+            422, f"hyper-parameter {name}: allowed values must be among {admin['allowed']} (admin)"
+        )
+    check_hyperparameters([admin], {name: definition["default"]})
+
+
 class HyperParameterIn(BaseModel):
     """A hyper-parameter definition: general (admins), per model family (admins) or per dataset
     (owners of the dataset's project)."""
@@ -140,6 +185,9 @@ def define_hyperparameter(
     if body.family_id is not None and db.get(ModelFamily, body.family_id) is None:
         raise HTTPException(404, "model family not found")
     check_hyperparameters([body.model_dump()], {body.name: body.default})
+    if body.dataset_id is not None:
+        limits = {d["name"]: d for d in admin_definitions(db, body.family_id)}
+        check_within_admin_limits(body.model_dump(), limits.get(body.name))
     row = db.scalar(
         select(HyperParameter).where(
             HyperParameter.name == body.name,
@@ -206,9 +254,10 @@ def check_hyperparameters(defs: list[dict], values: dict) -> dict:
             raise HTTPException(422, f"hyper-parameter {name}: expected {kind}, got {v!r}")
         if d["allowed"] is not None and v not in d["allowed"]:
             raise HTTPException(422, f"hyper-parameter {name}: {v!r} not in {d['allowed']}")
-        if d["minimum"] is not None and v < d["minimum"]:
+        numeric = kind in ("int", "float")
+        if numeric and d["minimum"] is not None and v < d["minimum"]:
             raise HTTPException(422, f"hyper-parameter {name}: {v!r} below {d['minimum']}")
-        if d["maximum"] is not None and v > d["maximum"]:
+        if numeric and d["maximum"] is not None and v > d["maximum"]:
             raise HTTPException(422, f"hyper-parameter {name}: {v!r} above {d['maximum']}")
         out[name] = float(v) if kind == "float" else v
     return out

@@ -4,14 +4,21 @@
 field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
 and label (classification), the mask as base64 PNG (segmentation) or the values (regression).
 `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
-over it (what the inference page shows). Platforms authenticate with an API token
+over it (what the inference page shows), with a one-line summary in the `X-Prediction` header,
+UTF-8 percent-encoded (class names may be in any script; headers are Latin-1). The body is
+streamed to a private file with the image size limit counted as it arrives, and the image is
+decoded only within `DEEPHEALTH_MAX_IMAGE_BYTES` (see `deephealth.server.image_check`). Platforms authenticate with an API token
 (`Authorization: Bearer ...`); calls are audited once per user, model and minute.
 """
 
 from __future__ import annotations
 
 import base64
+import os
+import secrets
 import time
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +29,7 @@ from deephealth.server import imaging, uploads
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import ModelWeights, Project
 from deephealth.server.deps import Principal, audit, get_config, get_db, require_user
-from deephealth.server.inference import PredictionError, predict_bytes, scratch_dir
+from deephealth.server.inference import PredictionError, predict_file, scratch_dir
 from deephealth.server.permissions import get_in_project
 
 router = APIRouter(tags=["inference"])
@@ -31,41 +38,44 @@ _AUDIT_EVERY_S = 60.0
 _last_audit: dict[tuple[int, int], float] = {}
 
 
-async def _image_bytes(request: Request, limit: int) -> bytes:
+async def _receive_image(request: Request, dest: Path, limit: int) -> None:
+    """Write the image of a request (raw body, or multipart field `file`) to `dest`, counting
+    bytes as they arrive: 413 beyond `limit`, never more than one chunk in memory."""
     ctype = request.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=5)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(422, "multipart request needs a file field named 'file'")
-        data = await upload.read(limit + 1)
-    else:
-        data = await request.body()
-    if len(data) > limit:
-        raise HTTPException(413, f"image larger than {limit} bytes")
-    if not data:
+    size = 0
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        if ctype.startswith("multipart/form-data"):
+            try:
+                form = await request.form(max_files=1, max_fields=5)
+            except (ValueError, KeyError) as err:  # malformed multipart
+                raise HTTPException(422, f"malformed multipart body ({err})") from None
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, "multipart request needs a file field named 'file'")
+            while chunk := await upload.read(uploads.CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"image larger than {limit} bytes")
+                out.write(chunk)
+        else:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"image larger than {limit} bytes")
+                out.write(chunk)
+    if not size:
         raise HTTPException(422, "no image in the request")
-    return data
 
 
-def _kind(data: bytes) -> tuple[str, str]:
-    kind = uploads.sniff(data[:1024])
-    if kind == "gzip":
-        import gzip
-        import zlib
-
-        try:
-            head = (
-                gzip.decompress(data[: 1 << 16])
-                if len(data) < (1 << 16)
-                else (zlib.decompressobj(31).decompress(data[: 1 << 16]))
-            )
-        except (OSError, EOFError, zlib.error):
-            head = b""
-        if uploads.sniff(head[:1024]) == "nifti":
-            return "nifti", ".nii.gz"
+def _kind(path: Path) -> tuple[str, str]:
+    kind = uploads.sniff_file(path)
     if kind not in SUFFIX:
         raise HTTPException(415, "content is not a PNG, JPEG, DICOM or NIfTI image")
+    if kind == "nifti":
+        with path.open("rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return kind, ".nii.gz"
     return kind, SUFFIX[kind]
 
 
@@ -93,14 +103,19 @@ async def predict(
         audit(db, request, principal, "weights.predict", "weights", weights_id, project_id)
         db.commit()
     db.close()
-    data = await _image_bytes(request, config.max_image_upload_bytes)
-    _, suffix = _kind(data)
+    tmp = scratch_dir(config.path("tmp")) / f"deephealth-predict-{secrets.token_hex(8)}"
     try:
+        await _receive_image(request, tmp, config.max_image_upload_bytes)
+        _, suffix = _kind(tmp)
+        image = tmp.rename(tmp.with_suffix(suffix))
+        tmp = image
         result, hwc = await run_in_threadpool(
-            predict_bytes, path, data, suffix, task, scratch_dir(config.path("tmp"))
+            predict_file, path, image, task, config.max_image_bytes
         )
     except PredictionError as err:
         raise HTTPException(422, str(err)) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     mask = result.pop("mask", None)
     if format == "png":
         if mask is None:
@@ -113,7 +128,7 @@ async def predict(
         return Response(
             imaging.png_bytes(pic),
             media_type="image/png",
-            headers={"X-Prediction": _header_summary(result)},
+            headers={"X-Prediction": quote(_header_summary(result), safe=" (),.:-_")},
         )
     if mask is not None:
         result["mask_png"] = base64.b64encode(imaging.png_bytes(mask)).decode()

@@ -13,6 +13,7 @@ from deephealth.server.db.models import (
     Project,
     User,
 )
+from deephealth.server.redact import Redactor
 
 
 def _t(dt: datetime | None) -> str | None:
@@ -72,7 +73,13 @@ def weights(w: ModelWeights) -> dict:
 
 
 def job(j: Job, position: int | None = None, details: dict | None = None) -> dict:
-    """A job, its queue position while queued, and kind-specific details."""
+    """A job, its queue position while queued, and kind-specific details (server paths are
+    made relative to the run folder or hidden, see `deephealth.server.redact`)."""
+    red = Redactor.for_run(j.run_dir) if j.run_dir else None
+    return red.json(_job(j, position, details)) if red else _job(j, position, details)
+
+
+def _job(j: Job, position: int | None, details: dict | None) -> dict:
     return {
         "id": j.id,
         "project_id": j.project_id,
@@ -101,4 +108,5 @@ def token(t: ApiToken) -> dict:
         "created_at": _t(t.created_at),
         "last_used_at": _t(t.last_used_at),
         "revoked": t.revoked_at is not None,
+        "scope": t.scope,
     }

@@ -74,7 +74,20 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    scope: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
     user: Mapped[User] = relationship()
+
+
+class AuthAttempt(Base):
+    """One failed login (or sign-up) by IP address and account, for rate limits that survive
+    restarts. `at` is a Unix time in seconds; rows older than the limits' window are pruned."""
+
+    __tablename__ = "auth_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "login" | "signup"
+    ip: Mapped[str] = mapped_column(String(64), index=True)
+    email: Mapped[str] = mapped_column(String(254), default="", index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class Project(Base):

@@ -17,6 +17,7 @@ async function api(method, url, data) {
   const out = type.includes("json") ? await res.json() : await res.text();
   if (!res.ok) {
     const detail = out && out.detail !== undefined ? out.detail : out;
+    if (Array.isArray(detail)) throw new Error(detail.map((d) => d.msg || JSON.stringify(d)).join("; "));
     throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
   }
   return out;
@@ -413,13 +414,26 @@ async function pageTokens() {
     const b = el("button", { type: "button", text: t.revoked ? "revoked" : "Revoke" });
     b.disabled = t.revoked;
     b.addEventListener("click", async () => { await api("DELETE", `/api/tokens/${t.id}`); await load(); });
-    return [t.name, t.prefix, (t.last_used_at || "never").slice(0, 19), b];
+    return [t.name, t.scope, t.prefix, (t.last_used_at || "never").slice(0, 19), b];
   });
   onSubmit("token-form", async (f) => {
-    const t = await api("POST", "/api/tokens", { name: f.name.value });
+    const t = await api("POST", "/api/tokens", { name: f.name.value, scope: f.scope.value });
     $("#new-token").textContent = `New token (shown once): ${t.token}`;
     $("#new-token").hidden = false; f.reset(); await load();
   });
+  onSubmit("password-form", async (f) => {
+    await api("POST", "/api/auth/password", { current_password: f.current.value, new_password: f.new.value });
+    f.reset(); flash("Password changed; your other sessions were logged out.", true);
+  });
+  const reset = $("#reset-form");
+  if (reset) {
+    const users = await api("GET", "/api/admin/users");
+    reset.user.replaceChildren(...users.map((u) => el("option", { value: u.id, text: u.email })));
+    onSubmit("reset-form", async (f) => {
+      await api("POST", `/api/admin/users/${f.user.value}/password`, { new_password: f.new.value });
+      f.new.value = ""; flash("Password reset; the user was logged out and their API tokens revoked.", true);
+    });
+  }
   await load();
 }
 
