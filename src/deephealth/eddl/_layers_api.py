@@ -122,7 +122,15 @@ from deephealth.eddl.layers.pooling import (
     MaxPool2D,
     MaxPool3D,
 )
-from deephealth.eddl.layers.recurrent import GRU, LSTM, RNN
+from deephealth.eddl.layers.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GetStates,
+    States,
+    getStates,
+    setDecoder,
+)
 from deephealth.eddl.layers.regularizers import L1, L1L2, L2
 from deephealth.eddl.layers.shape import (
     Dropout,
@@ -169,6 +177,7 @@ __all__ = [
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceVar", "ReduceArgMax",
     # recurrent
     "RNN", "LSTM", "GRU",
+    "States", "GetStates", "getStates", "setDecoder",
     # augmentation
     "Flip", "HorizontalFlip", "VerticalFlip", "Crop", "CenteredCrop", "CropScale", "Cutout",
     "Rotate", "Shift", "Scale", "RandomFlip", "RandomHorizontalFlip", "RandomVerticalFlip",
