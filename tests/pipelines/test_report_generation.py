@@ -102,3 +102,19 @@ def test_served_reports_in_a_process_without_torch(trained, tmp_path):
     assert info["texts"] == [
         voc.decode(r) for r in beam_search(net, test["images"][:3], 3, MAX_LEN)
     ]
+
+
+def test_kpi_page_shows_images_true_and_generated_reports(trained, tmp_path):
+    from deephealth.pipelines.report_generation.kpi import evaluate_reports, write_kpi_html
+
+    net, voc, test = trained
+    generated = [voc.decode(r) for r in beam_search(net, test["images"][:10], 3, MAX_LEN)]
+    true = test["reports"][:10]
+    scores = evaluate_reports(generated, true, test["findings"][:10])
+    assert set(scores) >= {"bleu1", "bleu4", "rouge_l", "cider", "findings"}
+    perfect = evaluate_reports(true, true, test["findings"][:10])
+    assert perfect["bleu4"] == pytest.approx(1.0) and perfect["findings"]["micro"]["f1"] == 1.0
+    page = write_kpi_html(tmp_path / "kpi.html", scores, test["images"][:10], true, generated, 3)
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 3
+    assert true[0].split()[0] in text and "Generated:" in text

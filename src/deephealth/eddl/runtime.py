@@ -81,6 +81,12 @@ class GraphModule(nn.Module):
                 for p in first:
                     feeds_recurrent[slots[id(p)]] = True
         self._in_decoder = in_decoder
+        # values outside the decoder that decoder layers read: the only ones a decoding cache keeps
+        self._feeds_decoder = [False] * len(layers)
+        for i, layer in enumerate(layers):
+            if in_decoder[i]:
+                for p in layer.parents:
+                    self._feeds_decoder[slots[id(p)]] = not in_decoder[slots[id(p)]]
         seq_plan = []
         for slot, module, parents in self._plan:
             layer = layers[slot]
@@ -116,9 +122,10 @@ class GraphModule(nn.Module):
         values: list[Any] = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
+        warm = cache is not None and cache.get("warm", False)
         for slot, module, parents, role, ranks, extra in self._seq_plan:
-            if cache is not None and not self._in_decoder[slot] and slot in cache:
-                values[slot] = cache[slot]
+            if warm and not self._in_decoder[slot]:
+                values[slot] = cache.get(slot)
                 continue
             args = [values[p] for p in parents]
             if role == _RECURRENT:
@@ -132,8 +139,10 @@ class GraphModule(nn.Module):
                 values[slot] = extra.last_states
             else:
                 values[slot] = _time_distributed(module, args, ranks)
-            if cache is not None and not self._in_decoder[slot]:
+            if cache is not None and self._feeds_decoder[slot]:
                 cache[slot] = values[slot]
+        if cache is not None:
+            cache["warm"] = True
         return [values[s] for s in self._output_slots]
 
 

@@ -107,7 +107,8 @@ def beam_search(
         src, tok = idx // vocab, idx % vocab
         rows = (torch.arange(n, device=device)[:, None] * beam + src).reshape(-1)
         for key, value in cache.items():
-            cache[key] = value.index_select(0, rows)
+            if isinstance(value, torch.Tensor):
+                cache[key] = value.index_select(0, rows)
         tokens = tokens.gather(1, src[..., None].expand(-1, -1, max_len)).clone()
         tokens[..., t] = tok
         was_done = done.gather(1, src)
