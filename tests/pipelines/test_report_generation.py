@@ -118,3 +118,24 @@ def test_kpi_page_shows_images_true_and_generated_reports(trained, tmp_path):
     text = page.read_text()
     assert text.count("data:image/png;base64,") == 3
     assert true[0].split()[0] in text and "Generated:" in text
+
+
+def test_task_streams_trains_scores_and_exports(tmp_path):
+    from deephealth.pipelines.report_generation.task import ReportGenerationTask
+
+    cfg = {
+        "data": {"train": 96, "test": 12, "side": 32, "seed": 5},
+        "train": {"epochs": 1, "batch_size": 32},
+        "decode": {"beam": 2, "max_len": 12},
+    }
+    task = ReportGenerationTask(cfg)
+    again = ReportGenerationTask(cfg)
+    np.testing.assert_array_equal(task.case(("test", 3))[0], again.case(("test", 3))[0])
+    x, y = next(iter(task.batches("train")))
+    assert x.shape == (32, 1, 32, 32) and y.shape == (32, 12, len(task.vocab))
+    scores = task.run(tmp_path)
+    assert {"bleu4", "cider", "rouge_l", "findings"} <= set(scores)
+    assert (tmp_path / "kpi.html").is_file() and (tmp_path / "report.json").is_file()
+    assert ReportGenerator(tmp_path / "serving").generate(x[:2], beam=2)
+    with pytest.raises(ValueError, match="unknown section"):
+        ReportGenerationTask({"modle": {}})
