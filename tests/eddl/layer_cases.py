@@ -170,6 +170,11 @@ LAYER_CASES = [
         _one([5, 3], lambda x: E.GRU(x, 2, False, True, return_sequences=True)),
     ),
     _case("Embedding-LSTM", _one([6], lambda x: E.LSTM(E.Embedding(x, 10, 6, 4), 3))),
+    _case("GetStates", _one([5, 3], lambda x: E.GetStates(E.LSTM(x, 4)))),
+    _case("LSTM-one-step-states", _two([3], [2, 4], lambda x, s: E.LSTM([x, s], 4))),
+    _case(
+        "GRU-one-step-bidirectional", _two([3], [1, 4], lambda x, s: E.GRU([x, s], 2, False, True))
+    ),
     # augmentation, deterministic
     _case("Flip-rows", _one(IMG, lambda x: E.Flip(x, 0))),
     _case("HorizontalFlip", _one(IMG, lambda x: E.HorizontalFlip(x))),

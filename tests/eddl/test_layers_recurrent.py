@@ -119,7 +119,8 @@ def test_embedding_lstm_classifier_shapes_and_errors():
     out = eddl.Softmax(eddl.Dense(eddl.LSTM(eddl.Embedding(x, 20, 10, 8), 16), 2))
     data = torch.randint(0, 20, (3, 10)).float()
     assert run_graph([x], out, data).shape == (3, 2)
-    with pytest.raises(ShapeError, match=r"\(time, features\)"):
-        eddl.LSTM(eddl.Input([10]), 4)
+    assert eddl.LSTM(eddl.Input([10]), 4).output_shape == (4,)  # pyeddl's form: one step
+    with pytest.raises(ShapeError, match=r"Reshape"):
+        eddl.LSTM(eddl.Input([3, 10, 2]), 4)
     with pytest.raises(ValueError, match="units"):
         eddl.GRU(eddl.Input([4, 2]), 0)

@@ -111,7 +111,15 @@ from deephealth.eddl.layers.pooling import (
     MaxPool2D,
     MaxPool3D,
 )
-from deephealth.eddl.layers.recurrent import GRU, LSTM, RNN
+from deephealth.eddl.layers.recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    GetStates,
+    States,
+    getStates,
+    setDecoder,
+)
 from deephealth.eddl.layers.reductions import (
     ReduceArgMax,
     ReduceMax,
@@ -164,6 +172,7 @@ __all__ = [
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceVar", "ReduceArgMax",
     # recurrent
     "RNN", "LSTM", "GRU",
+    "States", "GetStates", "getStates", "setDecoder",
     # augmentation
     "Flip", "HorizontalFlip", "VerticalFlip", "Crop", "CenteredCrop", "CropScale", "Cutout",
     "Rotate", "Shift", "Scale", "RandomFlip", "RandomHorizontalFlip", "RandomVerticalFlip",

@@ -126,7 +126,8 @@ class Model:
         self.inputs = inputs
         self.outputs = outputs
         self.name = name
-        self.layers = topological_order(inputs, outputs)
+        self.decoder_inputs = decoder_inputs(inputs, outputs)
+        self.layers = topological_order([*inputs, *self.decoder_inputs], outputs)
         name_defaults(self.layers)
         names = [layer.name for layer in self.layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -135,6 +136,7 @@ class Model:
         self.train_state: TrainState | None = None  # set by build(): optimizer, losses, ...
         self.cs: ComputingService | None = None  # the service of the last build/toCPU/toGPU
         self.checkpoint: dict[str, Any] | None = None  # the ONNX side checkpoint read at import
+        self.decoder_steps: int | None = None  # target length of the last fit (setDecoder nets)
         self.graph = self.compile()
 
     def compile(self):
@@ -198,6 +200,22 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<Model '{self.name}': {len(self.layers)} layers>"
+
+
+def decoder_inputs(inputs: Sequence[Layer], outputs: Sequence[Layer]) -> list[Layer]:
+    """The Input layers marked by `setDecoder` that `outputs` depend on (not among `inputs`)."""
+    found: list[Layer] = []
+    seen: set[int] = {id(layer) for layer in inputs}
+    stack = list(outputs)
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if layer.kind == "Input" and getattr(layer, "isdecoder", False):
+            found.append(layer)
+        stack.extend(layer.parents)
+    return found
 
 
 def _as_list(layers: Layer | Sequence[Layer]) -> list[Layer]:

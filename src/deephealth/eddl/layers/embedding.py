@@ -29,7 +29,7 @@ class EmbeddingSpec(LayerSpec):
 
     def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
         shape = single(in_shapes)
-        if len(shape) > 1 and shape[-1] == 1:
+        if len(shape) >= 1 and shape[-1] == 1:
             shape = shape[:-1]
         return (*shape, params["output_dim"])
 
@@ -38,7 +38,7 @@ class EmbeddingSpec(LayerSpec):
         module = EmbeddingModule(
             params["vocsize"], params["output_dim"], padding_idx=0 if params["mask_zeros"] else None
         )
-        module.squeeze_last = len(shape) > 1 and shape[-1] == 1
+        module.squeeze_last = len(shape) >= 1 and shape[-1] == 1
         return module
 
 

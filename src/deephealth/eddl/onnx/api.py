@@ -53,8 +53,9 @@ def save_net_to_onnx_file(
     Args:
         net: The network.
         path: Destination `.onnx` file.
-        seq_len: pyeddl's recurrent-unrolling length; accepted and ignored (recurrent layers are
-            exported as ONNX LSTM/GRU nodes over any length).
+        seq_len: The number of time steps of the sequence inputs of a network in pyeddl's
+            recurrent form (Input = one step); ignored otherwise (recurrent layers over
+            (time, features) inputs are exported over any length).
         opset: ONNX opset, 17 or newer.
         preprocessing: Input layout / normalization / class names stored in the metadata for
             `deephealth.serving.InferenceSession`.
@@ -65,8 +66,7 @@ def save_net_to_onnx_file(
     """
     from deephealth.eddl.onnx.export import net_to_proto
 
-    del seq_len
-    proto = net_to_proto(net, opset, preprocessing)
+    proto = net_to_proto(net, opset, preprocessing, seq_len)
     path = Path(path)
     try:
         path.write_bytes(proto.SerializeToString())

@@ -31,6 +31,9 @@ class ExportContext:
         self.initializers: list[onnx.TensorProto] = []
         self.opset = opset
         self._names: set[str] = set()
+        self.seq_len = 0  # pyeddl's recurrent form: the time steps of sequence values
+        self.sequence: dict[str, bool] = {}  # layer name -> its value has a time axis
+        self.states: dict[str, list[str]] = {}  # recurrent layer name -> final state tensors
 
     @staticmethod
     def out(layer: Layer) -> str:

@@ -36,6 +36,8 @@ def graph_metadata(net: Model) -> dict[str, Any]:
         "format": 1,
         "name": net.name,
         "inputs": [layer.name for layer in net.inputs],
+        "decoder_inputs": [layer.name for layer in getattr(net, "decoder_inputs", [])],
+        "states_inputs": [l.name for l in net.inputs if getattr(l, "isstates", False)],
         "outputs": [layer.name for layer in net.outputs],
         "layers": [
             {
@@ -61,12 +63,16 @@ def _counters(layer: Layer) -> dict[str, int]:
     return {k: int(v) for k, v in state.items() if v.ndim == 0 and not v.is_floating_point()}
 
 
-def _value_info(name: str, shape: tuple[int, ...]) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shape])
+def _value_info(name: str, shape: tuple[int, ...], steps: int = 0) -> onnx.ValueInfoProto:
+    dims = ["batch", steps, *shape] if steps else ["batch", *shape]
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
 
 
 def net_to_proto(
-    net: Model, opset: int = DEFAULT_OPSET, preprocessing: Preprocessing | None = None
+    net: Model,
+    opset: int = DEFAULT_OPSET,
+    preprocessing: Preprocessing | None = None,
+    seq_len: int = 0,
 ) -> onnx.ModelProto:
     """The ONNX model of `net` (inference mode, dynamic batch, weights as initializers).
 
@@ -74,6 +80,10 @@ def net_to_proto(
         OnnxExportError: listing every layer whose kind has no exporter.
     """
     import deephealth.eddl.onnx.mapping  # noqa: F401 (registers the exporters)
+    from deephealth.eddl.onnx.sequence import (
+        export_time_distributed,
+        sequence_values,
+    )
 
     if opset < DEFAULT_OPSET:
         raise OnnxExportError(f"opset {opset} is too old; deephealth writes opset 17 or newer")
@@ -83,14 +93,30 @@ def net_to_proto(
     if missing:
         raise OnnxExportError(f"model '{net.name}': no ONNX exporter for layer(s) {missing}")
     ctx = ExportContext(opset)
+    seq: dict[str, bool] = {}
+    if getattr(net.graph, "sequential", False):
+        seq = sequence_values(net, int(seq_len))
+        ctx.seq_len, ctx.sequence = int(seq_len), seq
     for layer in net.layers:
-        if layer.kind != "Input":
-            EXPORTERS[layer.kind](ctx, layer, [p.name for p in layer.parents])
+        if layer.kind == "Input":
+            continue
+        if seq and layer.kind not in ("RNN", "LSTM", "GRU", "GetStates"):
+            if any(seq[p.name] for p in layer.parents):
+                export_time_distributed(ctx, layer, seq)
+                continue
+        EXPORTERS[layer.kind](ctx, layer, [p.name for p in layer.parents])
+    steps = {name: ctx.seq_len for name, is_seq in seq.items() if is_seq}
     graph = helper.make_graph(
         ctx.nodes,
         net.name,
-        [_value_info(layer.name, layer.output_shape) for layer in net.inputs],
-        [_value_info(layer.name, layer.output_shape) for layer in net.outputs],
+        [
+            _value_info(layer.name, layer.output_shape, steps.get(layer.name, 0))
+            for layer in [*net.inputs, *getattr(net, "decoder_inputs", [])]
+        ],
+        [
+            _value_info(layer.name, layer.output_shape, steps.get(layer.name, 0))
+            for layer in net.outputs
+        ],
         ctx.initializers,
     )
     model = helper.make_model(

@@ -92,6 +92,10 @@ def rebuild(
         layer.initializer = tuple(entry["initializer"]) if entry.get("initializer") else None
         layer.regularizer = tuple(entry["regularizer"]) if entry.get("regularizer") else None
         by_name[layer.name] = layer
+    for name in meta.get("decoder_inputs", []):
+        by_name[name].isdecoder = True
+    for name in meta.get("states_inputs", []):
+        by_name[name].isstates = True
     return Model(
         [by_name[n] for n in meta["inputs"]], [by_name[n] for n in meta["outputs"]], meta["name"]
     )

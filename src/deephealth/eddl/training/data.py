@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from deephealth.eddl.tensor import Tensor
+from deephealth.eddl.training.sequence import input_ok, target_ok
 from deephealth.errors import DataError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def check_inputs(net: Model, xs: Sequence[torch.Tensor]) -> None:
         )
     for layer, x in zip(net.inputs, xs):
         want = tuple(layer.output_shape)
-        if x.dim() == 0 or tuple(x.shape[1:]) != want:
+        if x.dim() == 0 or (tuple(x.shape[1:]) != want and not input_ok(net, layer, x)):
             raise DataError(
                 f"input '{layer.name}' expects samples of shape {list(want)} (batch first: "
                 f"[N, {', '.join(map(str, want))}]), got an array of shape {list(x.shape)}"
@@ -85,7 +86,7 @@ def check_targets(net: Model, ys: Sequence[torch.Tensor]) -> None:
             want = tuple(losses[i].target_shape(want))
         got = tuple(y.shape[1:])
         index_ok = not y.is_floating_point() and y.dim() == 1 and len(want) == 1
-        if y.dim() == 0 or (got != want and not index_ok):
+        if y.dim() == 0 or (got != want and not index_ok and not target_ok(net, layer, y)):
             raise DataError(
                 f"output '{layer.name}' produces samples of shape {list(want)}, but the targets "
                 f"have shape {list(y.shape)} (expected [N, {', '.join(map(str, want))}])"

@@ -32,6 +32,7 @@ from deephealth.eddl.training.data import (
     split_batch,
     to_torch,
 )
+from deephealth.eddl.training.sequence import decode, has_decoder
 from deephealth.eddl.training.staging import PinnedStaging
 from deephealth.eddl.training.state import TrainState, get_state
 from deephealth.eddl.training.steps import (
@@ -399,8 +400,12 @@ def evaluate(
 
 
 @torch.no_grad()
-def predict(net: Model, in_: Any, bs: int = -1) -> list[Tensor]:
-    """The outputs of `net` for the inputs (inference mode), one Tensor per output layer."""
+def predict(net: Model, in_: Any, bs: int = -1, seq_len: int | None = None) -> list[Tensor]:
+    """The outputs of `net` for the inputs (inference mode), one Tensor per output layer.
+
+    A net with a decoder (`setDecoder`) decodes step by step (greedy) for `seq_len` steps
+    (default: the target length of the last `fit`); outputs are `(N, seq_len, *out)`.
+    """
     st = net.train_state
     xs = [to_torch(a, f"input {i}") for i, a in enumerate(as_list(in_))]
     check_inputs(net, xs)
@@ -415,6 +420,9 @@ def predict(net: Model, in_: Any, bs: int = -1) -> list[Tensor]:
             batch = [x[lo : lo + bs] for x in xs]
             if st is not None:
                 batch = to_device(st, batch)
+            if has_decoder(net):
+                outs = decode(graph, net, batch, _decoder_steps(net, seq_len))
+            elif st is not None:
                 with st.autocast():
                     outs = graph(*batch)
             else:
@@ -424,6 +432,16 @@ def predict(net: Model, in_: Any, bs: int = -1) -> list[Tensor]:
     finally:
         graph.train(was_training)
     return [Tensor.wrap(torch.cat(p)) for p in parts]
+
+
+def _decoder_steps(net: Model, seq_len: int | None) -> int:
+    steps = seq_len if seq_len is not None else net.decoder_steps
+    if steps is None:
+        raise ValueError(
+            f"predict: model '{net.name}' has a decoder; give seq_len=<number of steps> "
+            "(or fit it first: the target length is kept)"
+        )
+    return int(steps)
 
 
 __all__ = ["FitRun", "NonFiniteLossError", "epoch_event", "evaluate", "fit", "predict"]

@@ -26,6 +26,7 @@ from deephealth.eddl.training.data import (
     check_targets,
     to_torch,
 )
+from deephealth.eddl.training.sequence import align, decoder_feed
 from deephealth.eddl.training.state import TrainState, get_state
 from deephealth.errors import EddlError
 
@@ -130,7 +131,8 @@ def train_step(
     n = int(xs[0].shape[0])
     opt.zero_grad(set_to_none=True)
     with st.autocast():
-        outs = st.train_graph(*xs)
+        outs = st.train_graph(*xs, *decoder_feed(st.net, ys))
+    outs, ys = align(st.net, outs, ys)
     total, terms = compute_losses(st, outs, ys)
     st.strategy.before_backward(st, n)
     if st.scaler is not None:
@@ -151,7 +153,8 @@ def train_step(
 def eval_step(st: TrainState, xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor]) -> None:
     """Losses and metrics of one batch (no update)."""
     with st.autocast():
-        outs = st.train_graph(*xs)
+        outs = st.train_graph(*xs, *decoder_feed(st.net, ys))
+    outs, ys = align(st.net, outs, ys)
     terms = compute_losses(st, outs, ys)[1] if st.losses else []
     accumulate(st, outs, ys, terms)
 
@@ -320,10 +323,11 @@ def backward(net: Any, target: Sequence[Any] | None = None) -> None:
     ys = [to_torch(a, f"target {i}") for i, a in enumerate(as_list(target))]
     check_targets(net, ys)
     ys = to_device(st, ys)
-    total, terms = compute_losses(st, st.last_outputs, ys)
+    outs, ys = align(net, st.last_outputs, ys)
+    total, terms = compute_losses(st, outs, ys)
     total.backward()
     st.strategy.after_backward(st)
-    accumulate(st, st.last_outputs, ys, terms)
+    accumulate(st, outs, ys, terms)
 
 
 def update(net: Model) -> None:

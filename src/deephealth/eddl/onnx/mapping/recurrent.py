@@ -95,6 +95,42 @@ def recurrent_attrs(layer: Layer) -> dict:
     return attrs
 
 
+def _initial_states(ctx: ExportContext, layer: Layer, states: str) -> list[str]:
+    """(N, S, dirs * units) states -> S tensors (dirs, N, units), ONNX's initial_h / initial_c."""
+    dirs = 2 if layer.params["bidirectional"] else 1
+    out = []
+    for i in range(layer.parents[1].output_shape[0]):
+        one = ctx.node(
+            "Gather",
+            [states, ctx.ints(layer, "state_index", i)],
+            ctx.tmp(layer, "s"),
+            layer,
+            axis=1,
+        )
+        one = ctx.node(
+            "Reshape",
+            [one, ctx.ints(layer, "state_shape", [0, dirs, layer.params["units"]])],
+            ctx.tmp(layer, "s_dirs"),
+            layer,
+        )
+        out.append(ctx.node("Transpose", [one], ctx.tmp(layer, "s0"), layer, perm=[1, 0, 2]))
+    return out
+
+
+def _sequence_lens(ctx: ExportContext, layer: Layer, x: str) -> str:
+    """mask_zeros: the number of steps whose input is not all zeros (int32, per sample)."""
+    a = ctx.node("Abs", [x], ctx.tmp(layer, "abs"), layer)
+    s = ctx.node(
+        "ReduceSum", [a, ctx.ints(layer, "last", [-1])], ctx.tmp(layer, "sum"), layer, keepdims=0
+    )
+    zero = ctx.const(f"{layer.name}/zero", np.zeros((), np.float32))
+    nz = ctx.node("Greater", [s, zero], ctx.tmp(layer, "nonzero"), layer)
+    n = ctx.node("Cast", [nz], ctx.tmp(layer, "nonzero_i"), layer, to=onnx.TensorProto.INT32)
+    return ctx.node(
+        "ReduceSum", [n, ctx.ints(layer, "time", [1])], ctx.tmp(layer, "lens"), layer, keepdims=0
+    )
+
+
 @exporter("RNN", "LSTM", "GRU")
 def recurrent_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> None:
     """Transpose to time-major, the ONNX op, then the sequence or the last state batch-first."""
@@ -102,13 +138,26 @@ def recurrent_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> No
         k: ctx.const(f"{layer.name}.{k}", v)
         for k, v in onnx_weights(layer, ctx.weights(layer)).items()
     }
-    x = ctx.node("Transpose", inputs, ctx.tmp(layer, "time_major"), layer, perm=[1, 0, 2])
-    args = [x, names["W"], names["R"]] + ([names["B"]] if "B" in names else [])
+    step_form = len(layer.input_shapes[0]) == 1
+    x_in = inputs[0]
+    if step_form and not ctx.sequence.get(layer.parents[0].name, False):  # one step: (N, 1, F)
+        x_in = ctx.node(
+            "Unsqueeze", [x_in, ctx.ints(layer, "axis1", [1])], ctx.tmp(layer, "one"), layer
+        )
+    x = ctx.node("Transpose", [x_in], ctx.tmp(layer, "time_major"), layer, perm=[1, 0, 2])
+    args = [x, names["W"], names["R"], names.get("B", "")]
+    if step_form and layer.params["mask_zeros"]:
+        args.append(_sequence_lens(ctx, layer, x_in))
+    if len(inputs) > 1:
+        args += [""] * (5 - len(args)) + _initial_states(ctx, layer, inputs[1])
+    while args and not args[-1]:
+        args.pop()
     op = GATES[layer.kind][0]
-    seq = layer.params["return_sequences"]
+    seq = ctx.sequence.get(layer.name, False) if step_form else layer.params["return_sequences"]
     y_name = ctx.tmp(layer, "Y")
     h_name = ctx.tmp(layer, "Y_h")
-    outs = [y_name, h_name]
+    outs = [y_name, h_name] + ([ctx.tmp(layer, "Y_c")] if layer.kind == "LSTM" else [])
+    ctx.states[layer.name] = outs[1:]
     ctx.nodes.append(
         helper.make_node(op, args, outs, name=f"{layer.name}/{op}", **recurrent_attrs(layer))
     )
@@ -118,6 +167,20 @@ def recurrent_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> No
         return
     h = ctx.node("Transpose", [h_name], ctx.tmp(layer, "batch_major"), layer, perm=[1, 0, 2])
     ctx.node("Reshape", [h, ctx.ints(layer, "shape", [0, -1])], ctx.out(layer), layer)
+
+
+@exporter("GetStates")
+def get_states_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> None:
+    """The recurrent parent's Y_h (and Y_c), (dirs, N, H) each, as (N, S, dirs * H)."""
+    parts = []
+    for name in ctx.states[layer.parents[0].name]:
+        t = ctx.node("Transpose", [name], ctx.tmp(layer, "batch_major"), layer, perm=[1, 0, 2])
+        parts.append(
+            ctx.node(
+                "Reshape", [t, ctx.ints(layer, "shape", [0, 1, -1])], ctx.tmp(layer, "s"), layer
+            )
+        )
+    ctx.node("Concat", parts, ctx.out(layer), layer, axis=1)
 
 
 @weights_reader("RNN", "LSTM", "GRU")

@@ -64,7 +64,7 @@ def embedding_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> No
     """Gather rows of the table at the (float-coded) indices, a trailing size-1 axis dropped."""
     x = inputs[0]
     shape = layer.input_shapes[0]
-    if len(shape) > 1 and shape[-1] == 1:
+    if len(shape) >= 1 and shape[-1] == 1:
         x = ctx.node(
             "Reshape",
             [x, ctx.ints(layer, "shape", [0, *shape[:-1]])],

@@ -1,0 +1,55 @@
+"""Export a trained report generator for serving: `encoder.onnx`, `decoder_step.onnx`, `vocab.json`.
+
+- `encoder.onnx`: image `(N, C, H, W)` -> image feature `(N, F)` (the trained net's layers).
+- `decoder_step.onnx`: ONE decoder step, pyeddl's step-by-step form (`LSTM([x, States])`):
+  inputs previous word one-hot `(N, vocab)`, image feature `(N, F)`, states `(N, 2, units)`;
+  outputs next-word probabilities `(N, vocab)` and the new states `(N, 2, units)` (`GetStates`).
+  Its weights are copied from the trained decoder (`copyParam`).
+- `vocab.json`: the words, index order, and the decoding settings.
+
+`deephealth.serving.reports.ReportGenerator` runs them with onnxruntime (beam search in numpy).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import deephealth.eddl as eddl
+from deephealth.eddl.model import Model
+from deephealth.pipelines.report_generation.vocab import Vocabulary
+
+
+def step_decoder(net: Model) -> Model:
+    """A one-step decoder model sharing the trained net's decoder weights (copied)."""
+    emb, lstm, dense = (net.layer(n) for n in ("word_embedding", "decoder_lstm", "next_word"))
+    vocab, feature = int(dense.output_shape[0]), int(net.layer("image_feature").output_shape[0])
+    units = int(lstm.params["units"])
+    word_in = eddl.Input([vocab], name="word")
+    feat_in = eddl.Input([feature], name="feature")
+    states_in = eddl.States([2, units], name="states")
+    w = eddl.ReduceArgMax(word_in, [0], name="step_argmax")
+    w = eddl.Embedding(w, vocab, 1, int(emb.params["output_dim"]), True, name="step_embedding")
+    step = eddl.LSTM(
+        [eddl.Concat([w, feat_in], name="step_concat"), states_in], units, True, name="step_lstm"
+    )
+    out = eddl.Softmax(eddl.Dense(step, vocab, name="step_dense"), name="probs")
+    new_states = eddl.GetStates(step, name="new_states")
+    for src, dst in ((emb, w), (lstm, step), (dense, out.parents[0])):
+        eddl.copyParam(src, dst)
+    return Model([word_in, feat_in, states_in], [out, new_states], name="decoder_step")
+
+
+def export_for_serving(net: Model, vocab: Vocabulary, folder: str | Path, max_len: int) -> Path:
+    """Write the three serving files into `folder` (created); returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    encoder = Model([net.inputs[0]], [net.layer("image_feature")], name="report_encoder")
+    eddl.save_net_to_onnx_file(encoder, str(folder / "encoder.onnx"), checkpoint=False)
+    eddl.save_net_to_onnx_file(
+        step_decoder(net), str(folder / "decoder_step.onnx"), checkpoint=False
+    )
+    units = int(net.layer("decoder_lstm").params["units"])
+    meta = {"words": vocab.words, "max_len": int(max_len), "units": units, "states": 2}
+    (folder / "vocab.json").write_text(json.dumps(meta))
+    return folder

@@ -1,0 +1,114 @@
+"""Report generation served with onnxruntime: image encoder + one decoder step, beam search in numpy.
+
+Reads the folder written by `deephealth.pipelines.report_generation.export.export_for_serving`
+(`encoder.onnx`, `decoder_step.onnx`, `vocab.json`). The search is the torch path's
+(`report_generation.model.beam_search`), step for step: beams are expanded per image, each step
+adds the log-probabilities, `<end>` is forbidden before `min_len` tokens, finished beams continue
+with padding at no cost, the best `beam` of beam × vocab continuations are kept, and the final
+score is log-probability / length ** `length_penalty`. No torch import.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deephealth.serving.session import ServingError
+
+PAD, END = 0, 1
+
+
+class ReportGenerator:
+    """Generates report texts for images with the exported encoder and decoder step."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        folder = Path(folder)
+        missing = [
+            n
+            for n in ("encoder.onnx", "decoder_step.onnx", "vocab.json")
+            if not (folder / n).is_file()
+        ]
+        if missing:
+            raise ServingError(f"{folder}: missing report-generation file(s) {missing}")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        providers = ["CPUExecutionProvider"]
+        self.encoder = ort.InferenceSession(str(folder / "encoder.onnx"), opts, providers=providers)
+        self.decoder = ort.InferenceSession(
+            str(folder / "decoder_step.onnx"), opts, providers=providers
+        )
+        meta = json.loads((folder / "vocab.json").read_text())
+        self.words: list[str] = meta["words"]
+        self.max_len, self.units, self.num_states = meta["max_len"], meta["units"], meta["states"]
+        self._dec_in = [i.name for i in self.decoder.get_inputs()]
+        self._enc_in = self.encoder.get_inputs()[0].name
+
+    def decode_text(self, ids: np.ndarray) -> str:
+        """Words up to the first `<end>` or padding."""
+        out = []
+        for i in ids:
+            if int(i) in (PAD, END):
+                break
+            out.append(self.words[int(i)])
+        return " ".join(out)
+
+    def beam_search(
+        self,
+        images: np.ndarray,
+        beam: int = 3,
+        max_len: int | None = None,
+        min_len: int = 1,
+        length_penalty: float = 0.0,
+    ) -> np.ndarray:
+        """Token indices (N, max_len) of the best beam per image (see the module doc)."""
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        if images.ndim != 4:
+            raise ServingError(f"images must be (N, C, H, W), got shape {list(images.shape)}")
+        max_len = int(max_len or self.max_len)
+        n, vocab = images.shape[0], len(self.words)
+        feat = self.encoder.run(None, {self._enc_in: images})[0]
+        feat = np.repeat(feat, beam, axis=0)
+        states = np.zeros((n * beam, self.num_states, self.units), np.float32)
+        scores = np.full((n, beam), -np.inf, np.float32)
+        scores[:, 0] = 0.0
+        tokens = np.zeros((n, beam, max_len), np.int64)
+        done = np.zeros((n, beam), bool)
+        lengths = np.zeros((n, beam), np.float32)
+        word = np.zeros((n * beam, vocab), np.float32)
+        with np.errstate(divide="ignore"):
+            for t in range(max_len):
+                probs, new_states = self.decoder.run(
+                    None, dict(zip(self._dec_in, (word, feat, states)))
+                )
+                logp = np.log(np.maximum(probs, 1e-12)).reshape(n, beam, vocab)
+                if t < min_len:
+                    logp[..., END] = -np.inf
+                logp[..., PAD] = -np.inf
+                logp = np.where(done[..., None], -np.inf, logp)
+                logp[..., PAD] = np.where(done, 0.0, -np.inf)
+                total = (scores[..., None] + logp).reshape(n, beam * vocab)
+                idx = np.argsort(-total, axis=1, kind="stable")[:, :beam]
+                best = np.take_along_axis(total, idx, 1)
+                src, tok = idx // vocab, idx % vocab
+                rows = (np.arange(n)[:, None] * beam + src).reshape(-1)
+                states, feat = new_states[rows], feat[rows]
+                tokens = np.take_along_axis(tokens, src[..., None], 1).copy()
+                tokens[..., t] = tok
+                was_done = np.take_along_axis(done, src, 1)
+                lengths = np.take_along_axis(lengths, src, 1) + (~was_done)
+                done = was_done | (tok == END)
+                scores = best.astype(np.float32)
+                word = np.eye(vocab, dtype=np.float32)[tok.reshape(-1)]
+                if done.all():
+                    break
+        final = scores / np.maximum(lengths, 1) ** length_penalty
+        return tokens[np.arange(n), final.argmax(1)]
+
+    def generate(self, images: np.ndarray, **kwargs: float) -> list[str]:
+        """The report text for each image (beam search options as `beam_search`)."""
+        return [self.decode_text(ids) for ids in self.beam_search(images, **kwargs)]

@@ -1,0 +1,141 @@
+"""Report generation end to end on synthetic phantoms: EDDL captioning network trained with
+teacher forcing, greedy/beam decoding with length control, findings F1, and the onnxruntime
+beam search (deephealth.serving, no torch) equal to the torch path's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import deephealth.eddl as eddl
+from deephealth.pipelines.report_generation.export import export_for_serving
+from deephealth.pipelines.report_generation.findings import finding_scores, parse_findings
+from deephealth.pipelines.report_generation.model import (
+    beam_search,
+    build_captioner,
+    greedy,
+    one_hot,
+)
+from deephealth.pipelines.report_generation.synthetic import make_dataset
+from deephealth.pipelines.report_generation.textmetrics import bleu
+from deephealth.pipelines.report_generation.vocab import END, Vocabulary
+from deephealth.serving.reports import ReportGenerator
+
+MAX_LEN = 28
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    train, test = make_dataset(400, 32, seed=0), make_dataset(60, 32, seed=1)
+    voc = Vocabulary.build(train["reports"])
+    y = one_hot(np.stack([voc.encode(r, MAX_LEN) for r in train["reports"]]), len(voc))
+    net = build_captioner(len(voc), (1, 32, 32))
+    eddl.build(net, eddl.adam(0.005), ["softmax_cross_entropy"], ["accuracy"], eddl.CS_CPU())
+    eddl.fit(net, [train["images"]], [y], 32, 6, verbose=0)
+    return net, voc, test
+
+
+def test_decoding_length_control_and_findings(trained):
+    net, voc, test = trained
+    ids = greedy(net, test["images"], MAX_LEN)
+    assert ids.shape == (60, MAX_LEN)
+    beams = beam_search(net, test["images"], beam=3, max_len=MAX_LEN)
+    short = beam_search(net, test["images"], beam=3, max_len=4)
+    assert short.shape == (60, 4)
+    long_ = beam_search(net, test["images"], beam=3, max_len=MAX_LEN, min_len=12)
+    assert all(END not in row[:12] for row in long_)
+    hyps = [voc.decode(r) for r in beams]
+    refs = test["reports"]
+    scores = finding_scores([parse_findings(h) for h in hyps], test["findings"])
+    # a short CPU training (quality: bench/RESULTS.md): well-formed reports whose findings parse
+    assert all(h.endswith(".") for h in hyps)
+    assert scores["micro"]["support"] == sum(len(f) for f in test["findings"])
+    assert 0.0 < bleu(hyps, refs, 4) <= 1.0
+
+
+def test_onnxruntime_beam_search_equals_torch(trained, tmp_path):
+    net, voc, test = trained
+    folder = export_for_serving(net, voc, tmp_path / "served", MAX_LEN)
+    gen = ReportGenerator(folder)
+    images = test["images"][:20]
+    for kwargs in ({"beam": 1}, {"beam": 3}, {"beam": 3, "min_len": 10, "length_penalty": 0.7}):
+        want = beam_search(net, images, max_len=MAX_LEN, **kwargs)
+        got = gen.beam_search(images, max_len=MAX_LEN, **kwargs)
+        np.testing.assert_array_equal(got, want)
+    assert gen.generate(images[:2]) == [
+        voc.decode(r) for r in beam_search(net, images[:2], 3, MAX_LEN)
+    ]
+    # greedy decoding through eddl.predict is the beam-1 search
+    np.testing.assert_array_equal(
+        np.where(
+            np.cumsum(greedy(net, images, MAX_LEN) == END, 1) > 0, 0, greedy(net, images, MAX_LEN)
+        )[:, :5],
+        np.where(
+            np.cumsum(beam_search(net, images, 1, MAX_LEN) == END, 1) > 0,
+            0,
+            beam_search(net, images, 1, MAX_LEN),
+        )[:, :5],
+    )
+
+
+def test_served_reports_in_a_process_without_torch(trained, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    net, voc, test = trained
+    folder = export_for_serving(net, voc, tmp_path / "served", MAX_LEN)
+    np.save(tmp_path / "images.npy", test["images"][:3])
+    code = (
+        "import json, sys, numpy as np\n"
+        "from deephealth.serving.reports import ReportGenerator\n"
+        f"gen = ReportGenerator({str(folder)!r})\n"
+        f"texts = gen.generate(np.load({str(tmp_path / 'images.npy')!r}), beam=3)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx'))\n"
+        "print(json.dumps({'texts': texts, 'heavy': heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    assert info["heavy"] == []
+    assert info["texts"] == [
+        voc.decode(r) for r in beam_search(net, test["images"][:3], 3, MAX_LEN)
+    ]
+
+
+def test_kpi_page_shows_images_true_and_generated_reports(trained, tmp_path):
+    from deephealth.pipelines.report_generation.kpi import evaluate_reports, write_kpi_html
+
+    net, voc, test = trained
+    generated = [voc.decode(r) for r in beam_search(net, test["images"][:10], 3, MAX_LEN)]
+    true = test["reports"][:10]
+    scores = evaluate_reports(generated, true, test["findings"][:10])
+    assert set(scores) >= {"bleu1", "bleu4", "rouge_l", "cider", "findings"}
+    perfect = evaluate_reports(true, true, test["findings"][:10])
+    assert perfect["bleu4"] == pytest.approx(1.0) and perfect["findings"]["micro"]["f1"] == 1.0
+    page = write_kpi_html(tmp_path / "kpi.html", scores, test["images"][:10], true, generated, 3)
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 3
+    assert true[0].split()[0] in text and "Generated:" in text
+
+
+def test_task_streams_trains_scores_and_exports(tmp_path):
+    from deephealth.pipelines.report_generation.task import ReportGenerationTask
+
+    cfg = {
+        "data": {"train": 96, "test": 12, "side": 32, "seed": 5},
+        "train": {"epochs": 1, "batch_size": 32},
+        "decode": {"beam": 2, "max_len": 12},
+    }
+    task = ReportGenerationTask(cfg)
+    again = ReportGenerationTask(cfg)
+    np.testing.assert_array_equal(task.case(("test", 3))[0], again.case(("test", 3))[0])
+    x, y = next(iter(task.batches("train")))
+    assert x.shape == (32, 1, 32, 32) and y.shape == (32, 12, len(task.vocab))
+    scores = task.run(tmp_path)
+    assert {"bleu4", "cider", "rouge_l", "findings"} <= set(scores)
+    assert (tmp_path / "kpi.html").is_file() and (tmp_path / "report.json").is_file()
+    assert ReportGenerator(tmp_path / "serving").generate(x[:2], beam=2)
+    with pytest.raises(ValueError, match="unknown section"):
+        ReportGenerationTask({"modle": {}})
