@@ -102,3 +102,40 @@ def epochs(x: np.ndarray, fs: float, starts: np.ndarray, length: float, offset: 
         raise SignalError("a window lies outside the samples held")
     view = np.lib.stride_tricks.sliding_window_view(x, n, axis=1)  # (C, T-n+1, n)
     return np.moveaxis(view[:, idx], 0, 1)
+
+
+def windows_to_events(
+    scores: np.ndarray,
+    starts: np.ndarray,
+    length: float,
+    threshold: float = 0.5,
+    smooth: int = 1,
+    min_duration: float = 0.0,
+    merge_gap: float = 0.0,
+) -> list[tuple[float, float, float]]:
+    """Detected events ``(onset, end, peak score)`` of one recording (windows in time order)."""
+    s = np.asarray(scores, dtype=np.float64)
+    t = np.asarray(starts, dtype=np.float64)
+    if len(s) == 0:
+        return []
+    if smooth > 1:
+        k = np.ones(smooth) / smooth
+        s = np.convolve(np.pad(s, (smooth // 2, smooth - 1 - smooth // 2), mode="edge"), k, mode="valid")
+    on = s >= threshold
+    runs: list[list[float]] = []
+    i = 0
+    while i < len(on):
+        if on[i]:
+            j = i
+            while j + 1 < len(on) and on[j + 1]:
+                j += 1
+            a, b, peak = t[i], t[j] + length, float(s[i : j + 1].max())
+            if runs and a - runs[-1][1] <= merge_gap:
+                runs[-1][1] = max(runs[-1][1], b)
+                runs[-1][2] = max(runs[-1][2], peak)
+            else:
+                runs.append([a, b, peak])
+            i = j + 1
+        else:
+            i += 1
+    return [(float(a), float(b), float(p)) for a, b, p in runs if b - a >= min_duration]
