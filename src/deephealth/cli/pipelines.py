@@ -90,6 +90,12 @@ def _print_result(result: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------- commands
 def _train(args: argparse.Namespace) -> int:
     from deephealth.pipelines.run import train
+    from deephealth.pipelines.signals.config import is_signal_config
+
+    if is_signal_config(args.config):  # signal_classification runs its own streaming pipeline
+        from deephealth.cli.signal import train_command
+
+        return train_command(args)
 
     run_dir = args.run_dir or Path("runs") / Path(args.config).stem
     # `deephealth launch` restarts a failed distributed run with DEEPHEALTH_RESUME=1
@@ -130,7 +136,11 @@ def _predict_dataset(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from deephealth.cli.signal import evaluate_command, is_signal_model
     from deephealth.pipelines.run import evaluate
+
+    if is_signal_model(args.run):
+        return evaluate_command(args)
 
     try:
         scores = evaluate(args.run, args.dataset, args.split)
@@ -143,8 +153,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from deephealth.cli.signal import is_signal_model, predict_command
     from deephealth.pipelines.run import predict
 
+    if is_signal_model(args.model):  # a recording in, events out (CSV)
+        return predict_command(args)
     if len(args.inputs) == 1 and args.inputs[0].suffix in (".yml", ".yaml"):
         return _predict_dataset(args)
     try:

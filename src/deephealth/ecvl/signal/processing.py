@@ -8,6 +8,7 @@ rate; resample first otherwise), so they chain: ``notch(bandpass(sig, 0.5, 40), 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -37,10 +38,21 @@ def _check_band(fs: float, *freqs: float) -> None:
 
 
 def butter_sos(kind: str, freqs: float | Sequence[float], fs: float, order: int = 4) -> np.ndarray:
-    """The Butterworth design (second-order sections) the filters below apply."""
-    f = [freqs] if np.isscalar(freqs) else list(freqs)
+    """The Butterworth design (second-order sections) the filters below apply (cached)."""
+    f = (float(freqs),) if np.isscalar(freqs) else tuple(float(v) for v in freqs)  # type: ignore[union-attr,arg-type]
     _check_band(fs, *f)
-    return ss.butter(order, f if len(f) > 1 else f[0], btype=kind, fs=fs, output="sos")
+    return _design(kind, f, float(fs), int(order)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _design(kind: str, f: tuple[float, ...], fs: float, order: int) -> np.ndarray:
+    sos = ss.butter(order, list(f) if len(f) > 1 else f[0], btype=kind, fs=fs, output="sos")
+    return sos
+
+
+@functools.lru_cache(maxsize=16)
+def _notch_design(f: float, quality: float, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    return ss.iirnotch(f, quality, fs=fs)
 
 
 def _apply_sos(sig: Signal, sos: np.ndarray) -> Signal:
@@ -77,7 +89,7 @@ def notch(sig: Signal, freq: float = 50.0, quality: float = 30.0, harmonics: boo
     x = sig.data.astype(np.float64)
     f = freq
     while f < sig.fs / 2:
-        b, a = ss.iirnotch(f, quality, fs=sig.fs)
+        b, a = _notch_design(float(f), float(quality), float(sig.fs))
         x = ss.filtfilt(b, a, x, axis=1, padlen=min(x.shape[1] - 1, 3 * max(len(a), len(b))))
         if not harmonics:
             break
@@ -134,7 +146,7 @@ def rereference(sig: Signal, ref: str | Sequence[str] | Sequence[tuple[str, str]
         pairs = [(_find(sig, a), _find(sig, b)) for a, b in ref]  # type: ignore[misc]
         y = np.stack([x[a] - x[b] for a, b in pairs])
         names = [f"{a}-{b}" for a, b in ref]  # type: ignore[misc]
-        return sig.copy(y, channels=names, types=["EEG"] * len(names), units=[sig.units[p[0]] for p in pairs])
+        return sig.copy(y, fs=sig.fs, channels=names, types=["EEG"] * len(names), units=[sig.units[p[0]] for p in pairs])
     idx = [_find(sig, r) for r in ref]  # type: ignore[arg-type]
     return sig.copy(x - x[idx].mean(axis=0, keepdims=True))
 
