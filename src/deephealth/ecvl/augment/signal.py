@@ -48,14 +48,16 @@ def _std(x: np.ndarray) -> np.ndarray:
     return np.asarray(x).std(axis=-1, keepdims=True) + 1e-12
 
 
-class _SignalAugmentation(Augmentation):
-    """Base of the signal augmentations: ``Apply`` takes a Signal (modified in place)."""
+def apply_to_signal(aug: Augmentation, sig: Any) -> None:
+    """Apply an augmentation or container in place to a Signal (``Augmentation.Apply`` calls this
+    for Signals), drawing from the global engine that ``AugmentationParam.SetSeed`` reseeds."""
+    x = SignalArray(sig.data, sig.fs)
+    y, _ = aug.apply_arrays(x, None, global_rng(), record=True)
+    sig._block = np.ascontiguousarray(np.asarray(y, dtype=np.float32))
 
-    def Apply(self, sig: Any, gt: Any = None) -> None:  # noqa: N802 - pyecvl name
-        """Apply in place to a :class:`~deephealth.ecvl.signal.Signal` (channels at one rate)."""
-        x = SignalArray(sig.data, sig.fs)
-        y, _ = self.apply_arrays(x, None, global_rng(), record=True)
-        sig._block = np.ascontiguousarray(np.asarray(y, dtype=np.float32))
+
+class _SignalAugmentation(Augmentation):
+    """Base of the signal augmentations (``Apply`` takes a Signal, modified in place)."""
 
     def _transform(self, x, gt, v, rng):
         y = self._signal(x, v, rng)
