@@ -272,6 +272,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="image/volume files or folders, or one DeepHealth dataset YAML (dataset-scale run)",
     )  # fmt: skip
     p.add_argument("-o", "--out", type=Path, default=Path("predictions"), help="output folder")
+    p.add_argument("--format", choices=("csv", "edf"), default="csv",
+                   help="signal models: events as CSV or as EDF+ annotations")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("dataset YAML input (resumable, per-batch outputs)")
     g.add_argument("--workers", type=int, default=2, help="worker processes / Dask workers")

@@ -20,6 +20,8 @@ import numpy as np
 
 from deephealth.serving.session import InferenceSession, ServingError
 
+METADATA_KEY = "deephealth.signal"
+
 
 @dataclasses.dataclass
 class SignalModelInfo:
@@ -46,24 +48,47 @@ def signal_sidecar(model_path: str | os.PathLike) -> Path:
 
 
 def save_signal_info(model_path: str | os.PathLike, info: SignalModelInfo) -> Path:
-    """Write the sidecar beside the model."""
+    """Write the sidecar beside the model and the same JSON into the ONNX file's metadata."""
+    import onnx  # the writer side only (pipelines); serving reads through onnxruntime
+
+    text = json.dumps(dataclasses.asdict(info), indent=2)
+    model = onnx.load(os.fspath(model_path))
+    props = {p.key: p.value for p in model.metadata_props}
+    props[METADATA_KEY] = text
+    del model.metadata_props[:]
+    for k, v in props.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, os.fspath(model_path))
     path = signal_sidecar(model_path)
-    path.write_text(json.dumps(dataclasses.asdict(info), indent=2), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
-def load_signal_info(model_path: str | os.PathLike) -> SignalModelInfo:
-    """Read the sidecar.
+def load_signal_info(model_path: str | os.PathLike, metadata: dict[str, str] | None = None) -> SignalModelInfo:
+    """The sidecar, else the ONNX metadata entry ``deephealth.signal`` (so a model uploaded alone,
+    e.g. to the web server, still carries it).
 
     Raises:
-        ServingError: Missing or malformed sidecar (names the file).
+        ServingError: Neither holds a valid signal model description (names the file).
     """
     path = signal_sidecar(model_path)
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+        elif metadata and METADATA_KEY in metadata:
+            text = metadata[METADATA_KEY]
+        else:
+            raise ServingError(f"{model_path}: not a signal model (no {path.name} and no '{METADATA_KEY}' metadata)")
+        d = json.loads(text)
         return SignalModelInfo(dict(d["window"]), dict(d["events"]))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ServingError(f"{path}: not a signal model sidecar ({e})") from None
+        raise ServingError(f"{path}: not a signal model description ({e})") from None
+
+
+def is_signal_session(session: InferenceSession) -> bool:
+    """Whether a loaded model carries a signal description (sidecar or ONNX metadata)."""
+    meta = session._session.get_modelmeta().custom_metadata_map
+    return signal_sidecar(session.path).is_file() or METADATA_KEY in meta
 
 
 def window_spec(info: SignalModelInfo, step: float | None = None) -> Any:
@@ -98,8 +123,8 @@ def predict_recording(
     from deephealth.ecvl.signal.windows import windows_to_events
     from deephealth.ecvl.signal.windows_dataset import WindowsDataset
 
-    info = load_signal_info(model_path)
     sess = session or InferenceSession(model_path)
+    info = load_signal_info(model_path, sess._session.get_modelmeta().custom_metadata_map)
     ds = WindowsDataset([os.fspath(recording)], window_spec(info))
     try:
         probs = np.zeros((len(ds), len(info.classes)), np.float32)

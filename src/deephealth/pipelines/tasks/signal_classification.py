@@ -169,4 +169,6 @@ class SignalClassificationTask:
             for k, det in enumerate(dets)
         ]  # fmt: skip
         result["hours"] = hours
+        result["y_true"] = y.tolist()
+        result["scores"] = probs.round(5).tolist()
         return result

@@ -3,7 +3,8 @@
 `POST /api/v1/predict/{weights_id}` takes the image as the raw request body or as the multipart
 field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
 and label (classification), the mask as base64 PNG (segmentation) or the values (regression).
-`?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
+An EDF/BDF recording sent to a signal model answers its detected events (onset, end, label,
+score; see `deephealth.server.signal_inference`). `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
 over it (what the inference page shows). Platforms authenticate with an API token
 (`Authorization: Bearer ...`); calls are audited once per user, model and minute.
 """
@@ -94,6 +95,16 @@ async def predict(
         db.commit()
     db.close()
     data = await _image_bytes(request, config.max_image_upload_bytes)
+    from deephealth.server import signal_inference
+
+    if signal_inference.is_recording(data):  # an EDF/BDF recording for a signal model: events
+        try:
+            out = await run_in_threadpool(
+                signal_inference.predict_recording_bytes, path, data, scratch_dir(config.path("tmp"))
+            )
+        except ValueError as err:
+            raise HTTPException(422, str(err)) from None
+        return JSONResponse({**out, "weights_id": weights_id})
     _, suffix = _kind(data)
     try:
         result, hwc = await run_in_threadpool(
