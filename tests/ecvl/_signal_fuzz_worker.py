@@ -31,7 +31,9 @@ def main(src: str, out_dir: str, n: int, seed: int) -> None:
                 b[int(rng.integers(0, len(b)))] = int(rng.integers(0, 256))
         else:  # numeric header fields replaced
             off = int(rng.choice([184, 236, 244, 252]))
-            b[off : off + 8] = rng.choice([b"-1      ", b"99999999", b"abc     ", b"0       "]).ljust(8)[:8]
+            b[off : off + 8] = rng.choice(
+                [b"-1      ", b"99999999", b"abc     ", b"0       "]
+            ).ljust(8)[:8]
         p = Path(out_dir) / f"m{k}.edf"
         p.write_bytes(bytes(b))
         try:

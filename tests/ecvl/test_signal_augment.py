@@ -84,4 +84,6 @@ def test_errors():
     with pytest.raises(AugmentationSyntaxError, match="p must be in"):
         AugmentationFactory.create("AugChannelDropout p=2")
     with pytest.raises(EcvlError, match="sampling rate"):
-        AugmentationFactory.create("AugTimeShift shift=[0,1]").apply_arrays(np.zeros((1, 10)), None, np.random.default_rng())
+        AugmentationFactory.create("AugTimeShift shift=[0,1]").apply_arrays(
+            np.zeros((1, 10)), None, np.random.default_rng()
+        )

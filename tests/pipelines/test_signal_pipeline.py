@@ -26,9 +26,20 @@ def test_config_lists_every_problem():
                             "window": {"length": -1, "rule": "most", "bandpass": [40, 1]},
                             "events": {"threshold": 2}, "colour": 1})  # fmt: skip
     keys = {k for k, _ in e.value.problems}
-    assert keys == {"model", "window.length", "window.rule", "window.bandpass", "events.threshold", "colour"}
+    assert keys == {
+        "model",
+        "window.length",
+        "window.rule",
+        "window.bandpass",
+        "events.threshold",
+        "colour",
+    }
     cfg = load_signal_config({"task": "signal_classification", "dataset": "d.yml"})
-    assert cfg["model"] == "cnn1d" and cfg["window"]["length"] == 2.0 and cfg["sampling"]["balance"] == 0.5
+    assert (
+        cfg["model"] == "cnn1d"
+        and cfg["window"]["length"] == 2.0
+        and cfg["sampling"]["balance"] == 0.5
+    )
 
 
 def test_event_metrics_by_hand():
@@ -36,8 +47,12 @@ def test_event_metrics_by_hand():
     dets = [[(104.0, 140.0, 0.9), (300.0, 310.0, 0.8)], [(40.0, 52.0, 0.7), (55.0, 58.0, 0.6)]]
     m = event_metrics(truth, dets, hours=12.0)
     assert m["event_sensitivity"] == pytest.approx(2 / 3) and m["false_alarms"] == 1
-    assert m["false_alarms_per_24h"] == pytest.approx(2.0) and m["latency_mean_s"] == pytest.approx(2.0)
-    assert windows_to_events(np.array([0.1, 0.6, 0.7, 0.2]), np.array([0.0, 2.0, 4.0, 6.0]), 2.0) == [(2.0, 6.0, 0.7)]
+    assert m["false_alarms_per_24h"] == pytest.approx(2.0) and m["latency_mean_s"] == pytest.approx(
+        2.0
+    )
+    assert windows_to_events(
+        np.array([0.1, 0.6, 0.7, 0.2]), np.array([0.0, 2.0, 4.0, 6.0]), 2.0
+    ) == [(2.0, 6.0, 0.7)]
 
 
 def test_synthetic_generator_places_known_seizures():
@@ -58,12 +73,18 @@ def trained(tmp_path_factory):
     from deephealth.pipelines.signals.run import train_signal
 
     root = tmp_path_factory.mktemp("sig")
-    write_synthetic_dataset(root / "train", {"training": 3}, duration=1800, fs=64, channels=2, seed=1)
+    write_synthetic_dataset(
+        root / "train", {"training": 3}, duration=1800, fs=64, channels=2, seed=1
+    )
     write_synthetic_dataset(root / "test", {"test": 12}, duration=3600, fs=64, channels=2, seed=2)
     held = (root / "test" / "dataset.yml").read_text().split("recordings:\n", 1)[1]
-    held = held.replace("location: ", "location: ../test/").replace("annotations: ", "annotations: ../test/")
+    held = held.replace("location: ", "location: ../test/").replace(
+        "annotations: ", "annotations: ../test/"
+    )
     ds = root / "train" / "all.yml"
-    ds.write_text((root / "train" / "dataset.yml").read_text() + held.replace("patient: p", "patient: t"))
+    ds.write_text(
+        (root / "train" / "dataset.yml").read_text() + held.replace("patient: p", "patient: t")
+    )
     cfg = root / "config.yml"
     cfg.write_text(
         "version: 1\ntask: signal_classification\ndataset: train/all.yml\nmodel: cnn1d\n"
@@ -91,10 +112,14 @@ def test_detects_synthetic_seizures_held_out(trained):
     from sklearn.metrics import roc_auc_score
 
     y, s = np.asarray(m["y_true"]), np.asarray(m["scores"])[:, 1]
-    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-6)
+    assert m["roc_auc"] == pytest.approx(
+        roc_auc_score(y, s), abs=1e-4
+    )  # scores stored to 5 decimals
     html = pathlib.Path(r["report_html"]).read_text()
     assert html.count("<img") >= 4 and "false_alarms_per_24h" in html
-    assert json.loads(pathlib.Path(r["report_json"]).read_text())["kpis"]["event_sensitivity"] >= 0.9
+    assert (
+        json.loads(pathlib.Path(r["report_json"]).read_text())["kpis"]["event_sensitivity"] >= 0.9
+    )
 
 
 @pytest.mark.slow
@@ -105,14 +130,22 @@ def test_predict_cli_writes_events_and_rest_answers(trained, tmp_path):
     for fmt in ("csv", "edf"):
         p = subprocess.run([sys.executable, "-m", "deephealth.cli", "predict", str(root / "run"), str(rec),
                             "-o", str(tmp_path), "--format", fmt], capture_output=True, text=True, env=env)  # fmt: skip
-        if p.returncode == 2 and "--format" in p.stderr:  # `deephealth predict` lacks --format: use signal predict
+        if (
+            p.returncode == 2 and "--format" in p.stderr
+        ):  # `deephealth predict` lacks --format: use signal predict
             p = subprocess.run([sys.executable, "-m", "deephealth.cli", "signal", "predict", str(root / "run"), str(rec),
                                 "-o", str(tmp_path), "--format", fmt], capture_output=True, text=True, env=env)  # fmt: skip
         assert p.returncode == 0, p.stderr
     truth = [(float(row["onset"]), float(row["onset"]) + float(row["duration"]))
              for row in csv.DictReader(open(root / "test" / "rec000.csv"))]  # fmt: skip
     found = list(csv.DictReader(open(tmp_path / "rec000-events.csv")))
-    assert found and all(any(float(f["onset"]) <= b and float(f["onset"]) + float(f["duration"]) >= a for a, b in truth) for f in found)
+    assert found and all(
+        any(
+            float(f["onset"]) <= b and float(f["onset"]) + float(f["duration"]) >= a
+            for a, b in truth
+        )
+        for f in found
+    )
     from deephealth.ecvl.signal import SignalRead
 
     edf = SignalRead(tmp_path / "rec000-events.edf")

@@ -23,7 +23,11 @@ def _bad(err: BaseException) -> int:
     from deephealth.pipelines.config import ConfigError
     from deephealth.pipelines.data import DataError
 
-    return BAD_INPUT if isinstance(err, (EcvlError, ConfigError, DataError, FileNotFoundError, ValueError)) else FAILED
+    return (
+        BAD_INPUT
+        if isinstance(err, (EcvlError, ConfigError, DataError, FileNotFoundError, ValueError))
+        else FAILED
+    )
 
 
 def _fail(cmd: str, err: BaseException) -> int:
@@ -50,12 +54,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--bandpass", nargs=2, type=float, metavar=("LOW", "HIGH"), help="Hz")
     s.add_argument("--fs", type=float, help="sampling rate of CSV/NumPy files without one")
     s.set_defaults(func=_plot)
-    s = sub.add_parser("windows", help="list the labelled windows of recordings or a recordings dataset (CSV)")
+    s = sub.add_parser(
+        "windows", help="list the labelled windows of recordings or a recordings dataset (CSV)"
+    )
     s.add_argument("input", help="recording or recordings dataset YAML")
     s.add_argument("--length", type=float, default=2.0, help="window seconds")
     s.add_argument("--step", type=float, help="seconds between windows (default: length)")
     s.add_argument("--rule", default="any", choices=("any", "majority", "onset"))
-    s.add_argument("--classes", nargs="+", default=["background", "seizure"], help="background first")
+    s.add_argument(
+        "--classes", nargs="+", default=["background", "seizure"], help="background first"
+    )
     s.add_argument("--annotations", help="annotations CSV for a single recording")
     s.add_argument("--out", help="CSV file (default: summary only)")
     s.set_defaults(func=_windows)
@@ -73,7 +81,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("model", type=Path, help="run folder or .onnx file (with its .signal.json)")
     s.add_argument("inputs", nargs="+", type=Path, help="recordings")
     s.add_argument("-o", "--out", type=Path, default=Path("predictions"), help="output folder")
-    s.add_argument("--format", choices=("csv", "edf"), default="csv", help="events as CSV or EDF+ annotations")
+    s.add_argument(
+        "--format", choices=("csv", "edf"), default="csv", help="events as CSV or EDF+ annotations"
+    )
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=predict_command)
 
@@ -100,7 +110,9 @@ def _info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
-    print(f"{args.recording}: {len(h.channels)} channels, {h.duration:.3f} s, start {info['start_time']}")
+    print(
+        f"{args.recording}: {len(h.channels)} channels, {h.duration:.3f} s, start {info['start_time']}"
+    )
     for c in info["channels"]:
         print(f"  {c['name']:<16} {c['type']:<5} {c['fs']:g} Hz  {c['unit']}")
     print(f"{len(h.annotations)} annotations" + (":" if h.annotations else ""))
@@ -112,15 +124,17 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from deephealth.ecvl.signal import SignalRead
-    from deephealth.ecvl.signal import processing as P
     import numpy as np
 
+    from deephealth.ecvl.signal import SignalRead
+    from deephealth.ecvl.signal import processing as P
     from deephealth.pipelines.report.html import _plt
 
     try:
         kw = {"fs": args.fs} if args.fs else {}
-        sig = SignalRead(args.recording, args.start, args.start + args.duration, args.channels, **kw)
+        sig = SignalRead(
+            args.recording, args.start, args.start + args.duration, args.channels, **kw
+        )
         if not sig.uniform:
             sig = sig.resample(float(max(sig.fs_)))
         if args.bandpass:
@@ -149,7 +163,11 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _windows(args: argparse.Namespace) -> int:
-    from deephealth.ecvl.dataset.recordings import decode_recordings, is_recordings_dataset, read_annotations_file
+    from deephealth.ecvl.dataset.recordings import (
+        decode_recordings,
+        is_recordings_dataset,
+        read_annotations_file,
+    )
     from deephealth.ecvl.signal.windows_dataset import Source, WindowsDataset, WindowSpec
 
     try:
@@ -213,7 +231,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
         scores = evaluate_signal(Path(args.run) / "model.onnx", cfg, args.split)
     except Exception as err:  # noqa: BLE001
         return _fail("evaluate", err)
-    print(json.dumps({k: v for k, v in scores.items() if not isinstance(v, list)}, indent=2, default=float))
+    print(
+        json.dumps(
+            {k: v for k, v in scores.items() if not isinstance(v, list)}, indent=2, default=float
+        )
+    )
     return 0
 
 
@@ -244,4 +266,3 @@ def is_signal_model(model: Path) -> bool:
 
     onnx = model / "model.onnx" if model.is_dir() else model
     return signal_sidecar(onnx).exists()
-

@@ -64,7 +64,9 @@ def save_signal_info(model_path: str | os.PathLike, info: SignalModelInfo) -> Pa
     return path
 
 
-def load_signal_info(model_path: str | os.PathLike, metadata: dict[str, str] | None = None) -> SignalModelInfo:
+def load_signal_info(
+    model_path: str | os.PathLike, metadata: dict[str, str] | None = None
+) -> SignalModelInfo:
     """The sidecar, else the ONNX metadata entry ``deephealth.signal`` (so a model uploaded alone,
     e.g. to the web server, still carries it).
 
@@ -78,7 +80,9 @@ def load_signal_info(model_path: str | os.PathLike, metadata: dict[str, str] | N
         elif metadata and METADATA_KEY in metadata:
             text = metadata[METADATA_KEY]
         else:
-            raise ServingError(f"{model_path}: not a signal model (no {path.name} and no '{METADATA_KEY}' metadata)")
+            raise ServingError(
+                f"{model_path}: not a signal model (no {path.name} and no '{METADATA_KEY}' metadata)"
+            )
         d = json.loads(text)
         return SignalModelInfo(dict(d["window"]), dict(d["events"]))
     except (OSError, ValueError, KeyError, TypeError) as e:

@@ -123,7 +123,9 @@ class AugBaselineWander(_SignalAugmentation):
         fs = _fs(x, "AugBaselineWander")
         t = np.arange(x.shape[-1]) / fs
         phase = rng.uniform(0, 2 * np.pi)
-        return x + (v["amplitude"] * _std(x) * np.sin(2 * np.pi * v["freq"] * t + phase)).astype(np.float32)
+        return x + (v["amplitude"] * _std(x) * np.sin(2 * np.pi * v["freq"] * t + phase)).astype(
+            np.float32
+        )
 
 
 class AugPowerlineNoise(_SignalAugmentation):

@@ -97,7 +97,10 @@ def read_annotations_file(path: str) -> list[Annotation]:
         from deephealth.ecvl.signal.io import SignalOpen
 
         with SignalOpen(path) as f:
-            return [Annotation(a.onset, a.duration, a.label, source="annotations") for a in f.header.annotations]
+            return [
+                Annotation(a.onset, a.duration, a.label, source="annotations")
+                for a in f.header.annotations
+            ]
     delim = "\t" if path.lower().endswith(".tsv") else ","
     out = []
     try:
@@ -111,7 +114,9 @@ def read_annotations_file(path: str) -> list[Annotation]:
     try:
         io, idur, ilab = head.index("onset"), head.index("duration"), head.index("label")
     except ValueError:
-        raise DatasetError(f"annotations {path!r}: the header must name onset, duration and label columns, got {rows[0]}") from None
+        raise DatasetError(
+            f"annotations {path!r}: the header must name onset, duration and label columns, got {rows[0]}"
+        ) from None
     for k, row in enumerate(rows[1:], start=2):
         if not row or not "".join(row).strip():
             continue
@@ -119,7 +124,9 @@ def read_annotations_file(path: str) -> list[Annotation]:
             onset, dur = float(row[io]), float(row[idur])
             label = row[ilab].strip()
         except (ValueError, IndexError):
-            raise DatasetError(f"annotations {path!r} row {k}: expected onset,duration,label numbers, got {row}") from None
+            raise DatasetError(
+                f"annotations {path!r} row {k}: expected onset,duration,label numbers, got {row}"
+            ) from None
         if onset < 0 or dur < 0:
             raise DatasetError(f"annotations {path!r} row {k}: negative onset or duration")
         out.append(Annotation(onset, dur, label, source="annotations"))
@@ -132,7 +139,9 @@ class _Decoder:
         self.root = Path(file).resolve().parent
         self.out = RecordingsDataset(file)
 
-    def issue(self, where: Any, code: str, msg: str, severity: str = "error", at: Any = None) -> None:
+    def issue(
+        self, where: Any, code: str, msg: str, severity: str = "error", at: Any = None
+    ) -> None:
         line, col = at if at else pos(where)
         self.out.issues.append(DatasetIssue(self.file, line, col, severity, code, msg))
 
@@ -141,7 +150,12 @@ class _Decoder:
 
     def decode(self, doc: Any) -> RecordingsDataset:
         if not isinstance(doc, LDict):
-            self.issue(doc, "type", "the dataset file must be a mapping with a 'recordings' list", at=pos(doc, (1, 1)))
+            self.issue(
+                doc,
+                "type",
+                "the dataset file must be a mapping with a 'recordings' list",
+                at=pos(doc, (1, 1)),
+            )
             return self.out
         for key, line, col in doc.duplicates:
             self.issue(None, "duplicate-key", f"key {key!r} appears more than once", at=(line, col))
@@ -153,17 +167,37 @@ class _Decoder:
         self.out.description = str(doc.get("description") or "")
         classes = doc.get("classes")
         if classes is None:
-            self.issue(None, "missing-classes", "a recordings dataset needs 'classes' (background first)", at=pos(doc, (1, 1)))
-        elif not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, (str, int)) for c in classes):
-            self.issue(classes, "type", "classes must be a list of at least two names (background first)")
+            self.issue(
+                None,
+                "missing-classes",
+                "a recordings dataset needs 'classes' (background first)",
+                at=pos(doc, (1, 1)),
+            )
+        elif (
+            not isinstance(classes, list)
+            or len(classes) < 2
+            or not all(isinstance(c, (str, int)) for c in classes)
+        ):
+            self.issue(
+                classes, "type", "classes must be a list of at least two names (background first)"
+            )
         else:
             self.out.classes = [str(c) for c in classes]
             for i, c in enumerate(self.out.classes):
                 if c in self.out.classes[:i]:
-                    self.issue(classes[i] if pos(classes[i])[0] else classes, "duplicate-class", f"class {c!r} is listed twice")
+                    self.issue(
+                        classes[i] if pos(classes[i])[0] else classes,
+                        "duplicate-class",
+                        f"class {c!r} is listed twice",
+                    )
         recs = doc.get("recordings")
         if not isinstance(recs, list):
-            self.issue(recs if recs is not None else None, "type", "'recordings' must be a list", at=None if recs is not None else pos(doc, (1, 1)))
+            self.issue(
+                recs if recs is not None else None,
+                "type",
+                "'recordings' must be a list",
+                at=None if recs is not None else pos(doc, (1, 1)),
+            )
             recs = []
         seen: dict[str, int] = {}
         for i, item in enumerate(recs):
@@ -171,7 +205,11 @@ class _Decoder:
             if r is None:
                 continue
             if r.location in seen:
-                self.issue(item, "duplicate-location", f"recording {i} repeats the location of recording {seen[r.location]}")
+                self.issue(
+                    item,
+                    "duplicate-location",
+                    f"recording {i} repeats the location of recording {seen[r.location]}",
+                )
             seen.setdefault(r.location, i)
             self.out.recordings.append(r)
         if "split" in doc:
@@ -184,7 +222,11 @@ class _Decoder:
         if isinstance(item, str):
             return Recording(self.resolve(item), line=line)
         if not isinstance(item, dict):
-            self.issue(item if item is not None else parent, "type", f"recording {i} must be a path or a mapping")
+            self.issue(
+                item if item is not None else parent,
+                "type",
+                f"recording {i} must be a path or a mapping",
+            )
             return None
         for key in item:
             if key not in RECORDING_KEYS:
@@ -202,7 +244,11 @@ class _Decoder:
             else:
                 r.annotations_file = self.resolve(ann)
                 if not os.path.exists(r.annotations_file):
-                    self.issue(ann, "missing-file", f"recording {i}: no such annotations file {r.annotations_file}")
+                    self.issue(
+                        ann,
+                        "missing-file",
+                        f"recording {i}: no such annotations file {r.annotations_file}",
+                    )
                 else:
                     try:
                         r.events.extend(read_annotations_file(r.annotations_file))
@@ -211,7 +257,11 @@ class _Decoder:
         events = item.get("events")
         if events is not None:
             if not isinstance(events, list):
-                self.issue(events, "type", f"recording {i}: events must be a list of {{onset, duration, label}}")
+                self.issue(
+                    events,
+                    "type",
+                    f"recording {i}: events must be a list of {{onset, duration, label}}",
+                )
             else:
                 for k, ev in enumerate(events):
                     e = self.event(i, k, ev, events)
@@ -232,7 +282,11 @@ class _Decoder:
         sp = item.get("split")
         if sp is not None:
             if sp not in SPLITS:
-                self.issue(sp if pos(sp)[0] else item, "unknown-split", f"recording {i}: split {sp!r} is not one of {', '.join(SPLITS)}")
+                self.issue(
+                    sp if pos(sp)[0] else item,
+                    "unknown-split",
+                    f"recording {i}: split {sp!r} is not one of {', '.join(SPLITS)}",
+                )
             else:
                 r.split = str(sp)
         return r
@@ -240,7 +294,11 @@ class _Decoder:
     def event(self, i: int, k: int, ev: Any, parent: Any) -> Annotation | None:
         where = ev if pos(ev)[0] else parent
         if not isinstance(ev, dict):
-            self.issue(where, "type", f"recording {i} event {k}: must be a mapping {{onset, duration, label}}")
+            self.issue(
+                where,
+                "type",
+                f"recording {i} event {k}: must be a mapping {{onset, duration, label}}",
+            )
             return None
         bad = [key for key in ("onset", "label") if key not in ev]
         if bad:
@@ -248,10 +306,16 @@ class _Decoder:
             return None
         onset, dur = ev.get("onset"), ev.get("duration", 0)
         if isinstance(onset, bool) or not isinstance(onset, (int, float)) or onset < 0:
-            self.issue(where, "type", f"recording {i} event {k}: onset must be seconds >= 0, got {onset!r}")
+            self.issue(
+                where, "type", f"recording {i} event {k}: onset must be seconds >= 0, got {onset!r}"
+            )
             return None
         if isinstance(dur, bool) or not isinstance(dur, (int, float)) or dur < 0:
-            self.issue(where, "type", f"recording {i} event {k}: duration must be seconds >= 0, got {dur!r}")
+            self.issue(
+                where,
+                "type",
+                f"recording {i} event {k}: duration must be seconds >= 0, got {dur!r}",
+            )
             return None
         return Annotation(float(onset), float(dur), str(ev["label"]), source="inline")
 
@@ -263,20 +327,40 @@ class _Decoder:
         for name, idx in value.items():
             at = value.key_pos[name]
             if name not in SPLITS:
-                self.issue(None, "unknown-split", f"split {name!r} is not one of {', '.join(SPLITS)}", at=at)
+                self.issue(
+                    None,
+                    "unknown-split",
+                    f"split {name!r} is not one of {', '.join(SPLITS)}",
+                    at=at,
+                )
                 continue
             if not isinstance(idx, list):
-                self.issue(idx, "type", f"split {name!r} must be a list of recording indices", at=pos(idx, at))
+                self.issue(
+                    idx,
+                    "type",
+                    f"split {name!r} must be a list of recording indices",
+                    at=pos(idx, at),
+                )
                 continue
             for v in idx:
                 if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < len(recs):
-                    self.issue(None, "split-range", f"split {name!r}: {v!r} is not a recording index (0..{len(recs) - 1})", at=pos(v, at))
+                    self.issue(
+                        None,
+                        "split-range",
+                        f"split {name!r}: {v!r} is not a recording index (0..{len(recs) - 1})",
+                        at=pos(v, at),
+                    )
                     continue
                 r = by_line.get(pos(recs[v], (0, 0))[0])
                 if r is None:
                     continue
                 if r.split and r.split != name:
-                    self.issue(None, "split-conflict", f"split {name!r}: recording {v} is already in {r.split!r}", at=pos(v, at))
+                    self.issue(
+                        None,
+                        "split-conflict",
+                        f"split {name!r}: recording {v} is already in {r.split!r}",
+                        at=pos(v, at),
+                    )
                     continue
                 r.split = str(name)
 
@@ -314,20 +398,35 @@ def validate_recordings(path: str | os.PathLike, check_files: bool = True) -> li
     try:
         d = decode_recordings(file)
     except DatasetSyntaxError as e:
-        return [DatasetIssue(file, e.line, e.column, "error", "syntax", f"expected {e.expected}, found {e.found}")]
+        return [
+            DatasetIssue(
+                file, e.line, e.column, "error", "syntax", f"expected {e.expected}, found {e.found}"
+            )
+        ]
     issues = list(d.issues)
     if check_files:
         from deephealth.ecvl.signal.io import SignalOpen
 
         for i, r in enumerate(d.recordings):
             if not os.path.exists(r.location) and not os.path.exists(r.location + ".hea"):
-                issues.append(DatasetIssue(file, r.line, 1, "error", "missing-file", f"recording {i}: no such file {r.location}"))
+                issues.append(
+                    DatasetIssue(
+                        file,
+                        r.line,
+                        1,
+                        "error",
+                        "missing-file",
+                        f"recording {i}: no such file {r.location}",
+                    )
+                )
                 continue
             try:
                 with SignalOpen(r.location) as f:
                     dur = f.header.duration
             except Exception as e:  # noqa: BLE001
-                issues.append(DatasetIssue(file, r.line, 1, "error", "unreadable", f"recording {i}: {e}"))
+                issues.append(
+                    DatasetIssue(file, r.line, 1, "error", "unreadable", f"recording {i}: {e}")
+                )
                 continue
             for e in r.events:
                 if e.onset > dur:
@@ -357,19 +456,25 @@ def generate_recordings_dataset(
     import numpy as np
 
     root = Path(folder).resolve()
-    recs = sorted(p for p in root.rglob("*") if p.suffix.lower() in RECORDING_EXTENSIONS and p.is_file())
+    recs = sorted(
+        p for p in root.rglob("*") if p.suffix.lower() in RECORDING_EXTENSIONS and p.is_file()
+    )
     splits = splits or {"training": 0.7, "validation": 0.15, "test": 0.15}
     patients = sorted({(p.parent.name if p.parent != root else p.stem) for p in recs})
     order = np.random.default_rng(seed).permutation(len(patients))
     names, fr = list(splits), np.cumsum(list(splits.values())) / sum(splits.values())
     pat_split = {}
     for rank, k in enumerate(order):
-        pat_split[patients[k]] = names[int(np.searchsorted(fr, (rank + 0.5) / max(1, len(patients))))]
+        pat_split[patients[k]] = names[
+            int(np.searchsorted(fr, (rank + 0.5) / max(1, len(patients))))
+        ]
     lines = [f"name: {root.name}", f"classes: [{', '.join(classes)}]", "recordings:"]
     for p in recs:
         rel = p.relative_to(root).as_posix()
         lines.append(f"  - location: {rel}")
-        for cand in [p.with_suffix(e) for e in ANNOTATION_EXTENSIONS] + [p.with_name(p.stem + "-annotations" + e) for e in ANNOTATION_EXTENSIONS]:
+        for cand in [p.with_suffix(e) for e in ANNOTATION_EXTENSIONS] + [
+            p.with_name(p.stem + "-annotations" + e) for e in ANNOTATION_EXTENSIONS
+        ]:
             if cand.exists():
                 lines.append(f"    annotations: {cand.relative_to(root).as_posix()}")
                 break

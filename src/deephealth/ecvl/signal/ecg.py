@@ -16,7 +16,9 @@ from scipy import signal as ss
 from deephealth.ecvl.signal.signal import Signal
 
 
-def r_peaks(sig: Signal, channels: list[int | str] | None = None, threshold: float = 0.3) -> np.ndarray:
+def r_peaks(
+    sig: Signal, channels: list[int | str] | None = None, threshold: float = 0.3
+) -> np.ndarray:
     """Sample indices of the R peaks.
 
     Args:
@@ -32,8 +34,15 @@ def r_peaks(sig: Signal, channels: list[int | str] | None = None, threshold: flo
     x = x.astype(np.float64)
     x = x - np.median(x, axis=1, keepdims=True)
     pad = min(x.shape[1] - 1, 30)
-    qrs = ss.sosfiltfilt(ss.butter(2, (5, 15), "bandpass", fs=fs, output="sos"), x, axis=1, padlen=pad)
-    ecg = ss.sosfiltfilt(ss.butter(2, (0.5, min(40, fs / 2 - 1)), "bandpass", fs=fs, output="sos"), x, axis=1, padlen=pad)
+    qrs = ss.sosfiltfilt(
+        ss.butter(2, (5, 15), "bandpass", fs=fs, output="sos"), x, axis=1, padlen=pad
+    )
+    ecg = ss.sosfiltfilt(
+        ss.butter(2, (0.5, min(40, fs / 2 - 1)), "bandpass", fs=fs, output="sos"),
+        x,
+        axis=1,
+        padlen=pad,
+    )
     energy = (np.diff(qrs, axis=1, prepend=qrs[:, :1]) ** 2).sum(axis=0)
     w = max(1, int(0.15 * fs))
     env = np.convolve(energy, np.ones(w) / w, mode="same")

@@ -26,9 +26,24 @@ DOUBLE_BANANA: tuple[tuple[str, str], ...] = (
     ("Fz", "Cz"), ("Cz", "Pz"),
 )  # fmt: skip
 #: 10-10 names of the same electrodes (T3=T7, T4=T8, T5=P7, T6=P8), tried when the first is absent
-ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8", "T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}
+ALIASES = {
+    "T3": "T7",
+    "T4": "T8",
+    "T5": "P7",
+    "T6": "P8",
+    "T7": "T3",
+    "T8": "T4",
+    "P7": "T5",
+    "P8": "T6",
+}
 #: Classical EEG bands in Hz
-EEG_BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
+EEG_BANDS = {
+    "delta": (0.5, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (8.0, 13.0),
+    "beta": (13.0, 30.0),
+    "gamma": (30.0, 45.0),
+}
 
 
 def _check_band(fs: float, *freqs: float) -> None:
@@ -77,7 +92,9 @@ def lowpass(sig: Signal, cutoff: float, order: int = 4) -> Signal:
     return _apply_sos(sig, butter_sos("lowpass", cutoff, sig.fs, order))
 
 
-def notch(sig: Signal, freq: float = 50.0, quality: float = 30.0, harmonics: bool = False) -> Signal:
+def notch(
+    sig: Signal, freq: float = 50.0, quality: float = 30.0, harmonics: bool = False
+) -> Signal:
     """Zero-phase IIR notch at the mains frequency (50 Hz Europe, 60 Hz Americas).
 
     Args:
@@ -126,7 +143,9 @@ def _find(sig: Signal, name: str) -> int:
     raise SignalError(f"montage needs channel {name!r}; channels: {sig.channels}")
 
 
-def rereference(sig: Signal, ref: str | Sequence[str] | Sequence[tuple[str, str]] = "average") -> Signal:
+def rereference(
+    sig: Signal, ref: str | Sequence[str] | Sequence[tuple[str, str]] = "average"
+) -> Signal:
     """Re-reference: ``"average"`` (common average), a channel name or list of names (their mean
     is subtracted), ``"double_banana"`` or a bipolar montage as ``[(a, b), ...]`` (channels
     ``a-b``).
@@ -146,7 +165,13 @@ def rereference(sig: Signal, ref: str | Sequence[str] | Sequence[tuple[str, str]
         pairs = [(_find(sig, a), _find(sig, b)) for a, b in ref]  # type: ignore[misc]
         y = np.stack([x[a] - x[b] for a, b in pairs])
         names = [f"{a}-{b}" for a, b in ref]  # type: ignore[misc]
-        return sig.copy(y, fs=sig.fs, channels=names, types=["EEG"] * len(names), units=[sig.units[p[0]] for p in pairs])
+        return sig.copy(
+            y,
+            fs=sig.fs,
+            channels=names,
+            types=["EEG"] * len(names),
+            units=[sig.units[p[0]] for p in pairs],
+        )
     idx = [_find(sig, r) for r in ref]  # type: ignore[arg-type]
     return sig.copy(x - x[idx].mean(axis=0, keepdims=True))
 
@@ -176,7 +201,9 @@ def clip(sig: Signal, limit: float | None = None, n_std: float | None = None) ->
     return sig.copy(np.clip(x, m - n_std * s, m + n_std * s))
 
 
-def spectrogram(sig: Signal, window_s: float = 2.0, overlap: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spectrogram(
+    sig: Signal, window_s: float = 2.0, overlap: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Power spectral density over time per channel (``scipy.signal.spectrogram``, Hann window).
 
     Returns:
@@ -188,7 +215,9 @@ def spectrogram(sig: Signal, window_s: float = 2.0, overlap: float = 0.5) -> tup
     return f, t + sig.offset, p
 
 
-def band_powers(sig: Signal, bands: dict[str, tuple[float, float]] | None = None, window_s: float = 2.0) -> dict[str, np.ndarray]:
+def band_powers(
+    sig: Signal, bands: dict[str, tuple[float, float]] | None = None, window_s: float = 2.0
+) -> dict[str, np.ndarray]:
     """Absolute power per band and channel (Welch PSD integrated over the band; units²)."""
     bands = bands or EEG_BANDS
     n = min(sig.num_samples, max(8, int(round(window_s * sig.fs))))

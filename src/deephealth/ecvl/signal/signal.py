@@ -142,7 +142,11 @@ class Signal:
         self._chans = None if block is not None else chans
         self.fs_ = rates
         self.channels = names
-        self.types = [t.upper() for t in types] if types is not None else [guess_channel_type(c) for c in names]
+        self.types = (
+            [t.upper() for t in types]
+            if types is not None
+            else [guess_channel_type(c) for c in names]
+        )
         if len(self.types) != n:
             raise SignalError(f"{len(self.types)} channel types for {n} channels")
         self.units = list(units) if units is not None else ["uV"] * n
@@ -177,7 +181,9 @@ class Signal:
     def fs(self) -> float:
         """The sampling rate in Hz (channels at one rate)."""
         if len(set(self.fs_.tolist())) > 1:
-            raise SignalError(f"channels have different sampling rates {sorted(set(self.fs_.tolist()))}")
+            raise SignalError(
+                f"channels have different sampling rates {sorted(set(self.fs_.tolist()))}"
+            )
         return float(self.fs_[0]) if len(self.fs_) else 0.0
 
     @property
@@ -230,7 +236,9 @@ class Signal:
         }  # fmt: skip
         fields.update(changes)
         if data is None:
-            data = self._block.copy() if self._block is not None else [c.copy() for c in self._chans]  # type: ignore[union-attr]
+            data = (
+                self._block.copy() if self._block is not None else [c.copy() for c in self._chans]
+            )  # type: ignore[union-attr]
         return Signal(data, **fields)
 
     def pick(self, channels: Sequence[int | str]) -> Signal:
@@ -257,11 +265,16 @@ class Signal:
         """All channels at ``fs`` Hz (polyphase, zero-phase anti-aliasing; see ``processing``)."""
         from deephealth.ecvl.signal.processing import resample_array
 
-        out = [resample_array(self.channel(i), float(self.fs_[i]), fs) for i in range(self.num_channels)]
+        out = [
+            resample_array(self.channel(i), float(self.fs_[i]), fs)
+            for i in range(self.num_channels)
+        ]
         n = min((len(c) for c in out), default=0)
         return self.copy(np.stack([c[:n] for c in out]) if out else np.zeros((0, 0)), fs=fs)
 
-    def add_annotations(self, events: Iterable[Annotation | tuple], source: str = "external") -> Signal:
+    def add_annotations(
+        self, events: Iterable[Annotation | tuple], source: str = "external"
+    ) -> Signal:
         """Add external events (Annotations or ``(onset, duration, label)`` tuples), in place.
 
         Returns:

@@ -26,7 +26,9 @@ from deephealth.ecvl.signal.signal import Annotation, SignalError
 RULES = ("any", "majority", "onset")
 
 
-def window_starts(duration: float, length: float, step: float | None = None, start: float = 0.0) -> np.ndarray:
+def window_starts(
+    duration: float, length: float, step: float | None = None, start: float = 0.0
+) -> np.ndarray:
     """Start times (s) of the windows that fit entirely in ``[start, duration)``."""
     step = length if step is None else step
     if length <= 0 or step <= 0:
@@ -70,9 +72,17 @@ def window_labels(
         if rule == "onset":
             hit = ((on[None] >= starts[:, None]) & (on[None] < ends[:, None])).any(axis=1)
         else:
-            ov = np.clip(np.minimum(off[None], ends[:, None]) - np.maximum(on[None], starts[:, None]), 0, None)
+            ov = np.clip(
+                np.minimum(off[None], ends[:, None]) - np.maximum(on[None], starts[:, None]),
+                0,
+                None,
+            )
             if rule == "any":
-                point_in = (off[None] == on[None]) & (on[None] >= starts[:, None]) & (on[None] < ends[:, None])
+                point_in = (
+                    (off[None] == on[None])
+                    & (on[None] >= starts[:, None])
+                    & (on[None] < ends[:, None])
+                )
                 hit = ((ov > 0) | point_in).any(axis=1)
             else:
                 hit = _union_cover(on, off, starts, ends) >= min_overlap * length - 1e-9
@@ -80,7 +90,9 @@ def window_labels(
     return out
 
 
-def _union_cover(on: np.ndarray, off: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def _union_cover(
+    on: np.ndarray, off: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
     """Seconds of each window covered by the union of the events (overlapping events count once)."""
     order = np.argsort(on)
     merged: list[list[float]] = []
@@ -94,7 +106,9 @@ def _union_cover(on: np.ndarray, off: np.ndarray, starts: np.ndarray, ends: np.n
     return np.clip(ov, 0, None).sum(axis=1)
 
 
-def epochs(x: np.ndarray, fs: float, starts: np.ndarray, length: float, offset: float = 0.0) -> np.ndarray:
+def epochs(
+    x: np.ndarray, fs: float, starts: np.ndarray, length: float, offset: float = 0.0
+) -> np.ndarray:
     """The windows of a ``(C, T)`` array as ``(N, C, L)`` (a strided view: no copy)."""
     n = int(round(length * fs))
     idx = np.round((np.asarray(starts) - offset) * fs).astype(np.int64)
@@ -120,7 +134,9 @@ def windows_to_events(
         return []
     if smooth > 1:
         k = np.ones(smooth) / smooth
-        s = np.convolve(np.pad(s, (smooth // 2, smooth - 1 - smooth // 2), mode="edge"), k, mode="valid")
+        s = np.convolve(
+            np.pad(s, (smooth // 2, smooth - 1 - smooth // 2), mode="edge"), k, mode="valid"
+        )
     on = s >= threshold
     runs: list[list[float]] = []
     i = 0

@@ -111,14 +111,20 @@ class WindowsDataset:
             rates = {float(h.fs[i]) for i in idx}
             if self.spec.fs is None:
                 if len(rates) > 1:
-                    raise SignalError(f"{src.path}: channels at {sorted(rates)} Hz; set the window fs")
+                    raise SignalError(
+                        f"{src.path}: channels at {sorted(rates)} Hz; set the window fs"
+                    )
                 self.spec.fs = rates.pop()
             dur = float(min(h.samples[i] / h.fs[i] for i in idx))
             evs = list(h.annotations) + list(src.events)
             s = window_starts(dur, spec.length, spec.step)
             rec.append(np.full(len(s), k, np.int32))
             start.append(s)
-            label.append(window_labels(s, spec.length, evs, spec.classes, spec.rule, spec.min_overlap).astype(np.int8))
+            label.append(
+                window_labels(
+                    s, spec.length, evs, spec.classes, spec.rule, spec.min_overlap
+                ).astype(np.int8)
+            )
             self.durations.append(dur)
             self.events.append(evs)
         self.rec = np.concatenate(rec) if rec else np.zeros(0, np.int32)
@@ -170,7 +176,9 @@ class WindowsDataset:
         from deephealth.ecvl.signal import processing as P
 
         src = self.sources[k]
-        sig = self._file(src.path).read(max(0.0, a), min(b, self.durations[k]), list(self.spec.channels or ()))
+        sig = self._file(src.path).read(
+            max(0.0, a), min(b, self.durations[k]), list(self.spec.channels or ())
+        )
         fs = float(self.spec.fs or sig.fs_[0])
         if not sig.uniform or abs(sig.fs - fs) > 1e-9:
             sig = sig.resample(fs)
@@ -207,7 +215,9 @@ class WindowsDataset:
         a = int(round((s - sig.offset) * sig.fs))
         w = sig.data[:, a : a + self.n_samples]
         if w.shape[1] != self.n_samples:
-            raise SignalError(f"{self.sources[k].path}: window at {s:g} s has {w.shape[1]} of {self.n_samples} samples")
+            raise SignalError(
+                f"{self.sources[k].path}: window at {s:g} s has {w.shape[1]} of {self.n_samples} samples"
+            )
         return self._finish(w)
 
     def batches(self, indices: Sequence[int], batch_size: int, rng: np.random.Generator | None = None
@@ -227,7 +237,9 @@ class WindowsDataset:
                 w = self.window(int(i))
                 if self.augmentation is not None and rng is not None:
                     g = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
-                    w, _ = self.augmentation.apply_arrays(SignalArray(w, float(self.spec.fs or 1)), None, g)
+                    w, _ = self.augmentation.apply_arrays(
+                        SignalArray(w, float(self.spec.fs or 1)), None, g
+                    )
                     w = np.asarray(w, dtype=np.float32)
                 xs.append(w)
             yield np.stack(xs), self.labels[part].astype(np.int64), part
@@ -248,13 +260,19 @@ class WindowsDataset:
             for j in np.unique(blocks):
                 part = sel[blocks == j]
                 sig = self.read_range(k, *self._block_range(j))
-                w = self._finish(epochs(sig.data, sig.fs, self.start[part], self.spec.length, sig.offset))
+                w = self._finish(
+                    epochs(sig.data, sig.fs, self.start[part], self.spec.length, sig.offset)
+                )
                 buf_x.append(w)
                 buf_i.append(part)
                 n += len(part)
                 while n >= batch_size:
                     x, i = np.concatenate(buf_x), np.concatenate(buf_i)
-                    yield x[:batch_size], self.labels[i[:batch_size]].astype(np.int64), i[:batch_size]
+                    yield (
+                        x[:batch_size],
+                        self.labels[i[:batch_size]].astype(np.int64),
+                        i[:batch_size],
+                    )
                     buf_x, buf_i, n = [x[batch_size:]], [i[batch_size:]], n - batch_size
         if n:
             x, i = np.concatenate(buf_x), np.concatenate(buf_i)
@@ -265,7 +283,9 @@ class WindowsDataset:
         a = j * self.chunk
         return a - m, a + self.chunk + self.spec.length + m
 
-    def balanced_indices(self, n: int, rng: np.random.Generator, balance: float = 0.5) -> np.ndarray:
+    def balanced_indices(
+        self, n: int, rng: np.random.Generator, balance: float = 0.5
+    ) -> np.ndarray:
         """``n`` window indices for one epoch: a fraction ``balance`` from the event classes
         (equally per class present), the rest from the background; drawn with replacement for the
         rare classes, without for the background when it has enough windows."""

@@ -53,7 +53,9 @@ def CNN1D(  # noqa: N802 (zoo name)
     x = inp
     for i in range(4):
         x = _pool(_conv1d(x, filters * 2 ** min(i, 2), kernel))
-    return classifier(_gap(x), inp, num_classes, top, "cnn1d", dropout=dropout, activation=activation)
+    return classifier(
+        _gap(x), inp, num_classes, top, "cnn1d", dropout=dropout, activation=activation
+    )
 
 
 def _basic(x: Layer, filters: int, strides: int, kernel: int) -> Layer:

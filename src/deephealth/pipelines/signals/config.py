@@ -48,16 +48,29 @@ def _num_ge0(v: Any) -> str | None:
 
 
 def _band(v: Any) -> str | None:
-    ok = (isinstance(v, list) and len(v) == 2 and all(isinstance(f, (int, float)) for f in v) and 0 < v[0] < v[1])
+    ok = (
+        isinstance(v, list)
+        and len(v) == 2
+        and all(isinstance(f, (int, float)) for f in v)
+        and 0 < v[0] < v[1]
+    )
     return None if ok else f"must be [low, high] Hz with 0 < low < high, got {v!r}"
 
 
 def _names(v: Any) -> str | None:
-    return None if isinstance(v, list) and all(isinstance(c, str) for c in v) else f"must be a list of channel names, got {v!r}"
+    return (
+        None
+        if isinstance(v, list) and all(isinstance(c, str) for c in v)
+        else f"must be a list of channel names, got {v!r}"
+    )
 
 
 def _model(v: Any) -> str | None:
-    return None if isinstance(v, str) and (v.lower() in MODELS or v.endswith(".onnx")) else f"must be one of {list(MODELS)}, got {v!r}"
+    return (
+        None
+        if isinstance(v, str) and (v.lower() in MODELS or v.endswith(".onnx"))
+        else f"must be one of {list(MODELS)}, got {v!r}"
+    )
 
 
 WINDOW_FIELDS: dict[str, Field] = {
@@ -81,7 +94,9 @@ EVENT_FIELDS: dict[str, Field] = {
     "smooth": Field(3, _pos_int, "Moving average over this many windows before thresholding."),
     "min_duration": Field(0.0, _num_ge0, "Shortest detected event kept (seconds)."),
     "merge_gap": Field(10.0, _num_ge0, "Detections closer than this (s) become one event."),
-    "tolerance": Field(0.0, _num_ge0, "Seconds around a true event a detection may fall (scoring)."),
+    "tolerance": Field(
+        0.0, _num_ge0, "Seconds around a true event a detection may fall (scoring)."
+    ),
 }
 SCHEMA: dict[str, Any] = {
     "version": Field(1, lambda v: None if v == 1 else f"unsupported schema version {v!r}", "Schema version."),
@@ -116,7 +131,9 @@ def load_signal_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]
         data = dict(source)
     else:
         p = Path(source)
-        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and p.suffix in (".yml", ".yaml")):
+        if isinstance(source, Path) or (
+            isinstance(source, str) and "\n" not in source and p.suffix in (".yml", ".yaml")
+        ):
             try:
                 data = yaml.safe_load(p.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError) as e:
@@ -137,7 +154,11 @@ def load_signal_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]
 def is_signal_config(source: Any) -> bool:
     """Whether a config (dict or YAML file) is for the signal pipeline."""
     try:
-        data = source if isinstance(source, Mapping) else yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        data = (
+            source
+            if isinstance(source, Mapping)
+            else yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        )
     except (OSError, yaml.YAMLError, TypeError, ValueError):
         return False
     return isinstance(data, Mapping) and data.get("task") == TASK

@@ -45,7 +45,9 @@ def event_metrics(
         n_true += len(truth)
         hit = np.zeros(len(dets), dtype=bool)
         for on, off in truth:
-            matches = [k for k, d in enumerate(dets) if d[0] <= off + tolerance and d[1] >= on - tolerance]
+            matches = [
+                k for k, d in enumerate(dets) if d[0] <= off + tolerance and d[1] >= on - tolerance
+            ]
             if matches:
                 detected += 1
                 latencies.append(max(0.0, min(dets[k][0] for k in matches) - on))

@@ -52,7 +52,9 @@ def signal_info(task: SignalClassificationTask) -> Any:
     return SignalModelInfo(window, events)
 
 
-def train_signal(config: Mapping[str, Any] | str | Path, run_dir: str | Path, log: Log | None = None) -> dict[str, Any]:
+def train_signal(
+    config: Mapping[str, Any] | str | Path, run_dir: str | Path, log: Log | None = None
+) -> dict[str, Any]:
     """Train, export, check and evaluate; returns the report dict (with ``onnx`` and report paths).
 
     Raises:
@@ -77,7 +79,13 @@ def train_signal(config: Mapping[str, Any] | str | Path, run_dir: str | Path, lo
     eddl.build(net, make_optimizer(cfg["optimizer"]), [cfg["loss"] or task.default_loss()], [task.eddl_metric()],
                make_cs(cfg["computing_service"]))  # fmt: skip
     t1 = time.perf_counter()
-    history = eddl.fit(net, _Epochs(task, cfg["batch_size"], cfg["seed"]), epochs=cfg["epochs"], seed=cfg["seed"], verbose=0)
+    history = eddl.fit(
+        net,
+        _Epochs(task, cfg["batch_size"], cfg["seed"]),
+        epochs=cfg["epochs"],
+        seed=cfg["seed"],
+        verbose=0,
+    )
     train_s = time.perf_counter() - t1
     log("status", status="trained", seconds=train_s)
     onnx_path = run / "model.onnx"
@@ -111,7 +119,9 @@ def train_signal(config: Mapping[str, Any] | str | Path, run_dir: str | Path, lo
     return report
 
 
-def evaluate_signal(model: str | Path, config: Mapping[str, Any] | str | Path, split: str = "test") -> dict[str, Any]:
+def evaluate_signal(
+    model: str | Path, config: Mapping[str, Any] | str | Path, split: str = "test"
+) -> dict[str, Any]:
     """Score an exported model (ONNX in onnxruntime) on a split of the config's dataset."""
     from deephealth.pipelines.run import onnx_forward
 
@@ -121,7 +131,9 @@ def evaluate_signal(model: str | Path, config: Mapping[str, Any] | str | Path, s
     return task.score(split, probs)
 
 
-def write_events(events: list[dict[str, Any]], out: str | Path, recording: str | Path | None = None) -> Path:
+def write_events(
+    events: list[dict[str, Any]], out: str | Path, recording: str | Path | None = None
+) -> Path:
     """Write detected events as CSV (``onset,duration,label,score``) or, for ``.edf``/``.bdf``, as
     an EDF+ copy of ``recording`` with the events added as annotations."""
     out = Path(out)
@@ -131,9 +143,13 @@ def write_events(events: list[dict[str, Any]], out: str | Path, recording: str |
         if recording is None:
             raise ValueError("writing EDF+ annotations needs the recording")
         sig = SignalRead(recording)
-        sig.add_annotations([(e["onset"], e["duration"], e["label"]) for e in events], source="deephealth")
+        sig.add_annotations(
+            [(e["onset"], e["duration"], e["label"]) for e in events], source="deephealth"
+        )
         SignalWrite(out, sig)
         return out
-    lines = ["onset,duration,label,score"] + [f"{e['onset']:.3f},{e['duration']:.3f},{e['label']},{e['score']:.4f}" for e in events]
+    lines = ["onset,duration,label,score"] + [
+        f"{e['onset']:.3f},{e['duration']:.3f},{e['label']},{e['score']:.4f}" for e in events
+    ]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out

@@ -89,7 +89,9 @@ def synthetic_eeg(
     alpha_env = 7.5 + 7.5 * np.sin(2 * np.pi * t / rng.uniform(20, 60) + rng.uniform(0, 6.28))
     for c in range(channels):
         gain = 1.0 if names[c].startswith("O") else 0.4
-        x[c] = 20 * _pink(rng, n, fs) + gain * alpha_env * np.sin(2 * np.pi * alpha_f * t + rng.uniform(0, 6.28))
+        x[c] = 20 * _pink(rng, n, fs) + gain * alpha_env * np.sin(
+            2 * np.pi * alpha_f * t + rng.uniform(0, 6.28)
+        )
     # distractors
     for _ in range(int(rng.poisson(duration / 120))):  # isolated spike-and-wave transients
         cplx = _complex(fs, rng.uniform(80, 200))
@@ -164,7 +166,9 @@ def write_synthetic_dataset(
     i = 0
     for split, count in splits.items():
         for _ in range(count):
-            sig = synthetic_eeg(duration, fs, channels, seizures_per_hour, seizure_duration, seed * 1000 + i)
+            sig = synthetic_eeg(
+                duration, fs, channels, seizures_per_hour, seizure_duration, seed * 1000 + i
+            )
             name = f"rec{i:03d}"
             SignalWrite(out / f"{name}.edf", sig)
             write_annotations_csv(out / f"{name}.csv", sig.annotations)

@@ -63,7 +63,9 @@ class SignalClassificationTask:
         if not len(train):
             raise DataError(f"dataset {cfg['dataset']}: the training split has no windows")
         if not train.class_counts()[1:].sum():
-            raise DataError(f"dataset {cfg['dataset']}: no training window holds an event of {list(self.classes[1:])}")
+            raise DataError(
+                f"dataset {cfg['dataset']}: no training window holds an event of {list(self.classes[1:])}"
+            )
 
     # -- model -----------------------------------------------------------------------------------
     def default_model(self) -> str:
@@ -92,7 +94,10 @@ class SignalClassificationTask:
             recs = self.data.split(name)
             spec = WindowSpec(**{**self.spec.__dict__})
             if self._splits.get("training") is not None:  # same channels and rate as training
-                spec.channels, spec.fs = self._splits["training"].spec.channels, self._splits["training"].spec.fs
+                spec.channels, spec.fs = (
+                    self._splits["training"].spec.channels,
+                    self._splits["training"].spec.fs,
+                )
             if predict:
                 spec.step = self.cfg["window"]["predict_step"] or spec.step
             aug = self.augs.get(name) if not predict else None
@@ -108,7 +113,9 @@ class SignalClassificationTask:
     def encode(self, y: np.ndarray) -> np.ndarray:
         return np.eye(self.num_outputs(), dtype=np.float32)[np.asarray(y, dtype=int)]
 
-    def batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(
+        self, rng: np.random.Generator, batch_size: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Balanced, augmented training batches of one epoch."""
         ds = self.split("training")
         idx = ds.balanced_indices(self.epoch_size(), rng, self.cfg["sampling"]["balance"])
@@ -131,7 +138,9 @@ class SignalClassificationTask:
             out[idx] = np.asarray(forward(x)).reshape(len(idx), -1)
         return out
 
-    def detections(self, split: str, probs: np.ndarray) -> list[list[tuple[float, float, float, str]]]:
+    def detections(
+        self, split: str, probs: np.ndarray
+    ) -> list[list[tuple[float, float, float, str]]]:
         """Detected events per recording of ``split``: (onset, end, score, label)."""
         ds = self.split(split, predict=True)
         ev = {k: v for k, v in self.cfg["events"].items() if k != "tolerance"}
@@ -140,7 +149,9 @@ class SignalClassificationTask:
             sel = np.flatnonzero(ds.rec == k)
             dets = []
             for c in range(1, self.num_outputs()):
-                for a, b, p in windows_to_events(probs[sel, c], ds.start[sel], ds.spec.length, **ev):
+                for a, b, p in windows_to_events(
+                    probs[sel, c], ds.start[sel], ds.spec.length, **ev
+                ):
                     dets.append((a, b, p, self.classes[c]))
             out.append(sorted(dets))
         return out
@@ -149,20 +160,37 @@ class SignalClassificationTask:
         """Window, event and recording metrics of ``split``."""
         ds = self.split(split, predict=True)
         y = ds.labels.astype(int)
-        result = metrics.classification_metrics(y, probs, self.num_outputs(), class_names=list(self.classes))
+        result = metrics.classification_metrics(
+            y, probs, self.num_outputs(), class_names=list(self.classes)
+        )
         dets = self.detections(split, probs)
         hours = float(sum(ds.durations)) / 3600
         for c in range(1, self.num_outputs()):
-            truth = [[(e.onset, e.end) for e in evs if e.label == self.classes[c]] for evs in ds.events]
+            truth = [
+                [(e.onset, e.end) for e in evs if e.label == self.classes[c]] for evs in ds.events
+            ]
             found = [[d for d in det if d[3] == self.classes[c]] for det in dets]
-            result[f"events_{self.classes[c]}"] = event_metrics(truth, found, hours, self.cfg["events"]["tolerance"])
+            result[f"events_{self.classes[c]}"] = event_metrics(
+                truth, found, hours, self.cfg["events"]["tolerance"]
+            )
         main = result[f"events_{self.classes[1]}"]
-        result.update({k: main[k] for k in ("event_sensitivity", "false_alarms_per_24h", "latency_mean_s")})
-        has = np.array([any(e.label in self.classes[1:] for e in evs) for evs in ds.events], dtype=int)
-        rec_score = np.array([probs[ds.rec == k, 1:].max() if (ds.rec == k).any() else 0.0 for k in range(len(ds.sources))])
+        result.update(
+            {k: main[k] for k in ("event_sensitivity", "false_alarms_per_24h", "latency_mean_s")}
+        )
+        has = np.array(
+            [any(e.label in self.classes[1:] for e in evs) for evs in ds.events], dtype=int
+        )
+        rec_score = np.array(
+            [
+                probs[ds.rec == k, 1:].max() if (ds.rec == k).any() else 0.0
+                for k in range(len(ds.sources))
+            ]
+        )
         result["per_recording"] = {
             "recordings": len(ds.sources),
-            "accuracy": float(np.mean((rec_score >= self.cfg["events"]["threshold"]) == has)) if len(has) else None,
+            "accuracy": float(np.mean((rec_score >= self.cfg["events"]["threshold"]) == has))
+            if len(has)
+            else None,
         }
         result["detections"] = [
             {"recording": ds.sources[k].path, "events": [{"onset": a, "end": b, "score": p, "label": lab} for a, b, p, lab in det]}

@@ -100,7 +100,10 @@ async def predict(
     if signal_inference.is_recording(data):  # an EDF/BDF recording for a signal model: events
         try:
             out = await run_in_threadpool(
-                signal_inference.predict_recording_bytes, path, data, scratch_dir(config.path("tmp"))
+                signal_inference.predict_recording_bytes,
+                path,
+                data,
+                scratch_dir(config.path("tmp")),
             )
         except ValueError as err:
             raise HTTPException(422, str(err)) from None

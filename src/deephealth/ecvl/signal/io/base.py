@@ -64,7 +64,10 @@ class SignalFile:
         return None
 
     def read(
-        self, start: float = 0.0, stop: float | None = None, channels: Sequence[int | str] | None = None
+        self,
+        start: float = 0.0,
+        stop: float | None = None,
+        channels: Sequence[int | str] | None = None,
     ) -> Signal:
         """The samples of ``[start, stop)`` seconds (whole recording by default) as a Signal.
 
@@ -76,11 +79,17 @@ class SignalFile:
         if start < 0 or (stop is not None and stop < start):
             raise SignalReadError(self.path, f"bad time range [{start}, {stop}]")
         if start > h.duration + 1e-9:
-            raise SignalReadError(self.path, f"start {start} s is past the end ({h.duration:.3f} s)")
+            raise SignalReadError(
+                self.path, f"start {start} s is past the end ({h.duration:.3f} s)"
+            )
         firsts = [int(round(start * h.fs[i])) for i in idx]
         counts = []
         for i, a in zip(idx, firsts):
-            b = int(h.samples[i]) if stop is None else min(int(h.samples[i]), int(round(stop * h.fs[i])))
+            b = (
+                int(h.samples[i])
+                if stop is None
+                else min(int(h.samples[i]), int(round(stop * h.fs[i])))
+            )
             counts.append(max(0, b - a))
         block = None
         if len({h.fs[i] for i in idx}) == 1 and len(set(firsts)) == 1 and len(set(counts)) == 1:
@@ -104,7 +113,9 @@ class SignalFile:
         for c in channels:
             if isinstance(c, (int, np.integer)):
                 if not 0 <= c < len(names):
-                    raise SignalReadError(self.path, f"channel {c} out of range (0..{len(names) - 1})")
+                    raise SignalReadError(
+                        self.path, f"channel {c} out of range (0..{len(names) - 1})"
+                    )
                 out.append(int(c))
             elif c in names:
                 out.append(names.index(c))

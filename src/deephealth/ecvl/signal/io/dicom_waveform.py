@@ -78,7 +78,9 @@ class DicomWaveformFile(SignalFile):
             ref = list(it.get("ReferencedWaveformChannels", [group + 1, 0]))
             if ref and int(ref[0]) != group + 1:
                 continue
-            name = it.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in it else ""
+            name = (
+                it.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in it else ""
+            )
             if "UnformattedTextValue" in it:
                 texts.append(str(it.UnformattedTextValue))
             elif "NumericValue" in it:
@@ -86,10 +88,25 @@ class DicomWaveformFile(SignalFile):
                 measures[name] = (float(it.NumericValue), mu[0].CodeValue if mu else "")
             elif "ReferencedSamplePositions" in it:
                 pos = it.ReferencedSamplePositions
-                pos = [int(p) for p in (pos if isinstance(pos, (list, tuple)) or hasattr(pos, "__len__") and not isinstance(pos, (str, bytes)) else [pos])]
+                pos = [
+                    int(p)
+                    for p in (
+                        pos
+                        if isinstance(pos, (list, tuple))
+                        or hasattr(pos, "__len__")
+                        and not isinstance(pos, (str, bytes))
+                        else [pos]
+                    )
+                ]
                 onset = (pos[0] - 1) / fs
-                dur = (pos[-1] - pos[0]) / fs if it.get("TemporalRangeType") in ("SEGMENT", "MULTISEGMENT") else 0.0
-                anns.append(Annotation(onset, dur, name, group=int(it.get("AnnotationGroupNumber", 0))))
+                dur = (
+                    (pos[-1] - pos[0]) / fs
+                    if it.get("TemporalRangeType") in ("SEGMENT", "MULTISEGMENT")
+                    else 0.0
+                )
+                anns.append(
+                    Annotation(onset, dur, name, group=int(it.get("AnnotationGroupNumber", 0)))
+                )
         return anns, texts, measures
 
     def _read_block(self, idx: list[int], first: int, count: int) -> np.ndarray:
@@ -107,7 +124,9 @@ def _start(ds: Any) -> Any:
         s = str(ds.get("ContentDate", "") or "") + str(ds.get("ContentTime", "") or "")
     for fmt in ("%Y%m%d%H%M%S.%f", "%Y%m%d%H%M%S", "%Y%m%d"):
         try:
-            return dt.datetime.strptime(s[: len(dt.datetime.now().strftime(fmt)) + (7 if "%f" in fmt else 0)], fmt)
+            return dt.datetime.strptime(
+                s[: len(dt.datetime.now().strftime(fmt)) + (7 if "%f" in fmt else 0)], fmt
+            )
         except ValueError:
             continue
     return None

@@ -152,7 +152,12 @@ def _num8(x: float, up: bool) -> float:
 
 def _digital(x: np.ndarray, h: dict[str, Any]) -> np.ndarray:
     """Physical values to the nearest digital value (pyedflib truncates, which loses a step)."""
-    pmin, pmax, dmin, dmax = h["physical_min"], h["physical_max"], h["digital_min"], h["digital_max"]
+    pmin, pmax, dmin, dmax = (
+        h["physical_min"],
+        h["physical_max"],
+        h["digital_min"],
+        h["digital_max"],
+    )
     d = (x.astype(np.float64) - pmin) * ((dmax - dmin) / (pmax - pmin)) + dmin
     return np.clip(np.rint(d), dmin, dmax).astype(np.int32)
 
@@ -168,11 +173,20 @@ def write(path: str, sig: Signal, **kwargs: Any) -> None:
     for i, name in enumerate(sig.channels):
         x = sig.channel(i)
         h = old.get(name) if same_kind else None
-        if h is not None and len(x) and (
-            min(h["physical_min"], h["physical_max"]) <= float(x.min())
-            and float(x.max()) <= max(h["physical_min"], h["physical_max"])
+        if (
+            h is not None
+            and len(x)
+            and (
+                min(h["physical_min"], h["physical_max"]) <= float(x.min())
+                and float(x.max()) <= max(h["physical_min"], h["physical_max"])
+            )
         ):
-            pmin, pmax, dlo, dhi = h["physical_min"], h["physical_max"], h["digital_min"], h["digital_max"]
+            pmin, pmax, dlo, dhi = (
+                h["physical_min"],
+                h["physical_max"],
+                h["digital_min"],
+                h["digital_max"],
+            )
         else:
             lo, hi = (float(x.min()), float(x.max())) if len(x) else (-1.0, 1.0)
             if hi - lo < 1e-6:

@@ -57,7 +57,9 @@ class TableFile(SignalFile):
 
 def _need_fs(path: str, fs: float | None) -> float:
     if fs is None:
-        raise SignalReadError(path, "no sampling rate: pass fs= or add a 'time' column / 'fs' array")
+        raise SignalReadError(
+            path, "no sampling rate: pass fs= or add a 'time' column / 'fs' array"
+        )
     return float(fs)
 
 
@@ -114,7 +116,13 @@ def _read_csv(path: str, fs: float | None) -> Signal:
         cols.remove(li)
         anns = labels_to_annotations(x[:, li], _need_fs(path, rate))
     rate = _need_fs(path, rate)
-    return Signal(x[:, cols].T, rate, [names[c] for c in cols], [guess_channel_type(names[c]) for c in cols], annotations=anns)
+    return Signal(
+        x[:, cols].T,
+        rate,
+        [names[c] for c in cols],
+        [guess_channel_type(names[c]) for c in cols],
+        annotations=anns,
+    )
 
 
 def labels_to_annotations(labels: np.ndarray, fs: float) -> list[Annotation]:

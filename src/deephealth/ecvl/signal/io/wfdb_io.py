@@ -37,7 +37,10 @@ def annotation_files(record: str) -> list[str]:
     out = []
     for f in sorted(glob.glob(glob.escape(record) + ".*")):
         ext = os.path.splitext(f)[1]
-        if ext.lower() not in _NOT_ANNOTATIONS and "." not in os.path.basename(f)[len(os.path.basename(record)) + 1 :]:
+        if (
+            ext.lower() not in _NOT_ANNOTATIONS
+            and "." not in os.path.basename(f)[len(os.path.basename(record)) + 1 :]
+        ):
             out.append(ext[1:])
     return out
 
@@ -79,7 +82,9 @@ class WfdbFile(SignalFile):
         try:
             a = self._wfdb.rdann(self.record, ext)
         except Exception as e:  # noqa: BLE001
-            raise SignalReadError(f"{self.record}.{ext}", f"corrupt WFDB annotation file: {e}") from None
+            raise SignalReadError(
+                f"{self.record}.{ext}", f"corrupt WFDB annotation file: {e}"
+            ) from None
         out = []
         for i, (s, sym) in enumerate(zip(a.sample, a.symbol)):
             label = sym
@@ -140,6 +145,8 @@ def write(path: str, sig: Signal, annotator: str = "atr", fmt: str = "16", **kwa
                 sym = a.label if len(a.label) == 1 else "+"
                 syms.append(sym)
                 aux.append("" if sym != "+" else a.label)
-            wfdb.wrann(name, annotator, samples, symbol=syms, aux_note=aux, write_dir=d or ".", fs=sig.fs)
+            wfdb.wrann(
+                name, annotator, samples, symbol=syms, aux_note=aux, write_dir=d or ".", fs=sig.fs
+            )
     except Exception as e:  # noqa: BLE001
         raise SignalWriteError(path, str(e)) from None
