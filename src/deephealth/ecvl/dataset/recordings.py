@@ -83,7 +83,7 @@ def is_recordings_dataset(path: str | os.PathLike) -> bool:
     try:
         with open(path, encoding="utf-8") as f:
             return any(line.startswith("recordings:") for line in f)
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # missing, or not a text file (a recording itself)
         return False
 
 
