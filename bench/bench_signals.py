@@ -92,7 +92,9 @@ def w_mne_lazy(path: str, limit: int | None = None) -> tuple[float, int]:
 
     t = time.perf_counter()
     raw = mne.io.read_raw_edf(path, preload=False, verbose="error")
-    ep = mne.make_fixed_length_epochs(raw, duration=2.0, overlap=1.0, preload=False, verbose="error")
+    ep = mne.make_fixed_length_epochs(
+        raw, duration=2.0, overlap=1.0, preload=False, verbose="error"
+    )
     n = 0
     for x in ep:
         np.asarray(x, np.float32)
@@ -119,23 +121,50 @@ ds = WindowsDataset([sys.argv[1]], WindowSpec(2.0, 1.0, bandpass=(0.5, 40.0), no
 n = 0
 for x, y, i in ds.sequential(256):
     n += len(x)
-print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(n, int(hwm) * 1024)
 """
-BASE = "import resource, deephealth.ecvl.signal.windows_dataset, scipy.signal; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+# VmHWM (not ru_maxrss, which Linux carries over from the forking parent across exec)
+BASE = (
+    "import deephealth.ecvl.signal.windows_dataset, scipy.signal;"
+    "print(int([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]) * 1024)"
+)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hours", type=float, default=1.0, help="recording for the throughput tests")
-    ap.add_argument("--long-hours", type=float, default=24.0, help="recording for the memory test (0: skip)")
+    ap.add_argument(
+        "--long-hours", type=float, default=24.0, help="recording for the memory test (0: skip)"
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, help="write the results as JSON")
+    ap.add_argument(
+        "--long-file", type=Path, help="reuse (or keep) the long recording at this path"
+    )
+    ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_signals_"))
-    path = tmp / "eeg.edf"
+    res: dict = {"hours": args.hours, "channels": CH, "fs": FS}
+    if not args.skip_throughput:
+        throughput(tmp / "eeg.edf", args, res)
+    if args.long_hours > 0:
+        long_memory(args.long_file or tmp / "long.edf", args, res)
+    print(json.dumps(res, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=2))
+
+
+def throughput(path: Path, args: argparse.Namespace, res: dict) -> None:
+    """Sections 1 and 2."""
     write_eeg(path, args.hours)
     samples = CH * FS * args.hours * 3600
-    res: dict = {"hours": args.hours, "channels": CH, "fs": FS, "file_mb": path.stat().st_size / 1e6}
+    res: dict = {
+        "hours": args.hours,
+        "channels": CH,
+        "fs": FS,
+        "file_mb": path.stat().st_size / 1e6,
+    }
     t_ours(str(path)), t_pyedflib(str(path)), t_mne(str(path))  # warm-up (imports, page cache)
     rd: dict[str, list[float]] = {"deephealth": [], "pyedflib": [], "mne": []}
     for _ in range(args.rounds):
@@ -158,24 +187,39 @@ def main() -> None:
         assert m == n, (m, n)
     res["windows"] = n
     res["windows_per_s"] = {k: statistics.median(v) for k, v in wd.items()}
-    res["windows_ratio_vs_lazy"] = res["windows_per_s"]["deephealth"] / res["windows_per_s"]["mne_lazy"]
-    res["windows_ratio_vs_preload"] = res["windows_per_s"]["deephealth"] / res["windows_per_s"]["mne_preload"]
+    res["windows_ratio_vs_lazy"] = (
+        res["windows_per_s"]["deephealth"] / res["windows_per_s"]["mne_lazy"]
+    )
+    res["windows_ratio_vs_preload"] = (
+        res["windows_per_s"]["deephealth"] / res["windows_per_s"]["mne_preload"]
+    )
     os.remove(path)
-    if args.long_hours > 0:
-        long = tmp / "long.edf"
+
+
+def long_memory(long: Path, args: argparse.Namespace, res: dict) -> None:
+    """Section 3."""
+    if not long.exists():
         write_eeg(long, args.long_hours, seed=1)
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        t = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", PEAK, str(long)], capture_output=True, text=True, env=env, check=True)
-        n, peak = (int(v) for v in out.stdout.split())
-        base = int(subprocess.run([sys.executable, "-c", BASE], capture_output=True, text=True, env=env, check=True).stdout)
-        res["long"] = {"hours": args.long_hours, "file_mb": long.stat().st_size / 1e6, "float32_mb": CH * FS * args.long_hours * 3600 * 4 / 1e6,
-                       "windows": n, "seconds": time.perf_counter() - t, "peak_rss_mb": peak / 1e6,
-                       "baseline_rss_mb": base / 1e6, "loader_mb": (peak - base) / 1e6}  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, str(long)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    n, peak = (int(v) for v in out.stdout.split())
+    base = int(
+        subprocess.run(
+            [sys.executable, "-c", BASE], capture_output=True, text=True, env=env, check=True
+        ).stdout
+    )
+    res["long"] = {"hours": args.long_hours, "file_mb": long.stat().st_size / 1e6, "float32_mb": CH * FS * args.long_hours * 3600 * 4 / 1e6,
+                   "windows": n, "seconds": time.perf_counter() - t, "peak_rss_mb": peak / 1e6,
+                   "baseline_rss_mb": base / 1e6, "loader_mb": (peak - base) / 1e6}  # fmt: skip
+    if not args.long_file:
         os.remove(long)
-    print(json.dumps(res, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(res, indent=2))
 
 
 if __name__ == "__main__":

@@ -110,14 +110,21 @@ class EdfFile(SignalFile):
 
     def _read_samples(self, index: int, first: int, count: int) -> np.ndarray:
         if count == 0:
-            return np.zeros(0, np.float32)
+            return np.zeros(0, np.float64)
         try:
             x = self._r.readSignal(index, first, count)
         except Exception as e:  # noqa: BLE001
             raise SignalReadError(self.path, f"channel {index}: {e}") from None
         if len(x) != count:
             raise SignalReadError(self.path, f"channel {index}: {len(x)} of {count} samples")
-        return x.astype(np.float32)
+        return x
+
+    def _read_block(self, idx: list[int], first: int, count: int) -> np.ndarray:
+        # one float32 block filled channel by channel: no per-channel arrays to stack afterwards
+        out = np.empty((len(idx), count), np.float32)
+        for j, i in enumerate(idx):
+            out[j] = self._read_samples(i, first, count) if count else out[j]
+        return out
 
     def close(self) -> None:
         self._r.close()
