@@ -22,7 +22,8 @@ def window_plot(x: np.ndarray, fs: float, start: float, channels: list[str], tit
     for c in range(x.shape[0]):
         ax.plot(t, x[c] / (6 * (np.abs(x).max() + 1e-9)) - c, lw=0.6, color="k")
     for a, b in events:
-        ax.axvspan(max(a, t[0]), min(b, t[-1]), color="tab:red", alpha=0.2)
+        if a < t[-1] and b > t[0]:  # only events overlapping the window
+            ax.axvspan(max(a, t[0]), min(b, t[-1]), color="tab:red", alpha=0.2)
     ax.set_yticks(-np.arange(len(channels)), channels)
     ax.set_xlabel("s")
     ax.set_title(title, fontsize=9)
