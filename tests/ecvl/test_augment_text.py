@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 import deephealth.ecvl as ecvl
+from deephealth.ecvl.augment import signal as sa
 from deephealth.ecvl.augment.base import REGISTRY
 
 # One instance of every augmentation with non-default parameters (constructor form).
@@ -97,10 +98,22 @@ end""",
 ]
 
 
+EVERY += [  # the signal augmentations share the registry, factory and parser
+    sa.AugTimeShift([-0.5, 0.25]),
+    sa.AugAmplitudeScale([0.8, 1.2]),
+    sa.AugSignalNoise([0, 0.1]),
+    sa.AugBaselineWander([0, 0.5], [0.1, 0.3]),
+    sa.AugPowerlineNoise([0, 0.2], 60),
+    sa.AugChannelDropout(0.2),
+    sa.AugTimeMask([0, 0.5]),
+    sa.AugSignFlip(0.3),
+]
+
+
 def test_every_registered_augmentation_is_exercised():
     covered = {type(a).__name__ for a in EVERY}
     assert covered == set(REGISTRY), set(REGISTRY) ^ covered
-    assert len(REGISTRY) == 27  # 25 augmentations + 2 containers
+    assert len(REGISTRY) == 35  # 25 image + 8 signal augmentations + 2 containers
 
 
 @pytest.mark.parametrize("aug", EVERY, ids=lambda a: type(a).__name__)

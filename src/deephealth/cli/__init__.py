@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "dataset",
     "anonymize",
     "slide",
+    "signal",
 ]
 
 

@@ -90,6 +90,12 @@ def _print_result(result: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------- commands
 def _train(args: argparse.Namespace) -> int:
     from deephealth.pipelines.run import train
+    from deephealth.pipelines.signals.config import is_signal_config
+
+    if is_signal_config(args.config):  # signal_classification runs its own streaming pipeline
+        from deephealth.cli.signal import train_command
+
+        return train_command(args)
 
     run_dir = args.run_dir or Path("runs") / Path(args.config).stem
     # `deephealth launch` restarts a failed distributed run with DEEPHEALTH_RESUME=1
@@ -130,7 +136,11 @@ def _predict_dataset(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from deephealth.cli.signal import evaluate_command, is_signal_model
     from deephealth.pipelines.run import evaluate
+
+    if is_signal_model(args.run):
+        return evaluate_command(args)
 
     try:
         scores = evaluate(args.run, args.dataset, args.split)
@@ -143,8 +153,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from deephealth.cli.signal import is_signal_model, predict_command
     from deephealth.pipelines.run import predict
 
+    if is_signal_model(args.model):  # a recording in, events out (CSV)
+        return predict_command(args)
     if len(args.inputs) == 1 and args.inputs[0].suffix in (".yml", ".yaml"):
         return _predict_dataset(args)
     try:
@@ -259,6 +272,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="image/volume files or folders, or one DeepHealth dataset YAML (dataset-scale run)",
     )  # fmt: skip
     p.add_argument("-o", "--out", type=Path, default=Path("predictions"), help="output folder")
+    p.add_argument("--format", choices=("csv", "edf"), default="csv",
+                   help="signal models: events as CSV or as EDF+ annotations")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("dataset YAML input (resumable, per-batch outputs)")
     g.add_argument("--workers", type=int, default=2, help="worker processes / Dask workers")

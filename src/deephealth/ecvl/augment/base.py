@@ -233,6 +233,11 @@ class Augmentation:
             gt: Optional ground-truth Image, transformed with the same random draw (nearest
                 interpolation by default).
         """
+        if hasattr(img, "fs_"):  # a deephealth.ecvl.signal.Signal: (C, T) with its rate
+            from deephealth.ecvl.augment.signal import apply_to_signal
+
+            apply_to_signal(self, img)
+            return
         has_gt = gt is not None and not gt.IsEmpty()
         x = _arrays.image_to_array(img)
         g = _arrays.image_to_array(gt) if has_gt else None

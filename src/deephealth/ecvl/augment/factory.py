@@ -8,6 +8,7 @@ parameters and mistyped values are reported with the line and column where they 
 from __future__ import annotations
 
 from deephealth.ecvl.augment import crop, distortion, geometric, intensity, noise  # noqa: F401
+from deephealth.ecvl.augment import signal as _signal_augs  # noqa: F401
 from deephealth.ecvl.augment.base import REGISTRY, Augmentation
 from deephealth.ecvl.augment.containers import (
     OneOfAugmentationContainer,

@@ -49,6 +49,10 @@ def ValidateDataset(
         Issues sorted by line; severity ``error`` or ``warning``.
     """
     file = os.fspath(filename)
+    from deephealth.ecvl.dataset.recordings import is_recordings_dataset, validate_recordings
+
+    if is_recordings_dataset(file):  # signal datasets: `recordings` instead of `images`
+        return validate_recordings(file, check_images)
     try:
         d = decode_file(file)
     except DatasetLimitError as e:

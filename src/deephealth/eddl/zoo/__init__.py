@@ -13,11 +13,16 @@ from deephealth.eddl.zoo.mobilenet import MobileNet
 from deephealth.eddl.zoo.registry import MODELS, build_model, list_models
 from deephealth.eddl.zoo.resnet import ResNet, ResNet18, ResNet34, ResNet50, ResNet101, ResNet152
 from deephealth.eddl.zoo.segnet import SegNet
+from deephealth.eddl.zoo.signal1d import CNN1D, CNNLSTM, EEGNet, ResNet1D
 from deephealth.eddl.zoo.unet import UNet, UNet3D
 from deephealth.eddl.zoo.vgg import VGG, VGG16, VGG16_BN, VGG19, VGG19_BN
 
 __all__ = [
+    "CNN1D",
     "CNN3D",
+    "CNNLSTM",
+    "EEGNet",
+    "ResNet1D",
     "MODELS",
     "VGG",
     "VGG16",

@@ -17,11 +17,13 @@ from deephealth.eddl.zoo.lenet import LeNet
 from deephealth.eddl.zoo.mobilenet import MobileNet
 from deephealth.eddl.zoo.resnet import ResNet18, ResNet34, ResNet50, ResNet101, ResNet152
 from deephealth.eddl.zoo.segnet import SegNet
+from deephealth.eddl.zoo.signal1d import CNN1D, CNNLSTM, EEGNet, ResNet1D
 from deephealth.eddl.zoo.unet import UNet, UNet3D
 from deephealth.eddl.zoo.vgg import VGG16, VGG16_BN, VGG19, VGG19_BN
 
 # name -> (constructor, kind); kind "classifier" outputs (K,), "dense" outputs (K, *spatial),
 # "multimodal" takes an image and a clinical-values vector and outputs (K,)
+# "signal" classifies (C, T) signal windows into (K,)
 MODELS: dict[str, tuple[Callable[..., Model], str]] = {
     "lenet": (LeNet, "classifier"),
     "vgg16": (VGG16, "classifier"),
@@ -41,11 +43,15 @@ MODELS: dict[str, tuple[Callable[..., Model], str]] = {
     "unet3d": (UNet3D, "dense"),
     "segnet": (SegNet, "dense"),
     "deeplabv3plus": (DeepLabV3Plus, "dense"),
+    "cnn1d": (CNN1D, "signal"),
+    "resnet1d": (ResNet1D, "signal"),
+    "cnnlstm": (CNNLSTM, "signal"),
+    "eegnet": (EEGNet, "signal"),
 }
 
 
 def list_models(kind: str | None = None) -> list[str]:
-    """Names of the zoo models, optionally only those of one kind ("classifier" or "dense")."""
+    """Names of the zoo models, optionally only those of one kind ("classifier", "dense", "signal")."""
     return [name for name, (_, k) in MODELS.items() if kind is None or k == kind]
 
 

@@ -4,11 +4,16 @@ from deephealth.pipelines.tasks.base import Task
 from deephealth.pipelines.tasks.classification import ClassificationTask
 from deephealth.pipelines.tasks.regression import RegressionTask
 from deephealth.pipelines.tasks.segmentation import SegmentationTask
+from deephealth.pipelines.tasks.signal_classification import SignalClassificationTask
 
 TASKS: dict[str, type[Task]] = {
     "classification": ClassificationTask,
     "segmentation": SegmentationTask,
     "regression": RegressionTask,
+    "signal_classification": SignalClassificationTask,  # type: ignore[dict-item]
 }
 
-__all__ = ["TASKS", "ClassificationTask", "RegressionTask", "SegmentationTask", "Task"]
+__all__ = [
+    "TASKS", "ClassificationTask", "RegressionTask", "SegmentationTask", "SignalClassificationTask",
+    "Task",
+]  # fmt: skip

@@ -3,7 +3,8 @@
 `POST /api/v1/predict/{weights_id}` takes the image as the raw request body or as the multipart
 field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
 and label (classification), the mask as base64 PNG (segmentation) or the values (regression).
-`?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
+An EDF/BDF recording sent to a signal model answers its detected events (onset, end, label,
+score; see `deephealth.server.signal_inference`). `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
 over it (what the inference page shows), with a one-line summary in the `X-Prediction` header,
 UTF-8 percent-encoded (class names may be in any script; headers are Latin-1). The body is
 streamed to a private file with the image size limit counted as it arrives, and the image is
@@ -106,6 +107,21 @@ async def predict(
     tmp = scratch_dir(config.path("tmp")) / f"deephealth-predict-{secrets.token_hex(8)}"
     try:
         await _receive_image(request, tmp, config.max_image_upload_bytes)
+        with open(tmp, "rb") as fh:
+            head = fh.read(8)
+        from deephealth.server import signal_inference
+
+        if signal_inference.is_recording(head):  # an EDF/BDF recording for a signal model
+            try:
+                out = await run_in_threadpool(
+                    signal_inference.predict_recording_bytes,
+                    path,
+                    tmp.read_bytes(),  # bounded by the upload limit counted while receiving
+                    scratch_dir(config.path("tmp")),
+                )
+            except ValueError as err:
+                raise HTTPException(422, str(err)) from None
+            return JSONResponse({**out, "weights_id": weights_id})
         _, suffix = _kind(tmp)
         image = tmp.rename(tmp.with_suffix(suffix))
         tmp = image

@@ -1,0 +1,1 @@
+"""The signal classification pipeline: synthetic EEG, windows task, event metrics, runner."""
