@@ -43,8 +43,6 @@ class SignalClassificationTask:
     model_kind = "signal"
 
     def __init__(self, cfg: dict[str, Any], data: RecordingsDataset | None = None) -> None:
-        from deephealth.pipelines.tasks.base import build_augmentations
-
         self.cfg = cfg
         self.data = data if data is not None else decode_recordings(cfg["dataset"])
         errors = [str(i) for i in self.data.issues if i.severity == "error"]
@@ -57,7 +55,7 @@ class SignalClassificationTask:
             min_overlap=w["min_overlap"], fs=w["fs"], channels=tuple(w["channels"]) if w["channels"] else None,
             bandpass=tuple(w["bandpass"]) if w["bandpass"] else None, notch=w["notch"], normalize=w["normalize"],
         )  # fmt: skip
-        self.augs = build_augmentations(cfg.get("augmentations") or {})
+        self.augs = _augmentations(cfg.get("augmentations") or {})
         self._splits: dict[str, WindowsDataset] = {}
         train = self.split("training")
         if not len(train):
@@ -200,3 +198,22 @@ class SignalClassificationTask:
         result["y_true"] = y.tolist()
         result["scores"] = probs.round(5).tolist()
         return result
+
+
+def _augmentations(texts: dict[str, str]) -> dict[str, Any]:
+    """The config's ECVL augmentation text per split, parsed (empty text: none).
+
+    Raises:
+        DataError: naming the split, when the text does not parse.
+    """
+    from deephealth.ecvl.augment.factory import AugmentationFactory
+
+    out = {}
+    for split, text in texts.items():
+        if not text.strip():
+            continue
+        try:
+            out[split] = AugmentationFactory.create(text)
+        except Exception as err:
+            raise DataError(f"augmentations.{split}: {err}") from None
+    return out
