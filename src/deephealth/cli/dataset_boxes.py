@@ -26,11 +26,11 @@ def _fail(action: str, err: Exception) -> int:
 
 
 def _boxes_from_masks(args: argparse.Namespace) -> int:
-    import deephealth.ecvl as ecvl
+    from deephealth.ecvl.dataset import Dataset
     from deephealth.ecvl.dataset.coco import boxes_from_masks
 
     try:
-        doc = boxes_from_masks(ecvl.Dataset(args.dataset), args.class_name)
+        doc = boxes_from_masks(Dataset(args.dataset), args.class_name)
     except (OSError, ValueError, EcvlError) as err:
         return _fail("boxes-from-masks", err)
     out = Path(args.out)
@@ -41,11 +41,11 @@ def _boxes_from_masks(args: argparse.Namespace) -> int:
 
 
 def _to_coco(args: argparse.Namespace) -> int:
-    import deephealth.ecvl as ecvl
+    from deephealth.ecvl.dataset import Dataset
     from deephealth.ecvl.dataset.coco import dataset_to_coco
 
     try:
-        coco = dataset_to_coco(ecvl.Dataset(args.dataset))
+        coco = dataset_to_coco(Dataset(args.dataset))
     except (OSError, ValueError, EcvlError) as err:
         return _fail("to-coco", err)
     Path(args.out).write_text(json.dumps(coco, indent=1))

@@ -196,14 +196,14 @@ def froc(
     found: set[int] = set()
     fps, sens, thresholds = [0.0], [0.0], [np.inf]
     fp = 0
-    for score, is_hit, lesion in entries:
+    for value, is_hit, lesion in entries:
         if is_hit:
             found.add(lesion)
         else:
             fp += 1
         fps.append(fp / n_scans)
         sens.append(len(found) / n_lesions)
-        thresholds.append(score)
+        thresholds.append(value)
     fps_a, sens_a = np.asarray(fps), np.asarray(sens)
     at = [float(sens_a[fps_a <= rate].max()) for rate in fp_rates]
     return {

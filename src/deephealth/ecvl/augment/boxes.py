@@ -79,8 +79,8 @@ def boxes_to_masks(boxes: Any, spatial: tuple[int, ...]) -> np.ndarray:
     for k, b in enumerate(arr):
         lo = np.clip(np.round(b[:nd]).astype(int), 0, size_xyz)
         hi = np.clip(np.round(b[nd:]).astype(int), 0, size_xyz)
-        region = tuple(slice(lo[a], hi[a]) for a in reversed(range(nd)))
-        out[(*region, k)] = FILL
+        region = [slice(int(lo[a]), int(hi[a])) for a in reversed(range(nd))]
+        out[(*region, k)] = FILL  # type: ignore[index]
     return out
 
 

@@ -44,7 +44,8 @@ def dataset_to_coco(ds: Any) -> dict[str, Any]:
     """
     root = os.path.dirname(os.path.abspath(ds.filename_)) if ds.filename_ else os.getcwd()
     split_of = {i: s.split_name_ for s in ds.split_ for i in s.samples_indices_}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for i, s in enumerate(ds.samples_):
         if not s.location_:
             continue
@@ -98,7 +99,8 @@ def coco_to_dataset(coco: dict[str, Any], image_root: str | os.PathLike, name: s
             raise DatasetError(f"annotation {a.get('id')}: bbox {a['bbox']} has no area")
         by_image[a["image_id"]].append([x, y, x + w, y + h, classes[cat_index[a["category_id"]]]])
     root = Path(image_root)
-    out_images, split = [], {}
+    out_images: list[dict[str, Any]] = []
+    split: dict[str, list[int]] = {}
     for k, img in enumerate(images):
         out_images.append({"location": str(root / img["file_name"]), "boxes": by_image[img["id"]]})
         if "split" in img:

@@ -83,7 +83,9 @@ def FusionNet(
         inputs.append(eddl.Input([int(num_features)], name="features"))
         tab = tabular_encoder(inputs[-1], hidden)
     if img is None or tab is None:
-        x = eddl.Dense(img if tab is None else tab, n)
+        only = img if tab is None else tab
+        assert only is not None
+        x = eddl.Dense(only, n)
     elif fusion == "early":
         x = eddl.Dense(eddl.ReLu(eddl.Dense(eddl.Concat([img, tab]), hidden)), n)
     elif fusion == "late":

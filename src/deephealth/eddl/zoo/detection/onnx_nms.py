@@ -12,10 +12,14 @@ the thresholds are stored in the graph (`save_detector` writes them in the file'
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+if TYPE_CHECKING:
+    from deephealth.eddl.model import Model
 
 POSTPROCESS_KEY = "deephealth.detection"
 
@@ -98,7 +102,7 @@ def add_detection_postprocess(
 
 
 def save_detector(
-    net: object,
+    net: Model,
     path: str | os.PathLike,
     num_classes: int,
     stride: int,
