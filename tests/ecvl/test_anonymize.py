@@ -287,6 +287,24 @@ def test_meta_length_flip_does_not_carry_the_header(tmp_path):
         }  # fmt: skip
 
 
+def test_kept_element_whose_length_swallows_the_next_elements_is_dropped(tmp_path):
+    """Found by the fuzz campaign: a damaged length made SamplesPerPixel (VM 1) carry the bytes of
+    the elements after it, private creator strings included, into the output."""
+    data = bytearray(_ct_bytes())
+    i = data.index(b"\x28\x00\x02\x00US")  # SamplesPerPixel, explicit VR little endian
+    data[i + 6 : i + 8] = (200).to_bytes(2, "little")  # 100 values instead of 1
+    swallowed = bytes(data[i + 10 : i + 208])
+    texts = [t for t in swallowed.split(b"\x00") if len(t) >= 6 and t.isascii() and t.isalpha()]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "vm.dcm").write_bytes(bytes(data))
+    rep = ecvl.anonymize(tmp_path / "in", tmp_path / "out", key=KEY)
+    assert len(rep.files) + len(rep.skipped) == 1
+    _no_leak(tmp_path / "out", NAME, *texts)
+    for f in rep.files:
+        anon = pydicom.dcmread(f["output"])
+        assert "SamplesPerPixel" not in anon or anon.SamplesPerPixel in (1, 3)
+
+
 @pytest.mark.parametrize("tag", [(0x0010, 0x8010), (0x2010, 0x0010), (0x0030, 0x0010)])
 def test_patient_name_tag_bit_flips_do_not_leak(tmp_path, tag):
     data = bytearray(_ct_bytes())

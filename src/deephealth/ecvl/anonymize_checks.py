@@ -72,16 +72,44 @@ class DeidentificationError(EcvlError):
         super().__init__(f"{path}: refused: {cause}")
 
 
+def _vm_allows(vm: str, n: int) -> bool:
+    """Whether `n` values fit a dictionary value multiplicity ("1", "1-3", "2-n", "3-3n", ...)."""
+    if not vm or n == 0:
+        return True
+    lo_text, _, hi_text = vm.partition("-")
+    try:
+        lo = int(lo_text)
+    except ValueError:
+        return True
+    if not hi_text:
+        return n == lo
+    if hi_text == "n":
+        return n >= lo
+    if hi_text.endswith("n"):  # "3-3n": a multiple of 3
+        step = int(hi_text[:-1] or 1)
+        return n >= lo and n % step == 0
+    return lo <= n <= int(hi_text)
+
+
 def vr_matches(elem: Any) -> bool:
-    """Whether the element's tag is in the data dictionary with this VR (else unknown/malformed)."""
-    from pydicom.datadict import dictionary_has_tag, dictionary_VR, get_entry
+    """Whether the element's tag is in the data dictionary with this VR and, for a value of
+    numbers or text, a number of values the dictionary allows (else unknown/malformed: a damaged
+    length can make an element swallow the bytes of the elements after it)."""
+    from pydicom.datadict import dictionary_has_tag, dictionary_VM, dictionary_VR, get_entry
 
     tag = int(elem.tag)
     try:
         vr = dictionary_VR(tag) if dictionary_has_tag(tag) else get_entry(tag)[0]
     except KeyError:
         return False
-    return elem.VR in vr.split(" or ")
+    if elem.VR not in vr.split(" or "):
+        return False
+    if elem.VR in ("SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN", "UT", "UR", "LT", "ST"):
+        return True
+    try:
+        return _vm_allows(dictionary_VM(tag), int(elem.VM))
+    except (KeyError, ValueError, TypeError):
+        return False
 
 
 def _strings(value: Any) -> list[str]:
