@@ -18,7 +18,7 @@ import deephealth.eddl as eddl
 from deephealth.eddl.training.checkpoint import FORMAT, read_checkpoint
 
 COMMON = {"format", "version", "epoch", "optimizer", "optimizer_state", "scaler", "history"}
-RUN_ONLY = {"layers", "model", "generator", "rng", "callbacks"}
+RUN_ONLY = {"layers", "model", "generator", "rng", "callbacks", "batch", "accumulators", "loader"}
 
 READ = """
 import json, sys, torch

@@ -241,9 +241,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     """`deephealth predict MODEL RECORDING...` for a signal model: events per recording."""
+    from deephealth.pipelines.signals.predict import predict_recording
     from deephealth.pipelines.signals.run import write_events
     from deephealth.serving import InferenceSession
-    from deephealth.serving.signals import predict_recording
 
     model = args.model / "model.onnx" if args.model.is_dir() else args.model
     fmt = getattr(args, "format", "csv")

@@ -23,8 +23,9 @@ def predict_recording_bytes(weights_path: str | Path, data: bytes, scratch: Path
             says which).
     """
     from deephealth.ecvl.errors import EcvlError
+    from deephealth.pipelines.signals.predict import predict_recording
     from deephealth.serving import InferenceSession, ServingError
-    from deephealth.serving.signals import is_signal_session, predict_recording
+    from deephealth.serving.signals import is_signal_session
 
     sess = InferenceSession(weights_path)
     if not is_signal_session(sess):

@@ -233,10 +233,8 @@ class Augmentation:
             gt: Optional ground-truth Image, transformed with the same random draw (nearest
                 interpolation by default).
         """
-        if hasattr(img, "fs_"):  # a deephealth.ecvl.signal.Signal: (C, T) with its rate
-            from deephealth.ecvl.augment.signal import apply_to_signal
-
-            apply_to_signal(self, img)
+        if hasattr(img, "fs_"):  # a deephealth.ecvl.signal.Signal applies it to its samples
+            img.apply_augmentation(self)
             return
         has_gt = gt is not None and not gt.IsEmpty()
         x = _arrays.image_to_array(img)

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from deephealth.ecvl.errors import EcvlError
+
 
 def _env_int(name: str, default: int) -> int:
     try:
@@ -41,12 +43,13 @@ _BOMS = (
 )
 
 
-class YamlLimitError(yaml.MarkedYAMLError):
+class YamlLimitError(EcvlError, yaml.MarkedYAMLError):
     """A YAML input exceeds a bound or is not text; ``cause`` says which (and ``problem_mark``
     where, when known)."""
 
     def __init__(self, cause: str, mark: Any = None) -> None:
-        super().__init__(problem=cause, problem_mark=mark)
+        yaml.MarkedYAMLError.__init__(self, problem=cause, problem_mark=mark)
+        self.args = (cause,)
         self.cause = cause
 
 

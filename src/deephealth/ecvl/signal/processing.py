@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 from scipy import signal as ss
@@ -114,18 +113,6 @@ def notch(
     if freq >= sig.fs / 2:
         raise SignalError(f"notch {freq} Hz must lie below Nyquist ({sig.fs / 2} Hz)")
     return sig.copy(x.astype(np.float32))
-
-
-def resample_array(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    """One channel from ``fs_in`` to ``fs_out`` Hz (polyphase, linear-phase anti-aliasing FIR)."""
-    if fs_out <= 0:
-        raise SignalError(f"target rate must be positive, got {fs_out}")
-    if abs(fs_in - fs_out) < 1e-9:
-        return np.asarray(x, np.float32)
-    frac = Fraction(fs_out / fs_in).limit_denominator(1000)
-    y = ss.resample_poly(np.asarray(x, np.float64), frac.numerator, frac.denominator)
-    n = int(round(len(x) * fs_out / fs_in))
-    return y[:n].astype(np.float32)
 
 
 def resample(sig: Signal, fs: float) -> Signal:

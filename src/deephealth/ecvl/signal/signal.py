@@ -261,9 +261,14 @@ class Signal:
         first = max(start, self.offset)
         return self.copy(out, offset=first)
 
+    def apply_augmentation(self, aug: Any) -> None:
+        """Apply an ECVL augmentation (or container) in place (``Augmentation.Apply`` calls this)."""
+        from deephealth.ecvl.augment.signal import apply_to_signal
+
+        apply_to_signal(aug, self)
+
     def resample(self, fs: float) -> Signal:
         """All channels at ``fs`` Hz (polyphase, zero-phase anti-aliasing; see ``processing``)."""
-        from deephealth.ecvl.signal.processing import resample_array
 
         out = [
             resample_array(self.channel(i), float(self.fs_[i]), fs)
@@ -301,3 +306,19 @@ class Signal:
             f"Signal({self.num_channels} channels {self.channels[:4]}{'...' if self.num_channels > 4 else ''}, "
             f"{self.duration:.3f} s at {rates} Hz, {len(self.annotations)} annotations)"
         )
+
+
+def resample_array(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """One channel from ``fs_in`` to ``fs_out`` Hz (polyphase, linear-phase anti-aliasing FIR)."""
+    if fs_out <= 0:
+        raise SignalError(f"target rate must be positive, got {fs_out}")
+    if abs(fs_in - fs_out) < 1e-9:
+        return np.asarray(x, np.float32)
+    from fractions import Fraction
+
+    import scipy.signal as ss
+
+    frac = Fraction(fs_out / fs_in).limit_denominator(1000)
+    y = ss.resample_poly(np.asarray(x, np.float64), frac.numerator, frac.denominator)
+    n = int(round(len(x) * fs_out / fs_in))
+    return y[:n].astype(np.float32)

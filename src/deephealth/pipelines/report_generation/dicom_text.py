@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from deephealth.errors import PipelineError
 
-class DicomTextError(ValueError):
+
+class DicomTextError(PipelineError, ValueError):
     """A DICOM file without the waveform or the texts asked for."""
 
 
