@@ -57,7 +57,7 @@ def predict_recording(
             probs[idx] = np.asarray(sess.run(x)).reshape(len(idx), -1)
     finally:
         ds.close()
-    events = []
+    events: list[dict[str, Any]] = []
     for c in range(1, len(info.classes)):
         for a, b, p in windows_to_events(probs[:, c], ds.start, ds.spec.length, **info.events):
             events.append({"onset": round(a, 3), "end": round(b, 3), "duration": round(b - a, 3),
