@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 cfg, run_dir, mode = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 from deephealth.pipelines.inmemory import in_memory
 from deephealth.pipelines.run import train
@@ -43,7 +43,8 @@ else:
 wall = time.perf_counter() - t
 events = [json.loads(line) for line in open(run_dir + "/events.jsonl")]
 epoch = [e for e in events if e["type"] == "epoch"][-1]
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(json.dumps({"peak_mb": int(hwm.split()[1]) / 1024,  # this process's own peak
                   "wall_s": wall, "epoch_s": epoch["time_s"], "kpis": r["kpis"],
                   "metrics": {k: v for k, v in r["metrics"].items() if isinstance(v, float)}}))
 """

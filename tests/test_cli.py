@@ -96,6 +96,11 @@ def test_dataset_commands(phantoms, tmp_path, capsys):
     (copy / "images" / "p000_0.png").unlink()
     assert main(["dataset", "validate", str(target)]) == 2
     assert "p000_0.png" in capsys.readouterr().out
+    (copy / "images" / "p000_0.png").write_bytes(b"not a png")
+    doc["images"][0]["location"] = "images/p000_0.png"
+    target.write_text(yaml.safe_dump(doc))
+    assert main(["dataset", "describe", str(target)]) == 2  # an unreadable first image: no traceback
+    assert "first image:" in capsys.readouterr().err
     assert main(["dataset", "split", str(target), "--fractions", "0.5,0.5"]) == 2
     assert main(["dataset", "generate", "phantoms", "--task", "segmentation", "--patients", "4",
                  "--shape", "24,24", "-o", str(tmp_path / "gen")]) == 0  # fmt: skip

@@ -32,6 +32,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _describe(args: argparse.Namespace) -> int:
     import deephealth.ecvl as ecvl
+    from deephealth.ecvl.dataset.errors import SampleLoadError
 
     try:
         ds = ecvl.Dataset(args.dataset)
@@ -49,7 +50,11 @@ def _describe(args: argparse.Namespace) -> int:
             counts = "  " + ", ".join(f"{c}={n}" for c, n in zip(ds.classes_, per))
         print(f"split {s.split_name_}: {len(s.samples_indices_)}{counts}")
     if ds.samples_:
-        img = ds.samples_[0].LoadImage("none")
+        try:
+            img = ds.samples_[0].LoadImage("none")
+        except SampleLoadError as err:
+            print(f"deephealth dataset describe: first image: {err}", file=sys.stderr)
+            return BAD_INPUT
         print(f"first image: {img.channels} {list(img.data.shape)} {img.data.dtype}")
     return 0
 

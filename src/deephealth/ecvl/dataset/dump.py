@@ -14,6 +14,8 @@ import yaml
 
 from deephealth.ecvl.dataset.remote import is_url
 
+_DUMPER: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def _rel(loc: str, root: str) -> str:
     if is_url(loc):
@@ -63,5 +65,7 @@ def dump_dataset(ds: Any, path: str | os.PathLike) -> None:
     """Write ``ds`` to ``path`` as YAML."""
     path = os.fspath(path)
     root = os.path.dirname(os.path.abspath(path))
+    doc = dataset_to_dict(ds, root)
     with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(dataset_to_dict(ds, root), f, sort_keys=False, default_flow_style=None)
+        # libyaml's emitter writes the same text as PyYAML's pure-Python one, ~10x faster
+        yaml.dump(doc, f, Dumper=_DUMPER, sort_keys=False, default_flow_style=None)

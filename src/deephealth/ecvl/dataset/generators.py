@@ -22,9 +22,12 @@ _STANDARD_SPLITS = ("training", "validation", "test")
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_EXTENSIONS)
-    )
+    # scandir's entries know their type without a stat per file (100,000-file folders)
+    with os.scandir(folder) as it:
+        names = sorted(
+            e.name for e in it if e.is_file() and e.name.lower().endswith(IMAGE_EXTENSIONS)
+        )
+    return [folder / n for n in names]
 
 
 def _subdirs(folder: Path) -> list[Path]:
