@@ -99,7 +99,8 @@ def test_dataset_commands(phantoms, tmp_path, capsys):
     (copy / "images" / "p000_0.png").write_bytes(b"not a png")
     doc["images"][0]["location"] = "images/p000_0.png"
     target.write_text(yaml.safe_dump(doc))
-    assert main(["dataset", "describe", str(target)]) == 2  # an unreadable first image: no traceback
+    # an unreadable first image: an error line, no traceback
+    assert main(["dataset", "describe", str(target)]) == 2
     assert "first image:" in capsys.readouterr().err
     assert main(["dataset", "split", str(target), "--fractions", "0.5,0.5"]) == 2
     assert main(["dataset", "generate", "phantoms", "--task", "segmentation", "--patients", "4",
