@@ -119,7 +119,16 @@ class InferenceSession:
         self._dtypes = [_ORT_DTYPES.get(i.type) for i in inputs]
         self._identity = self.preprocessing.is_identity
         layout = self.preprocessing.layout
-        self._ranks = [len(layout) + 1 if layout else len(shape) for shape in self.input_shapes]
+        # the layout describes the image input(s); other inputs (e.g. a vector of clinical
+        # values beside an image) are fed as the model declares them, without preprocessing
+        self._imagelike = [
+            not layout or len(shape) in (len(layout), len(layout) + 1)
+            for shape in self.input_shapes
+        ]
+        self._ranks = [
+            len(layout) + 1 if layout and img else len(shape)
+            for shape, img in zip(self.input_shapes, self._imagelike)
+        ]
 
     @property
     def providers(self) -> list[str]:
@@ -149,7 +158,7 @@ class InferenceSession:
                 return x, True
         x = np.asarray(x)
         batched = self._is_batched(i, x)
-        if not self._identity and self._dtypes[i] is np.float32:
+        if not self._identity and self._dtypes[i] is np.float32 and self._imagelike[i]:
             x = self.preprocessing.apply(x, batched=batched)
         elif self._dtypes[i] is not None and x.dtype != self._dtypes[i]:
             x = x.astype(self._dtypes[i])

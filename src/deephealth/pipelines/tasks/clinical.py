@@ -1,0 +1,282 @@
+"""Clinical-data tasks: an image plus the dataset's clinical values predict a number
+(``scalar_regression``) or an outcome over time with censoring (``survival``).
+
+The inputs come from the dataset's feature schema (``docs/clinical.md``): the features with role
+``input`` are encoded by a `TabularEncoder` fitted on the training split only (stored beside the
+model as ``model.onnx.features.json``); the targets are the features with role ``target``
+(regression) or ``time`` and ``event`` (survival), read per sample from the YAML, never from a
+label image. The model is the zoo's ``fusion`` network; ``model_params.fusion`` picks ``image``
+or ``tabular`` (single-modality baselines) or ``early`` / ``late`` / ``gated`` fusion (default
+``early``). With ``ablation: true`` the run also trains the two baselines and the report shows
+what each modality adds.
+
+Scoring keeps a few numbers per sample (prediction, target, time, event), never the images:
+MAE, RMSE, R² and a calibration table for regression; Harrell's C, the time-dependent AUC and the
+Kaplan–Meier curves of the low- and high-risk halves for survival. `permutation_importance`
+streams the split again once per input feature with that feature's values shuffled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deephealth.eddl.zoo.fusion import FUSIONS
+from deephealth.pipelines.data import DataError
+from deephealth.pipelines.metrics import MetricError
+from deephealth.pipelines.regression_metrics import calibration_table, regression_metrics
+from deephealth.pipelines.stream import Batch
+from deephealth.pipelines.survival_metrics import (
+    concordance_index,
+    cumulative_dynamic_auc,
+    risk_groups,
+)
+from deephealth.pipelines.tabular import TabularEncoder
+from deephealth.pipelines.tasks.base import Forward, Scorer, Task
+
+ENCODER_SUFFIX = ".features.json"
+
+
+class ClinicalScorer(Scorer):
+    """Keeps the prediction and the targets of each sample (a few floats)."""
+
+    def __init__(self, task: Task, split: str) -> None:
+        super().__init__(task, split)
+        self.pred: list[np.ndarray] = []
+        self.true: list[np.ndarray] = []
+
+    def update(self, batch: Batch, outputs: Any) -> None:
+        n = len(batch.indices)
+        self.pred.append(np.asarray(outputs, dtype=np.float64).reshape(n, -1))
+        assert isinstance(self.task, ClinicalTask)
+        self.true.append(self.task.targets(batch.indices).astype(np.float64))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(predictions, targets) of the split so far."""
+        if not self.pred:
+            return np.zeros((0, 1)), np.zeros((0, 1))
+        return np.concatenate(self.pred), np.concatenate(self.true)
+
+
+class RegressionScorer(ClinicalScorer):
+    """MAE, RMSE, R² (equal to scikit-learn's) and a calibration table."""
+
+    def result(self) -> dict[str, Any]:
+        p, t = self.arrays()
+        assert isinstance(self.task, ClinicalTask)
+        p = self.task.unscale(p)
+        out = regression_metrics(t, p)
+        out["calibration"] = calibration_table(t, p, bins=min(10, max(1, len(t) // 5)))
+        out["y_true"] = t[:, 0].round(6).tolist()
+        out["y_pred"] = p[:, 0].round(6).tolist()
+        return out
+
+
+class SurvivalScorer(ClinicalScorer):
+    """Harrell's C, time-dependent AUC at the quartiles of event times, risk-group KM curves."""
+
+    def result(self) -> dict[str, Any]:
+        r, t = self.arrays()
+        risk, time, event = r[:, 0], t[:, 0], t[:, 1]
+        out: dict[str, Any] = {"c_index": concordance_index(time, risk, event)}
+        assert isinstance(self.task, SurvivalTask)
+        tt, te = self.task.train_outcomes
+        events = time[event > 0]
+        if events.size >= 4:
+            taus = [float(v) for v in np.percentile(events, [25, 50, 75])]
+            try:
+                aucs, mean = cumulative_dynamic_auc(tt, te, time, event, risk, taus)
+                out["td_auc"] = mean
+                out["td_auc_at"] = {f"{tau:.4g}": float(a) for tau, a in zip(taus, aucs)}
+            except MetricError:
+                out["td_auc"] = None
+        groups = risk_groups(risk, time, event, [float(np.median(risk))])
+        out["km_groups"] = [
+            {"group": name, "n": g["n"], "times": np.asarray(g["times"]).round(4).tolist(),
+             "survival": np.asarray(g["survival"]).round(6).tolist()}
+            for name, g in zip(("low risk", "high risk"), groups)
+        ]  # fmt: skip
+        out["events"], out["samples"] = int(event.sum()), int(len(event))
+        return out
+
+
+class ClinicalTask(Task):
+    """Base of the image + clinical-values tasks (see the module docstring)."""
+
+    model_kind = "multimodal"
+    roles: tuple[str, ...] = ()
+
+    def prepare(self) -> None:
+        data = self.data
+        if not any(s.role == "input" for s in data.feature_specs):
+            raise DataError(
+                f"dataset {data.path}: {self.kind} needs a feature schema with input features "
+                "(features: [{name: age, type: numeric}, ...]; see docs/clinical.md)"
+            )
+        train_rows = data.rows(data.splits["training"])
+        self.encoder = TabularEncoder(data.feature_specs).fit(train_rows)
+        for split, indices in data.splits.items():  # every sample has its targets
+            try:
+                self._targets(data.rows(indices))
+            except DataError as err:
+                raise DataError(f"dataset {data.path}, split {split}: {err}") from None
+        self.fusion = str((self.cfg.get("model_params") or {}).get("fusion", "early"))
+        if self.fusion not in FUSIONS:
+            raise DataError(f"model_params.fusion must be one of {list(FUSIONS)}: {self.fusion!r}")
+        self.fit_targets(self._targets(train_rows))
+        data.start()
+
+    def _targets(self, rows: list[dict[str, str]]) -> np.ndarray:
+        return np.concatenate([self.encoder.targets(rows, role) for role in self.roles], axis=1)
+
+    def fit_targets(self, train: np.ndarray) -> None:
+        """Learn what the targets need from the training split (scaling)."""
+
+    def targets(self, indices: list[int]) -> np.ndarray:
+        """The raw targets of samples (N, k) from the dataset's feature values."""
+        return self._targets(self.data.rows(indices))
+
+    def unscale(self, p: np.ndarray) -> np.ndarray:
+        """Network outputs in the targets' units."""
+        return p
+
+    # -- model -----------------------------------------------------------------------------------
+    def default_model(self) -> str:
+        return "fusion"
+
+    def activation(self) -> str:
+        return "linear"
+
+    def model_args(self) -> dict[str, Any]:
+        return {"num_features": len(self.encoder.columns), "fusion": self.fusion}
+
+    def features(self, indices: list[int]) -> np.ndarray:
+        """The encoded clinical values of samples (N, columns)."""
+        return self.encoder.transform(self.data.rows(indices))
+
+    def inputs(self, batch: Batch) -> Any:
+        return self.model_inputs(batch.x, self.features(batch.indices))
+
+    def model_inputs(self, image: np.ndarray, features: np.ndarray) -> list[np.ndarray]:
+        """The inputs the chosen fusion takes, in the network's order (image, then features)."""
+        out = [] if self.fusion == "tabular" else [image]
+        return out if self.fusion == "image" else [*out, features]
+
+    def train_batch(self, batch: Batch) -> tuple[Any, np.ndarray]:
+        return self.inputs(batch), self.train_targets(batch.indices)
+
+    def train_targets(self, indices: list[int]) -> np.ndarray:
+        """The network's targets of samples (float32)."""
+        raise NotImplementedError
+
+    def save_sidecars(self, onnx_path: Path) -> None:
+        Path(str(onnx_path) + ENCODER_SUFFIX).write_text(self.encoder.to_json())
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def report_extras(
+        self, split: str, forward: Forward, batch_size: int, metrics: dict[str, Any]
+    ) -> dict[str, Any]:
+        base = self.score_value(metrics)
+        return {
+            "fusion": self.fusion, "columns": self.encoder.columns,
+            "permutation_importance": self.permutation_importance(split, forward, batch_size, base),
+        }  # fmt: skip
+
+    def score_value(self, metrics: dict[str, Any]) -> float:
+        """The higher-is-better figure that permutation importance follows."""
+        raise NotImplementedError
+
+    def permutation_importance(
+        self, split: str, forward: Forward, batch_size: int, base: float, seed: int = 0
+    ) -> dict[str, float]:
+        """Drop of the score when one input feature's values are shuffled across the split
+        (one streamed pass per feature; nothing of the images is kept)."""
+        if self.fusion == "image":
+            return {}
+        indices = self.data.splits[split]
+        matrix = self.features(indices)
+        pos = {idx: k for k, idx in enumerate(indices)}
+        rng = np.random.default_rng(seed)
+        out: dict[str, float] = {}
+        for name, cols in self.encoder.blocks().items():
+            shuffled = matrix.copy()
+            shuffled[:, cols] = matrix[rng.permutation(len(matrix))][:, cols]
+            scorer = self.scorer(split)
+            for batch in self.data.batches(split, batch_size):
+                rows = shuffled[[pos[i] for i in batch.indices]]
+                scorer.update(batch, np.asarray(forward(self.model_inputs(batch.x, rows))))
+            out[name] = base - self.score_value(scorer.result())
+        return out
+
+
+class ScalarRegressionTask(ClinicalTask):
+    """A number (or several) per sample from the image and the clinical values."""
+
+    kind = "scalar_regression"
+    roles = ("target",)
+
+    def fit_targets(self, train: np.ndarray) -> None:
+        self.mean = train.mean(0)
+        self.std = np.where(train.std(0) > 0, train.std(0), 1.0)
+
+    def unscale(self, p: np.ndarray) -> np.ndarray:
+        return p * self.std + self.mean
+
+    def num_outputs(self) -> int:
+        return int(self.mean.size)
+
+    def default_loss(self) -> str:
+        return "mse"
+
+    def eddl_metric(self) -> str:
+        return "mae"
+
+    def train_targets(self, indices: list[int]) -> np.ndarray:
+        """Targets standardised with the training split's mean and sd (float32)."""
+        return ((self.targets(indices) - self.mean) / self.std).astype(np.float32)
+
+    def scorer(self, split: str) -> Scorer:
+        return RegressionScorer(self, split)
+
+    def score_value(self, metrics: dict[str, Any]) -> float:
+        return float(metrics["r2"])
+
+    def target_info(self) -> dict[str, Any]:
+        """What serving needs to turn outputs into target units."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+class SurvivalTask(ClinicalTask):
+    """A risk score per sample trained with the Cox partial likelihood (times and censoring)."""
+
+    kind = "survival"
+    roles = ("time", "event")
+
+    def fit_targets(self, train: np.ndarray) -> None:
+        self.train_outcomes = (train[:, 0], train[:, 1])
+        if not train[:, 1].any():
+            raise DataError(f"dataset {self.data.path}: no event in the training split")
+
+    def num_outputs(self) -> int:
+        return 1
+
+    def default_loss(self) -> str:
+        return "cox"
+
+    def eddl_metric(self) -> str:
+        return "concordance"
+
+    def train_targets(self, indices: list[int]) -> np.ndarray:
+        """(time, event) per sample, float32."""
+        return self.targets(indices).astype(np.float32)
+
+    def scorer(self, split: str) -> Scorer:
+        return SurvivalScorer(self, split)
+
+    def score_value(self, metrics: dict[str, Any]) -> float:
+        return float(metrics["c_index"])
+
+    def target_info(self) -> dict[str, Any]:
+        return {}
