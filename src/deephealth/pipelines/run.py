@@ -416,7 +416,8 @@ def train(
         "onnx": production["onnx_info"], "times": times, "config": cfg, "machine": machine(),
         "samples": samples,
         "parallel": parallel,
-        "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels},
+        "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels,
+                 "task_state": task.fitted_state()},
     }  # fmt: skip
     extras = production.get("extras") or {}
     if extras:
@@ -550,6 +551,7 @@ def evaluate(
     if dataset is not None:
         cfg["dataset"] = str(dataset)
     info = json.loads((run_dir / "report.json").read_text())["data"]
+    cfg["fitted_state"] = info.get("task_state") or None
     try:
         task, _ = make_task(cfg, (split,), info["target_scale"], info.get("num_labels") or None)
         if not task.data.split_size(split):
@@ -563,7 +565,7 @@ def evaluate(
 
 
 def predict(
-    model: str | Path, inputs: list[str | Path], out_dir: str | Path
+    model: str | Path, inputs: list[str | Path], out_dir: str | Path, features: Any = None
 ) -> list[dict[str, Any]]:
     """Predict files or folders with a run's model; write masks/images and a predictions CSV.
 
@@ -571,8 +573,10 @@ def predict(
         model: A run folder (its config drives the pre-processing) or an `.onnx` file (inputs
             are min-max normalized and used at their size).
         inputs: Image/volume files or folders of them.
-        out_dir: Output folder: `predictions.csv` (classification) or one mask / image per input
-            (`<name>_mask.png` / `.nii.gz`, `<name>_pred.png` / `.nii.gz`).
+        out_dir: Output folder: `predictions.csv` (classification, clinical tasks) or one mask /
+            image per input (`<name>_mask.png` / `.nii.gz`, `<name>_pred.png` / `.nii.gz`).
+        features: Clinical models: the clinical values, one mapping per input keyed by file name
+            (or one mapping for a single input).
 
     Returns:
         One record per input: {"input", "output" (file or None), "class", "scores"}.
@@ -582,7 +586,7 @@ def predict(
     """
     from deephealth.pipelines.predict_io import predict_files
 
-    return predict_files(Path(model), [Path(p) for p in inputs], Path(out_dir))
+    return predict_files(Path(model), [Path(p) for p in inputs], Path(out_dir), features)
 
 
 __all__ = ["DataError", "PipelineError", "RunNotFoundError", "evaluate", "predict", "train"]

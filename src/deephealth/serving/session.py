@@ -75,6 +75,7 @@ class InferenceSession:
         device: The device asked for.
         preprocessing: What `run` applies to each input before the network.
         input_names, output_names: The graph's input and output names.
+        metadata: The ONNX file's metadata entries (key -> text).
         input_shapes: Input shapes with the batch dimension (None where symbolic).
 
     Raises:
@@ -109,6 +110,7 @@ class InferenceSession:
         except Exception as err:  # onnxruntime raises its own exception classes
             raise ServingError(f"cannot load {self.path} as an ONNX model: {err}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
+        self.metadata: dict[str, str] = dict(meta)
         self.preprocessing = preprocessing or load_preprocessing(self.path, meta)
         inputs = self._session.get_inputs()
         self.input_names = [i.name for i in inputs]

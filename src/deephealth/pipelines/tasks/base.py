@@ -125,6 +125,11 @@ class Task:
         """(network inputs, network targets) of a training batch."""
         return self.inputs(batch), self.encode(batch.y)
 
+    def fitted_state(self) -> dict[str, Any]:
+        """What the task learned from the training split and evaluation needs again (stored in
+        the report's `data.task_state`; given back as the config's `fitted_state`)."""
+        return {}
+
     def save_sidecars(self, onnx_path: Path) -> None:
         """Write what serving needs beside the exported model besides its preprocessing (e.g.
         the fitted clinical-values encoder); nothing by default."""

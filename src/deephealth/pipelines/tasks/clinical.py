@@ -3,7 +3,7 @@
 
 The inputs come from the dataset's feature schema (``docs/clinical.md``): the features with role
 ``input`` are encoded by a `TabularEncoder` fitted on the training split only (stored beside the
-model as ``model.onnx.features.json``); the targets are the features with role ``target``
+model as ``model.onnx.features.json`` and in the ONNX metadata); the targets are the features with role ``target``
 (regression) or ``time`` and ``event`` (survival), read per sample from the YAML, never from a
 label image. The model is the zoo's ``fusion`` network; ``model_params.fusion`` picks ``image``
 or ``tabular`` (single-modality baselines) or ``early`` / ``late`` / ``gated`` fusion (default
@@ -18,6 +18,7 @@ streams the split again once per input feature with that feature's values shuffl
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,45 @@ from deephealth.pipelines.tabular import TabularEncoder
 from deephealth.pipelines.tasks.base import Forward, Scorer, Task
 
 ENCODER_SUFFIX = ".features.json"
+
+
+METADATA_KEY = "deephealth.clinical"
+
+
+def load_fitted_state(
+    onnx_path: str | Path, metadata: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The fitted state of a clinical model: the sidecar `<model>.onnx.features.json`, else the
+    ONNX metadata entry `deephealth.clinical` (a model uploaded alone); None when the model takes
+    no clinical values."""
+    path = Path(str(onnx_path) + ENCODER_SUFFIX)
+    if path.is_file():
+        return dict(json.loads(path.read_text()))
+    if metadata and METADATA_KEY in metadata:
+        return dict(json.loads(metadata[METADATA_KEY]))
+    return None
+
+
+def encode_request(state: dict[str, Any], row: dict[str, Any]) -> np.ndarray:
+    """One request's clinical values checked against the schema and encoded, (1, columns).
+
+    Raises:
+        FeatureError: naming the first unknown, missing or invalid feature.
+    """
+    encoder = TabularEncoder.from_json(json.dumps(state["encoder"]))
+    encoder.check_row(row)
+    return encoder.transform([{k: str(v) for k, v in row.items()}])
+
+
+def outputs_in_units(state: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
+    """A clinical model's outputs for one request: the values in the target's units
+    (scalar_regression) or the risk score (survival)."""
+    out = np.asarray(out, dtype=np.float64).reshape(-1)
+    if state["task"] == "survival":
+        return {"task": "survival", "risk": float(out[0])}
+    t = state["target"]
+    values = out * np.asarray(t["std"]) + np.asarray(t["mean"])
+    return {"task": state["task"], "values": [float(v) for v in values]}
 
 
 class ClinicalScorer(Scorer):
@@ -115,8 +155,13 @@ class ClinicalTask(Task):
                 f"dataset {data.path}: {self.kind} needs a feature schema with input features "
                 "(features: [{name: age, type: numeric}, ...]; see docs/clinical.md)"
             )
-        train_rows = data.rows(data.splits["training"])
-        self.encoder = TabularEncoder(data.feature_specs).fit(train_rows)
+        fitted = self.cfg.get("fitted_state")  # evaluation of a trained run: its statistics
+        if fitted:
+            self.encoder = TabularEncoder.from_json(json.dumps(fitted["encoder"]))
+        else:
+            self.encoder = TabularEncoder(data.feature_specs).fit(
+                data.rows(data.splits["training"])
+            )
         for split, indices in data.splits.items():  # every sample has its targets
             try:
                 self._targets(data.rows(indices))
@@ -125,8 +170,27 @@ class ClinicalTask(Task):
         self.fusion = str((self.cfg.get("model_params") or {}).get("fusion", "early"))
         if self.fusion not in FUSIONS:
             raise DataError(f"model_params.fusion must be one of {list(FUSIONS)}: {self.fusion!r}")
-        self.fit_targets(self._targets(train_rows))
+        if fitted:
+            self.restore_targets(fitted["target"])
+        else:
+            self.fit_targets(self._targets(data.rows(data.splits["training"])))
         data.start()
+
+    def fitted_state(self) -> dict[str, Any]:
+        """What was learned from the training split (encoder statistics, target scaling): stored
+        with the run and beside the model, so evaluation and serving apply it unchanged."""
+        return {
+            "task": self.kind, "fusion": self.fusion,
+            "encoder": json.loads(self.encoder.to_json()), "target": self.target_info(),
+        }  # fmt: skip
+
+    def target_info(self) -> dict[str, Any]:
+        """The target statistics learned from the training split (JSON-ready)."""
+        raise NotImplementedError
+
+    def restore_targets(self, info: dict[str, Any]) -> None:
+        """Set the target statistics from `target_info()`'s record."""
+        raise NotImplementedError
 
     def _targets(self, rows: list[dict[str, str]]) -> np.ndarray:
         return np.concatenate([self.encoder.targets(rows, role) for role in self.roles], axis=1)
@@ -172,7 +236,13 @@ class ClinicalTask(Task):
         raise NotImplementedError
 
     def save_sidecars(self, onnx_path: Path) -> None:
-        Path(str(onnx_path) + ENCODER_SUFFIX).write_text(self.encoder.to_json())
+        import onnx
+
+        text = json.dumps(self.fitted_state())
+        Path(str(onnx_path) + ENCODER_SUFFIX).write_text(text)
+        model = onnx.load(str(onnx_path))
+        model.metadata_props.add(key=METADATA_KEY, value=text)
+        onnx.save(model, str(onnx_path))
 
     # -- scoring ---------------------------------------------------------------------------------
     def report_extras(
@@ -244,8 +314,10 @@ class ScalarRegressionTask(ClinicalTask):
         return float(metrics["r2"])
 
     def target_info(self) -> dict[str, Any]:
-        """What serving needs to turn outputs into target units."""
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    def restore_targets(self, info: dict[str, Any]) -> None:
+        self.mean, self.std = np.asarray(info["mean"]), np.asarray(info["std"])
 
 
 class SurvivalTask(ClinicalTask):
@@ -279,4 +351,8 @@ class SurvivalTask(ClinicalTask):
         return float(metrics["c_index"])
 
     def target_info(self) -> dict[str, Any]:
-        return {}
+        tt, te = self.train_outcomes
+        return {"train_time": tt.tolist(), "train_event": te.tolist()}
+
+    def restore_targets(self, info: dict[str, Any]) -> None:
+        self.train_outcomes = (np.asarray(info["train_time"]), np.asarray(info["train_event"]))
