@@ -1,0 +1,101 @@
+"""REST inference with clinical values: `POST /api/v1/predict/{id}` with an image and a JSON of
+features for an image + clinical-values model (uploaded as its ONNX file alone: the feature schema
+and training statistics travel in the ONNX metadata). Missing, unknown or out-of-range features
+are a 422 naming the feature."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from deephealth.ecvl.dataset.schema import FeatureSpec
+from deephealth.pipelines.tabular import TabularEncoder
+
+SPECS = [
+    FeatureSpec("patient", "id", role="none"),
+    FeatureSpec("age", "numeric", unit="years", min=0, max=120),
+    FeatureSpec("sex", "categorical", values=["F", "M"]),
+    FeatureSpec("score", "numeric", role="target"),
+]
+ROW = {"age": 64, "sex": "M"}
+
+
+@pytest.fixture(scope="module")
+def clinical_model(tmp_path_factory):
+    import onnx
+
+    import deephealth.eddl as eddl
+    from deephealth.eddl import zoo
+    from deephealth.pipelines.tasks.clinical import METADATA_KEY
+
+    enc = TabularEncoder(SPECS).fit(
+        [{"age": str(a), "sex": s} for a, s in [(50, "F"), (60, "M"), (70, "F"), (80, "M")]]
+    )
+    net = zoo.build_model(
+        "fusion", (1, 32, 32), 1, num_features=len(enc.columns), fusion="early", filters=(4, 8)
+    )
+    eddl.build(net, eddl.adam(1e-3), ["mse"], ["mae"], eddl.CS_CPU(1))
+    path = tmp_path_factory.mktemp("clinical-model") / "model.onnx"
+    eddl.save_net_to_onnx_file(net, str(path))
+    state = {
+        "task": "scalar_regression", "fusion": "early", "encoder": json.loads(enc.to_json()),
+        "target": {"mean": [10.0], "std": [2.0]},
+    }  # fmt: skip
+    model = onnx.load(str(path))
+    model.metadata_props.add(key=METADATA_KEY, value=json.dumps(state))
+    onnx.save(model, str(path))
+    return path, enc
+
+
+def _png(img: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", img)
+    assert ok
+    return io.BytesIO(buf.tobytes()).getvalue()
+
+
+def test_predict_with_features_over_http(users, clinical_model):
+    from deephealth.serving import InferenceSession
+
+    path, enc = clinical_model
+    owner = users["owner"]
+    project = owner.post("/api/projects", json={"name": "mci", "task": "scalar_regression"}).json()
+    w = owner.post(
+        f"/api/projects/{project['id']}/weights",
+        files={"file": ("m.onnx", path.read_bytes(), "x/y")},
+    )
+    assert w.status_code == 201, w.text
+    url = f"/api/v1/predict/{w.json()['id']}"
+    img = (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)
+    body = _png(img)
+
+    r = owner.post(url, files={"file": ("x.png", body, "image/png")},
+                   data={"features": json.dumps(ROW)})  # fmt: skip
+    assert r.status_code == 200, r.text
+    # the same computation by hand: min-max scaled image, features encoded with the statistics
+    x = img.astype(np.float32)
+    x = ((x - x.min()) / (x.max() - x.min()))[None, None]
+    out = InferenceSession(path).run(x, enc.transform([{"age": "64", "sex": "M"}]))
+    assert r.json()["task"] == "scalar_regression"
+    assert r.json()["values"][0] == pytest.approx(float(np.ravel(out)[0]) * 2 + 10, abs=1e-5)
+    # the raw body with the values in the query string gives the same answer
+    q = owner.post(url, params={"features": json.dumps(ROW)}, content=body)
+    assert q.status_code == 200 and q.json()["values"] == r.json()["values"]
+
+    for values, feature, words in [
+        ({"sex": "M"}, "age", "missing"),
+        ({**ROW, "age": 130}, "age", "130"),
+        ({**ROW, "sex": "X"}, "sex", "X"),
+        ({**ROW, "weight": 80}, "weight", "unknown"),
+    ]:
+        bad = owner.post(url, params={"features": json.dumps(values)}, content=body)
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["feature"] == feature and feature in bad.json()["detail"]
+        assert words in bad.json()["detail"]
+    none = owner.post(url, content=body)
+    assert none.status_code == 422 and none.json()["feature"] == "features"
+    junk = owner.post(url, params={"features": "{age: 3"}, content=body)
+    assert junk.status_code == 422 and "not valid JSON" in junk.json()["detail"]
