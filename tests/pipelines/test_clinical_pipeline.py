@@ -7,8 +7,8 @@ only in the image) and clinical values (age, sex, biomarker), then generates the
 and the censored survival time from a linear predictor of *both* with fixed coefficients
 (`synthetic_clinical.COEFFICIENTS`). Neither modality alone explains the outcomes, so the fused
 model must beat the image-only and tabular-only baselines, trained from the same blocks with the
-same config, data and seed. Margins: +0.2 R², +0.05 C-index (measured: R² 0.79 vs 0.35 / 0.30,
-C 0.81 vs 0.70 / 0.70 with 20 epochs).
+same config, data and seed. Margins: +0.2 R², +0.05 C-index (measured with these 14 epochs:
+R² 0.75 vs 0.32 / 0.30, C 0.81 vs 0.70 / 0.68).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import io
 from typing import Any
 
 
-def _plt():
+def _plt() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
