@@ -130,3 +130,20 @@ def test_predict_with_features_and_errors_naming_the_feature(
            "-o", str(tmp_path / "cli"), "-q", "--features", json.dumps({**row, "sex": "X"})]  # fmt: skip
     out = subprocess.run(cli, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "'sex'" in out.stderr, out.stderr
+
+
+def test_multimodal_classification_runs_end_to_end(tmp_path: Path) -> None:
+    """Class = score above 10 (known from the generator): a fused classifier learns it and the
+    exported model predicts a class from an image and its clinical values."""
+    ds = generate_clinical_dataset(tmp_path / "data", 300, (32, 32), seed=0, classes=True)
+    cfg = {**_config(ds, "multimodal_classification"), "ablation": False}
+    run = train(cfg, tmp_path / "run")
+    assert run["onnx_check_passed"] and run["kpis"]["accuracy"] == run["metrics"]["accuracy"]
+    assert run["metrics"]["accuracy"] > 0.75 and run["metrics"]["roc_auc"] > 0.85, run["metrics"]
+    doc = __import__("yaml").safe_load(ds.read_text())
+    first = doc["images"][doc["split"]["test"][0]]
+    row = {k: v for k, v in doc["patients"][first["values"]["patient"]].items()}
+    rec = predict(run["run_dir"], [ds.parent / first["location"]], tmp_path / "out", row)[0]
+    assert rec["label"] in ("low", "high") and sum(rec["probabilities"].values()) == pytest.approx(
+        1
+    )

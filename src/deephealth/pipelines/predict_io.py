@@ -128,8 +128,9 @@ def predict_files(
         if state is not None:  # image + clinical values (scalar_regression, survival)
             row = _features_of(path, features, len(files))
             out = _clinical_forward(session, state, row, path)(x[None])[0]
-            records.append({"input": str(path), "output": None, "class": None, "scores": None,
-                            "features": row, **outputs_in_units(state, out)})  # fmt: skip
+            result = outputs_in_units(state, out)
+            records.append({"input": str(path), "output": None, "class": result.get("label"),
+                            "scores": None, "features": row, **result})  # fmt: skip
             continue
         if patch:
             p = cfg["patch"]
@@ -158,11 +159,13 @@ def predict_files(
     if state is not None:
         with (out_dir / "predictions.csv").open("w", newline="") as fh:
             writer = csv.writer(fh)
-            what = "risk" if state["task"] == "survival" else "values"
-            writer.writerow(["input", what])
+            what = {"survival": "risk", "multimodal_classification": "probabilities"}
+            key = what.get(state["task"], "values")
+            writer.writerow(["input", *(["class"] if "label" in records[0] else []), key])
             for r in records:
-                v = r[what]
-                writer.writerow([r["input"], " ".join(f"{s:.6g}" for s in np.ravel(v))])
+                v = list(r[key].values()) if isinstance(r[key], dict) else np.ravel(r[key])
+                label = [r["label"]] if "label" in r else []
+                writer.writerow([r["input"], *label, " ".join(f"{s:.6g}" for s in v)])
     elif any(r["class"] is not None for r in records):
         with (out_dir / "predictions.csv").open("w", newline="") as fh:
             writer = csv.writer(fh)

@@ -2,7 +2,11 @@
 
 from deephealth.pipelines.tasks.base import Task
 from deephealth.pipelines.tasks.classification import ClassificationTask
-from deephealth.pipelines.tasks.clinical import ScalarRegressionTask, SurvivalTask
+from deephealth.pipelines.tasks.clinical import (
+    MultimodalClassificationTask,
+    ScalarRegressionTask,
+    SurvivalTask,
+)
 from deephealth.pipelines.tasks.regression import RegressionTask
 from deephealth.pipelines.tasks.segmentation import SegmentationTask
 from deephealth.pipelines.tasks.signal_classification import SignalClassificationTask
@@ -12,11 +16,12 @@ TASKS: dict[str, type[Task]] = {
     "segmentation": SegmentationTask,
     "regression": RegressionTask,
     "scalar_regression": ScalarRegressionTask,
+    "multimodal_classification": MultimodalClassificationTask,
     "survival": SurvivalTask,
     "signal_classification": SignalClassificationTask,  # type: ignore[dict-item]
 }
 
 __all__ = [
-    "TASKS", "ClassificationTask", "RegressionTask", "ScalarRegressionTask", "SegmentationTask", "SignalClassificationTask",
+    "TASKS", "ClassificationTask", "MultimodalClassificationTask", "RegressionTask", "ScalarRegressionTask", "SegmentationTask", "SignalClassificationTask",
     "SurvivalTask", "Task",
 ]  # fmt: skip

@@ -1,5 +1,6 @@
 """Clinical-data tasks: an image plus the dataset's clinical values predict a number
-(``scalar_regression``) or an outcome over time with censoring (``survival``).
+(``scalar_regression``), an outcome over time with censoring (``survival``) or a class
+(``multimodal_classification``).
 
 The inputs come from the dataset's feature schema (``docs/clinical.md``): the features with role
 ``input`` are encoded by a `TabularEncoder` fitted on the training split only (stored beside the
@@ -9,6 +10,9 @@ label image. The model is the zoo's ``fusion`` network; ``model_params.fusion`` 
 or ``tabular`` (single-modality baselines) or ``early`` / ``late`` / ``gated`` fusion (default
 ``early``). With ``ablation: true`` the run also trains the two baselines and the report shows
 what each modality adds.
+
+``multimodal_classification`` classifies the sample (its class label, as the ``classification``
+task) from the image and the clinical values with the same networks.
 
 Scoring keeps a few numbers per sample (prediction, target, time, event), never the images:
 MAE, RMSE, R² and a calibration table for regression; Harrell's C, the time-dependent AUC and the
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from deephealth.eddl.zoo.fusion import FUSIONS
+from deephealth.pipelines import metrics
 from deephealth.pipelines.data import DataError
 from deephealth.pipelines.metrics import MetricError
 from deephealth.pipelines.regression_metrics import calibration_table, regression_metrics
@@ -74,6 +79,13 @@ def outputs_in_units(state: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
     out = np.asarray(out, dtype=np.float64).reshape(-1)
     if state["task"] == "survival":
         return {"task": "survival", "risk": float(out[0])}
+    if state["task"] == "multimodal_classification":
+        names = list(state["target"]["classes"]) or [str(i) for i in range(out.size)]
+        best = int(out.argmax())
+        return {
+            "task": state["task"], "label": names[best], "label_index": best,
+            "probabilities": {n: float(p) for n, p in zip(names, out)},
+        }  # fmt: skip
     t = state["target"]
     values = out * np.asarray(t["std"]) + np.asarray(t["mean"])
     return {"task": state["task"], "values": [float(v) for v in values]}
@@ -142,6 +154,20 @@ class SurvivalScorer(ClinicalScorer):
         return out
 
 
+class ClassificationScorer(ClinicalScorer):
+    """Every classification KPI (`metrics.classification_metrics`) of the image + values model."""
+
+    def result(self) -> dict[str, Any]:
+        p, t = self.arrays()
+        k = self.task.num_outputs()
+        y = t.argmax(1)
+        names = self.task.data.classes or None
+        out = metrics.classification_metrics(y, p, k, class_names=names)
+        out["y_true"] = y.tolist()
+        out["scores"] = p.round(5).tolist()
+        return out
+
+
 class ClinicalTask(Task):
     """Base of the image + clinical-values tasks (see the module docstring)."""
 
@@ -164,7 +190,7 @@ class ClinicalTask(Task):
             )
         for split, indices in data.splits.items():  # every sample has its targets
             try:
-                self._targets(data.rows(indices))
+                self.targets(indices)
             except DataError as err:
                 raise DataError(f"dataset {data.path}, split {split}: {err}") from None
         self.fusion = str((self.cfg.get("model_params") or {}).get("fusion", "early"))
@@ -173,7 +199,7 @@ class ClinicalTask(Task):
         if fitted:
             self.restore_targets(fitted["target"])
         else:
-            self.fit_targets(self._targets(data.rows(data.splits["training"])))
+            self.fit_targets(self.targets(data.splits["training"]))
         data.start()
 
     def fitted_state(self) -> dict[str, Any]:
@@ -356,3 +382,52 @@ class SurvivalTask(ClinicalTask):
 
     def restore_targets(self, info: dict[str, Any]) -> None:
         self.train_outcomes = (np.asarray(info["train_time"]), np.asarray(info["train_event"]))
+
+
+class MultimodalClassificationTask(ClinicalTask):
+    """The sample's class from the image and the clinical values (softmax over the classes)."""
+
+    kind = "multimodal_classification"
+
+    def targets(self, indices: list[int]) -> np.ndarray:
+        """One-hot class of each sample (its first label).
+
+        Raises:
+            DataError: naming a sample without a class label.
+        """
+        out = np.zeros((len(indices), self.num_outputs()), dtype=np.float32)
+        for n, i in enumerate(indices):
+            label = self.data.samples[i].label_
+            if not label:
+                where = self.data.samples[i].location_[0]
+                raise DataError(f"sample {i} ({where}) has no class label")
+            out[n, int(label[0])] = 1.0
+        return out
+
+    def num_outputs(self) -> int:
+        return max(2, len(self.data.classes))
+
+    def activation(self) -> str:
+        return "softmax"
+
+    def default_loss(self) -> str:
+        return "softmax_cross_entropy"
+
+    def eddl_metric(self) -> str:
+        return "categorical_accuracy"
+
+    def train_targets(self, indices: list[int]) -> np.ndarray:
+        return self.targets(indices)
+
+    def scorer(self, split: str) -> Scorer:
+        return ClassificationScorer(self, split)
+
+    def score_value(self, metrics: dict[str, Any]) -> float:
+        auc = metrics.get("roc_auc")
+        return float(auc if isinstance(auc, float) else metrics["accuracy"])
+
+    def target_info(self) -> dict[str, Any]:
+        return {"classes": list(self.data.classes)}
+
+    def restore_targets(self, info: dict[str, Any]) -> None:
+        pass
