@@ -98,10 +98,16 @@ def test_fused_regression_beats_both_baselines_and_reports_calibration(
     assert "Calibration (test split)" in Path(regression_run["report_html"]).read_text()
 
 
-def test_evaluate_applies_the_stored_training_statistics(regression_run: dict) -> None:
-    """`evaluate` opens only the test split: the encoder and target scaling come from the run."""
+def test_evaluate_applies_the_stored_training_statistics(
+    regression_run: dict, survival_run: dict
+) -> None:
+    """`evaluate` opens only the test split: the encoder, the target scaling and the training
+    outcomes (censoring weights of the time-dependent AUC) come from the run."""
     scores = evaluate(regression_run["run_dir"], split="test")
     assert scores["r2"] == pytest.approx(regression_run["metrics"]["r2"], abs=1e-9)
+    surv = evaluate(survival_run["run_dir"], split="test")
+    for key in ("c_index", "td_auc"):
+        assert surv[key] == pytest.approx(survival_run["metrics"][key], abs=1e-9)
     state = json.loads(Path(regression_run["onnx"] + ENCODER_SUFFIX).read_text())
     assert state["task"] == "scalar_regression" and state["encoder"]["stats"]["age"]["std"] > 0
 
