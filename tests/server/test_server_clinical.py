@@ -69,6 +69,12 @@ def test_predict_with_features_over_http(users, clinical_model):
     )
     assert w.status_code == 201, w.text
     url = f"/api/v1/predict/{w.json()['id']}"
+    # the schema the inference form is generated from
+    schema = owner.get(f"/api/weights/{w.json()['id']}/features").json()
+    assert schema["task"] == "scalar_regression"
+    assert [(f["name"], f["type"], f["unit"], f["values"], f["max"]) for f in schema["features"]] == [
+        ("age", "numeric", "years", [], 120), ("sex", "categorical", "", ["F", "M"], None),
+    ]  # fmt: skip
     img = (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)
     body = _png(img)
 
