@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import cv2
 import numpy as np
@@ -105,3 +106,58 @@ def test_predict_with_features_over_http(users, clinical_model):
     assert none.status_code == 422 and none.json()["feature"] == "features"
     junk = owner.post(url, params={"features": "{age: 3"}, content=body)
     assert junk.status_code == 422 and "not valid JSON" in junk.json()["detail"]
+
+
+@pytest.mark.browser
+def test_inference_form_generated_from_the_feature_schema(tmp_path, clinical_model):
+    """Headless Chromium against a real `deephealth serve`: the weights page of a clinical model
+    shows one field per input feature; a missing value is refused naming the feature; filled in,
+    the prediction appears."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    from _server_process import ServerProcess
+
+    path, _ = clinical_model
+    png = tmp_path / "x.png"
+    cv2.imwrite(str(png), (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8))
+    server = ServerProcess(tmp_path / "data", secure_cookies=True).start()
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.set_default_timeout(90_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url + "/")
+            form = page.locator("#signup-form")
+            form.locator("input[name=email]").fill("doctor@example.org")
+            form.locator("input[name=password]").fill("a good password")
+            form.locator("button[type=submit]").click()
+            page.wait_for_url(server.url + "/")
+            page.fill("#project-form input[name=name]", "Cognitive decline")
+            page.select_option("#project-form select[name=task]", "scalar_regression")
+            page.click("#project-form button[type=submit]")
+            page.wait_for_url(re.compile(r".*/projects/\d+$"))
+            page.set_input_files("#weights-form input[name=file]", str(path))
+            page.click("#weights-form button[type=submit]")
+            page.click("#weights tbody tr a")
+            page.wait_for_selector("#infer-form select[name='feature:sex']")
+            age = page.locator("#infer-form input[name='feature:age']")
+            assert age.get_attribute("type") == "number" and age.get_attribute("max") == "120"
+            page.set_input_files("#infer-form input[name=file]", str(png))
+            page.select_option("#infer-form select[name='feature:sex']", "M")
+            page.click("#infer-form button[type=submit]")
+            page.wait_for_function(
+                "() => document.querySelector('#flash').textContent.includes(\"'age'\")"
+            )
+            age.fill("64")
+            page.click("#infer-form button[type=submit]")
+            page.wait_for_function(
+                "() => document.querySelector('#prediction').textContent.includes('values')"
+            )
+            assert "scalar_regression" in page.inner_text("#prediction")
+            assert not errors, errors
+            browser.close()
+    finally:
+        server.stop()
