@@ -161,3 +161,19 @@ def test_inference_form_generated_from_the_feature_schema(tmp_path, clinical_mod
             browser.close()
     finally:
         server.stop()
+
+
+def test_inference_jobs_use_each_samples_own_values(clinical_model, tmp_path):
+    """A dataset-split inference job passes a sample's values: features that are not inputs are
+    ignored and a missing value is imputed as in training; a request is checked strictly."""
+    from deephealth.server.inference import FeatureInputError, predict_file
+
+    path, _ = clinical_model
+    png = tmp_path / "x.png"
+    cv2.imwrite(str(png), (np.random.default_rng(1).random((32, 32)) * 255).astype(np.uint8))
+    values = {"patient": "p0001", "score": "12.5", "sex": "F"}  # no age: imputed
+    result, _ = predict_file(path, png, "scalar_regression", features=values, sample=True)
+    assert result["task"] == "scalar_regression" and np.isfinite(result["values"][0])
+    with pytest.raises(FeatureInputError) as err:
+        predict_file(path, png, "scalar_regression", features=values)
+    assert err.value.feature == "patient"

@@ -127,7 +127,7 @@ def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
 
 
 def predict_clinical(
-    session: Any, hwc: np.ndarray, state: dict[str, Any], features: Any
+    session: Any, hwc: np.ndarray, state: dict[str, Any], features: Any, sample: bool = False
 ) -> dict[str, Any]:
     """Run an image + clinical-values model (`scalar_regression` / `survival`) on one image and
     one JSON object of clinical values, validated against the schema stored with the model.
@@ -144,7 +144,7 @@ def predict_clinical(
             "field 'features' or the query parameter 'features'",
         )  # fmt: skip
     try:
-        given = {"features": encode_request(state, features)}
+        given = {"features": encode_request(state, features, sample)}
     except FeatureError as err:
         raise FeatureInputError(err.feature, str(err)) from None
     if "image" in session.input_names:
@@ -156,7 +156,7 @@ def predict_clinical(
 
 def predict_file(
     weights_path: str | Path, image_path: str | Path, task: str, max_bytes: int | None = None,
-    features: Any = None,
+    features: Any = None, sample: bool = False,
 ) -> tuple[dict, np.ndarray]:  # fmt: skip
     """Predict on an image file; returns the result and the (H, W, C) image that was used.
 
@@ -167,6 +167,8 @@ def predict_file(
         max_bytes: When given, the image comes from a user: it is decoded only if its header
             declares at most this many samples (see `deephealth.server.image_check`).
         features: The clinical values (a JSON object) for models that take them.
+        sample: `features` are a dataset sample's values (inference jobs): other features are
+            ignored and missing values imputed as in training.
 
     Raises:
         PredictionError: when the image cannot be read or does not fit the model.
@@ -191,7 +193,7 @@ def predict_file(
         session = session_for(weights_path)
         state = load_fitted_state(weights_path, session.metadata)
         if state is not None:
-            return predict_clinical(session, hwc, state, features), hwc
+            return predict_clinical(session, hwc, state, features, sample), hwc
         return predict_array(session, hwc, task), hwc
     except ServingError as err:
         raise PredictionError(str(err)) from None

@@ -62,14 +62,23 @@ def load_fitted_state(
     return None
 
 
-def encode_request(state: dict[str, Any], row: dict[str, Any]) -> np.ndarray:
+def encode_request(state: dict[str, Any], row: dict[str, Any], sample: bool = False) -> np.ndarray:
     """One request's clinical values checked against the schema and encoded, (1, columns).
+
+    Args:
+        state: The model's fitted state (`load_fitted_state`).
+        row: Feature name -> value.
+        sample: The row is a dataset sample's values (batch inference): features that are not
+            model inputs are ignored and missing values imputed, as in training.
 
     Raises:
         FeatureError: naming the first unknown, missing or invalid feature.
     """
     encoder = TabularEncoder.from_json(json.dumps(state["encoder"]))
-    encoder.check_row(row)
+    if sample:
+        inputs = {s.name for s in encoder.inputs}
+        row = {k: v for k, v in row.items() if k in inputs}
+    encoder.check_row(row, allow_missing=sample)
     return encoder.transform([{k: str(v) for k, v in row.items()}])
 
 
