@@ -161,11 +161,19 @@ def _predict(args: argparse.Namespace) -> int:
     if len(args.inputs) == 1 and args.inputs[0].suffix in (".yml", ".yaml"):
         return _predict_dataset(args)
     try:
-        records = predict(args.model, args.inputs, args.out)
+        features = None
+        if args.features:
+            import json
+
+            text = args.features
+            features = json.loads(Path(text).read_text() if Path(text).is_file() else text)
+        records = predict(args.model, args.inputs, args.out, features)
     except Exception as err:
         return _fail("predict", err)
     for r in tqdm(records, desc="written", unit="file", file=sys.stderr, disable=args.quiet):
-        print(f"{r['input']}\t{r['output'] or r['class']}")
+        shown = r["output"] or r["class"]
+        shown = r.get("risk", r.get("values")) if shown is None else shown
+        print(f"{r['input']}\t{shown}")
     return 0
 
 
@@ -264,7 +272,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "predict", help="predict image/volume files or folders with a trained model",
         description="Write one mask (PNG / NIfTI) per input for segmentation, one image for "
-        "regression, or predictions.csv for classification.",
+        "regression, or predictions.csv for classification and the clinical tasks (with --features).",
     )  # fmt: skip
     p.add_argument("model", type=Path, help="run folder or .onnx file")
     p.add_argument(
@@ -272,6 +280,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="image/volume files or folders, or one DeepHealth dataset YAML (dataset-scale run)",
     )  # fmt: skip
     p.add_argument("-o", "--out", type=Path, default=Path("predictions"), help="output folder")
+    p.add_argument("--features", help="clinical models: a JSON file or text of the clinical "
+                   "values (one object, or objects keyed by input file name)")  # fmt: skip
     p.add_argument("--format", choices=("csv", "edf"), default="csv",
                    help="signal models: events as CSV or as EDF+ annotations")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -30,7 +30,10 @@ from deephealth.ecvl.dataset import yaml_limits
 from deephealth.errors import PipelineError
 
 SCHEMA_VERSION = 1
-TASKS = ("classification", "segmentation", "regression")
+TASKS = (
+    "classification", "segmentation", "regression", "scalar_regression", "survival",
+    "multimodal_classification",
+)  # fmt: skip
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 NORMALIZATIONS = ("minmax", "zscore", "divby255", "none")
 SPLITS = ("training", "validation", "test")
@@ -41,13 +44,23 @@ METRICS = {
     ),
     "segmentation": ("dice", "iou", "miou", "hausdorff95", "volume_similarity"),
     "regression": ("mse", "mae", "psnr"),
+    "scalar_regression": ("mae", "rmse", "r2"),
+    "survival": ("c_index", "td_auc"),
 }  # fmt: skip
+METRICS["multimodal_classification"] = METRICS["classification"]
 DEFAULT_METRICS = {
     "classification": ["accuracy", "sensitivity", "specificity", "f1", "roc_auc"],
     "segmentation": ["dice", "iou"],
     "regression": ["mse", "mae", "psnr"],
+    "scalar_regression": ["mae", "rmse", "r2"],
+    "survival": ["c_index", "td_auc"],
+    "multimodal_classification": ["accuracy", "sensitivity", "specificity", "f1", "roc_auc"],
 }
-MONITOR = {"classification": "accuracy", "segmentation": "dice", "regression": "mse"}
+CLINICAL_TASKS = ("scalar_regression", "survival", "multimodal_classification")
+MONITOR = {
+    "classification": "accuracy", "segmentation": "dice", "regression": "mse",
+    "scalar_regression": "r2", "survival": "c_index", "multimodal_classification": "accuracy",
+}  # fmt: skip
 
 
 class ConfigError(PipelineError, ValueError):
@@ -188,7 +201,7 @@ EARLY_FIELDS: dict[str, Field] = {
 
 SCHEMA: dict[str, Field | dict[str, Field]] = {
     "version": Field(SCHEMA_VERSION, lambda v: None if v == SCHEMA_VERSION else f"unsupported schema version {v!r}; this deephealth reads version {SCHEMA_VERSION}", "Schema version."),
-    "task": Field(None, _one_of(TASKS), "classification, segmentation or regression.", required=True),
+    "task": Field(None, _one_of(TASKS), "classification, segmentation, regression (image to image), scalar_regression, survival or multimodal_classification (image + clinical values).", required=True),
     "dataset": Field(None, _text, "DeepHealth dataset YAML (relative to the config file).", required=True),
     "name": Field(None, _optional(_text), "Run name (default: dataset name + task)."),
     "model": Field(None, _optional(_model), "Zoo model name or .onnx file (default per task and dimension)."),
@@ -210,6 +223,7 @@ SCHEMA: dict[str, Field | dict[str, Field]] = {
     "export": EXPORT_FIELDS,
     "loader": LOADER_FIELDS,
     "checkpoint": CHECKPOINT_FIELDS,
+    "ablation": Field(False, lambda v: None if isinstance(v, bool) else f"must be true or false, got {v!r}", "Clinical tasks: also train the image-only and tabular-only baselines and report the ablation table."),
 }  # fmt: skip
 
 
@@ -267,6 +281,8 @@ def _cross_checks(cfg: dict[str, Any], problems: list[tuple[str, str]]) -> None:
         )
     patch = cfg.get("patch", {}).get("size")
     size = cfg.get("input_size")
+    if cfg.get("ablation") is True and task not in CLINICAL_TASKS:
+        problems.append(("ablation", f"the modality ablation is for clinical tasks, not {task}"))
     if patch is not None and task != "segmentation":
         problems.append(("patch.size", f"patch training is for segmentation, not {task}"))
     if _size(patch) is None and _size(size) is None and len(patch) != len(size):

@@ -4,7 +4,10 @@ Used by `pipelines.run.predict` and `deephealth predict`. The pre-processing is 
 normalization, patches with sliding windows); a bare `.onnx` file gets min-max normalization at the
 stored size. Classification writes `predictions.csv`; segmentation writes one mask per input (PNG
 0/255 for binary 2D masks, label values otherwise, NIfTI for volumes); regression one image per input
-(float TIFF for 2D, NIfTI for 3D).
+(float TIFF for 2D, NIfTI for 3D). Clinical models (`scalar_regression`, `survival`) also take a
+JSON of clinical values per input, validated against the dataset's schema stored beside the model
+(a missing, unknown or out-of-range feature is an error naming it); they write `predictions.csv`
+with the values in the target's units, or the risk score.
 """
 
 from __future__ import annotations
@@ -65,14 +68,48 @@ def _model_settings(model: Path) -> tuple[Path, dict[str, Any]]:
     return model, {"task": None, "input_size": None, "normalize": "minmax", "patch": {}}
 
 
-def predict_files(model: Path, inputs: list[Path], out_dir: Path) -> list[dict[str, Any]]:
+def _features_of(path: Path, features: Any, count: int) -> dict[str, Any]:
+    """The clinical values given for one input: a mapping of file name (or stem) to values, or
+    one mapping of values when there is one input."""
+    if not isinstance(features, dict):
+        raise PredictError("this model takes clinical values: pass features (a JSON object)")
+    for key in (path.name, _stem(path), str(path)):
+        if isinstance(features.get(key), dict):
+            return dict(features[key])
+    if count == 1 and not any(isinstance(v, dict) for v in features.values()):
+        return dict(features)
+    raise PredictError(f"no clinical values given for input {path.name} (key it by file name)")
+
+
+def _clinical_forward(session: Any, state: dict[str, Any], row: dict[str, Any], path: Path) -> Any:
+    """forward(batch) for a model that also takes the clinical values `row` (validated)."""
+    from deephealth.pipelines.tabular import FeatureError
+    from deephealth.pipelines.tasks.clinical import encode_request
+
+    try:
+        feats = encode_request(state, row)
+    except FeatureError as err:
+        raise PredictError(f"input {path.name}: {err}") from None
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        given = {"image": np.ascontiguousarray(batch, dtype=np.float32), "features": feats}
+        return np.asarray(session.run(*[given[n] for n in session.input_names]))
+
+    return forward
+
+
+def predict_files(
+    model: Path, inputs: list[Path], out_dir: Path, features: Any = None
+) -> list[dict[str, Any]]:
     """See `pipelines.run.predict`."""
     import deephealth.ecvl as ecvl
+    from deephealth.pipelines.tasks.clinical import load_fitted_state, outputs_in_units
     from deephealth.serving import InferenceSession
 
     onnx, cfg = _model_settings(model)
     files = collect_inputs(inputs)
     session = InferenceSession(onnx)
+    state = load_fitted_state(onnx, session.metadata)
     out_dir.mkdir(parents=True, exist_ok=True)
     patch = (cfg.get("patch") or {}).get("size")
     records: list[dict[str, Any]] = []
@@ -88,6 +125,13 @@ def predict_files(model: Path, inputs: list[Path], out_dir: Path) -> list[dict[s
         def forward(batch: np.ndarray) -> np.ndarray:
             return np.asarray(session.run(np.ascontiguousarray(batch, dtype=np.float32)))
 
+        if state is not None:  # image + clinical values (scalar_regression, survival)
+            row = _features_of(path, features, len(files))
+            out = _clinical_forward(session, state, row, path)(x[None])[0]
+            result = outputs_in_units(state, out)
+            records.append({"input": str(path), "output": None, "class": result.get("label"),
+                            "scores": None, "features": row, **result})  # fmt: skip
+            continue
         if patch:
             p = cfg["patch"]
             out = sliding_window_inference(x, patch, forward, p["overlap"], p["blend"])
@@ -112,7 +156,17 @@ def predict_files(model: Path, inputs: list[Path], out_dir: Path) -> list[dict[s
             record["output"] = str(out_dir / f"{_stem(path)}_pred{ext}")
             write_array(record["output"], out[0].astype(np.float32))
         records.append(record)
-    if any(r["class"] is not None for r in records):
+    if state is not None:
+        with (out_dir / "predictions.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            what = {"survival": "risk", "multimodal_classification": "probabilities"}
+            key = what.get(state["task"], "values")
+            writer.writerow(["input", *(["class"] if "label" in records[0] else []), key])
+            for r in records:
+                v = list(r[key].values()) if isinstance(r[key], dict) else np.ravel(r[key])
+                label = [r["label"]] if "label" in r else []
+                writer.writerow([r["input"], *label, " ".join(f"{s:.6g}" for s in v)])
+    elif any(r["class"] is not None for r in records):
         with (out_dir / "predictions.csv").open("w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["input", "class", "scores"])

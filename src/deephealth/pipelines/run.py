@@ -28,7 +28,7 @@ import numpy as np
 from deephealth.distenv import detect
 from deephealth.eddl.training.callbacks import Callback, metric_mode
 from deephealth.errors import PipelineError
-from deephealth.pipelines.config import load_config
+from deephealth.pipelines.config import METRICS, load_config
 from deephealth.pipelines.data import DataError
 from deephealth.pipelines.report import build_kpis, write_html, write_report
 from deephealth.pipelines.report.kpi import machine
@@ -153,19 +153,27 @@ def make_model(cfg: dict[str, Any], task: Task) -> tuple[Any, bool]:
         )
     try:
         net = zoo.build_model(
-            name, shape, task.num_outputs(), activation=task.activation(), **cfg["model_params"]
-        )
+            name, shape, task.num_outputs(), activation=task.activation(),
+            **{**task.model_args(), **cfg["model_params"]},
+        )  # fmt: skip
     except (TypeError, ValueError) as err:
         raise PipelineError(f"model: cannot build {name} for input {shape}: {err}") from None
     return net, False
 
 
-def torch_forward(net: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """Batch → output array with the eddl model in inference mode."""
+def _input_list(x: Any) -> list[np.ndarray]:
+    """One batch array, or a list of them (multi-input models), as a list of float32 arrays."""
+    xs = x if isinstance(x, list | tuple) else [x]
+    return [np.ascontiguousarray(a, dtype=np.float32) for a in xs]
+
+
+def torch_forward(net: Any) -> Callable[[Any], np.ndarray]:
+    """Batch (an array, or a list for multi-input models) → output array with the eddl model
+    in inference mode."""
     import deephealth.eddl as eddl
 
-    def forward(x: np.ndarray) -> np.ndarray:
-        return np.asarray(eddl.predict(net, [x])[0])
+    def forward(x: Any) -> np.ndarray:
+        return np.asarray(eddl.predict(net, _input_list(x))[0])
 
     return forward
 
@@ -175,14 +183,13 @@ def ort_threads(loader_workers: int) -> int:
     return max(1, (os.cpu_count() or 1) - loader_workers)
 
 
-def onnx_forward(
-    path: str | Path, threads: int | None = None
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Batch → output array with the exported model in onnxruntime (deephealth.serving)."""
+def onnx_forward(path: str | Path, threads: int | None = None) -> Callable[[Any], np.ndarray]:
+    """Batch (an array, or a list in the model's input order) → output array with the exported
+    model in onnxruntime (deephealth.serving)."""
     from deephealth.serving import InferenceSession
 
     session = InferenceSession(path, threads=threads)
-    return lambda x: np.asarray(session.run(np.ascontiguousarray(x, dtype=np.float32)))
+    return lambda x: np.asarray(session.run(*_input_list(x)))
 
 
 def _is_number(v: Any) -> bool:
@@ -293,7 +300,7 @@ class PipelineEvents(Callback):
         self.train_s = self.restored_train_s = float(state["train_s"])
 
 
-def check_onnx(net: Any, path: Path, x: np.ndarray, tolerance: float) -> dict[str, Any]:
+def check_onnx(net: Any, path: Path, x: Any, tolerance: float) -> dict[str, Any]:
     """Compare the exported model in onnxruntime with the trained model on a batch."""
     ref = torch_forward(net)(x)
     got = onnx_forward(path)(x)
@@ -302,7 +309,7 @@ def check_onnx(net: Any, path: Path, x: np.ndarray, tolerance: float) -> dict[st
         "passed": bool(diff <= tolerance),
         "max_abs_diff": diff,
         "tolerance": tolerance,
-        "samples": int(x.shape[0]),
+        "samples": int(_input_list(x)[0].shape[0]),
     }
 
 
@@ -311,6 +318,7 @@ def _save_preprocessing(path: Path, task: Task) -> None:
 
     layout = "CHW" if task.data.dims == 2 else "CDHW"
     save_preprocessing(path, Preprocessing(layout=layout, class_names=tuple(task.data.classes)))
+    task.save_sidecars(path)
 
 
 # ---------------------------------------------------------------------------------------- train
@@ -408,8 +416,14 @@ def train(
         "onnx": production["onnx_info"], "times": times, "config": cfg, "machine": machine(),
         "samples": samples,
         "parallel": parallel,
-        "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels},
+        "data": {"target_scale": task.data.target_scale, "num_labels": task.data.num_labels,
+                 "task_state": task.fitted_state()},
     }  # fmt: skip
+    extras = production.get("extras") or {}
+    if extras:
+        report["clinical"] = extras
+        if cfg.get("ablation"):
+            extras["ablation"] = _ablation(cfg, run_dir, extras["fusion"], production["metrics"])
     result = {
         "status": status, "run_dir": str(run_dir), "onnx": production["onnx"],
         "report_json": str(write_report(run_dir / "report.json", report)),
@@ -421,6 +435,25 @@ def train(
     (run_dir / "result.json").write_text(json.dumps(result, indent=2, default=_json_default))
     log("done", status=status, onnx=result["onnx"], report_html=result["report_html"], kpis=kpis)
     return result
+
+
+def _ablation(
+    cfg: dict[str, Any], run_dir: Path, fusion: str, metrics: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Train the image-only and tabular-only baselines of a clinical run with the same config
+    (same blocks, data, epochs and seed; runs in `run_dir/ablation/<variant>`) and return one
+    row of test metrics per model, the run's own model last."""
+    keys = METRICS[cfg["task"]]
+    rows = []
+    for variant in ("image", "tabular"):
+        if variant == fusion:
+            continue
+        sub = {**cfg, "ablation": False, "model_params": {**cfg["model_params"], "fusion": variant}}
+        sub["name"] = f"{cfg['name'] or 'run'}-{variant}-only"
+        result = train(sub, run_dir / "ablation" / variant)
+        rows.append({"model": f"{variant} only", **{k: result["metrics"].get(k) for k in keys}})
+    rows.append({"model": f"{fusion} (this run)", **{k: metrics.get(k) for k in keys}})
+    return rows
 
 
 def _parallel_kpi_inputs(cfg: dict[str, Any], workers: int, train_s: float) -> dict[str, Any]:
@@ -479,6 +512,7 @@ def _export_and_evaluate(
     scores, overlays = task.evaluate_with_overlays(eval_split, forward, cfg["batch_size"])
     out["metrics"] = {**scores, "split": eval_split}
     out["overlays"] = overlays
+    out["extras"] = task.report_extras(eval_split, forward, cfg["batch_size"], scores)
     if data.split_size("validation"):
         out["validation_metrics"] = task.evaluate("validation", forward, cfg["batch_size"])
     out.update(onnx=str(onnx_path), onnx_info={"path": str(onnx_path), "check": check})
@@ -517,6 +551,7 @@ def evaluate(
     if dataset is not None:
         cfg["dataset"] = str(dataset)
     info = json.loads((run_dir / "report.json").read_text())["data"]
+    cfg["fitted_state"] = info.get("task_state") or None
     try:
         task, _ = make_task(cfg, (split,), info["target_scale"], info.get("num_labels") or None)
         if not task.data.split_size(split):
@@ -530,7 +565,7 @@ def evaluate(
 
 
 def predict(
-    model: str | Path, inputs: list[str | Path], out_dir: str | Path
+    model: str | Path, inputs: list[str | Path], out_dir: str | Path, features: Any = None
 ) -> list[dict[str, Any]]:
     """Predict files or folders with a run's model; write masks/images and a predictions CSV.
 
@@ -538,8 +573,10 @@ def predict(
         model: A run folder (its config drives the pre-processing) or an `.onnx` file (inputs
             are min-max normalized and used at their size).
         inputs: Image/volume files or folders of them.
-        out_dir: Output folder: `predictions.csv` (classification) or one mask / image per input
-            (`<name>_mask.png` / `.nii.gz`, `<name>_pred.png` / `.nii.gz`).
+        out_dir: Output folder: `predictions.csv` (classification, clinical tasks) or one mask /
+            image per input (`<name>_mask.png` / `.nii.gz`, `<name>_pred.png` / `.nii.gz`).
+        features: Clinical models: the clinical values, one mapping per input keyed by file name
+            (or one mapping for a single input).
 
     Returns:
         One record per input: {"input", "output" (file or None), "class", "scores"}.
@@ -549,7 +586,7 @@ def predict(
     """
     from deephealth.pipelines.predict_io import predict_files
 
-    return predict_files(Path(model), [Path(p) for p in inputs], Path(out_dir))
+    return predict_files(Path(model), [Path(p) for p in inputs], Path(out_dir), features)
 
 
 __all__ = ["DataError", "PipelineError", "RunNotFoundError", "evaluate", "predict", "train"]

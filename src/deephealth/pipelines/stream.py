@@ -129,6 +129,8 @@ class StreamingDataset:
         self.classes = list(probe.classes_)
         self.samples = probe.samples_
         self.pidx = _patient_index(list(probe.features_))
+        self.features = list(probe.features_)
+        self.feature_specs = list(getattr(probe, "feature_specs_", []))
         self.input_size = tuple(cfg["input_size"]) if cfg.get("input_size") else None
         self._probe = probe
         self._raw_shape = raw.shape
@@ -211,6 +213,11 @@ class StreamingDataset:
         if self.pidx is None:
             return None
         return (self.samples[index].values_ or {}).get(self.pidx)
+
+    def rows(self, indices: list[int]) -> list[dict[str, str]]:
+        """The feature values (per image, merged with per patient) of samples, name -> text."""
+        names = self.features
+        return [{names[k]: v for k, v in (self.samples[i].values_ or {}).items()} for i in indices]
 
     def sample_name(self, index: int) -> str:
         """File name of a sample."""
@@ -383,4 +390,4 @@ class TrainBatches:
             "training", per_rank, order, augment=True, shard=env.is_distributed
         ):
             self.position += 1
-            yield batch.x, self.task.encode(batch.y)
+            yield self.task.train_batch(batch)

@@ -46,8 +46,13 @@ def generate_clinical_dataset(
     shape: Sequence[int] = (32, 32),
     split: Sequence[float] = (0.6, 0.2, 0.2),
     seed: int = 0,
+    classes: bool = False,
 ) -> Path:
     """Write the images and the dataset YAML (see the module docstring).
+
+    Args:
+        classes: Also give each image a class, ``high`` when its score is above 10 (the score's
+            mean before noise) and ``low`` otherwise (for ``multimodal_classification``).
 
     Returns:
         Path of `out_dir/dataset.yml`.
@@ -91,7 +96,8 @@ def generate_clinical_dataset(
             "months": float(months[p]),
             "event": int(event[p]),
         }
-        images.append({"location": loc, "values": values})
+        label = {"label": "high" if score[p] > 10 else "low"} if classes else {}
+        images.append({"location": loc, **label, "values": values})
     patients = {
         f"p{p:04d}": {
             "age": int(age[p]),
@@ -107,6 +113,7 @@ def generate_clinical_dataset(
     doc = {
         "name": f"phantom-clinical-{len(shape)}d",
         "description": f"Synthetic patients (image + clinical values, seed {seed}); not medical.",
+        **({"classes": ["low", "high"]} if classes else {}),
         "features": [
             {"name": "patient", "type": "id"},
             {"name": "age", "type": "numeric", "unit": "years", "min": 0, "max": 120},

@@ -5,7 +5,9 @@ for 2D models), fits it to the model's input size and channel count, and runs it
 `deephealth.serving.InferenceSession` (which applies the preprocessing stored with the model; when
 none is stored, each image is min-max scaled to [0, 1], the pipelines default). It returns the
 class probabilities and label (classification), the label mask (segmentation) or the values
-(regression).
+(regression). A model trained with clinical values (`scalar_regression`, `survival`; its schema and
+training statistics lie beside it as `<model>.onnx.features.json`) also takes a JSON object of
+clinical values, checked against that schema: `FeatureInputError` names the feature at fault.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ class PredictionError(ServerError, ValueError):
     """The image cannot be given to this model (message says why)."""
 
 
+class FeatureInputError(PredictionError):
+    """The clinical values sent with an image do not fit the model's schema (names the feature)."""
+
+    def __init__(self, feature: str, message: str) -> None:
+        super().__init__(message)
+        self.feature = feature
+
+
 def session_for(path: str | Path) -> Any:
     """A cached `InferenceSession` for an ONNX file (reloaded when the file changes)."""
     from deephealth.serving import InferenceSession
@@ -50,7 +60,8 @@ def session_for(path: str | Path) -> Any:
 
 def model_input(session: Any, hwc: np.ndarray) -> np.ndarray:
     """One sample (no batch axis) in the layout the session expects, resized to its input."""
-    shape = session.input_shapes[0]
+    names = list(getattr(session, "input_names", []))
+    shape = session.input_shapes[names.index("image") if "image" in names else 0]
     if len(shape) != 4:
         raise PredictionError(f"model input shape {shape}: only 2D image models are served here")
     channels, height, width = shape[1], shape[2], shape[3]
@@ -115,9 +126,38 @@ def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
     return {"task": task, "values": [float(v) for v in out.reshape(-1)]}
 
 
+def predict_clinical(
+    session: Any, hwc: np.ndarray, state: dict[str, Any], features: Any, sample: bool = False
+) -> dict[str, Any]:
+    """Run an image + clinical-values model (`scalar_regression` / `survival`) on one image and
+    one JSON object of clinical values, validated against the schema stored with the model.
+
+    Raises:
+        FeatureInputError: no values, or a missing, unknown or out-of-range feature (named).
+    """
+    from deephealth.pipelines.tabular import FeatureError
+    from deephealth.pipelines.tasks.clinical import encode_request, outputs_in_units
+
+    if not isinstance(features, dict):
+        raise FeatureInputError(
+            "features", "this model takes clinical values: send a JSON object as the multipart "
+            "field 'features' or the query parameter 'features'",
+        )  # fmt: skip
+    try:
+        given = {"features": encode_request(state, features, sample)}
+    except FeatureError as err:
+        raise FeatureInputError(err.feature, str(err)) from None
+    if "image" in session.input_names:
+        given["image"] = model_input(session, hwc)[None]
+    with _slots:
+        out = np.asarray(session.run(*[given[n] for n in session.input_names]))
+    return outputs_in_units(state, out)
+
+
 def predict_file(
-    weights_path: str | Path, image_path: str | Path, task: str, max_bytes: int | None = None
-) -> tuple[dict, np.ndarray]:
+    weights_path: str | Path, image_path: str | Path, task: str, max_bytes: int | None = None,
+    features: Any = None, sample: bool = False,
+) -> tuple[dict, np.ndarray]:  # fmt: skip
     """Predict on an image file; returns the result and the (H, W, C) image that was used.
 
     Args:
@@ -126,6 +166,9 @@ def predict_file(
         task: The project's task.
         max_bytes: When given, the image comes from a user: it is decoded only if its header
             declares at most this many samples (see `deephealth.server.image_check`).
+        features: The clinical values (a JSON object) for models that take them.
+        sample: `features` are a dataset sample's values (inference jobs): other features are
+            ignored and missing values imputed as in training.
 
     Raises:
         PredictionError: when the image cannot be read or does not fit the model.
@@ -144,8 +187,14 @@ def predict_file(
             hwc = image_hwc(ImRead(str(image_path)))
         except EcvlError as err:
             raise PredictionError(f"cannot read the image: {err}") from None
+    from deephealth.pipelines.tasks.clinical import load_fitted_state
+
     try:
-        return predict_array(session_for(weights_path), hwc, task), hwc
+        session = session_for(weights_path)
+        state = load_fitted_state(weights_path, session.metadata)
+        if state is not None:
+            return predict_clinical(session, hwc, state, features, sample), hwc
+        return predict_array(session, hwc, task), hwc
     except ServingError as err:
         raise PredictionError(str(err)) from None
 

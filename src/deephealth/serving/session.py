@@ -75,6 +75,7 @@ class InferenceSession:
         device: The device asked for.
         preprocessing: What `run` applies to each input before the network.
         input_names, output_names: The graph's input and output names.
+        metadata: The ONNX file's metadata entries (key -> text).
         input_shapes: Input shapes with the batch dimension (None where symbolic).
 
     Raises:
@@ -109,6 +110,7 @@ class InferenceSession:
         except Exception as err:  # onnxruntime raises its own exception classes
             raise ServingError(f"cannot load {self.path} as an ONNX model: {err}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
+        self.metadata: dict[str, str] = dict(meta)
         self.preprocessing = preprocessing or load_preprocessing(self.path, meta)
         inputs = self._session.get_inputs()
         self.input_names = [i.name for i in inputs]
@@ -119,7 +121,16 @@ class InferenceSession:
         self._dtypes = [_ORT_DTYPES.get(i.type) for i in inputs]
         self._identity = self.preprocessing.is_identity
         layout = self.preprocessing.layout
-        self._ranks = [len(layout) + 1 if layout else len(shape) for shape in self.input_shapes]
+        # the layout describes the image input(s); other inputs (e.g. a vector of clinical
+        # values beside an image) are fed as the model declares them, without preprocessing
+        self._imagelike = [
+            not layout or len(shape) in (len(layout), len(layout) + 1)
+            for shape in self.input_shapes
+        ]
+        self._ranks = [
+            len(layout) + 1 if layout and img else len(shape)
+            for shape, img in zip(self.input_shapes, self._imagelike)
+        ]
 
     @property
     def providers(self) -> list[str]:
@@ -149,7 +160,7 @@ class InferenceSession:
                 return x, True
         x = np.asarray(x)
         batched = self._is_batched(i, x)
-        if not self._identity and self._dtypes[i] is np.float32:
+        if not self._identity and self._dtypes[i] is np.float32 and self._imagelike[i]:
             x = self.preprocessing.apply(x, batched=batched)
         elif self._dtypes[i] is not None and x.dtype != self._dtypes[i]:
             x = x.astype(self._dtypes[i])

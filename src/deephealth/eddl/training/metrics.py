@@ -102,6 +102,18 @@ def _iou(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return ((inter + EPS) / (union + EPS)).sum()
 
 
+def _concordance(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Harrell's C of risk scores `y` against (time, event) targets within the batch, times the
+    batch size (0.5 when the batch has no comparable pair)."""
+    risk, time, event = y.float().reshape(len(y), -1)[:, 0], t[:, 0].float(), t[:, 1] > 0
+    pair = (time[:, None] < time[None, :]) & event[:, None]
+    diff = risk[:, None] - risk[None, :]
+    hits = ((diff > 0).float() + 0.5 * (diff == 0).float())[pair].sum()
+    count = pair.sum()
+    c = hits / count if count > 0 else torch.tensor(0.5, device=y.device)
+    return c * len(y)
+
+
 METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "categorical_accuracy": _categorical_accuracy,
     "binary_accuracy": _binary_accuracy,
@@ -112,6 +124,7 @@ METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     ),
     "dice": _dice,
     "iou": _iou,
+    "concordance": _concordance,
 }
 METRIC_ALIASES = {
     "accuracy": "categorical_accuracy",

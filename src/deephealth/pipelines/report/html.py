@@ -3,18 +3,24 @@
 One self-contained file (plots inlined as PNG data URIs) that a browser, the web front-end or an
 e-mail can show: the KPI table, the loss and metric curves per epoch, the confusion matrix and ROC
 curve of the test split (classification; pixel-wise confusion for segmentation), segmentation or
-regression overlays of sample cases, the ONNX check and the run's settings.
+regression overlays of sample cases, the clinical sections (`report.clinical`: ablation,
+permutation importance, calibration, Kaplan–Meier), the ONNX check and the run's settings.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from deephealth.pipelines.report.clinical import clinical_sections
+from deephealth.pipelines.report.plotting import _fmt as _fmt
+from deephealth.pipelines.report.plotting import _img as _img
+from deephealth.pipelines.report.plotting import _plt as _plt
+from deephealth.pipelines.report.plotting import _png as _png
+from deephealth.pipelines.report.plotting import _table as _table
 
 KPI_LABELS = {
     "time_of_pre_processing_images_s": "Time of pre-processing images (s)",
@@ -29,22 +35,6 @@ KPI_LABELS = {
     "speedup": "Speedup",
     "efficiency": "Efficiency",
 }
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    _plt().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def curves_plot(history: list[dict[str, Any]]) -> str | None:
@@ -154,27 +144,6 @@ def overlay_plot(cases: list[dict[str, Any]]) -> str | None:
     return _png(fig)
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return html.escape(str(v))
-
-
-def _table(rows: list[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
-
-
-def _img(uri: str | None, alt: str) -> str:
-    return (
-        f'<figure><img src="{uri}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
-        if uri
-        else ""
-    )
-
-
 def render_html(report: dict[str, Any], overlays: list[dict[str, Any]] | None = None) -> str:
     """The report page as an HTML string."""
     run = report.get("run", {})
@@ -209,6 +178,7 @@ def render_html(report: dict[str, Any], overlays: list[dict[str, Any]] | None = 
     ]
     if per_patient:
         sections += ["<h3>Per patient</h3>", _table(list(per_patient.items()))]
+    sections += clinical_sections(report)
     sections += [
         "<h2>Plots</h2>",
         "".join(figures),

@@ -2,6 +2,11 @@
 
 from deephealth.pipelines.tasks.base import Task
 from deephealth.pipelines.tasks.classification import ClassificationTask
+from deephealth.pipelines.tasks.clinical import (
+    MultimodalClassificationTask,
+    ScalarRegressionTask,
+    SurvivalTask,
+)
 from deephealth.pipelines.tasks.regression import RegressionTask
 from deephealth.pipelines.tasks.segmentation import SegmentationTask
 from deephealth.pipelines.tasks.signal_classification import SignalClassificationTask
@@ -10,10 +15,13 @@ TASKS: dict[str, type[Task]] = {
     "classification": ClassificationTask,
     "segmentation": SegmentationTask,
     "regression": RegressionTask,
+    "scalar_regression": ScalarRegressionTask,
+    "multimodal_classification": MultimodalClassificationTask,
+    "survival": SurvivalTask,
     "signal_classification": SignalClassificationTask,  # type: ignore[dict-item]
 }
 
 __all__ = [
-    "TASKS", "ClassificationTask", "RegressionTask", "SegmentationTask", "SignalClassificationTask",
-    "Task",
+    "TASKS", "ClassificationTask", "MultimodalClassificationTask", "RegressionTask", "ScalarRegressionTask", "SegmentationTask", "SignalClassificationTask",
+    "SurvivalTask", "Task",
 ]  # fmt: skip

@@ -26,6 +26,7 @@ these methods, and registers its class in `pipelines.tasks.TASKS`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ import numpy as np
 from deephealth.pipelines.data import DataError
 from deephealth.pipelines.stream import Batch, StreamingDataset
 
-Forward = Callable[[np.ndarray], np.ndarray]
+Forward = Callable[[Any], np.ndarray]  # model inputs (one array, or a list) -> outputs
 
 
 class Scorer:
@@ -95,6 +96,10 @@ class Task:
         """Metric that eddl tracks per batch during training."""
         raise NotImplementedError
 
+    def model_args(self) -> dict[str, Any]:
+        """Extra keyword arguments of the zoo constructor (e.g. the clinical-values width)."""
+        return {}
+
     def input_shape(self) -> list[int]:
         """Channels-first input shape of the network."""
         return [self.data.channels, *self.data.spatial]
@@ -112,22 +117,45 @@ class Task:
         """A batch of raw targets as the network's targets (float32)."""
         raise NotImplementedError
 
+    def inputs(self, batch: Batch) -> Any:
+        """The network's inputs for a batch: the images, or a list (image + clinical values)."""
+        return batch.x
+
+    def train_batch(self, batch: Batch) -> tuple[Any, np.ndarray]:
+        """(network inputs, network targets) of a training batch."""
+        return self.inputs(batch), self.encode(batch.y)
+
+    def fitted_state(self) -> dict[str, Any]:
+        """What the task learned from the training split and evaluation needs again (stored in
+        the report's `data.task_state`; given back as the config's `fitted_state`)."""
+        return {}
+
+    def save_sidecars(self, onnx_path: Path) -> None:
+        """Write what serving needs beside the exported model besides its preprocessing (e.g.
+        the fitted clinical-values encoder); nothing by default."""
+
+    def report_extras(
+        self, split: str, forward: Forward, batch_size: int, metrics: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Task-specific report sections computed with the exported model (none by default)."""
+        return {}
+
     def num_batches(self, batch_size: int) -> int:
         """Batches per training epoch (one process)."""
         return -(-self.epoch_size() // batch_size)
 
-    def check_batch(self, n: int = 4) -> np.ndarray:
+    def check_batch(self, n: int = 4) -> Any:
         """A few model inputs (validation, else training) for the ONNX check."""
         split = "validation" if self.data.split_size("validation") else "training"
         for batch in self.data.batches(split, n):
-            return batch.x
+            return self.inputs(batch)
         raise DataError(f"dataset {self.data.path}: split {split} is empty")
 
     # -- prediction and scoring ------------------------------------------------------------------
     def outputs(self, split: str, forward: Forward, batch_size: int) -> Iterator[tuple[Batch, Any]]:
         """Stream `split` in order: each batch with the network's outputs for it."""
         for batch in self.data.batches(split, batch_size):
-            yield batch, np.asarray(forward(batch.x))
+            yield batch, np.asarray(forward(self.inputs(batch)))
 
     def scorer(self, split: str) -> Scorer:
         """A fresh accumulator of the metrics of `split`."""

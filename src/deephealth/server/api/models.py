@@ -324,6 +324,32 @@ def read_weights(
     return serialize.weights(get_in_project(db, principal.id, ModelWeights, weights_id))
 
 
+@router.get("/api/weights/{weights_id}/features")
+def read_weights_features(
+    weights_id: int, principal: Principal = Depends(require_user), db: Session = Depends(get_db)
+) -> dict:
+    """The clinical values a model takes with its image (the input features of the dataset
+    schema stored with it: name, type, unit, allowed values, range); empty for image-only models.
+    The inference form is generated from it."""
+    from deephealth.pipelines.tasks.clinical import load_fitted_state
+    from deephealth.server.inference import session_for
+
+    weights = get_in_project(db, principal.id, ModelWeights, weights_id)
+    try:
+        state = load_fitted_state(weights.path, session_for(weights.path).metadata)
+    except (OSError, ValueError):
+        state = None
+    if state is None:
+        return {"task": None, "features": []}
+    keys = ("name", "type", "unit", "values", "min", "max", "description")
+    specs = [
+        {k: spec.get(k) for k in keys}
+        for spec in state["encoder"]["specs"]
+        if spec.get("role") == "input" and spec.get("type") not in ("id", "text")
+    ]
+    return {"task": state["task"], "features": specs}
+
+
 @router.get("/api/weights/{weights_id}/download")
 def download_weights(
     weights_id: int,

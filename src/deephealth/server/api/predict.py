@@ -3,6 +3,10 @@
 `POST /api/v1/predict/{weights_id}` takes the image as the raw request body or as the multipart
 field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
 and label (classification), the mask as base64 PNG (segmentation) or the values (regression).
+Models trained with clinical values (`scalar_regression`, `survival`) also take those values as a
+JSON object, in the multipart field `features` or the query parameter `features`; they are checked
+against the dataset schema stored with the model, and a missing, unknown or out-of-range feature
+is a 422 whose JSON names it (`{"detail": ..., "feature": "age"}`).
 An EDF/BDF recording sent to a signal model answers its detected events (onset, end, label,
 score; see `deephealth.server.signal_inference`). `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
 over it (what the inference page shows), with a one-line summary in the `X-Prediction` header,
@@ -15,10 +19,12 @@ decoded only within `DEEPHEALTH_MAX_IMAGE_BYTES` (see `deephealth.server.image_c
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -30,7 +36,12 @@ from deephealth.server import imaging, uploads
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import ModelWeights, Project
 from deephealth.server.deps import Principal, audit, get_config, get_db, require_user
-from deephealth.server.inference import PredictionError, predict_file, scratch_dir
+from deephealth.server.inference import (
+    FeatureInputError,
+    PredictionError,
+    predict_file,
+    scratch_dir,
+)
 from deephealth.server.permissions import get_in_project
 
 router = APIRouter(tags=["inference"])
@@ -39,11 +50,13 @@ _AUDIT_EVERY_S = 60.0
 _last_audit: dict[tuple[int, int], float] = {}
 
 
-async def _receive_image(request: Request, dest: Path, limit: int) -> None:
+async def _receive_image(request: Request, dest: Path, limit: int) -> str | None:
     """Write the image of a request (raw body, or multipart field `file`) to `dest`, counting
-    bytes as they arrive: 413 beyond `limit`, never more than one chunk in memory."""
+    bytes as they arrive: 413 beyond `limit`, never more than one chunk in memory. Returns the
+    multipart field `features` (clinical values as JSON text), if any."""
     ctype = request.headers.get("content-type", "")
     size = 0
+    features: str | None = None
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         if ctype.startswith("multipart/form-data"):
@@ -51,6 +64,8 @@ async def _receive_image(request: Request, dest: Path, limit: int) -> None:
                 form = await request.form(max_files=1, max_fields=5)
             except (ValueError, KeyError) as err:  # malformed multipart
                 raise HTTPException(422, f"malformed multipart body ({err})") from None
+            field = form.get("features")
+            features = field if isinstance(field, str) else None
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise HTTPException(422, "multipart request needs a file field named 'file'")
@@ -67,6 +82,20 @@ async def _receive_image(request: Request, dest: Path, limit: int) -> None:
                 out.write(chunk)
     if not size:
         raise HTTPException(422, "no image in the request")
+    return features
+
+
+def _parse_features(text: str | None) -> Any:
+    """The clinical values of a request (JSON object text), None when not sent; 422 otherwise."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise HTTPException(422, f"features: not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise HTTPException(422, "features: must be a JSON object of feature name -> value")
+    return value
 
 
 def _kind(path: Path) -> tuple[str, str]:
@@ -85,6 +114,7 @@ async def predict(
     weights_id: int,
     request: Request,
     format: str = "json",  # noqa: A002 (the query parameter's name)
+    features: str | None = None,
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),
@@ -106,7 +136,8 @@ async def predict(
     db.close()
     tmp = scratch_dir(config.path("tmp")) / f"deephealth-predict-{secrets.token_hex(8)}"
     try:
-        await _receive_image(request, tmp, config.max_image_upload_bytes)
+        form_features = await _receive_image(request, tmp, config.max_image_upload_bytes)
+        values = _parse_features(form_features if form_features is not None else features)
         with open(tmp, "rb") as fh:
             head = fh.read(8)
         from deephealth.server import signal_inference
@@ -126,8 +157,10 @@ async def predict(
         image = tmp.rename(tmp.with_suffix(suffix))
         tmp = image
         result, hwc = await run_in_threadpool(
-            predict_file, path, image, task, config.max_image_bytes
+            predict_file, path, image, task, config.max_image_bytes, values
         )
+    except FeatureInputError as err:
+        return JSONResponse({"detail": str(err), "feature": err.feature}, status_code=422)
     except PredictionError as err:
         raise HTTPException(422, str(err)) from None
     finally:
@@ -156,6 +189,8 @@ async def predict(
 def _header_summary(result: dict) -> str:
     if "label" in result:
         return f"{result['label']} ({result['probabilities'][result['label']]:.3f})"
+    if "risk" in result:
+        return f"risk {result['risk']:.4g}"
     if "foreground_fraction" in result:
         return f"foreground {result['foreground_fraction']:.3f}"
     return ",".join(f"{v:.4g}" for v in result.get("values", []))[:200]

@@ -19,7 +19,10 @@ from deephealth.server.deps import Principal, audit, get_db, require_user
 from deephealth.server.permissions import get_project
 
 router = APIRouter(tags=["projects"])
-Task = Literal["classification", "segmentation", "regression"]
+Task = Literal[
+    "classification", "segmentation", "regression", "scalar_regression", "survival",
+    "multimodal_classification",
+]  # fmt: skip
 
 
 class ProjectIn(BaseModel):

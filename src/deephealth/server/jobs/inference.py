@@ -29,8 +29,10 @@ def run_split_inference(
     """Predict every sample of the job's split; returns the result dict (paths and metrics)."""
     from deephealth.ecvl import ImRead
     from deephealth.pipelines import metrics
+    from deephealth.pipelines.tabular import dataset_rows
+    from deephealth.pipelines.tasks.clinical import load_fitted_state
     from deephealth.server import datasets as dsvc
-    from deephealth.server.inference import predict_file
+    from deephealth.server.inference import predict_file, session_for
 
     with sessions() as db:
         cfg = dict(db.get(Job, job_id).config)
@@ -38,15 +40,19 @@ def run_split_inference(
     base = Path(cfg["dataset"]).parent
     indices = list(ds.GetSplit(cfg["split"]))
     task = cfg["task"]
+    state = load_fitted_state(cfg["weights"], session_for(cfg["weights"]).metadata)
     start = time.monotonic()
     rows, y_true, y_pred, dices = [], [], [], []
     for n, i in enumerate(indices):
         if should_stop():
             break
         image, mask_path, labels = dsvc.sample_files(ds, base, i)
-        result, _ = predict_file(cfg["weights"], image, task)
+        values = dataset_rows(ds, [i])[0] if state is not None else None
+        result, _ = predict_file(cfg["weights"], image, task, features=values, sample=True)
         row = {"index": i, "labels": labels}
-        if task == "classification":
+        if state is not None:  # image + clinical values: the sample's own values
+            row.update({k: v for k, v in result.items() if k != "task"})
+        elif task == "classification":
             row.update(label=result["label"], probabilities=result["probabilities"])
             if labels:
                 y_true.append(labels[0])

@@ -393,15 +393,44 @@ async function pageWeights() {
       { weights_id: parseInt(id, 10), dataset_id: parseInt(f.dataset_id.value, 10), split: f.split.value });
     location.href = `/jobs/${job.id}`;
   });
+  // clinical models: one field per input feature of the stored schema
+  const schema = await api("GET", `/api/weights/${id}/features`);
+  const form = $("#infer-form");
+  for (const spec of schema.features) {
+    const unit = spec.unit ? ` (${spec.unit})` : "";
+    let input;
+    if (spec.type === "categorical" && spec.values && spec.values.length) {
+      input = el("select", { name: `feature:${spec.name}` });
+      input.replaceChildren(el("option", { value: "", text: "—" }),
+        ...spec.values.map((v) => el("option", { value: v, text: v })));
+    } else {
+      input = el("input", { name: `feature:${spec.name}`, type: spec.type === "date" ? "date" : (spec.type === "numeric" ? "number" : "text") });
+      if (spec.type === "numeric") input.step = "any";
+      if (spec.min !== null && spec.min !== undefined) input.min = spec.min;
+      if (spec.max !== null && spec.max !== undefined) input.max = spec.max;
+    }
+    const label = el("label", { text: `${spec.name}${unit} ` });
+    label.append(input);
+    form.insertBefore(label, form.querySelector("button"));
+  }
+  const featuresOf = (f) => {
+    const out = {};
+    for (const spec of schema.features) {
+      const v = f.elements[`feature:${spec.name}`].value;
+      if (v !== "") out[spec.name] = spec.type === "numeric" ? Number(v) : v;
+    }
+    return JSON.stringify(out);
+  };
   onSubmit("infer-form", async (f) => {
     const file = f.file.files[0];
-    const data = new FormData(); data.append("file", file);
+    const withFeatures = (d) => { if (schema.features.length) d.append("features", featuresOf(f)); return d; };
+    const data = withFeatures(new FormData()); data.append("file", file);
     const res = await fetch(`/api/v1/predict/${id}?format=overlay`, {
       method: "POST", body: data, headers: { "X-CSRF-Token": csrf() }, credentials: "same-origin" });
     if (!res.ok) throw new Error((await res.json()).detail);
     const img = $("#overlay");
     img.src = URL.createObjectURL(await res.blob()); img.hidden = false;
-    const data2 = new FormData(); data2.append("file", file);
+    const data2 = withFeatures(new FormData()); data2.append("file", file);
     const json = await api("POST", `/api/v1/predict/${id}`, data2);
     delete json.mask_png;
     $("#prediction").textContent = JSON.stringify(json, null, 2);
