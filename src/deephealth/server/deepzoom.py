@@ -4,7 +4,8 @@ A Deep Zoom pyramid has levels 0..L with L = ceil(log2(max(width, height))): lev
 slide at full resolution, each level below halves it. Level ``l`` is cut into ``tile_size``
 squares (plus ``overlap`` pixels shared with each neighbour); tile ``(col, row)`` of level ``l``
 is read from the slide level whose downsample is the largest not above ``2 ** (L - l)`` and
-resized only when that downsample differs. Encoded tiles are kept in a `TileCache` (an LRU
+resized only when that downsample differs. Tiles coarser than the slide's overview (its longest
+side at most `OVERVIEW_SIZE`) are cut from that overview, read once. Encoded tiles are kept in a `TileCache` (an LRU
 bounded in bytes), opened slides in a small LRU of handles.
 """
 
@@ -24,6 +25,8 @@ from deephealth.ecvl.slide.reader import OpenSlideImage
 
 SLIDE_SUFFIXES = (".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide", ".tif")
 """Extensions the viewer opens as whole slides (a ``.tif`` only when OpenSlide reads it)."""
+OVERVIEW_SIZE = 2048
+"""Longest side (pixels) at most of the overview the coarse Deep Zoom levels are cut from."""
 
 
 class TileCache:
@@ -96,6 +99,9 @@ class DeepZoom:
             (max(1, math.ceil(w / 2 ** (self.max_level - lv))), max(1, math.ceil(h / 2 ** (self.max_level - lv))))
             for lv in range(self.max_level + 1)
         ]  # fmt: skip
+        self.overview_downsample = 2.0 ** max(0, math.ceil(math.log2(max(w, h, 1) / OVERVIEW_SIZE)))
+        self._overview: np.ndarray | None = None
+        self._overview_lock = threading.Lock()
 
     @property
     def level_count(self) -> int:
@@ -148,6 +154,8 @@ class DeepZoom:
         slide = self.slide
         sl = slide.GetBestLevelForDownsample(scale)
         ds = slide.level_downsamples[sl]
+        if scale >= self.overview_downsample > ds:  # coarse tile: cut it from the overview
+            return self._from_overview(x0, y0, x1, y1, scale)
         lw, lh = slide.level_dimensions[sl]
         X, Y = int(x0 * scale), int(y0 * scale)
         sx, sy = int(X / ds), int(Y / ds)
@@ -157,6 +165,37 @@ class DeepZoom:
         if (w, h) != (x1 - x0, y1 - y0):
             pixels = cv2.resize(pixels, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         return pixels
+
+    def overview(self) -> np.ndarray:
+        """The slide at `overview_downsample` (read once), for the coarse levels: a slide whose
+        coarsest level is still large would otherwise be read whole for each of their tiles."""
+        with self._overview_lock:
+            if self._overview is None:
+                import cv2
+
+                slide, d = self.slide, self.overview_downsample
+                sl = slide.GetBestLevelForDownsample(d)
+                pixels = slide.read_level(sl)
+                w, h = slide.dimensions
+                size = (max(1, math.ceil(w / d)), max(1, math.ceil(h / d)))
+                self._overview = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+            return self._overview
+
+    def _from_overview(self, x0: int, y0: int, x1: int, y1: int, scale: float) -> np.ndarray:
+        import cv2
+
+        f = scale / self.overview_downsample  # overview pixels per Deep Zoom pixel
+        ov = self.overview()
+        oh, ow = ov.shape[:2]
+        ox0, oy0 = min(ow - 1, int(x0 * f)), min(oh - 1, int(y0 * f))
+        ox1, oy1 = (
+            max(ox0 + 1, min(ow, math.ceil(x1 * f))),
+            max(oy0 + 1, min(oh, math.ceil(y1 * f))),
+        )
+        part = ov[oy0:oy1, ox0:ox1]
+        if part.shape[:2] == (y1 - y0, x1 - x0):
+            return np.ascontiguousarray(part)
+        return cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
 
     def tile_jpeg(self, level: int, col: int, row: int) -> bytes:
         """One tile encoded as JPEG."""

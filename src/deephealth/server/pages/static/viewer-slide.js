@@ -14,7 +14,7 @@ window.dhSlideViewer = async (box, view) => {
   const viewer = window.OpenSeadragon({
     element: div, prefixUrl: "/static/vendor/openseadragon/images/", tileSources: view.image,
     showNavigator: true, maxZoomPixelRatio: 2, crossOriginPolicy: false, loadTilesWithAjax: true,
-    ajaxWithCredentials: true,
+    ajaxWithCredentials: true, drawer: "canvas",  // 2D canvas: light without a GPU too
   });
   viewer.addHandler("tile-loaded", () => { tiles.loaded += 1; });
   await new Promise((ok, bad) => {
@@ -37,5 +37,5 @@ window.dhSlideViewer = async (box, view) => {
   viewer.addHandler("animation-finish", show);
   show();
   return { kind: "slide", viewer, tiles,
-    fullResolution() { viewer.viewport.zoomTo(viewer.viewport.imageToViewportZoom(1)); } };
+    fullResolution() { viewer.viewport.zoomTo(viewer.viewport.imageToViewportZoom(1), null, true); } };
 };

@@ -15,6 +15,7 @@ window.dhVolumeViewer = async (box, view) => {
   }
   const canvas = document.createElement("canvas");
   canvas.id = "volume-canvas";
+  box.classList.add("volume");
   box.append(canvas);
   const nv = new window.niivue.Niivue({ backColor: [0, 0, 0, 1], crosshairColor: [1, 0.8, 0, 1],
     show3Dcrosshair: false, dragAndDropEnabled: false });
