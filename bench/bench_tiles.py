@@ -10,8 +10,10 @@ one thread, medians reported:
 - deephealth ``DeepZoom.tile_jpeg`` (ECVL ``OpenSlideImage`` read + JPEG quality 80), no cache;
 - deephealth ``SlideTiles.tile`` with a warm tile cache (what a second view of the same area
   costs);
-- the HTTP tile endpoint (``/api/datasets/{id}/samples/{i}/slide_files/...``, FastAPI test client,
-  logged-in session, warm cache): request overhead included.
+- the HTTP tile endpoint (``/api/datasets/{id}/samples/{i}/slide_files/...``) of a real
+  ``deephealth serve`` with a logged-in session, fetched by 4 concurrent keep-alive clients as a
+  browser does (uvicorn's thread pool reads and encodes tiles in parallel; OpenSlide and OpenCV
+  release the GIL), with the tile cache off and warm.
 
 Two slides: the real Aperio SVS CMU-1-Small-Region (JPEG tiles) and a 3 x 3 mosaic of it written
 as a zlib pyramidal TIFF (6660 x 8901 px; bench_slide.make_mosaic). Writes
@@ -33,9 +35,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_slide import CMU, machine, make_mosaic  # noqa: E402
+from bench_slide import CMU, machine, make_mosaic
 
 ROOT = Path(__file__).resolve().parents[1]
+THREADS = 4  # concurrent tile requests, as OpenSeadragon makes them
 
 
 def regions(dz) -> list[tuple[int, int, int, int, int, int]]:
@@ -50,33 +53,80 @@ def regions(dz) -> list[tuple[int, int, int, int, int, int]]:
     return out
 
 
-def endpoint_client(slide: Path, folder: Path):
-    """A logged-in test client of a server whose dataset's sample 0 is `slide`; its tile URL."""
-    import shutil
+class Served:
+    """`deephealth serve` in a subprocess with the slide as sample 0 of a registered dataset, and
+    a logged-in keep-alive HTTP client per thread; `cache_mb` sets its tile cache (0: none)."""
 
-    import yaml
-    from fastapi.testclient import TestClient
+    def __init__(self, slide: Path, folder: Path, cache_mb: int) -> None:
+        import os
+        import shutil
+        import socket
+        import subprocess
 
-    from deephealth.server.app import create_app
-    from deephealth.server.config import ServerConfig
+        import httpx
+        import yaml
 
-    approved = folder / "approved"
-    (approved / "ds").mkdir(parents=True)
-    shutil.copy(slide, approved / "ds" / slide.name)
-    (approved / "ds" / "ds.yml").write_text(yaml.safe_dump({"images": [{"location": slide.name}]}))
-    config = ServerConfig(
-        data_dir=folder / "data", approved_folders=[approved], argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )  # fmt: skip
-    client = TestClient(create_app(config), base_url="https://testserver")
-    r = client.post("/api/auth/signup", json={"email": "b@example.org", "password": "benchmark pw"})
-    csrf = r.json().get("csrf_token") or client.cookies.get("dh_csrf", "")
-    client.headers["X-CSRF-Token"] = csrf
-    p = client.post("/api/projects", json={"name": "b", "task": "classification"}).json()
-    ds = client.post(
-        f"/api/projects/{p['id']}/datasets/register", json={"path": str(approved / "ds")}
-    ).json()
-    return client, f"/api/datasets/{ds['id']}/samples/0/slide_files"
+        approved = folder / "approved"
+        (approved / "ds").mkdir(parents=True)
+        shutil.copy(slide, approved / "ds" / slide.name)
+        (approved / "ds" / "ds.yml").write_text(
+            yaml.safe_dump({"images": [{"location": slide.name}]})
+        )
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "DEEPHEALTH_TILE_CACHE_MB": str(cache_mb),
+               "DEEPHEALTH_ARGON2_TIME_COST": "1", "DEEPHEALTH_ARGON2_MEMORY_KIB": "1024"}  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "deephealth.cli", "serve", "--port", str(port), "--data-dir",
+             str(folder / "data"), "--workers", "1", "--approved-folder", str(approved),
+             "--insecure-cookies"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        for _ in range(300):
+            try:
+                if httpx.get(self.base + "/docs", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        client = httpx.Client(base_url=self.base)
+        r = client.post("/api/auth/signup", json={"email": "b@example.org", "password": PASSWORD})
+        assert r.status_code == 201, r.text
+        client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        r = client.post("/api/projects", json={"name": "b", "task": "classification"})
+        r = client.post(
+            f"/api/projects/{r.json()['id']}/datasets/register", json={"path": str(approved / "ds")}
+        )
+        assert r.status_code == 201, r.text
+        self.url = f"/api/datasets/{r.json()['id']}/samples/0/slide_files"
+        self.cookies = client.cookies
+        client.close()
+
+    def fetch_all(self, paths: list[str], threads: int) -> None:
+        """GET every tile with `threads` concurrent keep-alive clients (as a browser does)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        import httpx
+
+        def run(part: list[str]) -> None:
+            with httpx.Client(base_url=self.base, cookies=self.cookies) as c:
+                for p in part:
+                    r = c.get(self.url + p)
+                    assert r.status_code == 200, r.text
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, [paths[i::threads] for i in range(threads)]))
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(30)
+
+
+PASSWORD = "tiles per second benchmark"
 
 
 def bench_slide(path: Path, rounds: int, folder: Path) -> list[tuple[str, float]]:
@@ -93,7 +143,9 @@ def bench_slide(path: Path, rounds: int, folder: Path) -> list[tuple[str, float]
     cached = SlideTiles(TileCache(1024 * 1024 * 1024))
     tiles = regions(dz)
     top = dz.max_level
-    client, tile_url = endpoint_client(path, folder)
+    cold = Served(path, folder / "cold", cache_mb=0)
+    warm = Served(path, folder / "warm", cache_mb=1024)
+    urls = [f"/{top}/{col}_{row}.jpeg" for col, row, *_ in tiles]
 
     def plain() -> None:
         for _, _, x, y, w, h in tiles:
@@ -112,26 +164,30 @@ def bench_slide(path: Path, rounds: int, folder: Path) -> list[tuple[str, float]
         for col, row, *_ in tiles:
             cached.tile(path, top, col, row)
 
-    def http_cached() -> None:
-        for col, row, *_ in tiles:
-            r = client.get(f"{tile_url}/{top}/{col}_{row}.jpeg")
-            assert r.status_code == 200, r.text
+    def http_cold() -> None:
+        cold.fetch_all(urls, THREADS)
+
+    def http_warm() -> None:
+        warm.fetch_all(urls, THREADS)
 
     peers: dict[str, Callable[[], None]] = {
         "openslide read_region loop (pixels, no encoding)": plain,
         "openslide DeepZoomGenerator + JPEG": openslide_dz,
         "deephealth DeepZoom tile (read + JPEG), uncached": ours,
         "deephealth tile cache, warm": ours_cached,
-        "HTTP tile endpoint, warm cache": http_cached,
+        f"HTTP endpoint, {THREADS} concurrent clients, no cache": http_cold,
+        f"HTTP endpoint, {THREADS} concurrent clients, warm cache": http_warm,
     }
     ours_cached()
-    http_cached()  # warm both caches
+    http_warm()  # warm both caches
     times: dict[str, list[float]] = {k: [] for k in peers}
     for _ in range(rounds):
         for name, fn in peers.items():
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
+    cold.stop()
+    warm.stop()
     return [(name, len(tiles) / statistics.median(ts)) for name, ts in times.items()]
 
 
