@@ -140,3 +140,29 @@ def test_2d_full_resolution_with_mask_and_boxes(users, viewer_ds):
     np.testing.assert_array_equal(rgba[..., 3] > 0, inst > 0)
     assert client.get(view["image"] + "?window=bad").status_code == 422
     assert io.BytesIO(client.get(view["image"] + "?window=40,400").content).read(4) == b"\x89PNG"
+
+
+def test_deep_zoom_on_a_multilevel_pyramid_matches_openslide(tmp_path):
+    """On a 3-level pyramidal TIFF, each Deep Zoom level whose scale is a slide level's
+    downsample is read from that level unresized: the same pixels as openslide's own
+    DeepZoomGenerator; the kind detection calls the TIFF a slide, and a dataset viewer view
+    lists its levels."""
+    from openslide import OpenSlide
+    from openslide.deepzoom import DeepZoomGenerator
+
+    from deephealth.ecvl.slide import OpenSlideImage, write_pyramidal_tiff
+    from deephealth.server.api.viewers import kind_of
+    from deephealth.server.deepzoom import DeepZoom
+
+    with OpenSlideImage(_viewer_data.SLIDE) as slide:
+        pixels = slide.read_region(0, 0, 0, 2048, 2048)
+    path = tmp_path / "pyramid.tif"
+    write_pyramidal_tiff(path, pixels, 0.5, min_size=512)
+    dz = DeepZoom(OpenSlideImage(path))
+    assert dz.slide.GetLevelCount() == 3 and kind_of([path]) == "slide"
+    ref = DeepZoomGenerator(OpenSlide(str(path)), 254, 1, limit_bounds=False)
+    for level in (dz.max_level, dz.max_level - 1, dz.max_level - 2):  # slide levels 0, 1, 2
+        for col, row in ((0, 0), (1, 1)):
+            ours = dz.tile_pixels(level, col, row)
+            theirs = np.asarray(ref.get_tile(level, (col, row)).convert("RGB"))
+            np.testing.assert_array_equal(ours, theirs)

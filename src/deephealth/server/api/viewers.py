@@ -42,22 +42,25 @@ PALETTE = np.array(
 )  # fmt: skip
 
 
-def _sample(db: Session, principal: Principal, dataset_id: int, index: int) -> tuple[Any, Path]:
+def _sample(
+    db: Session, principal: Principal, dataset_id: int, index: int
+) -> tuple[Any, Any, Path]:
+    """The ECVL dataset, its sample `index` and the folder its locations are relative to."""
     row = get_in_project(db, principal.id, Dataset, dataset_id)
     ds = loaded(row)
     if not 0 <= index < len(ds.samples_):
         raise HTTPException(404, "sample not found")
-    return ds.samples_[index], Path(row.yaml_path).parent
+    return ds, ds.samples_[index], Path(row.yaml_path).parent
 
 
 def _paths(sample: Any, base: Path, part: str) -> list[Path]:
+    """The files of the sample's image (several for a DICOM series) or of its mask."""
     if part not in PARTS:
         raise HTTPException(422, f"part must be one of {PARTS}, not {part!r}")
-    locations = (
-        list(sample.location_)
-        if part == "image"
-        else [sample.label_path_] * bool(sample.label_path_)
-    )
+    if part == "image":
+        locations = list(sample.location_)
+    else:
+        locations = [sample.label_path_] if sample.label_path_ else []
     if not locations:
         raise HTTPException(404, f"the sample has no {part}")
     return [Path(p) if Path(p).is_absolute() else base / p for p in locations]
@@ -177,8 +180,7 @@ def sample_view(
     db: Session = Depends(get_db),
 ) -> dict:
     """Which viewer shows the sample (``volume``, ``slide`` or ``image``) and where its parts are."""
-    sample, base = _sample(db, principal, dataset_id, index)
-    ds = loaded(get_in_project(db, principal.id, Dataset, dataset_id))
+    ds, sample, base = _sample(db, principal, dataset_id, index)
     paths = _paths(sample, base, "image")
     kind = kind_of(paths)
     url = f"/api/datasets/{dataset_id}/samples/{index}"
@@ -199,7 +201,7 @@ def sample_view(
         out["mask"] = f"{url}/volume.nii.gz?part=mask" if has_mask else None
         out["window"] = _window(paths)
     elif kind == "slide":
-        dz = TILES.pyramid(paths[0])
+        dz = _pyramid(paths[0], f"sample {index}")
         out["image"] = f"{url}/slide.dzi"
         out["mask"] = f"{url}/slide.dzi?part=mask" if has_mask else None
         out["size"] = list(dz.slide.dimensions)
@@ -221,7 +223,7 @@ def sample_volume(
     config: ServerConfig = Depends(get_config),
 ) -> Response:
     """The sample's volume (or its mask) as NIfTI; DICOM series are converted server-side."""
-    sample, base = _sample(db, principal, dataset_id, index)
+    _, sample, base = _sample(db, principal, dataset_id, index)
     path = _as_nifti(_paths(sample, base, part), f"{part} of sample {index}", config)
     gz = path.name.lower().endswith(".gz")
     return FileResponse(
@@ -232,8 +234,18 @@ def sample_volume(
     )
 
 
+def _pyramid(path: Path, what: str) -> Any:
+    """The Deep Zoom pyramid of a slide file (422 when OpenSlide cannot open it)."""
+    from deephealth.ecvl.slide.errors import SlideError
+
+    try:
+        return TILES.pyramid(path)
+    except SlideError as err:
+        raise HTTPException(422, f"{what}: {err}".replace(str(path), what)) from None
+
+
 def _slide_path(db: Session, principal: Principal, dataset_id: int, index: int, part: str) -> Path:
-    sample, base = _sample(db, principal, dataset_id, index)
+    _, sample, base = _sample(db, principal, dataset_id, index)
     path = _paths(sample, base, part)[0]
     if part == "image" and not _is_slide(path):
         raise HTTPException(404, f"sample {index} is not a whole slide")
@@ -250,7 +262,8 @@ def slide_dzi(
 ) -> Response:
     """The Deep Zoom descriptor of a whole-slide sample (or of its slide-aligned mask)."""
     path = _slide_path(db, principal, dataset_id, index, part)
-    return Response(TILES.pyramid(path).dzi(), media_type="application/xml", headers=CACHE_HEADERS)
+    dz = _pyramid(path, f"{part} of sample {index}")
+    return Response(dz.dzi(), media_type="application/xml", headers=CACHE_HEADERS)
 
 
 @router.get("/api/datasets/{dataset_id}/samples/{index}/slide_files/{level}/{tile}")
@@ -274,6 +287,7 @@ def slide_tile(
         raise HTTPException(404, f"tile {tile!r}: expected {{col}}_{{row}}.jpeg") from None
     if ext not in ("jpeg", "jpg"):
         raise HTTPException(404, f"tile {tile!r}: tiles are JPEG")
+    _pyramid(path, f"{part} of sample {index}")
     try:
         data = TILES.tile(path, level, col, row)
     except SlideRegionError as err:
@@ -306,7 +320,7 @@ def sample_full(
     (transparent background) to lay over it."""
     import cv2
 
-    sample, base = _sample(db, principal, dataset_id, index)
+    _, sample, base = _sample(db, principal, dataset_id, index)
     paths = _paths(sample, base, part)
     try:
         win = imaging.parse_window(window)
