@@ -4,18 +4,20 @@ whole slides with OpenSeadragon, 2D images with their masks and boxes); the page
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from deephealth.server.api import serialize
-from deephealth.server.app import STATIC_DIR
 from deephealth.server.db.models import Dataset
 from deephealth.server.deps import Principal, get_db, optional_user
 from deephealth.server.pages.routes import _need_login, _render
 from deephealth.server.permissions import get_in_project
 
 router = APIRouter(include_in_schema=False)
+VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
 
 
 @router.get("/datasets/{dataset_id}/samples/{index}", response_class=HTMLResponse)
@@ -29,13 +31,12 @@ def sample_page(
     """One sample of a dataset in its viewer."""
     principal = _need_login(principal)
     ds = get_in_project(db, principal.id, Dataset, dataset_id)
-    vendor = STATIC_DIR / "vendor"
     return _render(
         request,
         "viewer.html",
         principal,
         dataset=serialize.dataset(ds),
         index=index,
-        has_niivue=(vendor / "niivue.umd.js").is_file(),
-        has_osd=(vendor / "openseadragon" / "openseadragon.min.js").is_file(),
+        has_niivue=(VENDOR / "niivue.umd.js").is_file(),
+        has_osd=(VENDOR / "openseadragon" / "openseadragon.min.js").is_file(),
     )
