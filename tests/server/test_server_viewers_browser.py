@@ -185,6 +185,8 @@ def test_slide_viewer_zooms_to_full_resolution(session):
     box = page.locator("#slide-osd")
     overview = grab(box)
     page.screenshot(path=str(ARTIFACTS / "viewer-slide-overview.png"))
+    assert page.locator("#slide-osd svg.annotation polygon").count() == 2  # box + QuPath polygon
+    assert "2 annotations" in page.inner_text("#geojson-export")
     set_range(page, "#overlay-opacity", 0)
     assert changed(overview, grab(box)) > 0.1  # the heat map was drawn over the tissue
     set_range(page, "#overlay-opacity", 0.4)

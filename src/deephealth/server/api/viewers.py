@@ -207,6 +207,11 @@ def sample_view(
         out["size"] = list(dz.slide.dimensions)
         out["mpp"] = list(dz.slide.mpp) if dz.slide.mpp else None
         out["levels"] = dz.slide.GetLevelCount()
+        out["annotations"] = [
+            {"label": a.label, "bbox": list(a.bbox), "points": a.exterior.round(1).tolist()}
+            for a in _annotations(sample, paths[0], classes)
+        ]
+        out["geojson"] = f"{url}/annotations.geojson"
     else:
         out["image"] = f"{url}/full.png"
         out["mask"] = f"{url}/full.png?part=mask" if has_mask else None
@@ -293,6 +298,48 @@ def slide_tile(
     except SlideRegionError as err:
         raise HTTPException(404, str(err).replace(str(path), f"sample {index}")) from None
     return Response(data, media_type="image/jpeg", headers=CACHE_HEADERS)
+
+
+def _annotations(sample: Any, image: Path, classes: list[str]) -> list[Any]:
+    """A slide sample's annotations: its boxes, and the polygons of a GeoJSON file next to the
+    slide with the same stem (QuPath's export), in level-0 pixels."""
+    from deephealth.ecvl.pathology.annotations import Annotation, read_geojson
+
+    out = []
+    for coords, k in getattr(sample, "boxes_", None) or []:
+        x0, y0, x1, y1 = coords[:4]
+        label = classes[k] if 0 <= k < len(classes) else str(k)
+        ring = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+        out.append(Annotation(label, ring))
+    sidecar = image.with_suffix(".geojson")
+    if sidecar.is_file():
+        try:
+            out += read_geojson(sidecar)
+        except ValueError as err:
+            raise HTTPException(422, str(err).replace(str(image.parent), ".")) from None
+    return out
+
+
+@router.get("/api/datasets/{dataset_id}/samples/{index}/annotations.geojson")
+def slide_annotations(
+    dataset_id: int,
+    index: int,
+    principal: Principal = Depends(require_user),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The sample's annotations as a GeoJSON FeatureCollection that QuPath imports."""
+    import json
+
+    from deephealth.ecvl.pathology.annotations import annotations_to_geojson
+
+    ds, sample, base = _sample(db, principal, dataset_id, index)
+    colours = {c: PALETTE[1 + i % (len(PALETTE) - 1)].tolist() for i, c in enumerate(ds.classes_)}
+    found = _annotations(sample, _paths(sample, base, "image")[0], list(ds.classes_))
+    return Response(
+        json.dumps(annotations_to_geojson(found, colours)),
+        media_type="application/geo+json",
+        headers={"Content-Disposition": f'attachment; filename="sample-{index}.geojson"'},
+    )
 
 
 def _colour_mask(labels: np.ndarray) -> np.ndarray:

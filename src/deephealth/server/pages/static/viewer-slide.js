@@ -28,6 +28,26 @@ window.dhSlideViewer = async (box, view) => {
       if (layer) layer.setOpacity(Number(e.target.value));
     });
   }
+  // Annotations (the sample's boxes and QuPath GeoJSON polygons), drawn as SVG overlays.
+  const ns = "http://www.w3.org/2000/svg";
+  for (const a of view.annotations) {
+    const [x0, y0, x1, y1] = a.bbox;
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "annotation");
+    svg.setAttribute("viewBox", `${x0} ${y0} ${Math.max(1, x1 - x0)} ${Math.max(1, y1 - y0)}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    const poly = document.createElementNS(ns, "polygon");
+    poly.setAttribute("points", a.points.map((p) => p.join(",")).join(" "));
+    const title = document.createElementNS(ns, "title");
+    title.textContent = a.label;
+    poly.append(title);
+    svg.append(poly);
+    viewer.addOverlay(svg, viewer.viewport.imageToViewportRectangle(x0, y0, x1 - x0, y1 - y0));
+  }
+  const link = document.createElement("a");
+  Object.assign(link, { id: "geojson-export", href: view.geojson,
+    textContent: `Export ${view.annotations.length} annotations (GeoJSON for QuPath)` });
+  document.getElementById("viewer-tools").append(link);
   const [w, h] = view.size;
   const mpp = view.mpp ? `, ${view.mpp[0].toFixed(3)} µm/pixel` : "";
   const show = () => {
