@@ -6,7 +6,7 @@ DATA   := .data/.fetched
 SYS    := .data/.system
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install system-deps data demo test lint typecheck bench serve clean
+.PHONY: install system-deps data assets demo test lint typecheck bench serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ $(DATA): $(STAMP) scripts/fetch_data.sh
 
 data: $(DATA)
 
+# Front-end libraries from npm (Swagger UI, NiiVue, OpenSeadragon) into the static folder.
+assets:
+	bash scripts/fetch_server_assets.sh
+
 demo: install system-deps data
 	$(VENV)/bin/deephealth demo
 
@@ -41,15 +45,14 @@ lint: install
 typecheck: install
 	$(PY) -m mypy
 
-test: install system-deps data lint typecheck
+test: install system-deps data assets lint typecheck
 	$(PY) -m pytest -q
 
 bench: install system-deps data
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/run_all.py
 
-serve: install
-	bash scripts/fetch_server_assets.sh
+serve: install assets
 	$(VENV)/bin/deephealth serve
 
 clean:

@@ -42,6 +42,7 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
     from deephealth.server.db.migrate import upgrade
     from deephealth.server.pages.docs import router as docs_router
     from deephealth.server.pages.routes import router as pages_router
+    from deephealth.server.pages.viewers import router as viewer_pages_router
 
     config = config or ServerConfig.from_env()
     configure_hashing(config.argon2_time_cost, config.argon2_memory_kib)
@@ -73,6 +74,7 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
         app.include_router(router)
     app.include_router(pages_router)
     app.include_router(docs_router)
+    app.include_router(viewer_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         BodyLimitMiddleware, limit=config.max_request_bytes, rules=body_rules(config)

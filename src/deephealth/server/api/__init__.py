@@ -1,6 +1,6 @@
 """REST API routers of the front-end, one module per resource; `ROUTERS` lists them all."""
 
-from deephealth.server.api import admin, auth, datasets, jobs, models, predict, projects
+from deephealth.server.api import admin, auth, datasets, jobs, models, predict, projects, viewers
 
 ROUTERS = [
     auth.router,
@@ -10,4 +10,5 @@ ROUTERS = [
     jobs.router,
     predict.router,
     admin.router,
+    viewers.router,
 ]

@@ -211,8 +211,9 @@ async function pageDataset() {
     const win = $("#window-select").value;
     const page = await api("GET", `/api/datasets/${id}/samples?limit=24${split ? `&split=${encodeURIComponent(split)}` : ""}`);
     $("#thumbs").replaceChildren(...page.samples.map((s) => el("figure", {},
-      el("img", { src: `/api/datasets/${id}/samples/${s.index}/thumbnail?mask=${s.has_mask}${win ? `&window=${win}` : ""}`,
-        alt: `sample ${s.index}`, loading: "lazy" }),
+      el("a", { href: `/datasets/${id}/samples/${s.index}`, title: "open in the viewer" },
+        el("img", { src: `/api/datasets/${id}/samples/${s.index}/thumbnail?mask=${s.has_mask}${win ? `&window=${win}` : ""}`,
+          alt: `sample ${s.index}`, loading: "lazy" })),
       el("figcaption", { text: `#${s.index} ${s.labels.join(", ")}` }))));
   };
   $("#split-select").addEventListener("change", loadThumbs);
