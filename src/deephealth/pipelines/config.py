@@ -30,7 +30,7 @@ from deephealth.ecvl.dataset import yaml_limits
 from deephealth.errors import PipelineError
 
 SCHEMA_VERSION = 1
-TASKS = ("classification", "segmentation", "regression")
+TASKS = ("classification", "segmentation", "regression", "detection")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 NORMALIZATIONS = ("minmax", "zscore", "divby255", "none")
 SPLITS = ("training", "validation", "test")
@@ -41,13 +41,17 @@ METRICS = {
     ),
     "segmentation": ("dice", "iou", "miou", "hausdorff95", "volume_similarity"),
     "regression": ("mse", "mae", "psnr"),
+    "detection": ("map50", "map", "map75", "cpm"),
 }  # fmt: skip
 DEFAULT_METRICS = {
     "classification": ["accuracy", "sensitivity", "specificity", "f1", "roc_auc"],
     "segmentation": ["dice", "iou"],
     "regression": ["mse", "mae", "psnr"],
+    "detection": ["map50", "map"],
 }
-MONITOR = {"classification": "accuracy", "segmentation": "dice", "regression": "mse"}
+MONITOR = {
+    "classification": "accuracy", "segmentation": "dice", "regression": "mse", "detection": "map50",
+}  # fmt: skip
 
 
 class ConfigError(PipelineError, ValueError):
@@ -177,6 +181,11 @@ LOADER_FIELDS: dict[str, Field] = {
     "queue": Field(2, _pos_int, "Batches each worker may load ahead (the bound on memory)."),
     "cache": Field(None, _optional(_text), "Folder for the on-disk cache of the deterministic preprocessing (keyed by its text; relative to the config file)."),
 }  # fmt: skip
+DETECTION_FIELDS: dict[str, Field] = {
+    "score_threshold": Field(0.05, _fraction, "Detection: boxes scoring at most this are dropped (before non-maximum suppression)."),
+    "iou_threshold": Field(0.5, lambda v: None if _is_num(v) and 0 < v <= 1 else f"must be in (0, 1], got {v!r}", "Detection: non-maximum suppression drops a box overlapping a better one of its class above this IoU."),
+    "max_per_class": Field(100, _pos_int, "Detection: boxes kept per image and class."),
+}  # fmt: skip
 CHECKPOINT_FIELDS: dict[str, Field] = {
     "every_batches": Field(None, _optional(_pos_int), "Also checkpoint every this many batches within an epoch (weights, optimizer, random state and the sampler's position), so a killed run resumes mid-epoch."),
 }  # fmt: skip
@@ -188,7 +197,7 @@ EARLY_FIELDS: dict[str, Field] = {
 
 SCHEMA: dict[str, Field | dict[str, Field]] = {
     "version": Field(SCHEMA_VERSION, lambda v: None if v == SCHEMA_VERSION else f"unsupported schema version {v!r}; this deephealth reads version {SCHEMA_VERSION}", "Schema version."),
-    "task": Field(None, _one_of(TASKS), "classification, segmentation or regression.", required=True),
+    "task": Field(None, _one_of(TASKS), "classification, segmentation, regression or detection.", required=True),
     "dataset": Field(None, _text, "DeepHealth dataset YAML (relative to the config file).", required=True),
     "name": Field(None, _optional(_text), "Run name (default: dataset name + task)."),
     "model": Field(None, _optional(_model), "Zoo model name or .onnx file (default per task and dimension)."),
@@ -210,6 +219,7 @@ SCHEMA: dict[str, Field | dict[str, Field]] = {
     "export": EXPORT_FIELDS,
     "loader": LOADER_FIELDS,
     "checkpoint": CHECKPOINT_FIELDS,
+    "detection": DETECTION_FIELDS,
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from deephealth.pipelines.tasks.base import Task
 from deephealth.pipelines.tasks.classification import ClassificationTask
+from deephealth.pipelines.tasks.detection import DetectionTask
 from deephealth.pipelines.tasks.regression import RegressionTask
 from deephealth.pipelines.tasks.segmentation import SegmentationTask
 from deephealth.pipelines.tasks.signal_classification import SignalClassificationTask
@@ -10,10 +11,11 @@ TASKS: dict[str, type[Task]] = {
     "classification": ClassificationTask,
     "segmentation": SegmentationTask,
     "regression": RegressionTask,
+    "detection": DetectionTask,
     "signal_classification": SignalClassificationTask,  # type: ignore[dict-item]
 }
 
 __all__ = [
-    "TASKS", "ClassificationTask", "RegressionTask", "SegmentationTask", "SignalClassificationTask",
+    "TASKS", "ClassificationTask", "DetectionTask", "RegressionTask", "SegmentationTask", "SignalClassificationTask",
     "Task",
 ]  # fmt: skip

@@ -10,12 +10,16 @@ one run loop (`pipelines.run`) needs; it never holds a split in memory. What a t
   conversion, runs before patches/augmentations, never random) and call `data.start(...)`
   (interpolation of the targets, patch sampler). `epoch_size()` is the training samples per
   epoch (a sample may occur several times, each with its own random draws); `encode(y)` turns a
-  batch of raw targets into the network's targets.
+  batch of raw targets into the network's targets (`encode_batch(batch)` when the encoding needs
+  more of the batch than its targets, e.g. the samples' indices).
 - **scoring**, per batch: `scorer(split)` returns a `Scorer` whose `update(batch, outputs)`
   accumulates a streamed batch with the network's outputs for it and whose `result()` gives the
   split's metrics (the same values as over the whole split at once); `Scorer.overlays` keeps a few
   cases for the report. `outputs(split, forward, batch_size)` yields `(Batch, outputs)`; override
   it when prediction is not one forward per batch (sliding windows over whole volumes).
+- **export**: `export(net, path)` writes the ONNX file (default: the network as it is; a detector
+  appends its post-processing), `output_difference(ref, got)` compares the trained model's and
+  the exported model's outputs on the same batch for the onnxruntime check.
 - `evaluate(split, forward, batch_size)` streams a split through `forward` (the trained model or
   the exported ONNX model in onnxruntime) and returns `scorer.result()`.
 
@@ -112,6 +116,12 @@ class Task:
         """A batch of raw targets as the network's targets (float32)."""
         raise NotImplementedError
 
+    def encode_batch(self, batch: Batch) -> np.ndarray:
+        """The network's targets of a training batch (default: `encode(batch.y)`)."""
+        if batch.y is None:
+            raise DataError(f"dataset {self.data.path}: split {batch.split} has no targets")
+        return self.encode(batch.y)
+
     def num_batches(self, batch_size: int) -> int:
         """Batches per training epoch (one process)."""
         return -(-self.epoch_size() // batch_size)
@@ -122,6 +132,19 @@ class Task:
         for batch in self.data.batches(split, n):
             return batch.x
         raise DataError(f"dataset {self.data.path}: split {split} is empty")
+
+    # -- export ----------------------------------------------------------------------------------
+    def export(self, net: Any, path: str) -> None:
+        """Write the trained network `net` as the ONNX file `path`."""
+        import deephealth.eddl as eddl
+
+        eddl.save_net_to_onnx_file(net, path)
+
+    def output_difference(self, ref: Any, got: Any) -> float:
+        """Largest difference between the trained model's outputs `ref` and the exported model's
+        `got` on the same batch (inf when they do not even have the same shape)."""
+        ref, got = np.asarray(ref), np.asarray(got)
+        return float(np.abs(ref - got).max()) if ref.shape == got.shape else float("inf")
 
     # -- prediction and scoring ------------------------------------------------------------------
     def outputs(self, split: str, forward: Forward, batch_size: int) -> Iterator[tuple[Batch, Any]]:
