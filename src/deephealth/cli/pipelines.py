@@ -146,7 +146,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         scores = evaluate(args.run, args.dataset, args.split)
     except Exception as err:
         return _fail("evaluate", err)
-    print(json.dumps({k: v for k, v in scores.items() if not isinstance(v, list)}, indent=2))
+    shown = {k: v for k, v in scores.items() if not isinstance(v, list) and "_curve" not in k}
+    print(json.dumps(shown, indent=2))
     return 0
 
 
@@ -165,7 +166,8 @@ def _predict(args: argparse.Namespace) -> int:
     except Exception as err:
         return _fail("predict", err)
     for r in tqdm(records, desc="written", unit="file", file=sys.stderr, disable=args.quiet):
-        print(f"{r['input']}\t{r['output'] or r['class']}")
+        what = f"{len(r['boxes'])} boxes" if "boxes" in r else r["output"] or r["class"]
+        print(f"{r['input']}\t{what}")
     return 0
 
 
@@ -264,7 +266,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "predict", help="predict image/volume files or folders with a trained model",
         description="Write one mask (PNG / NIfTI) per input for segmentation, one image for "
-        "regression, or predictions.csv for classification.",
+        "regression, predictions.csv for classification, or predictions.json and "
+        "predictions_coco.json (boxes) for detection.",
     )  # fmt: skip
     p.add_argument("model", type=Path, help="run folder or .onnx file")
     p.add_argument(

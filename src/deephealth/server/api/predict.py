@@ -2,7 +2,8 @@
 
 `POST /api/v1/predict/{weights_id}` takes the image as the raw request body or as the multipart
 field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
-and label (classification), the mask as base64 PNG (segmentation) or the values (regression).
+and label (classification), the mask as base64 PNG (segmentation), the values (regression) or
+the boxes with their scores and class names in the image's pixels (detection).
 An EDF/BDF recording sent to a signal model answers its detected events (onset, end, label,
 score; see `deephealth.server.signal_inference`). `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
 over it (what the inference page shows), with a one-line summary in the `X-Prediction` header,
@@ -140,6 +141,8 @@ async def predict(
     if format == "overlay":
         shown = imaging.display(hwc)
         pic = imaging.overlay(shown, mask) if mask is not None else shown
+        if "boxes" in result:
+            pic = imaging.draw_boxes(pic, result["boxes"])
         pic = imaging.caption(pic, _header_summary(result))
         return Response(
             imaging.png_bytes(pic),
@@ -156,6 +159,10 @@ async def predict(
 def _header_summary(result: dict) -> str:
     if "label" in result:
         return f"{result['label']} ({result['probabilities'][result['label']]:.3f})"
+    if "boxes" in result:
+        return f"{result['count']} boxes" + (
+            f" (best {result['labels'][0]} {result['scores'][0]:.3f})" if result["count"] else ""
+        )
     if "foreground_fraction" in result:
         return f"foreground {result['foreground_fraction']:.3f}"
     return ",".join(f"{v:.4g}" for v in result.get("values", []))[:200]

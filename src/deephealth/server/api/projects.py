@@ -19,7 +19,7 @@ from deephealth.server.deps import Principal, audit, get_db, require_user
 from deephealth.server.permissions import get_project
 
 router = APIRouter(tags=["projects"])
-Task = Literal["classification", "segmentation", "regression"]
+Task = Literal["classification", "segmentation", "regression", "detection"]
 
 
 class ProjectIn(BaseModel):
