@@ -40,6 +40,7 @@ SMALL = {
     "resnet1d": ((12, 500), 3, {"base_filters": 8}, (3,), 1e5),
     "cnnlstm": ((4, 256), 2, {}, (2,), 1e5),
     "eegnet": ((8, 256), 2, {}, (2,), 1e3),
+    "centernet3d": ((1, 16, 16, 16), 1, {"filters": (4, 8), "fpn_filters": 4}, (2, 8, 8, 8), 3e3),
     "fcos": ((1, 32, 32), 2, {"filters": (8, 16), "fpn_filters": 8, "stride": 2}, (7, 16, 16), 1e4),
 }
 

@@ -154,7 +154,8 @@ def _write_detections(records: list[dict[str, Any]], out_dir: Path, names: tuple
     seen = sorted({lab for r in dets for lab in r["labels"]}, key=str)
     categories = list(names) or [str(k) for k in seen]
     cat_id = {name: i + 1 for i, name in enumerate(categories)}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for i, r in enumerate(dets, start=1):
         images.append({"id": i, "file_name": Path(r["input"]).name, "width": r["size"][0],
                        "height": r["size"][1]})  # fmt: skip

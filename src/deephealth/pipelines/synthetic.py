@@ -105,10 +105,12 @@ def make_lesions_phantom(
     lesion_types: Sequence[str] = ("nodule",),
     count: tuple[int, int] = (1, 4),
     radius: tuple[float, float] = (0.05, 0.1),
+    diameter_px: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """A phantom with several lesions (detection): the organ of `make_phantom` with between
     `count[0]` and `count[1]` non-overlapping lesions of random types, radii (a fraction of the
-    smallest side drawn in `radius`) and centres inside the organ.
+    smallest side drawn in `radius`, or a diameter in pixels/voxels drawn in `diameter_px`, e.g.
+    3–30 mm nodules in a 1 mm CT phantom) and centres in the middle of the image.
 
     Returns:
         (image float32 in [0, 1], one dict per lesion with `lesion_type`, `radius`, `center`
@@ -123,7 +125,10 @@ def make_lesions_phantom(
     for _ in range(50 * n):
         if len(lesions) == n:
             break
-        r = float(rng.uniform(*radius) * min(shape))
+        if diameter_px is not None:
+            r = float(rng.uniform(*diameter_px)) / 2
+        else:
+            r = float(rng.uniform(*radius) * min(shape))
         c = dims * rng.uniform(0.22, 0.78, len(shape))
         if any(np.linalg.norm(c - np.array(o["center"])) < r + o["radius"] + 2 for o in lesions):
             continue

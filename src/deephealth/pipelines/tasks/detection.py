@@ -125,7 +125,7 @@ class DetectionTask(Task):
         if data.dims != 2:
             raise DataError(
                 f"dataset {data.path}: the detection pipeline takes 2D images; 3D volumes are "
-                "detected by patches (eddl.zoo.detection3d)"
+                "detected by patches with eddl.zoo.detection.centernet3d (docs/detection.md)"
             )
         most = 0
         for split, indices in data.splits.items():
