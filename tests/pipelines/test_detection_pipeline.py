@@ -114,3 +114,26 @@ def test_evaluate_and_predict(trained: tuple[Path, dict], phantoms: Path, tmp_pa
         best = np.array(r["boxes"]).reshape(-1, 4)[np.array(r["box_scores"]) >= 0.2]
         hits += list(box_iou(truth, best).max(axis=1, initial=0) >= 0.5)
     assert np.mean(hits) >= 0.6, hits
+
+
+@pytest.mark.slow
+def test_volumes_train_on_patches_and_are_scored_by_sliding_windows(tmp_path: Path) -> None:
+    """3D: boxes with z, patch training with the CenterNet-style detector, sliding windows with
+    merged detections on whole volumes, FROC in the report (a smoke run: quality is asserted by
+    tests/pipelines/test_detection3d_nodules.py)."""
+    data = generate_dataset(tmp_path / "vols", "detection", n_patients=8, shape=(32, 32, 32),
+                            lesion_types=["nodule"], split=(0.5, 0.25, 0.25), seed=2)  # fmt: skip
+    cfg = _config(
+        data, model=None, augmentations={}, epochs=1,
+        model_params={"filters": [4, 8], "fpn_filters": 4},
+        patch={"size": [16, 16, 16], "per_image": 2, "overlap": 0.25},
+    )  # fmt: skip
+    result = run.train(cfg, tmp_path / "run")
+    assert result["onnx_check_passed"]
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["run"]["model"] == "centernet3d" and report["config"]["loss"] is None
+    m = result["metrics"]
+    assert m["images"] == 2 and m["objects"] >= 2 and 0 <= m["cpm"] <= 1
+    assert "FROC" in (tmp_path / "run" / "report.html").read_text()
+    with pytest.raises(Exception, match="patch.size"):
+        run.train(_config(data, model=None, augmentations={}), tmp_path / "nopatch")

@@ -126,12 +126,31 @@ class Task:
         """Batches per training epoch (one process)."""
         return -(-self.epoch_size() // batch_size)
 
+    @property
+    def patch(self) -> tuple[int, ...] | None:
+        """Patch size (`patch.size` of the config), or None for whole-image training."""
+        size = (self.cfg.get("patch") or {}).get("size")
+        return tuple(size) if size else None
+
     def check_batch(self, n: int = 4) -> np.ndarray:
-        """A few model inputs (validation, else training) for the ONNX check."""
+        """A few model inputs (validation, else training) for the ONNX check; with patches, the
+        patch-sized corner of a few images (zeros when every image is smaller)."""
         split = "validation" if self.data.split_size("validation") else "training"
-        for batch in self.data.batches(split, n):
-            return batch.x
-        raise DataError(f"dataset {self.data.path}: split {split} is empty")
+        if self.patch is None:
+            for batch in self.data.batches(split, n):
+                return batch.x
+            raise DataError(f"dataset {self.data.path}: split {split} is empty")
+        size = self.patch
+        images = []
+        for batch in self.data.batches(split, 1):
+            im = batch.x[0][(slice(None), *[slice(0, s) for s in size])]
+            if im.shape[1:] == tuple(size):
+                images.append(im)
+            if len(images) == n:
+                break
+        if not images:
+            images = [np.zeros([self.data.channels, *size], np.float32)]
+        return np.stack(images).astype(np.float32)
 
     # -- export ----------------------------------------------------------------------------------
     def export(self, net: Any, path: str) -> None:

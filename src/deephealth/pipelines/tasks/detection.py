@@ -1,4 +1,5 @@
-"""The ``detection`` task: boxes of objects in 2D images, with the zoo's FCOS-style detector.
+"""The ``detection`` task: boxes of objects in 2D images (the zoo's FCOS-style detector) and in
+3D volumes (the CenterNet-style nodule detector, trained on patches, run by sliding windows).
 
 Data: each sample's `boxes` in the dataset YAML (`docs/dataset-format.md`); classes are the
 dataset's `classes` (one class "object" when it lists none). The boxes travel through the loader
@@ -14,6 +15,12 @@ mAP@0.5 and mAP@0.75 (equal to pycocotools), the precision-recall curve at IoU 0
 curve with the LUNA16 competition performance metric (a detection hits an object when its centre
 lies within the object's radius, the half mean side of its box). Coordinates are those of the
 model's input (after `input_size`).
+
+Volumes need `patch.size`: training draws `patch.per_image` patches per volume and epoch (a share
+`patch.foreground_fraction` centred on a box), the targets are the boxes' centres and diameters
+(`centernet3d.encode_centres`), and prediction slides patch-sized windows over each whole volume
+(`patch.overlap`) and merges their detections (`centernet3d.detect_volume`); the exported ONNX
+file is the network (the peak finding and merging run in numpy).
 """
 
 from __future__ import annotations
@@ -66,6 +73,20 @@ def _centres(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (b[:, :nd] + b[:, nd:]) / 2, (b[:, nd:] - b[:, :nd]).mean(axis=1)
 
 
+def _slice(
+    volume: np.ndarray, truth: np.ndarray, pred: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The axial slice through the first true box's centre (the middle one without boxes) and
+    the 2D boxes of the 3D boxes crossing it."""
+    z = int((truth[0, 2] + truth[0, 5]) / 2) if len(truth) else volume.shape[0] // 2
+
+    def cut(b: np.ndarray) -> np.ndarray:
+        return (b[:, 2] <= z + 0.5) & (b[:, 5] >= z + 0.5)
+
+    keep = cut(pred)
+    return volume[z], truth[cut(truth)][:, [0, 1, 3, 4]], pred[keep][:, [0, 1, 3, 4]], scores[keep]
+
+
 class DetectionScorer(Scorer):
     """Keeps the boxes of every image of the split; mAP, PR and FROC at `result()`."""
 
@@ -83,10 +104,13 @@ class DetectionScorer(Scorer):
             self.preds.append(det)
             if len(self.overlays) < self.max_overlays:
                 shown = det["scores"] >= task.display_threshold
+                image, target, pred, scores = batch.x[j][0], truth["boxes"], det["boxes"][shown], \
+                    det["scores"][shown]  # fmt: skip
+                if image.ndim == 3:  # a volume: the slice through the first object's centre
+                    image, target, pred, scores = _slice(image, target, pred, scores)
                 self.overlays.append({
-                    "name": task.data.sample_name(batch.indices[j]), "image": batch.x[j][0],
-                    "target": truth["boxes"], "prediction": det["boxes"][shown],
-                    "scores": det["scores"][shown], "kind": "detection",
+                    "name": task.data.sample_name(batch.indices[j]), "image": image,
+                    "target": target, "prediction": pred, "scores": scores, "kind": "detection",
                 })  # fmt: skip
 
     def result(self) -> dict[str, Any]:
@@ -117,15 +141,18 @@ class DetectionTask(Task):
     """2D object detection with the FCOS-style detector (see the module docstring)."""
 
     kind = "detection"
-    model_kind = "detector"
     display_threshold = 0.3  # report overlays show the boxes scoring at least this
+
+    @property
+    def model_kind(self) -> str:  # type: ignore[override]
+        """Zoo kind: "detector" for images, "detector3d" for volumes."""
+        return "detector3d" if self.data.dims == 3 else "detector"
 
     def prepare(self) -> None:
         data = self.data
-        if data.dims != 2:
+        if data.dims == 3 and self.patch is None:
             raise DataError(
-                f"dataset {data.path}: the detection pipeline takes 2D images; 3D volumes are "
-                "detected by patches with eddl.zoo.detection.centernet3d (docs/detection.md)"
+                f"dataset {data.path}: detection in volumes trains on patches: set patch.size"
             )
         most = 0
         for split, indices in data.splits.items():
@@ -140,7 +167,12 @@ class DetectionTask(Task):
                 most = max(most, len(boxes))
         self.max_boxes = max(1, most)
         data.num_labels = self.num_outputs()
-        data.start(gt_interp="linear", gt_fn=self._box_masks)
+        sampler = None
+        if self.patch is not None:
+            from deephealth.pipelines.tasks.segmentation import PaddedPatchSampler
+
+            sampler = PaddedPatchSampler(self.patch, float(self.cfg["patch"]["foreground_fraction"]))
+        data.start(gt_interp="linear", patch_sampler=sampler, gt_fn=self._box_masks)
 
     def _box_masks(self, index: int, spatial: tuple[int, ...]) -> np.ndarray:
         """A sample's boxes as masks (H, W, max_boxes), one channel per box, the rest empty."""
@@ -155,10 +187,10 @@ class DetectionTask(Task):
     @property
     def stride(self) -> int:
         """Output stride of the detector."""
-        return int(self.cfg["model_params"].get("stride", 4))
+        return int(self.cfg["model_params"].get("stride", 2 if self.data.dims == 3 else 4))
 
     def default_model(self) -> str:
-        return "fcos"
+        return "centernet3d" if self.data.dims == 3 else "fcos"
 
     def num_outputs(self) -> int:
         return max(1, len(self.data.classes))
@@ -167,7 +199,16 @@ class DetectionTask(Task):
         return ""
 
     def default_loss(self) -> str:
-        return "fcos"
+        return "centernet" if self.data.dims == 3 else "fcos"
+
+    def input_shape(self) -> list[int]:
+        if self.patch is not None:
+            return [self.data.channels, *self.patch]
+        return super().input_shape()
+
+    def epoch_size(self) -> int:
+        n = self.data.split_size("training")
+        return n * int(self.cfg["patch"]["per_image"]) if self.patch else n
 
     def eddl_metric(self) -> str:
         return ""
@@ -185,11 +226,20 @@ class DetectionTask(Task):
     def encode_batch(self, batch: Batch) -> np.ndarray:
         from deephealth.eddl.zoo.detection.targets import encode_fcos
 
-        hw = (int(batch.x.shape[2]), int(batch.x.shape[3]))
+        from deephealth.eddl.zoo.detection.centernet3d import encode_centres
+
+        spatial = tuple(int(d) for d in batch.x.shape[2:])
         maps = []
         for j in range(len(batch.x)):
             t = self.truth(batch, j)
-            maps.append(encode_fcos(t["boxes"], t["labels"], hw, self.num_outputs(), self.stride))
+            if len(spatial) == 3:
+                centres, diameters = _centres(t["boxes"])
+                maps.append(encode_centres(centres[:, ::-1], diameters, t["labels"], spatial,
+                                           self.num_outputs(), self.stride))  # fmt: skip
+            else:
+                maps.append(
+                    encode_fcos(t["boxes"], t["labels"], spatial, self.num_outputs(), self.stride)
+                )
         return np.stack(maps)
 
     def encode(self, y: np.ndarray) -> np.ndarray:
@@ -201,6 +251,9 @@ class DetectionTask(Task):
         return float(d["iou_threshold"]), float(d["score_threshold"]), int(d["max_per_class"])
 
     def export(self, net: Any, path: str) -> None:
+        if self.data.dims == 3:  # the network; peaks and merging run in numpy
+            super().export(net, path)
+            return
         from deephealth.eddl.zoo.detection.onnx_nms import save_detector
 
         save_detector(net, path, self.num_outputs(), self.stride, *self._nms())
@@ -228,6 +281,8 @@ class DetectionTask(Task):
         ]
 
     def output_difference(self, ref: Any, got: Any) -> float:
+        if self.data.dims == 3:
+            return super().output_difference(ref, got)
         n = len(np.asarray(ref))
         a, b = self.detections(ref, n), self.detections(got, n)
         worst = 0.0
@@ -241,6 +296,17 @@ class DetectionTask(Task):
         return worst
 
     def outputs(self, split: str, forward: Forward, batch_size: int) -> Iterator[tuple[Batch, Any]]:
+        if self.patch is not None:  # whole images/volumes, one at a time, by sliding windows
+            from deephealth.eddl.zoo.detection.centernet3d import detect_volume
+
+            _, threshold, _ = self._nms()
+            for batch in self.data.batches(split, 1):
+                det = detect_volume(
+                    batch.x[0], forward, self.patch, self.num_outputs(), self.stride,
+                    float(self.cfg["patch"]["overlap"]), max(threshold, 0.1), batch_size,
+                )  # fmt: skip
+                yield batch, [{k: det[k] for k in ("boxes", "scores", "labels")}]
+            return
         for batch in self.data.batches(split, batch_size):
             yield batch, self.detections(forward(batch.x), len(batch.x))
 

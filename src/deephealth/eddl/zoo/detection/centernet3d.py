@@ -164,16 +164,15 @@ def merge_detections(det: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Merge detections of overlapping windows: in decreasing score, drop a detection whose
     centre lies within the radius of a kept one of its class."""
     order = np.argsort(-det["scores"], kind="stable")
-    keep: list[int] = []
-    for i in order:
-        c, k = det["centres"][i], det["labels"][i]
-        if any(
-            det["labels"][j] == k
-            and np.linalg.norm(det["centres"][j] - c) <= max(det["diameters"][j] / 2, 1.5)
-            for j in keep
-        ):
+    centres, labels = det["centres"][order], det["labels"][order]
+    radii = np.maximum(det["diameters"][order] / 2, 1.5)
+    alive = np.ones(len(order), dtype=bool)
+    for i in range(len(order)):  # kept in score order: suppress what lies within its radius
+        if not alive[i]:
             continue
-        keep.append(int(i))
+        near = np.linalg.norm(centres[i + 1 :] - centres[i], axis=1) <= radii[i]
+        alive[i + 1 :] &= ~(near & (labels[i + 1 :] == labels[i]))
+    keep = order[alive]
     return {key: v[keep] for key, v in det.items()}
 
 
