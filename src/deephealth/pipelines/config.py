@@ -278,7 +278,9 @@ def _cross_checks(cfg: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     patch = cfg.get("patch", {}).get("size")
     size = cfg.get("input_size")
     if patch is not None and task not in ("segmentation", "detection"):
-        problems.append(("patch.size", f"patch training is for segmentation and detection, not {task}"))
+        problems.append(
+            ("patch.size", f"patch training is for segmentation and detection, not {task}")
+        )
     if _size(patch) is None and _size(size) is None and len(patch) != len(size):
         problems.append(("patch.size", f"has {len(patch)} dims but input_size has {len(size)}"))
     for split in (

@@ -171,7 +171,9 @@ class DetectionTask(Task):
         if self.patch is not None:
             from deephealth.pipelines.tasks.segmentation import PaddedPatchSampler
 
-            sampler = PaddedPatchSampler(self.patch, float(self.cfg["patch"]["foreground_fraction"]))
+            sampler = PaddedPatchSampler(
+                self.patch, float(self.cfg["patch"]["foreground_fraction"])
+            )
         data.start(gt_interp="linear", patch_sampler=sampler, gt_fn=self._box_masks)
 
     def _box_masks(self, index: int, spatial: tuple[int, ...]) -> np.ndarray:
@@ -224,9 +226,8 @@ class DetectionTask(Task):
         return {"boxes": boxes[keep], "labels": labels[keep]}
 
     def encode_batch(self, batch: Batch) -> np.ndarray:
-        from deephealth.eddl.zoo.detection.targets import encode_fcos
-
         from deephealth.eddl.zoo.detection.centernet3d import encode_centres
+        from deephealth.eddl.zoo.detection.targets import encode_fcos
 
         spatial = tuple(int(d) for d in batch.x.shape[2:])
         maps = []
@@ -237,8 +238,9 @@ class DetectionTask(Task):
                 maps.append(encode_centres(centres[:, ::-1], diameters, t["labels"], spatial,
                                            self.num_outputs(), self.stride))  # fmt: skip
             else:
+                hw = (spatial[0], spatial[1])
                 maps.append(
-                    encode_fcos(t["boxes"], t["labels"], spatial, self.num_outputs(), self.stride)
+                    encode_fcos(t["boxes"], t["labels"], hw, self.num_outputs(), self.stride)
                 )
         return np.stack(maps)
 
