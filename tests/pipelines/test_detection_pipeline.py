@@ -116,7 +116,6 @@ def test_evaluate_and_predict(trained: tuple[Path, dict], phantoms: Path, tmp_pa
     assert np.mean(hits) >= 0.6, hits
 
 
-@pytest.mark.slow
 def test_volumes_train_on_patches_and_are_scored_by_sliding_windows(tmp_path: Path) -> None:
     """3D: boxes with z, patch training with the CenterNet-style detector, sliding windows with
     merged detections on whole volumes, FROC in the report (a smoke run: quality is asserted by
