@@ -134,5 +134,10 @@ def test_volumes_train_on_patches_and_are_scored_by_sliding_windows(tmp_path: Pa
     m = result["metrics"]
     assert m["images"] == 2 and m["objects"] >= 2 and 0 <= m["cpm"] <= 1
     assert "FROC" in (tmp_path / "run" / "report.html").read_text()
+    vol = sorted((data.parent / "images").glob("*.nii.gz"))[0]
+    records = run.predict(tmp_path / "run", [vol], tmp_path / "pred")
+    assert records[0]["size"] == [32, 32, 32]
+    assert all(len(b) == 6 for b in records[0]["boxes"])
+    assert json.loads((tmp_path / "pred" / "predictions.json").read_text())[0]["input"] == str(vol)
     with pytest.raises(Exception, match="patch.size"):
         run.train(_config(data, model=None, augmentations={}), tmp_path / "nopatch")

@@ -7,7 +7,8 @@ stored size. Classification writes `predictions.csv`; segmentation writes one ma
 (float TIFF for 2D, NIfTI for 3D); detection (a model with boxes, scores, labels and image outputs)
 writes `predictions.json` (boxes in the input's own pixels, scores, class names) and
 `predictions_coco.json` (a COCO document: images, categories, and the boxes as annotations with
-their `score`).
+their `score`); a 3D detection run predicts each volume by sliding windows with merged detections
+(`predictions.json` only: COCO has no 3D boxes).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def predict_files(model: Path, inputs: list[Path], out_dir: Path) -> list[dict[s
         if len(session.output_names) == 4 and "boxes" in session.output_names:
             records.append(_detect(session, path, x, scale))
             continue
+        if cfg.get("task") == "detection" and patch:  # volumes: sliding windows, merged
+            records.append(_detect_volume(forward, path, x, cfg, scale, session.class_names))
+            continue
         if patch:
             p = cfg["patch"]
             out = sliding_window_inference(x, patch, forward, p["overlap"], p["blend"])
@@ -147,10 +151,36 @@ def _detect(session: Any, path: Path, x: np.ndarray, scale: list[float]) -> dict
     }  # fmt: skip
 
 
+def _detect_volume(
+    forward: Any, path: Path, x: np.ndarray, cfg: dict[str, Any], scale: list[float],
+    names: tuple[str, ...],
+) -> dict[str, Any]:  # fmt: skip
+    """Boxes [x0, y0, z0, x1, y1, z1] of one volume with a 3D detector run (sliding windows)."""
+    from deephealth.eddl.zoo.detection.centernet3d import detect_volume
+
+    p, d = cfg["patch"], cfg.get("detection") or {}
+    classes = max(1, len(names))
+    stride = int((cfg.get("model_params") or {}).get("stride", 2))
+    det = detect_volume(x, forward, p["size"], classes, stride, p["overlap"],
+                        max(float(d.get("score_threshold", 0.05)), 0.1))  # fmt: skip
+    sz, sy, sx = scale
+    boxes = det["boxes"] * [sx, sy, sz, sx, sy, sz]
+    return {
+        "input": str(path), "output": None, "class": None, "scores": None,
+        "size": [int(round(x.shape[-1] * sx)), int(round(x.shape[-2] * sy)),
+                 int(round(x.shape[-3] * sz))],
+        "boxes": [[round(float(v), 3) for v in b] for b in boxes],
+        "box_scores": [round(float(v), 5) for v in det["scores"]],
+        "labels": [names[int(k)] if int(k) < len(names) else int(k) for k in det["labels"]],
+    }  # fmt: skip
+
+
 def _write_detections(records: list[dict[str, Any]], out_dir: Path, names: tuple[str, ...]) -> None:
-    """`predictions.json` and `predictions_coco.json` of the detection records."""
+    """`predictions.json` and (2D boxes) `predictions_coco.json` of the detection records."""
     dets = [r for r in records if "boxes" in r]
     (out_dir / "predictions.json").write_text(json.dumps(dets, indent=1))
+    if any(len(r["size"]) == 3 for r in dets):
+        return  # COCO has no 3D boxes
     seen = sorted({lab for r in dets for lab in r["labels"]}, key=str)
     categories = list(names) or [str(k) for k in seen]
     cat_id = {name: i + 1 for i, name in enumerate(categories)}
