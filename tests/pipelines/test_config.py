@@ -42,7 +42,7 @@ def test_dict_and_yaml_text_and_shorthands():
 def test_every_problem_is_listed_with_its_key():
     bad = {
         "version": 7,
-        "task": "detection",
+        "task": "detect",
         "epochs": 0,
         "optimizer": {"name": "adam", "lr": "fast", "betas": 1},
         "input_size": [64],

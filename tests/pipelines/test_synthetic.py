@@ -63,7 +63,7 @@ def test_segmentation_dataset_masks_match(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"task": "detection"}, "unknown task"),
+        ({"task": "tracking"}, "unknown task"),
         ({"lesion_types": ["tumour"]}, "unknown lesion types"),
         ({"split": (0.5, 0.6, 0.1)}, "split"),
         ({"n_patients": 2}, "at least 3 patients"),

@@ -146,7 +146,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         scores = evaluate(args.run, args.dataset, args.split)
     except Exception as err:
         return _fail("evaluate", err)
-    print(json.dumps({k: v for k, v in scores.items() if not isinstance(v, list)}, indent=2))
+    shown = {k: v for k, v in scores.items() if not isinstance(v, list) and "_curve" not in k}
+    print(json.dumps(shown, indent=2))
     return 0
 
 
@@ -171,8 +172,11 @@ def _predict(args: argparse.Namespace) -> int:
     except Exception as err:
         return _fail("predict", err)
     for r in tqdm(records, desc="written", unit="file", file=sys.stderr, disable=args.quiet):
-        shown = r["output"] or r["class"]
-        shown = r.get("risk", r.get("values")) if shown is None else shown
+        if "boxes" in r:
+            shown = f"{len(r['boxes'])} boxes"
+        else:
+            shown = r["output"] or r["class"]
+            shown = r.get("risk", r.get("values")) if shown is None else shown
         print(f"{r['input']}\t{shown}")
     return 0
 
@@ -272,7 +276,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "predict", help="predict image/volume files or folders with a trained model",
         description="Write one mask (PNG / NIfTI) per input for segmentation, one image for "
-        "regression, or predictions.csv for classification and the clinical tasks (with --features).",
+        "regression, predictions.csv for classification and the clinical tasks (with --features), "
+        "or predictions.json and predictions_coco.json (boxes) for detection.",
     )  # fmt: skip
     p.add_argument("model", type=Path, help="run folder or .onnx file")
     p.add_argument(

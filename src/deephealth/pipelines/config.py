@@ -32,7 +32,7 @@ from deephealth.errors import PipelineError
 SCHEMA_VERSION = 1
 TASKS = (
     "classification", "segmentation", "regression", "scalar_regression", "survival",
-    "multimodal_classification",
+    "multimodal_classification", "detection",
 )  # fmt: skip
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 NORMALIZATIONS = ("minmax", "zscore", "divby255", "none")
@@ -46,6 +46,7 @@ METRICS = {
     "regression": ("mse", "mae", "psnr"),
     "scalar_regression": ("mae", "rmse", "r2"),
     "survival": ("c_index", "td_auc"),
+    "detection": ("map50", "map", "map75", "cpm"),
 }  # fmt: skip
 METRICS["multimodal_classification"] = METRICS["classification"]
 DEFAULT_METRICS = {
@@ -55,11 +56,13 @@ DEFAULT_METRICS = {
     "scalar_regression": ["mae", "rmse", "r2"],
     "survival": ["c_index", "td_auc"],
     "multimodal_classification": ["accuracy", "sensitivity", "specificity", "f1", "roc_auc"],
+    "detection": ["map50", "map"],
 }
 CLINICAL_TASKS = ("scalar_regression", "survival", "multimodal_classification")
 MONITOR = {
     "classification": "accuracy", "segmentation": "dice", "regression": "mse",
     "scalar_regression": "r2", "survival": "c_index", "multimodal_classification": "accuracy",
+    "detection": "map50",
 }  # fmt: skip
 
 
@@ -190,6 +193,11 @@ LOADER_FIELDS: dict[str, Field] = {
     "queue": Field(2, _pos_int, "Batches each worker may load ahead (the bound on memory)."),
     "cache": Field(None, _optional(_text), "Folder for the on-disk cache of the deterministic preprocessing (keyed by its text; relative to the config file)."),
 }  # fmt: skip
+DETECTION_FIELDS: dict[str, Field] = {
+    "score_threshold": Field(0.05, _fraction, "Detection: boxes scoring at most this are dropped (before non-maximum suppression)."),
+    "iou_threshold": Field(0.5, lambda v: None if _is_num(v) and 0 < v <= 1 else f"must be in (0, 1], got {v!r}", "Detection: non-maximum suppression drops a box overlapping a better one of its class above this IoU."),
+    "max_per_class": Field(100, _pos_int, "Detection: boxes kept per image and class."),
+}  # fmt: skip
 CHECKPOINT_FIELDS: dict[str, Field] = {
     "every_batches": Field(None, _optional(_pos_int), "Also checkpoint every this many batches within an epoch (weights, optimizer, random state and the sampler's position), so a killed run resumes mid-epoch."),
 }  # fmt: skip
@@ -201,7 +209,7 @@ EARLY_FIELDS: dict[str, Field] = {
 
 SCHEMA: dict[str, Field | dict[str, Field]] = {
     "version": Field(SCHEMA_VERSION, lambda v: None if v == SCHEMA_VERSION else f"unsupported schema version {v!r}; this deephealth reads version {SCHEMA_VERSION}", "Schema version."),
-    "task": Field(None, _one_of(TASKS), "classification, segmentation, regression (image to image), scalar_regression, survival or multimodal_classification (image + clinical values).", required=True),
+    "task": Field(None, _one_of(TASKS), "classification, segmentation, regression (image to image), scalar_regression, survival or multimodal_classification (image + clinical values), or detection.", required=True),
     "dataset": Field(None, _text, "DeepHealth dataset YAML (relative to the config file).", required=True),
     "name": Field(None, _optional(_text), "Run name (default: dataset name + task)."),
     "model": Field(None, _optional(_model), "Zoo model name or .onnx file (default per task and dimension)."),
@@ -224,6 +232,7 @@ SCHEMA: dict[str, Field | dict[str, Field]] = {
     "loader": LOADER_FIELDS,
     "checkpoint": CHECKPOINT_FIELDS,
     "ablation": Field(False, lambda v: None if isinstance(v, bool) else f"must be true or false, got {v!r}", "Clinical tasks: also train the image-only and tabular-only baselines and report the ablation table."),
+    "detection": DETECTION_FIELDS,
 }  # fmt: skip
 
 
@@ -283,8 +292,10 @@ def _cross_checks(cfg: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     size = cfg.get("input_size")
     if cfg.get("ablation") is True and task not in CLINICAL_TASKS:
         problems.append(("ablation", f"the modality ablation is for clinical tasks, not {task}"))
-    if patch is not None and task != "segmentation":
-        problems.append(("patch.size", f"patch training is for segmentation, not {task}"))
+    if patch is not None and task not in ("segmentation", "detection"):
+        problems.append(
+            ("patch.size", f"patch training is for segmentation and detection, not {task}")
+        )
     if _size(patch) is None and _size(size) is None and len(patch) != len(size):
         problems.append(("patch.size", f"has {len(patch)} dims but input_size has {len(size)}"))
     for split in (

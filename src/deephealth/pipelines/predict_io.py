@@ -8,6 +8,11 @@ stored size. Classification writes `predictions.csv`; segmentation writes one ma
 JSON of clinical values per input, validated against the dataset's schema stored beside the model
 (a missing, unknown or out-of-range feature is an error naming it); they write `predictions.csv`
 with the values in the target's units, or the risk score.
+(float TIFF for 2D, NIfTI for 3D); detection (a model with boxes, scores, labels and image outputs)
+writes `predictions.json` (boxes in the input's own pixels, scores, class names) and
+`predictions_coco.json` (a COCO document: images, categories, and the boxes as annotations with
+their `score`); a 3D detection run predicts each volume by sliding windows with merged detections
+(`predictions.json` only: COCO has no 3D boxes).
 """
 
 from __future__ import annotations
@@ -118,8 +123,10 @@ def predict_files(
             x = image_to_chw(ecvl.ImRead(str(path)))
         except Exception as err:
             raise PredictError(f"cannot read input {path}: {err}") from None
+        original = x.shape[1:]
         if cfg.get("input_size"):
             x, _ = resize_chw(x, None, tuple(cfg["input_size"]), "nearest")
+        scale = [o / s for o, s in zip(original, x.shape[1:])]  # model -> input pixels
         x = normalize(x, cfg.get("normalize", "minmax"))
 
         def forward(batch: np.ndarray) -> np.ndarray:
@@ -131,6 +138,12 @@ def predict_files(
             result = outputs_in_units(state, out)
             records.append({"input": str(path), "output": None, "class": result.get("label"),
                             "scores": None, "features": row, **result})  # fmt: skip
+            continue
+        if len(session.output_names) == 4 and "boxes" in session.output_names:
+            records.append(_detect(session, path, x, scale))
+            continue
+        if cfg.get("task") == "detection" and patch:  # volumes: sliding windows, merged
+            records.append(_detect_volume(forward, path, x, cfg, scale, session.class_names))
             continue
         if patch:
             p = cfg["patch"]
@@ -156,6 +169,8 @@ def predict_files(
             record["output"] = str(out_dir / f"{_stem(path)}_pred{ext}")
             write_array(record["output"], out[0].astype(np.float32))
         records.append(record)
+    if any("boxes" in r for r in records):
+        _write_detections(records, out_dir, session.class_names)
     if state is not None:
         with (out_dir / "predictions.csv").open("w", newline="") as fh:
             writer = csv.writer(fh)
@@ -173,3 +188,70 @@ def predict_files(
             for r in records:
                 writer.writerow([r["input"], r["class"], " ".join(f"{s:.5f}" for s in r["scores"])])
     return records
+
+
+def _detect(session: Any, path: Path, x: np.ndarray, scale: list[float]) -> dict[str, Any]:
+    """Boxes of one 2D input with a detector, in the input's own pixels (`scale`: input pixels
+    per model pixel, numpy order)."""
+    boxes, scores, labels, _ = session.run(np.ascontiguousarray(x[None], dtype=np.float32))
+    sy, sx = scale[-2:]
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) * [sx, sy, sx, sy]
+    names = session.class_names
+    return {
+        "input": str(path), "output": None, "class": None, "scores": None,
+        "size": [int(round(x.shape[-1] * sx)), int(round(x.shape[-2] * sy))],
+        "boxes": [[round(float(v), 3) for v in b] for b in boxes],
+        "box_scores": [round(float(v), 5) for v in scores],
+        "labels": [names[int(k)] if int(k) < len(names) else int(k) for k in labels],
+    }  # fmt: skip
+
+
+def _detect_volume(
+    forward: Any, path: Path, x: np.ndarray, cfg: dict[str, Any], scale: list[float],
+    names: tuple[str, ...],
+) -> dict[str, Any]:  # fmt: skip
+    """Boxes [x0, y0, z0, x1, y1, z1] of one volume with a 3D detector run (sliding windows)."""
+    from deephealth.eddl.zoo.detection.centernet3d import detect_volume
+
+    p, d = cfg["patch"], cfg.get("detection") or {}
+    classes = max(1, len(names))
+    stride = int((cfg.get("model_params") or {}).get("stride", 2))
+    det = detect_volume(x, forward, p["size"], classes, stride, p["overlap"],
+                        max(float(d.get("score_threshold", 0.05)), 0.1))  # fmt: skip
+    sz, sy, sx = scale
+    boxes = det["boxes"] * [sx, sy, sz, sx, sy, sz]
+    return {
+        "input": str(path), "output": None, "class": None, "scores": None,
+        "size": [int(round(x.shape[-1] * sx)), int(round(x.shape[-2] * sy)),
+                 int(round(x.shape[-3] * sz))],
+        "boxes": [[round(float(v), 3) for v in b] for b in boxes],
+        "box_scores": [round(float(v), 5) for v in det["scores"]],
+        "labels": [names[int(k)] if int(k) < len(names) else int(k) for k in det["labels"]],
+    }  # fmt: skip
+
+
+def _write_detections(records: list[dict[str, Any]], out_dir: Path, names: tuple[str, ...]) -> None:
+    """`predictions.json` and (2D boxes) `predictions_coco.json` of the detection records."""
+    dets = [r for r in records if "boxes" in r]
+    (out_dir / "predictions.json").write_text(json.dumps(dets, indent=1))
+    if any(len(r["size"]) == 3 for r in dets):
+        return  # COCO has no 3D boxes
+    seen = sorted({lab for r in dets for lab in r["labels"]}, key=str)
+    categories = list(names) or [str(k) for k in seen]
+    cat_id = {name: i + 1 for i, name in enumerate(categories)}
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for i, r in enumerate(dets, start=1):
+        images.append({"id": i, "file_name": Path(r["input"]).name, "width": r["size"][0],
+                       "height": r["size"][1]})  # fmt: skip
+        for b, score, lab in zip(r["boxes"], r["box_scores"], r["labels"]):
+            w, h = b[2] - b[0], b[3] - b[1]
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": i, "category_id": cat_id[str(lab)],
+                "bbox": [b[0], b[1], w, h], "area": w * h, "iscrowd": 0, "score": score,
+            })  # fmt: skip
+    doc = {
+        "images": images, "annotations": annotations,
+        "categories": [{"id": cat_id[c], "name": c} for c in categories],
+    }  # fmt: skip
+    (out_dir / "predictions_coco.json").write_text(json.dumps(doc))

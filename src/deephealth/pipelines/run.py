@@ -151,9 +151,11 @@ def make_model(cfg: dict[str, Any], task: Task) -> tuple[Any, bool]:
             f"model: {name} is a {kind} model but {task.kind} needs one of "
             f"{zoo.list_models(task.model_kind)}"
         )
+    act = task.activation()  # a detector has none (its outputs are decoded)
+    extra = {"activation": act} if act else {}
     try:
         net = zoo.build_model(
-            name, shape, task.num_outputs(), activation=task.activation(),
+            name, shape, task.num_outputs(), **extra,
             **{**task.model_args(), **cfg["model_params"]},
         )  # fmt: skip
     except (TypeError, ValueError) as err:
@@ -183,13 +185,19 @@ def ort_threads(loader_workers: int) -> int:
     return max(1, (os.cpu_count() or 1) - loader_workers)
 
 
-def onnx_forward(path: str | Path, threads: int | None = None) -> Callable[[Any], np.ndarray]:
-    """Batch (an array, or a list in the model's input order) → output array with the exported
-    model in onnxruntime (deephealth.serving)."""
+def onnx_forward(path: str | Path, threads: int | None = None) -> Callable[[Any], Any]:
+    """Batch (an array, or a list in the model's input order) → output array (a list of arrays
+    for a model with several outputs, such as a detector's boxes, scores, labels and image
+    indices) with the exported model in onnxruntime (deephealth.serving)."""
     from deephealth.serving import InferenceSession
 
     session = InferenceSession(path, threads=threads)
-    return lambda x: np.asarray(session.run(*_input_list(x)))
+
+    def forward(x: Any) -> Any:
+        out = session.run(*_input_list(x))
+        return out if isinstance(out, list) else np.asarray(out)  # several outputs: a list
+
+    return forward
 
 
 def _is_number(v: Any) -> bool:
@@ -300,11 +308,18 @@ class PipelineEvents(Callback):
         self.train_s = self.restored_train_s = float(state["train_s"])
 
 
-def check_onnx(net: Any, path: Path, x: Any, tolerance: float) -> dict[str, Any]:
-    """Compare the exported model in onnxruntime with the trained model on a batch."""
+def check_onnx(
+    net: Any, path: Path, x: Any, tolerance: float, task: Task | None = None
+) -> dict[str, Any]:
+    """Compare the exported model in onnxruntime with the trained model on a batch (through the
+    task's `output_difference` when a task is given)."""
     ref = torch_forward(net)(x)
     got = onnx_forward(path)(x)
-    diff = float(np.abs(ref - got).max()) if ref.shape == got.shape else float("inf")
+    if task is not None:
+        diff = task.output_difference(ref, got)
+    else:
+        ref, got = np.asarray(ref), np.asarray(got)
+        diff = float(np.abs(ref - got).max()) if ref.shape == got.shape else float("inf")
     return {
         "passed": bool(diff <= tolerance),
         "max_abs_diff": diff,
@@ -372,8 +387,9 @@ def train(
     net, imported = make_model(cfg, task)
     loss = cfg["loss"] or task.default_loss()
     try:
+        metric = task.eddl_metric()
         eddl.build(
-            net, make_optimizer(cfg["optimizer"]), [loss], [task.eddl_metric()],
+            net, make_optimizer(cfg["optimizer"]), [loss], [metric] if metric else [],
             make_cs(cfg["computing_service"]), init_weights=not imported,
             strategy=make_strategy(cfg["parallel"]),
         )  # fmt: skip
@@ -494,11 +510,11 @@ def _export_and_evaluate(
     log("status", status="exporting")
     onnx_path = run_dir / "model.onnx"
     try:
-        eddl.save_net_to_onnx_file(net, str(onnx_path))
+        task.export(net, str(onnx_path))
     except Exception as err:
         raise PipelineError(f"ONNX export of {net.name}: {err}") from None
     _save_preprocessing(onnx_path, task)
-    check = check_onnx(net, onnx_path, task.check_batch(), cfg["export"]["tolerance"])
+    check = check_onnx(net, onnx_path, task.check_batch(), cfg["export"]["tolerance"], task)
     if check["passed"]:
         # wall time of this session + training time of earlier sessions (resume)
         out["production_s"] = time.perf_counter() - t0 + callback.restored_train_s

@@ -150,8 +150,11 @@ class StreamingDataset:
             f'AugResizeDim dims={dims_text} interp="linear" gt_interp="{gt_interp}"\n'
         )
 
-    def start(self, gt_interp: str = "nearest", patch_sampler: Any = None) -> None:
-        """Open the DLDataset with the run's preprocessing, augmentations and patch sampler.
+    def start(
+        self, gt_interp: str = "nearest", patch_sampler: Any = None, gt_fn: Any = None
+    ) -> None:
+        """Open the DLDataset with the run's preprocessing, augmentations and patch sampler
+        (`gt_fn`: ground truth of samples without a ground-truth image, see `DLDataset`).
 
         Raises:
             DataError: an augmentation text that does not parse (names the split).
@@ -176,7 +179,7 @@ class StreamingDataset:
             path, 1, augs, ctype=self.ctype, ctype_gt="GRAY", num_workers=0,
             seed=int(self.cfg.get("seed", 0)), cache_dir=self.cache_dir,
             patch_sampler=patch_sampler, transform=self._transform,
-            rank=env.rank, world_size=env.world_size,
+            rank=env.rank, world_size=env.world_size, gt_fn=gt_fn,
         )  # fmt: skip
         self._index = {s.split_name_: i for i, s in enumerate(self.ds.split_)}
 

@@ -4,8 +4,9 @@ A phantom is an "organ" (a textured ellipse or ellipsoid on a dark background, w
 hold one lesion: a bright solid `nodule` or a dark `cyst` (a disk in 2D, a sphere in 3D) whose
 radius and centre are drawn at random and recorded. `generate_dataset` writes a whole DeepHealth
 dataset (images, masks, and the dataset YAML with patient, lesion type, radius and centre as
-features, split by patient) for classification (class = lesion type) or segmentation (mask = lesion),
-2D as PNG and 3D as NIfTI, through ECVL's writers. Everything is seeded, so the truth is known
+features, split by patient) for classification (class = lesion type), segmentation (mask = lesion)
+or detection (several lesions per image, each with its box and class), 2D as PNG and 3D as NIfTI,
+through ECVL's writers. Everything is seeded, so the truth is known
 exactly and quality can be asserted with thresholds. The data are synthetic, not medical images.
 """
 
@@ -24,7 +25,7 @@ from deephealth.pipelines.data import write_array
 LESION_TYPES: tuple[str, ...] = ("normal", "nodule", "cyst")
 """Lesion types; "normal" has no lesion. They are the classes of a classification phantom set."""
 
-TASKS = ("classification", "segmentation")
+TASKS = ("classification", "segmentation", "detection")
 
 
 class SyntheticError(PipelineError, ValueError):
@@ -98,6 +99,52 @@ def make_phantom(
     return np.clip(img, 0, 1).astype(np.float32), mask, info
 
 
+def make_lesions_phantom(
+    shape: Sequence[int],
+    rng: np.random.Generator,
+    lesion_types: Sequence[str] = ("nodule",),
+    count: tuple[int, int] = (1, 4),
+    radius: tuple[float, float] = (0.05, 0.1),
+    diameter_px: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """A phantom with several lesions (detection): the organ of `make_phantom` with between
+    `count[0]` and `count[1]` non-overlapping lesions of random types, radii (a fraction of the
+    smallest side drawn in `radius`, or a diameter in pixels/voxels drawn in `diameter_px`, e.g.
+    3–30 mm nodules in a 1 mm CT phantom) and centres in the middle of the image.
+
+    Returns:
+        (image float32 in [0, 1], one dict per lesion with `lesion_type`, `radius`, `center`
+        (numpy order) and `box` (corner box [x0, y0, (z0,) x1, y1, (z1)] in pixel edges, clipped
+        to the image)).
+    """
+    img, _, _ = make_phantom(shape, "normal", rng)
+    grid = _grid(shape)
+    dims = np.array(shape, dtype=np.float32)
+    lesions: list[dict[str, Any]] = []
+    n = int(rng.integers(count[0], count[1] + 1))
+    for _ in range(50 * n):
+        if len(lesions) == n:
+            break
+        if diameter_px is not None:
+            r = float(rng.uniform(*diameter_px)) / 2
+        else:
+            r = float(rng.uniform(*radius) * min(shape))
+        c = dims * rng.uniform(0.22, 0.78, len(shape))
+        if any(np.linalg.norm(c - np.array(o["center"])) < r + o["radius"] + 2 for o in lesions):
+            continue
+        kind = str(lesion_types[int(rng.integers(len(lesion_types)))])
+        inside = sum((g - ci) ** 2 for g, ci in zip(grid, c)) <= r * r
+        level = float(np.median(img[inside]))
+        img = np.where(inside, level + (0.35 if kind == "nodule" else -0.22), img)
+        xyz = c[::-1]
+        box = [*np.maximum(xyz - r, 0), *np.minimum(xyz + r, dims[::-1])]
+        lesions.append({"lesion_type": kind, "radius": round(r, 3),
+                        "center": [round(float(v), 3) for v in c],
+                        "box": [round(float(v), 2) for v in box]})  # fmt: skip
+    img = img + rng.normal(0, 0.02, shape)
+    return np.clip(img, 0, 1).astype(np.float32), lesions
+
+
 def _split_patients(
     n_patients: int, fractions: Sequence[float], rng: np.random.Generator
 ) -> list[list[int]]:
@@ -123,6 +170,7 @@ def generate_dataset(
     Classification: the class of an image is its lesion type; each patient has one lesion type,
     assigned in turn so the classes are balanced. Segmentation: the label of an image is its mask
     (`masks/*.png` or `.nii.gz`, lesion = 255 in 2D, 1 in 3D); "normal" is left out by default.
+    Detection: several lesions per image (`make_lesions_phantom`), as `boxes` with their class.
 
     Args:
         out_dir: Folder to write into (created).
@@ -132,6 +180,8 @@ def generate_dataset(
         shape: Spatial shape, (H, W) for 2D PNG or (D, H, W) for 3D NIfTI.
         lesion_types: Subset of `LESION_TYPES` to draw from (all for classification; nodule and
             cyst for segmentation when None).
+            Detection: each image holds 1 to 4 lesions of these types (nodule and cyst by
+            default), with their boxes and classes in the YAML.
         split: Fractions of patients for training, validation and test.
         seed: Random seed.
         name: Dataset name (default "phantom-<task>-<2d|3d>").
@@ -145,6 +195,8 @@ def generate_dataset(
     if task not in TASKS:
         raise SyntheticError(f"unknown task {task!r}; use one of {TASKS}")
     types = list(lesion_types or (LESION_TYPES if task == "classification" else LESION_TYPES[1:]))
+    if task == "detection" and "normal" in types:
+        raise SyntheticError("detection phantoms hold lesions: 'normal' is not a lesion type")
     bad = [t for t in types if t not in LESION_TYPES]
     if bad:
         raise SyntheticError(f"unknown lesion types {bad}; use some of {LESION_TYPES}")
@@ -166,7 +218,12 @@ def generate_dataset(
     for p in range(n_patients):
         lesion = types[p % len(types)]
         for k in range(images_per_patient):
-            img, mask, info = make_phantom(shape, lesion, rng)
+            if task == "detection":
+                img, found = make_lesions_phantom(shape, rng, types)
+                mask, info = np.zeros(shape, np.uint8), {"lesion_type": "", "radius": 0,
+                                                         "center": None}  # fmt: skip
+            else:
+                img, mask, info = make_phantom(shape, lesion, rng)
             stem = f"p{p:03d}_{k}"
             loc = f"images/{stem}{ext}"
             scale = 255 if dims == 2 else 1
@@ -174,6 +231,9 @@ def generate_dataset(
             entry: dict[str, Any] = {"location": loc}
             if task == "classification":
                 entry["label"] = types.index(lesion)
+            elif task == "detection":
+                entry["boxes"] = [[*o["box"], o["lesion_type"]] for o in found]
+                info["lesion_type"] = " ".join(o["lesion_type"] for o in found)
             else:
                 gt = f"masks/{stem}{ext}"
                 write_array(out / gt, mask * scale)
@@ -194,7 +254,7 @@ def generate_dataset(
     doc = {
         "name": name or f"phantom-{task}-{dims}d",
         "description": f"Synthetic phantoms ({task}, {dims}D, seed {seed}); not medical images.",
-        "classes": types if task == "classification" else [],
+        "classes": types if task != "segmentation" else [],
         "features": ["patient", "lesion_type", "radius", "center"],
         "images": images,
         "split": split_map,

@@ -154,3 +154,15 @@ def overlay(gray_or_rgb: np.ndarray, mask: np.ndarray, alpha: float = 0.45) -> n
     sel = mask > 0
     out[sel] = (1 - alpha) * out[sel] + alpha * colors[sel]
     return out.astype(np.uint8)
+
+
+def draw_boxes(
+    gray_or_rgb: np.ndarray, boxes: list[list[float]], color: tuple[int, int, int] = (255, 60, 60)
+) -> np.ndarray:
+    """Draw corner boxes [x0, y0, x1, y1] (pixels of the image) on an 8-bit image; returns RGB."""
+    out = gray_or_rgb if gray_or_rgb.ndim == 3 else np.repeat(gray_or_rgb[:, :, None], 3, axis=2)
+    out = np.ascontiguousarray(out, dtype=np.uint8)
+    for b in boxes:
+        x0, y0, x1, y1 = (int(round(v)) for v in b)
+        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), color, 1)
+    return out

@@ -4,10 +4,12 @@
 for 2D models), fits it to the model's input size and channel count, and runs it through a cached
 `deephealth.serving.InferenceSession` (which applies the preprocessing stored with the model; when
 none is stored, each image is min-max scaled to [0, 1], the pipelines default). It returns the
-class probabilities and label (classification), the label mask (segmentation) or the values
-(regression). A model trained with clinical values (`scalar_regression`, `survival`; its schema and
-training statistics lie beside it as `<model>.onnx.features.json`) also takes a JSON object of
-clinical values, checked against that schema: `FeatureInputError` names the feature at fault.
+class probabilities and label (classification), the label mask (segmentation), the values
+(regression) or, for an exported detector, its boxes, scores and class names in the image's own
+pixels (`deephealth.serving.detection`). A model trained with clinical values (`scalar_regression`,
+`survival`; its schema and training statistics lie beside it as `<model>.onnx.features.json`) also
+takes a JSON object of clinical values, checked against that schema: `FeatureInputError` names the
+feature at fault.
 """
 
 from __future__ import annotations
@@ -95,6 +97,13 @@ def _softmax(v: np.ndarray) -> np.ndarray:
 def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
     """Run the model on one (H, W, C) image; the result dict depends on `task`."""
     x = model_input(session, hwc)
+    from deephealth.serving.detection import detect, is_detector
+
+    if is_detector(session):  # boxes in the image's own pixels
+        h, w = hwc.shape[:2]
+        with _slots:
+            found = detect(session, x[None], (w / x.shape[-1], h / x.shape[-2]))[0]
+        return {"task": "detection", **found, "count": len(found["boxes"])}
     with _slots:
         out = np.asarray(session.run(x))
     names = list(session.class_names)

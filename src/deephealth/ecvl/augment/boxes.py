@@ -84,8 +84,9 @@ def boxes_to_masks(boxes: Any, spatial: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _boxes_of_masks(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes of each mask channel (canonical array) and whether each is non-empty."""
+def boxes_of_masks(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes of each mask channel (canonical array, a box counts where >= FILL / 2) and whether
+    each is non-empty."""
     nd = masks.ndim - 1
     boxes = np.zeros((masks.shape[-1], 2 * nd))
     keep = np.zeros(masks.shape[-1], dtype=bool)
@@ -152,5 +153,5 @@ def apply_with_boxes(
     x_out, carried_out = aug.apply_arrays(x, carried, rng)
     assert carried_out is not None
     gt_out = None if gt is None else carried_out[..., :n_gt].astype(gt.dtype)
-    out_boxes, keep = _boxes_of_masks(carried_out[..., n_gt:])
+    out_boxes, keep = boxes_of_masks(carried_out[..., n_gt:])
     return x_out, out_boxes[keep], lab[keep], gt_out

@@ -114,6 +114,10 @@ class DLDataset(Dataset):
         transform: A deterministic ``(x, gt) -> (x, gt)`` function on canonical arrays, applied
             after the (cached) preprocessing and before the patch sampler and the random
             augmentations (e.g. per-image normalisation that must see the whole image).
+        gt_fn: The ground truth of a sample without a ground-truth image, as a canonical array
+            (spatial..., channels), from the sample index and the image's spatial shape (e.g.
+            its boxes drawn as masks, which then follow every augmentation); None: no ground
+            truth for such samples.
         remote_cache: Folder for downloaded http(s) images.
         rank: This process's rank in a distributed job (default: from the launcher's
             environment, see ``deephealth.distenv``).
@@ -146,9 +150,11 @@ class DLDataset(Dataset):
         rank: int | None = None,
         world_size: int | None = None,
         transform: Callable[..., tuple[np.ndarray, np.ndarray | None]] | None = None,
+        gt_fn: Callable[[int, tuple[int, ...]], np.ndarray] | None = None,
     ) -> None:
         super().__init__(filename, verify)
         self.transform_ = transform
+        self.gt_fn_ = gt_fn
         env = detect()
         self.rank_ = env.rank if rank is None else int(rank)
         self.world_size_ = env.world_size if world_size is None else int(world_size)
@@ -297,6 +303,8 @@ class DLDataset(Dataset):
         gt = None
         if s.label_path_ is not None:
             gt = read_sample_array(s, self.ctype_gt_, True, self.remote_cache_, index)
+        elif self.gt_fn_ is not None:
+            gt = self.gt_fn_(index, tuple(x.shape[:-1]))
         prefix = self._prefix[split]
         if prefix is not None:
             x, gt = prefix.apply_arrays(x, gt, keyed_rng(self.seed_, 0, index))

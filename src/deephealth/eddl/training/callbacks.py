@@ -201,6 +201,7 @@ HIGHER_IS_BETTER = (
     "accuracy", "acc", "categorical_accuracy", "binary_accuracy", "balanced_accuracy", "auc",
     "roc_auc", "dice", "iou", "miou", "jaccard", "sensitivity", "specificity", "precision",
     "recall", "f1", "psnr", "ssim", "volume_similarity", "c_index", "bleu", "rouge", "map", "r2", "td_auc", "concordance",
+    "map50", "map75", "cpm",
 )  # fmt: skip
 LOWER_IS_BETTER = (
     "loss", "mse", "mae", "rmse", "error_rate", "error", "mean_squared_error",

@@ -7,6 +7,10 @@
   `zoo.detection.targets.encode_fcos` maps: focal loss of the class channels (over the number of
   positives) + GIoU of the left/top/right/bottom distances at the positives, weighted by the
   centerness target + binary cross-entropy of the centerness logit at the positives.
+- ``centernet``: the 3D detector's loss on maps (N, C + 1, d, h, w) against
+  `zoo.detection.centernet3d.encode_centres` maps: CenterNet's penalty-reduced focal loss of the
+  heat-map logits (alpha 2, beta 4) over the number of centres + the L1 error of the diameter
+  channel at the centres (where the heat target is 1).
 """
 
 from __future__ import annotations
@@ -75,3 +79,22 @@ def fcos(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     box = (giou_loss(d_y * to_box, d_t * to_box) * w).sum() / w.sum().clamp_min(EPS)
     ctr = F.binary_cross_entropy_with_logits(y[:, -1][pos], ctr_t[pos], reduction="sum") / n_pos
     return cls + box + ctr
+
+
+def centernet(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The CenterNet loss of output maps against target maps (see the module docstring)."""
+    if y.dim() != 5 or y.shape != t.shape or y.shape[1] < 2:
+        raise ValueError(
+            f"centernet: output and target must be equal (N, classes + 1, d, h, w) maps, got "
+            f"{tuple(y.shape)} and {tuple(t.shape)}"
+        )
+    y, t = y.float(), t.float()
+    heat_t = t[:, :-1]
+    p = torch.sigmoid(y[:, :-1]).clamp(1e-4, 1 - 1e-4)
+    centre = heat_t >= 1.0
+    n = centre.sum().clamp_min(1).float()
+    pos = (-torch.log(p) * (1 - p) ** 2)[centre].sum()
+    neg = (-torch.log1p(-p) * p**2 * (1 - heat_t) ** 4)[~centre].sum()
+    at = centre.any(dim=1)
+    size = (y[:, -1][at] - t[:, -1][at]).abs().sum()
+    return (pos + neg + 0.1 * size) / n

@@ -12,6 +12,7 @@ from deephealth.eddl.model import Model
 from deephealth.eddl.zoo.cnn3d import CNN3D
 from deephealth.eddl.zoo.deeplab import DeepLabV3Plus
 from deephealth.eddl.zoo.densenet import DenseNet121
+from deephealth.eddl.zoo.detection import FCOS, CenterNet3D
 from deephealth.eddl.zoo.fusion import FusionNet
 from deephealth.eddl.zoo.lenet import LeNet
 from deephealth.eddl.zoo.mobilenet import MobileNet
@@ -23,7 +24,9 @@ from deephealth.eddl.zoo.vgg import VGG16, VGG16_BN, VGG19, VGG19_BN
 
 # name -> (constructor, kind); kind "classifier" outputs (K,), "dense" outputs (K, *spatial),
 # "multimodal" takes an image and a clinical-values vector and outputs (K,)
-# "signal" classifies (C, T) signal windows into (K,)
+# "signal" classifies (C, T) signal windows into (K,); "detector" outputs per-location maps
+# (K + 5, H / stride, W / stride) decoded into boxes (eddl.zoo.detection); "detector3d" outputs
+# heat-map and diameter maps (K + 1, D / s, H / s, W / s) of 3D patches (sliding windows)
 MODELS: dict[str, tuple[Callable[..., Model], str]] = {
     "lenet": (LeNet, "classifier"),
     "vgg16": (VGG16, "classifier"),
@@ -47,11 +50,14 @@ MODELS: dict[str, tuple[Callable[..., Model], str]] = {
     "resnet1d": (ResNet1D, "signal"),
     "cnnlstm": (CNNLSTM, "signal"),
     "eegnet": (EEGNet, "signal"),
+    "fcos": (FCOS, "detector"),
+    "centernet3d": (CenterNet3D, "detector3d"),
 }
 
 
 def list_models(kind: str | None = None) -> list[str]:
-    """Names of the zoo models, optionally only those of one kind ("classifier", "dense", "signal")."""
+    """Names of the zoo models, optionally only those of one kind ("classifier", "dense", "signal",
+    "detector")."""
     return [name for name, (_, k) in MODELS.items() if kind is None or k == kind]
 
 

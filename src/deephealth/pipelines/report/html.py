@@ -2,8 +2,9 @@
 
 One self-contained file (plots inlined as PNG data URIs) that a browser, the web front-end or an
 e-mail can show: the KPI table, the loss and metric curves per epoch, the confusion matrix and ROC
-curve of the test split (classification; pixel-wise confusion for segmentation), segmentation or
-regression overlays of sample cases, the clinical sections (`report.clinical`: ablation,
+curve of the test split (classification; pixel-wise confusion for segmentation), the
+precision-recall and FROC curves (detection), segmentation, detection (true and predicted boxes)
+or regression overlays of sample cases, the clinical sections (`report.clinical`: ablation,
 permutation importance, calibration, Kaplan–Meier), the ONNX check and the run's settings.
 """
 
@@ -32,6 +33,8 @@ KPI_LABELS = {
     "specificity": "Specificity",
     "dice": "Dice",
     "iou": "IoU",
+    "map50": "mAP@0.5",
+    "cpm": "CPM (FROC)",
     "speedup": "Speedup",
     "efficiency": "Efficiency",
 }
@@ -116,6 +119,50 @@ def roc_plot(y_true: list[int], scores: list[list[float]], labels: list[str]) ->
     return _png(fig)
 
 
+def pr_plot(curve: dict[str, list[float]]) -> str | None:
+    """Precision-recall curve of a detector (IoU 0.5) as a PNG data URI."""
+    if not curve.get("recall"):
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    ax.plot(curve["recall"], curve["precision"], color="tab:blue")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    return _png(fig)
+
+
+def froc_plot(curve: dict[str, list[float]], cpm: float | None) -> str | None:
+    """FROC curve (sensitivity against false positives per image/scan, log axis) as a PNG."""
+    fps = np.asarray(curve.get("fps") or [], dtype=float)
+    if not fps.size:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    keep = fps > 0
+    ax.step(fps[keep], np.asarray(curve["sensitivities"], dtype=float)[keep], where="post")
+    ax.set_xscale("log")
+    ax.set_xlim(1 / 16, 16)
+    ax.set_ylim(0, 1.02)
+    for rate in (1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8):
+        ax.axvline(rate, color="grey", lw=0.5, ls=":")
+    ax.set_xlabel("false positives per image")
+    ax.set_ylabel("sensitivity")
+    ax.set_title(f"CPM {cpm:.3f}" if cpm is not None else "FROC", fontsize=8)
+    return _png(fig)
+
+
+def _draw_boxes(ax: Any, boxes: Any, color: str, scores: Any = None) -> None:
+    from matplotlib.patches import Rectangle
+
+    for k, b in enumerate(np.asarray(boxes, dtype=float).reshape(-1, 4)):
+        ax.add_patch(Rectangle((b[0] - 0.5, b[1] - 0.5), b[2] - b[0], b[3] - b[1], fill=False,
+                               edgecolor=color, linewidth=1))  # fmt: skip
+        if scores is not None:
+            ax.text(b[0], b[1] - 1, f"{float(scores[k]):.2f}", color=color, fontsize=5)
+
+
 def overlay_plot(cases: list[dict[str, Any]]) -> str | None:
     """Sample cases: image with the reference (green) and predicted (red) contours, or image,
     target and prediction side by side for regression; as a PNG data URI."""
@@ -135,6 +182,12 @@ def overlay_plot(cases: list[dict[str, Any]]) -> str | None:
             continue
         ax = row[0]
         ax.imshow(img, cmap="gray")
+        if case.get("kind") == "detection":
+            _draw_boxes(ax, case["target"], "lime")
+            _draw_boxes(ax, case["prediction"], "red", case.get("scores"))
+            ax.set_title(f"{case['name']} (green: true boxes, red: predicted)", fontsize=7)
+            ax.axis("off")
+            continue
         for key, color in (("target", "lime"), ("prediction", "red")):
             m = np.asarray(case[key])
             if m.any():
@@ -161,6 +214,10 @@ def render_html(report: dict[str, Any], overlays: list[dict[str, Any]] | None = 
         figures.append(
             _img(roc_plot(test["y_true"], test["scores"], names), "ROC curve (test split)")
         )
+    if test.get("pr_curve"):
+        figures.append(_img(pr_plot(test["pr_curve"]), "Precision-recall, IoU 0.5 (test split)"))
+    if test.get("froc_curve"):
+        figures.append(_img(froc_plot(test["froc_curve"], test.get("cpm")), "FROC (test split)"))
     figures.append(_img(overlay_plot(overlays or []), "Sample cases (test split)"))
     onnx = report.get("onnx", {}) or {}
     check = onnx.get("check", {}) or {}

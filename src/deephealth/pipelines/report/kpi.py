@@ -4,7 +4,7 @@
 (time-of-pre-processing-images, time-to-train-models, time-to-model-in-production = from the raw
 dataset to an ONNX model that passed its onnxruntime check), the quality figures on the test split
 (error rate, accuracy, sensitivity, specificity; Dice and IoU for segmentation, pixel-wise for the
-others), and speedup/efficiency of parallelism (None unless the run was parallel). A key that does
+others; mAP@0.5 and the FROC's competition performance metric for detection), and speedup/efficiency of parallelism (None unless the run was parallel). A key that does
 not apply to a task holds None, so a reader never has to guess whether it was forgotten.
 `write_report` stores the whole report (KPIs, metrics, history, ONNX check, machine) as JSON.
 """
@@ -29,6 +29,8 @@ KPI_KEYS = (
     "specificity",
     "dice",
     "iou",
+    "map50",
+    "cpm",
     "speedup",
     "efficiency",
 )
@@ -72,9 +74,11 @@ def build_kpis(
         "time_to_model_in_production_s": times.get("production_s"),
     }
     for key in ("error_rate", "accuracy", "sensitivity", "specificity"):
-        kpis[key] = quality.get(key) if task != "regression" else None
+        kpis[key] = quality.get(key) if task not in ("regression", "detection") else None
     for key in ("dice", "iou"):
         kpis[key] = test_metrics.get(key) if task == "segmentation" else None
+    for key in ("map50", "cpm"):
+        kpis[key] = test_metrics.get(key) if task == "detection" else None
     speedup = efficiency = None
     if parallel and parallel.get("workers", 1) > 1:
         speedup, efficiency = speedup_efficiency(

@@ -7,6 +7,7 @@ from deephealth.pipelines.tasks.clinical import (
     ScalarRegressionTask,
     SurvivalTask,
 )
+from deephealth.pipelines.tasks.detection import DetectionTask
 from deephealth.pipelines.tasks.regression import RegressionTask
 from deephealth.pipelines.tasks.segmentation import SegmentationTask
 from deephealth.pipelines.tasks.signal_classification import SignalClassificationTask
@@ -18,10 +19,11 @@ TASKS: dict[str, type[Task]] = {
     "scalar_regression": ScalarRegressionTask,
     "multimodal_classification": MultimodalClassificationTask,
     "survival": SurvivalTask,
+    "detection": DetectionTask,
     "signal_classification": SignalClassificationTask,  # type: ignore[dict-item]
 }
 
 __all__ = [
-    "TASKS", "ClassificationTask", "MultimodalClassificationTask", "RegressionTask", "ScalarRegressionTask", "SegmentationTask", "SignalClassificationTask",
+    "TASKS", "ClassificationTask", "DetectionTask", "MultimodalClassificationTask", "RegressionTask", "ScalarRegressionTask", "SegmentationTask", "SignalClassificationTask",
     "SurvivalTask", "Task",
 ]  # fmt: skip

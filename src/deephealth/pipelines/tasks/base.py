@@ -10,12 +10,16 @@ one run loop (`pipelines.run`) needs; it never holds a split in memory. What a t
   conversion, runs before patches/augmentations, never random) and call `data.start(...)`
   (interpolation of the targets, patch sampler). `epoch_size()` is the training samples per
   epoch (a sample may occur several times, each with its own random draws); `encode(y)` turns a
-  batch of raw targets into the network's targets.
+  batch of raw targets into the network's targets (`encode_batch(batch)` when the encoding needs
+  more of the batch than its targets, e.g. the samples' indices).
 - **scoring**, per batch: `scorer(split)` returns a `Scorer` whose `update(batch, outputs)`
   accumulates a streamed batch with the network's outputs for it and whose `result()` gives the
   split's metrics (the same values as over the whole split at once); `Scorer.overlays` keeps a few
   cases for the report. `outputs(split, forward, batch_size)` yields `(Batch, outputs)`; override
   it when prediction is not one forward per batch (sliding windows over whole volumes).
+- **export**: `export(net, path)` writes the ONNX file (default: the network as it is; a detector
+  appends its post-processing), `output_difference(ref, got)` compares the trained model's and
+  the exported model's outputs on the same batch for the onnxruntime check.
 - `evaluate(split, forward, batch_size)` streams a split through `forward` (the trained model or
   the exported ONNX model in onnxruntime) and returns `scorer.result()`.
 
@@ -121,9 +125,15 @@ class Task:
         """The network's inputs for a batch: the images, or a list (image + clinical values)."""
         return batch.x
 
+    def encode_batch(self, batch: Batch) -> np.ndarray:
+        """The network's targets of a training batch (default: `encode(batch.y)`)."""
+        if batch.y is None:
+            raise DataError(f"dataset {self.data.path}: split {batch.split} has no targets")
+        return self.encode(batch.y)
+
     def train_batch(self, batch: Batch) -> tuple[Any, np.ndarray]:
         """(network inputs, network targets) of a training batch."""
-        return self.inputs(batch), self.encode(batch.y)
+        return self.inputs(batch), self.encode_batch(batch)
 
     def fitted_state(self) -> dict[str, Any]:
         """What the task learned from the training split and evaluation needs again (stored in
@@ -144,12 +154,44 @@ class Task:
         """Batches per training epoch (one process)."""
         return -(-self.epoch_size() // batch_size)
 
+    @property
+    def patch(self) -> tuple[int, ...] | None:
+        """Patch size (`patch.size` of the config), or None for whole-image training."""
+        size = (self.cfg.get("patch") or {}).get("size")
+        return tuple(size) if size else None
+
     def check_batch(self, n: int = 4) -> Any:
-        """A few model inputs (validation, else training) for the ONNX check."""
+        """A few model inputs (validation, else training) for the ONNX check; with patches, the
+        patch-sized corner of a few images (zeros when every image is smaller)."""
         split = "validation" if self.data.split_size("validation") else "training"
-        for batch in self.data.batches(split, n):
-            return self.inputs(batch)
-        raise DataError(f"dataset {self.data.path}: split {split} is empty")
+        if self.patch is None:
+            for batch in self.data.batches(split, n):
+                return self.inputs(batch)
+            raise DataError(f"dataset {self.data.path}: split {split} is empty")
+        size = self.patch
+        images = []
+        for batch in self.data.batches(split, 1):
+            im = batch.x[0][(slice(None), *[slice(0, s) for s in size])]
+            if im.shape[1:] == tuple(size):
+                images.append(im)
+            if len(images) == n:
+                break
+        if not images:
+            images = [np.zeros([self.data.channels, *size], np.float32)]
+        return np.stack(images).astype(np.float32)
+
+    # -- export ----------------------------------------------------------------------------------
+    def export(self, net: Any, path: str) -> None:
+        """Write the trained network `net` as the ONNX file `path`."""
+        import deephealth.eddl as eddl
+
+        eddl.save_net_to_onnx_file(net, path)
+
+    def output_difference(self, ref: Any, got: Any) -> float:
+        """Largest difference between the trained model's outputs `ref` and the exported model's
+        `got` on the same batch (inf when they do not even have the same shape)."""
+        ref, got = np.asarray(ref), np.asarray(got)
+        return float(np.abs(ref - got).max()) if ref.shape == got.shape else float("inf")
 
     # -- prediction and scoring ------------------------------------------------------------------
     def outputs(self, split: str, forward: Forward, batch_size: int) -> Iterator[tuple[Batch, Any]]:

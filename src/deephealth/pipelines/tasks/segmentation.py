@@ -92,12 +92,6 @@ class SegmentationTask(Task):
     kind = "segmentation"
     model_kind = "dense"
 
-    @property
-    def patch(self) -> tuple[int, ...] | None:
-        """Patch size, or None for whole-image training."""
-        size = (self.cfg.get("patch") or {}).get("size")
-        return tuple(size) if size else None
-
     def prepare(self) -> None:
         data = self.data
         if data.num_labels_given:
@@ -149,22 +143,6 @@ class SegmentationTask(Task):
             return (t > 0).astype(np.float32)
         onehot = np.eye(self.num_outputs(), dtype=np.float32)[t[:, 0]]  # (N, ..., K)
         return np.moveaxis(onehot, -1, 1)
-
-    def check_batch(self, n: int = 4) -> np.ndarray:
-        if self.patch is None:
-            return super().check_batch(n)
-        split = "validation" if self.data.split_size("validation") else "training"
-        size = self.patch
-        images = []
-        for batch in self.data.batches(split, 1):
-            im = batch.x[0][(slice(None), *[slice(0, s) for s in size])]
-            if im.shape[1:] == tuple(size):
-                images.append(im)
-            if len(images) == n:
-                break
-        if not images:
-            images = [np.zeros([self.data.channels, *size], np.float32)]
-        return np.stack(images).astype(np.float32)
 
     def outputs(self, split: str, forward: Forward, batch_size: int) -> Iterator[tuple[Batch, Any]]:
         if self.patch is None:

@@ -37,6 +37,8 @@ def validate_onnx(path: Path) -> dict:
     """Check an uploaded ONNX file by importing it; returns its input/output description.
 
     Files that reference external data are refused (they would make the server read other files).
+    An exported detector (with its non-maximum suppression, metadata key ``deephealth.detection``)
+    is checked by loading it in onnxruntime: it is served as it is, never imported for training.
 
     Raises:
         UploadRejected: (415/422) naming the problem.
@@ -58,8 +60,15 @@ def validate_onnx(path: Path) -> dict:
         )
     from deephealth.eddl import import_net_from_onnx_file
 
+    detector = any(p.key == "deephealth.detection" for p in proto.metadata_props)
     try:
-        import_net_from_onnx_file(str(path))
+        if detector:  # an exported detector (post-processing in the graph) is served, not trained
+            from deephealth.serving import InferenceSession
+
+            onnx.checker.check_model(proto)
+            InferenceSession(path)
+        else:
+            import_net_from_onnx_file(str(path))
     except Exception as err:
         raise uploads.UploadRejected(f"ONNX model cannot be imported: {err}", 422) from None
 

@@ -2,7 +2,8 @@
 
 `POST /api/v1/predict/{weights_id}` takes the image as the raw request body or as the multipart
 field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
-and label (classification), the mask as base64 PNG (segmentation) or the values (regression).
+and label (classification), the mask as base64 PNG (segmentation), the values (regression) or
+the boxes with their scores and class names in the image's pixels (detection).
 Models trained with clinical values (`scalar_regression`, `survival`) also take those values as a
 JSON object, in the multipart field `features` or the query parameter `features`; they are checked
 against the dataset schema stored with the model, and a missing, unknown or out-of-range feature
@@ -173,6 +174,8 @@ async def predict(
     if format == "overlay":
         shown = imaging.display(hwc)
         pic = imaging.overlay(shown, mask) if mask is not None else shown
+        if "boxes" in result:
+            pic = imaging.draw_boxes(pic, result["boxes"])
         pic = imaging.caption(pic, _header_summary(result))
         return Response(
             imaging.png_bytes(pic),
@@ -191,6 +194,10 @@ def _header_summary(result: dict) -> str:
         return f"{result['label']} ({result['probabilities'][result['label']]:.3f})"
     if "risk" in result:
         return f"risk {result['risk']:.4g}"
+    if "boxes" in result:
+        return f"{result['count']} boxes" + (
+            f" (best {result['labels'][0]} {result['scores'][0]:.3f})" if result["count"] else ""
+        )
     if "foreground_fraction" in result:
         return f"foreground {result['foreground_fraction']:.3f}"
     return ",".join(f"{v:.4g}" for v in result.get("values", []))[:200]

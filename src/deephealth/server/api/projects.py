@@ -21,7 +21,7 @@ from deephealth.server.permissions import get_project
 router = APIRouter(tags=["projects"])
 Task = Literal[
     "classification", "segmentation", "regression", "scalar_regression", "survival",
-    "multimodal_classification",
+    "multimodal_classification", "detection",
 ]  # fmt: skip
 
 
