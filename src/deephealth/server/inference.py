@@ -5,7 +5,8 @@ for 2D models), fits it to the model's input size and channel count, and runs it
 `deephealth.serving.InferenceSession` (which applies the preprocessing stored with the model; when
 none is stored, each image is min-max scaled to [0, 1], the pipelines default). It returns the
 class probabilities and label (classification), the label mask (segmentation) or the values
-(regression).
+(regression). A packed report generator (`deephealth.serving.reports`, recognised by its
+metadata whatever the project's task) answers the generated report text and the findings it states.
 """
 
 from __future__ import annotations
@@ -46,6 +47,32 @@ def session_for(path: str | Path) -> Any:
     with _lock:
         _cache[key] = (mtime, session)
     return session
+
+
+def report_generator_for(path: str | Path) -> Any:
+    """A cached `ReportGenerator` for a packed `report_generator.onnx` (reloaded on change)."""
+    from deephealth.serving.reports import ReportGenerator
+
+    key = "report:" + str(Path(path).resolve())
+    mtime = Path(path).stat().st_mtime
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+    generator = ReportGenerator(path, threads=1)
+    with _lock:
+        _cache[key] = (mtime, generator)
+    return generator
+
+
+def predict_report(generator: Any, hwc: np.ndarray, beam: int = 3) -> dict:
+    """The generated report of one (H, W, C) image and the findings its text states."""
+    from deephealth.pipelines.report_generation.findings import parse_findings
+
+    x = generator.fit_image(hwc)[None]
+    with _slots:
+        text = generator.generate(x, beam=beam)[0]
+    return {"task": "report_generation", "report": text, "findings": sorted(parse_findings(text))}
 
 
 def model_input(session: Any, hwc: np.ndarray) -> np.ndarray:
@@ -136,6 +163,7 @@ def predict_file(
     from deephealth.server.image_check import read_image
     from deephealth.server.imaging import image_hwc
     from deephealth.serving import ServingError
+    from deephealth.serving.reports import is_report_generator
 
     if max_bytes is not None:
         hwc = image_hwc(read_image(Path(image_path), "image", max_bytes))
@@ -145,7 +173,10 @@ def predict_file(
         except EcvlError as err:
             raise PredictionError(f"cannot read the image: {err}") from None
     try:
-        return predict_array(session_for(weights_path), hwc, task), hwc
+        session = session_for(weights_path)
+        if is_report_generator(session.metadata):
+            return predict_report(report_generator_for(weights_path), hwc), hwc
+        return predict_array(session, hwc, task), hwc
     except ServingError as err:
         raise PredictionError(str(err)) from None
 

@@ -109,6 +109,7 @@ class InferenceSession:
         except Exception as err:  # onnxruntime raises its own exception classes
             raise ServingError(f"cannot load {self.path} as an ONNX model: {err}") from None
         meta = self._session.get_modelmeta().custom_metadata_map
+        self.metadata: dict[str, str] = dict(meta)
         self.preprocessing = preprocessing or load_preprocessing(self.path, meta)
         inputs = self._session.get_inputs()
         self.input_names = [i.name for i in inputs]

@@ -3,6 +3,7 @@
 from deephealth.pipelines.tasks.base import Task
 from deephealth.pipelines.tasks.classification import ClassificationTask
 from deephealth.pipelines.tasks.regression import RegressionTask
+from deephealth.pipelines.tasks.report_generation import ReportGenerationTask
 from deephealth.pipelines.tasks.segmentation import SegmentationTask
 from deephealth.pipelines.tasks.signal_classification import SignalClassificationTask
 
@@ -11,9 +12,11 @@ TASKS: dict[str, type[Task]] = {
     "segmentation": SegmentationTask,
     "regression": RegressionTask,
     "signal_classification": SignalClassificationTask,  # type: ignore[dict-item]
+    # runs its own streaming pipeline (`deephealth.cli.reports`), as signal_classification
+    "report_generation": ReportGenerationTask,  # type: ignore[dict-item]
 }
 
 __all__ = [
-    "TASKS", "ClassificationTask", "RegressionTask", "SegmentationTask", "SignalClassificationTask",
-    "Task",
+    "TASKS", "ClassificationTask", "RegressionTask", "ReportGenerationTask", "SegmentationTask",
+    "SignalClassificationTask", "Task",
 ]  # fmt: skip
