@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-BAD_INPUT = 2  # as deephealth.cli.pipelines
+BAD_INPUT, FAILED = 2, 1  # as deephealth.cli.pipelines
+
+
+def _fail(cmd: str, err: BaseException) -> int:
+    from deephealth.ecvl.dataset.errors import DatasetError
+    from deephealth.pipelines.data import DataError
+    from deephealth.serving.session import ServingError
+
+    bad = (DataError, DatasetError, ServingError, FileNotFoundError, ValueError)
+    print(f"deephealth {cmd}: {err}", file=sys.stderr)
+    return BAD_INPUT if isinstance(err, bad) else FAILED
 
 
 def is_report_model(path: Path) -> bool:
@@ -23,7 +34,6 @@ def is_report_model(path: Path) -> bool:
 
 def train_command(args: argparse.Namespace) -> int:
     """Train, score the test split, export; print the metrics."""
-    from deephealth.cli.pipelines import _fail
     from deephealth.pipelines.tasks.report_generation import ReportGenerationTask
 
     run_dir = args.run_dir or Path("runs") / Path(args.config).stem
@@ -37,11 +47,10 @@ def train_command(args: argparse.Namespace) -> int:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """Score a run's served model (onnxruntime) on its test split."""
-    from deephealth.cli.pipelines import _fail
     from deephealth.pipelines.tasks.report_generation import evaluate
 
     if args.split != "test":
-        print("deephealth evaluate: report_generation evaluates the test split")
+        print("deephealth evaluate: report_generation evaluates the test split", file=sys.stderr)
         return BAD_INPUT
     try:
         scores = evaluate(args.run, args.dataset)
@@ -53,7 +62,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     """Reports for image files: one line per image, and `reports.json` in the output folder."""
-    from deephealth.cli.pipelines import _fail
     from deephealth.pipelines.tasks.report_generation import predict_images
 
     try:

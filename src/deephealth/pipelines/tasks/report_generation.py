@@ -6,7 +6,7 @@ Config (a dict, or a YAML file with `task: report_generation`):
     dataset: reports.yml          # optional: a DeepHealth dataset YAML with a text feature
     data:   {train: 1000, test: 150, side: 32, seed: 0, text: report}
     model:  {backbone: small, embedding: 32, units: 128, feature: 64}
-    train:  {epochs: 9, batch_size: 16, lr: 0.004, decay_epoch: 7, decay: 0.25}
+    train:  {epochs: 12, batch_size: 16, lr: 0.004, decay_epoch: 9, decay: 0.25}
     decode: {beam: 3, max_len: 28, min_len: 1, length_penalty: 0.0}
 
 Without `dataset`, the cases are synthetic phantoms (`report_generation.synthetic`): case `i` of
@@ -49,7 +49,7 @@ YAML_SPLITS = {"train": "training", "test": "test"}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"train": 1000, "test": 150, "side": 32, "seed": 0, "text": "report"},
     "model": {"backbone": "small", "embedding": 32, "units": 128, "feature": 64},
-    "train": {"epochs": 9, "batch_size": 16, "lr": 0.004, "decay_epoch": 7, "decay": 0.25},
+    "train": {"epochs": 12, "batch_size": 16, "lr": 0.004, "decay_epoch": 9, "decay": 0.25},
     "decode": {"beam": 3, "max_len": 28, "min_len": 1, "length_penalty": 0.0},
 }
 TOP_KEYS = ("task", "name", "dataset")
