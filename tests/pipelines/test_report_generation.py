@@ -198,3 +198,15 @@ def test_dataset_yaml_reports_cli_train_evaluate_predict(tmp_path, capsys):
     line = next(i for i, t in enumerate(dataset.read_text().splitlines(), 1) if "case00003" in t)
     with pytest.raises(DataError, match=rf"reports.yml:{line}: sample .*case00003.png has no"):
         ReportGenerationTask({"dataset": str(dataset)})
+    # a report given once per patient reaches each of the patient's images
+    per_patient = tmp_path / "data" / "patients.yml"
+    per_patient.write_text(
+        "features:\n  - {name: patient, type: id}\n  - {name: report, type: text}\n"
+        "patients:\n  P1: {report: unremarkable study .}\n"
+        "images:\n  - {location: images/case00000.png, values: {patient: P1}}\n"
+        "  - {location: images/case00001.png, values: {patient: P1}}\n"
+        "split:\n  training: [0]\n  test: [1]\n"
+    )
+    task = ReportGenerationTask({"dataset": str(per_patient)})
+    assert task.report(("train", 0)) == task.case(("test", 0))[1] == "unremarkable study ."
+    assert task.case(("test", 0))[2] == {"normal"}

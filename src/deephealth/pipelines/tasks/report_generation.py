@@ -124,7 +124,7 @@ class ReportGenerationTask:
             if self.cfg.get("dataset")
             else None
         )
-        self.vocab = Vocabulary.build(self.case(("train", i))[1] for i in range(self.size("train")))
+        self.vocab = Vocabulary.build(self.report(("train", i)) for i in range(self.size("train")))
 
     @classmethod
     def from_config(cls, source: dict[str, Any] | str | Path) -> ReportGenerationTask:
@@ -140,6 +140,12 @@ class ReportGenerationTask:
     def size(self, split: str) -> int:
         """Cases in `split` ("train" or "test")."""
         return self.source.size(split) if self.source else int(self.cfg["data"][split])
+
+    def report(self, key: tuple[str, int]) -> str:
+        """The report of case `i` of `split` (a dataset's without reading its image)."""
+        if self.source is not None:
+            return self.source.reports[self.source.index[key[0]][key[1]]]
+        return self.case(key)[1]
 
     def case(self, key: tuple[str, int]) -> Case:
         """Case `i` of `split`: (image (1, side, side), report, true findings)."""
