@@ -2,6 +2,8 @@
 `POST /api/v1/predict/{id}` with an image by the generated report text (the numpy beam search over
 onnxruntime of `deephealth.serving.reports`) and the findings the text states."""
 
+from urllib.parse import unquote
+
 import cv2
 import numpy as np
 import pytest
@@ -48,6 +50,10 @@ def test_report_over_http_equals_the_served_generator(users, packed, tmp_path):
     want = ReportGenerator(folder).generate((pixels / 255.0).astype(np.float32)[None, None])[0]
     assert out["task"] == "report_generation" and out["report"] == want
     assert out["findings"] == sorted(parse_findings(want))
+    # the inference page's form: the image with the report as its caption and header
+    shown = owner.post(f"/api/v1/predict/{w.json()['id']}?format=overlay", content=png.tobytes())
+    assert shown.status_code == 200 and shown.content[:4] == b"\x89PNG"
+    assert unquote(shown.headers["X-Prediction"]) == want
     # the packed single file and the folder are the same generator
     single = ReportGenerator(folder / "report_generator.onnx")
     np.testing.assert_array_equal(
