@@ -214,3 +214,35 @@ def test_captioning_form_repeats_the_image_feature_at_every_step():
     pred = eddl.predict(net, [imgs[:48]])[0].numpy()
     assert pred.shape == (48, steps, vocab)
     assert (pred.argmax(-1) == cls[:48, None]).mean() >= 0.8
+
+
+def test_targets_of_k_steps_train_the_last_k_outputs_and_inner_layers_hold_their_values():
+    """pyeddl's nlp_video_to_labels form: 10 input steps, targets of 7 steps -> the outputs of the
+    last 7 steps (EDDL's Net::unroll_enc(inl, outl)); getOutput/getInput of an inner layer after
+    fit/evaluate read the last batch (pyeddl's mnist_rnn prints them)."""
+    torch.manual_seed(0)
+    x = eddl.Input([3])
+    act = eddl.LeakyReLu(eddl.Dense(x, 5))
+    lstm = eddl.LSTM(act, 4)
+    out = eddl.Dense(lstm, 2)
+    net = Model([x], [out])
+    eddl.build(net, eddl.adam(0.01), ["mse"], ["mse"], eddl.CS_CPU())
+    data = torch.randn(8, 10, 3)
+    target = torch.randn(8, 7, 2)
+    eddl.fit(net, [data], [target], 4, 1, verbose=0)
+    assert eddl.getInput(lstm).shape == [4, 10, 5]  # the LeakyReLu sequence of fit's last batch
+    # the metric is over the last 7 steps: the same as computing them by hand
+    got = eddl.evaluate(net, [data[4:]], [target[4:]], bs=4, verbose=0)["mse"]
+    steps = eddl.getInput(lstm).numpy()  # now evaluate's batch
+    np.testing.assert_allclose(
+        steps,
+        torch.nn.functional.leaky_relu(act.parents[0].module(data[4:]), 0.01).detach(),
+        atol=1e-6,
+    )
+    with torch.no_grad():
+        seq = _lstm_ref(torch.from_numpy(steps), *_weights(lstm.module.rnn))[:, -7:]
+        want = seq @ out.module.weight.T + out.module.bias
+    assert got == pytest.approx(float(((want - target[4:]) ** 2).mean()), rel=1e-4)
+    assert eddl.getOutput(lstm).shape == [4, 4]  # the LSTM's last output (not the sequence)
+    # prediction without targets gives the last step only
+    assert eddl.predict(net, [data])[0].shape == [8, 2]

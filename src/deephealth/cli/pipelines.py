@@ -96,6 +96,12 @@ def _train(args: argparse.Namespace) -> int:
         from deephealth.cli.signal import train_command
 
         return train_command(args)
+    from deephealth.pipelines.tasks.report_generation import is_report_config
+
+    if is_report_config(args.config):  # so does report_generation
+        from deephealth.cli import reports
+
+        return reports.train_command(args)
 
     run_dir = args.run_dir or Path("runs") / Path(args.config).stem
     # `deephealth launch` restarts a failed distributed run with DEEPHEALTH_RESUME=1
@@ -141,6 +147,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if is_signal_model(args.run):
         return evaluate_command(args)
+    from deephealth.cli import reports
+
+    if reports.is_report_model(args.run):
+        return reports.evaluate_command(args)
 
     try:
         scores = evaluate(args.run, args.dataset, args.split)
@@ -159,6 +169,10 @@ def _predict(args: argparse.Namespace) -> int:
 
     if is_signal_model(args.model):  # a recording in, events out (CSV)
         return predict_command(args)
+    from deephealth.cli import reports
+
+    if reports.is_report_model(args.model):  # images in, report texts out
+        return reports.predict_command(args)
     if len(args.inputs) == 1 and args.inputs[0].suffix in (".yml", ".yaml"):
         return _predict_dataset(args)
     try:

@@ -59,6 +59,9 @@ class GraphModule(nn.Module):
                 self.layers[module_key(layer.name)] = layer.module
             plan.append((i, layer.module, [slots[id(p)] for p in layer.parents]))
         self._plan = plan
+        # EDDL's unroll_enc(inl, outl): with targets of `out_steps` > 1 steps, an encoder net
+        # outputs its last `out_steps` steps (set for one call by training.sequence.output_steps)
+        self.out_steps: int | None = None
         if self.sequential:
             self._compile_sequential(layers, slots, decoder_inputs)
 
@@ -100,19 +103,27 @@ class GraphModule(nn.Module):
             seq_plan.append((slot, module, parents, role, ranks, extra))
         self._seq_plan = seq_plan
 
-    def forward(self, *inputs: torch.Tensor, cache: dict | None = None) -> list[torch.Tensor]:
-        """Compute every output; returns a list in the model's output order."""
+    def forward(
+        self, *inputs: torch.Tensor, cache: dict | None = None, capture: dict | None = None
+    ) -> list[torch.Tensor]:
+        """Compute every output; returns a list in the model's output order.
+
+        `capture`: {layer slot (index in `model.layers`): None} filled with those layers' values
+        (what pyeddl's `getOutput` reads for a layer that is not an output).
+        """
         if self.sequential:
-            return self._forward_sequential(inputs, cache)
+            return self._forward_sequential(inputs, cache, capture)
         values: list[torch.Tensor | None] = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs, strict=True):
             values[slot] = x
         for slot, module, parents in self._plan:
             values[slot] = module(*[values[p] for p in parents])
+        if capture is not None:
+            capture.update({s: values[s] for s in capture})
         return [values[s] for s in self._output_slots]
 
     def _forward_sequential(
-        self, inputs: tuple[torch.Tensor, ...], cache: dict | None
+        self, inputs: tuple[torch.Tensor, ...], cache: dict | None, capture: dict | None = None
     ) -> list[torch.Tensor]:
         if len(inputs) != len(self._input_slots):
             raise ValueError(
@@ -132,7 +143,10 @@ class GraphModule(nn.Module):
                 states = args[1] if len(args) > 1 else None
                 if cache is not None and ("states", slot) in cache:
                     states = cache[("states", slot)]
-                values[slot] = module(args[0], states, sequence=extra)
+                steps = self.out_steps if not extra and not self._in_decoder[slot] else None
+                values[slot] = module(args[0], states, sequence=extra or bool(steps))
+                if steps:
+                    values[slot] = values[slot][:, -steps:]
                 if cache is not None and self._in_decoder[slot]:
                     cache[("states", slot)] = module.last_states
             elif role == _GETSTATES:
@@ -143,6 +157,8 @@ class GraphModule(nn.Module):
                 cache[slot] = values[slot]
         if cache is not None:
             cache["warm"] = True
+        if capture is not None:
+            capture.update({s: values[s] for s in capture})
         return [values[s] for s in self._output_slots]
 
 

@@ -9,7 +9,8 @@ class probabilities and label (classification), the label mask (segmentation), t
 pixels (`deephealth.serving.detection`). A model trained with clinical values (`scalar_regression`,
 `survival`; its schema and training statistics lie beside it as `<model>.onnx.features.json`) also
 takes a JSON object of clinical values, checked against that schema: `FeatureInputError` names the
-feature at fault.
+feature at fault. A packed report generator (`deephealth.serving.reports`, recognised by its
+metadata whatever the project's task) answers the generated report text and the findings it states.
 """
 
 from __future__ import annotations
@@ -58,6 +59,32 @@ def session_for(path: str | Path) -> Any:
     with _lock:
         _cache[key] = (mtime, session)
     return session
+
+
+def report_generator_for(path: str | Path) -> Any:
+    """A cached `ReportGenerator` for a packed `report_generator.onnx` (reloaded on change)."""
+    from deephealth.serving.reports import ReportGenerator
+
+    key = "report:" + str(Path(path).resolve())
+    mtime = Path(path).stat().st_mtime
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+    generator = ReportGenerator(path, threads=1)
+    with _lock:
+        _cache[key] = (mtime, generator)
+    return generator
+
+
+def predict_report(generator: Any, hwc: np.ndarray, beam: int = 3) -> dict:
+    """The generated report of one (H, W, C) image and the findings its text states."""
+    from deephealth.pipelines.report_generation.findings import parse_findings
+
+    x = generator.fit_image(hwc)[None]
+    with _slots:
+        text = generator.generate(x, beam=beam)[0]
+    return {"task": "report_generation", "report": text, "findings": sorted(parse_findings(text))}
 
 
 def model_input(session: Any, hwc: np.ndarray) -> np.ndarray:
@@ -188,6 +215,7 @@ def predict_file(
     from deephealth.server.image_check import read_image
     from deephealth.server.imaging import image_hwc
     from deephealth.serving import ServingError
+    from deephealth.serving.reports import is_report_generator
 
     if max_bytes is not None:
         hwc = image_hwc(read_image(Path(image_path), "image", max_bytes))
@@ -200,6 +228,8 @@ def predict_file(
 
     try:
         session = session_for(weights_path)
+        if is_report_generator(session.metadata):
+            return predict_report(report_generator_for(weights_path), hwc), hwc
         state = load_fitted_state(weights_path, session.metadata)
         if state is not None:
             return predict_clinical(session, hwc, state, features, sample), hwc

@@ -6,47 +6,110 @@ Reads the folder written by `deephealth.pipelines.report_generation.export.expor
 adds the log-probabilities, `<end>` is forbidden before `min_len` tokens, finished beams continue
 with padding at no cost, the best `beam` of beam × vocab continuations are kept, and the final
 score is log-probability / length ** `length_penalty`. No torch import.
+
+The three files may also come as one, `report_generator.onnx` (what the REST server stores): the
+decoder step whose metadata holds the encoder (`ENCODER_KEY`, base64 ONNX bytes) and the
+vocabulary (`VOCAB_KEY`). `fit_image` turns any (H, W, C) image into the encoder's input.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from deephealth.serving.session import ServingError
 
 PAD, END = 0, 1
+ENCODER_KEY = "deephealth.report_generation.encoder"
+VOCAB_KEY = "deephealth.report_generation.vocab"
+SINGLE_FILE = "report_generator.onnx"
+FILES = ("encoder.onnx", "decoder_step.onnx", "vocab.json")
+
+
+def is_report_generator(metadata: dict[str, str]) -> bool:
+    """Whether an ONNX file's custom metadata marks it as a packed report generator."""
+    return ENCODER_KEY in metadata and VOCAB_KEY in metadata
+
+
+def fit_image(hwc: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """An (H, W, C) or (H, W) image as one encoder input `(C, H, W)` float32: resized (bilinear),
+    channels averaged or repeated, scaled to [0, 1] (8-bit images / 255, others min-max). Training
+    on a dataset YAML and serving use it alike."""
+    import cv2
+
+    channels, height, width = input_shape
+    x = np.asarray(hwc)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    eight_bit = x.dtype == np.uint8
+    x = x.astype(np.float32)
+    if x.shape[:2] != (height, width):
+        x = cv2.resize(x, (width, height), interpolation=cv2.INTER_LINEAR).reshape(
+            height, width, -1
+        )
+    if x.shape[2] != channels:
+        if channels == 1:
+            x = x.mean(axis=2, keepdims=True)
+        elif x.shape[2] == 1:
+            x = np.repeat(x, channels, axis=2)
+        else:
+            x = x[:, :, :channels]
+    if eight_bit:
+        x = x / 255.0
+    else:
+        lo, hi = float(x.min()), float(x.max())
+        x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+    return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
 
 
 class ReportGenerator:
     """Generates report texts for images with the exported encoder and decoder step."""
 
-    def __init__(self, folder: str | Path, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        """Open a folder with the three files, or one packed `report_generator.onnx`.
+
+        Raises:
+            ServingError: naming the missing files or metadata.
+        """
         import onnxruntime as ort
 
-        folder = Path(folder)
-        missing = [
-            n
-            for n in ("encoder.onnx", "decoder_step.onnx", "vocab.json")
-            if not (folder / n).is_file()
-        ]
-        if missing:
-            raise ServingError(f"{folder}: missing report-generation file(s) {missing}")
+        path = Path(path)
         opts = ort.SessionOptions()
+        opts.log_severity_level = 3
         if threads:
             opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
         providers = ["CPUExecutionProvider"]
-        self.encoder = ort.InferenceSession(str(folder / "encoder.onnx"), opts, providers=providers)
-        self.decoder = ort.InferenceSession(
-            str(folder / "decoder_step.onnx"), opts, providers=providers
-        )
-        meta = json.loads((folder / "vocab.json").read_text())
+        encoder: Any
+        if path.is_file():
+            self.decoder = ort.InferenceSession(str(path), opts, providers=providers)
+            meta = self.decoder.get_modelmeta().custom_metadata_map
+            if not is_report_generator(meta):
+                raise ServingError(f"{path}: not a packed report generator (no {VOCAB_KEY})")
+            encoder, vocab_text = base64.b64decode(meta[ENCODER_KEY]), meta[VOCAB_KEY]
+        else:
+            missing = [n for n in FILES if not (path / n).is_file()]
+            if missing:
+                raise ServingError(f"{path}: missing report-generation file(s) {missing}")
+            self.decoder = ort.InferenceSession(
+                str(path / "decoder_step.onnx"), opts, providers=providers
+            )
+            encoder, vocab_text = str(path / "encoder.onnx"), (path / "vocab.json").read_text()
+        self.encoder = ort.InferenceSession(encoder, opts, providers=providers)
+        meta = json.loads(vocab_text)
         self.words: list[str] = meta["words"]
         self.max_len, self.units, self.num_states = meta["max_len"], meta["units"], meta["states"]
         self._dec_in = [i.name for i in self.decoder.get_inputs()]
         self._enc_in = self.encoder.get_inputs()[0].name
+        self.input_shape = tuple(int(d) for d in self.encoder.get_inputs()[0].shape[1:])
+
+    def fit_image(self, hwc: np.ndarray) -> np.ndarray:
+        """An (H, W, C) image as one encoder input (see the module function `fit_image`)."""
+        return fit_image(hwc, self.input_shape)
 
     def decode_text(self, ids: np.ndarray) -> str:
         """Words up to the first `<end>` or padding."""

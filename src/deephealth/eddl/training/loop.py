@@ -40,6 +40,7 @@ from deephealth.eddl.training.steps import (
     TSMODE,
     NonFiniteLossError,
     eval_step,
+    mark_layers,
     to_device,
     train_step,
 )
@@ -326,6 +327,7 @@ def fit(
                 cb.on_batch_end(run, b)
         if b < 0:
             raise DataError(f"epoch {epoch + 1}: the data yielded no batch")
+        mark_layers(net)  # getOutput(layer) reads the last batch
         st.strategy.end_epoch(st)
         if bad is not None and int(bad) >= 0:
             _nan(float("nan"), epoch, int(bad))
@@ -384,6 +386,7 @@ def evaluate(
     try:
         for xs, ys in _batches(net, in_, out, 256 if bs in (-1, None) else bs, False, False, None):
             eval_step(st, to_device(st, xs), to_device(st, ys))
+        mark_layers(net)
         result = {
             "losses": dict(zip(st.loss_names(), st.losses_now(all_workers=True))),
             "metrics": dict(zip(st.metric_names(), st.metrics_now(all_workers=True))),

@@ -2,7 +2,9 @@
 
 - Inputs may be sequences `(N, T, *step)` where the Input gives one step (`check_inputs`).
 - An encoder net (no decoder) outputs the last step; its targets may carry a time axis of 1, as
-  pyeddl's examples give them (`y.reshape_([N, 1, 10])`), which is dropped.
+  pyeddl's examples give them (`y.reshape_([N, 1, 10])`), which is dropped. Targets of `k > 1`
+  steps are matched, as EDDL's unrolling does (`Net::unroll_enc(inl, outl)`), by the outputs of
+  the last `k` input steps (`output_steps`).
 - A net with a decoder input (`setDecoder`) outputs every step: targets are `(N, T, *out)` (one-hot
   rows, or integer indices `(N, T)`), the decoder is fed the targets shifted by one step (zeros,
   y[0], ..., y[T-2]) as EDDL's `fit` does, and losses/metrics count every step (the batch and time
@@ -12,7 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -29,6 +32,30 @@ def is_sequential(net: Model) -> bool:
 def has_decoder(net: Model) -> bool:
     """True when the network has a decoder input (`setDecoder`)."""
     return bool(getattr(net, "decoder_inputs", None))
+
+
+@contextmanager
+def output_steps(st: Any, ys: Sequence[torch.Tensor]) -> Iterator[None]:
+    """During the block, an encoder net whose target has `k > 1` steps outputs its last `k`."""
+    net = st.net
+    steps = None
+    if ys and is_sequential(net) and not has_decoder(net):
+        rank = len(net.outputs[0].output_shape) + 1
+        y = ys[0]
+        if y.dim() == rank + 1 and y.shape[1] > 1:
+            steps = int(y.shape[1])
+    graphs = [getattr(g, "_orig_mod", g) for g in (st.graph, st.train_graph)]
+    graphs = [getattr(g, "module", g) for g in graphs]
+    if steps is None:
+        yield
+        return
+    for g in graphs:
+        g.out_steps = steps
+    try:
+        yield
+    finally:
+        for g in graphs:
+            g.out_steps = None
 
 
 def _decoder_value(layer: Any, y: torch.Tensor, vocab: int) -> torch.Tensor:

@@ -70,6 +70,7 @@ class TrainState:
     mode: int = 1
     last_inputs: list[torch.Tensor] | None = None
     last_outputs: list[torch.Tensor] | None = None
+    last_feed: list[torch.Tensor] | None = None  # the last batch's inputs (+ decoder feed)
     last_total: torch.Tensor | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     log_callbacks: list[Any] = field(default_factory=list)

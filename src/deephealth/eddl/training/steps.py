@@ -26,7 +26,7 @@ from deephealth.eddl.training.data import (
     check_targets,
     to_torch,
 )
-from deephealth.eddl.training.sequence import align, decoder_feed
+from deephealth.eddl.training.sequence import align, decoder_feed, output_steps
 from deephealth.eddl.training.state import TrainState, get_state
 from deephealth.errors import EddlError
 
@@ -130,8 +130,9 @@ def train_step(
         raise ValueError(f"model '{st.net.name}' was built without an optimizer; cannot train")
     n = int(xs[0].shape[0])
     opt.zero_grad(set_to_none=True)
-    with st.autocast():
-        outs = st.train_graph(*xs, *decoder_feed(st.net, ys))
+    feed = [*xs, *decoder_feed(st.net, ys)]
+    with st.autocast(), output_steps(st, ys):
+        outs = st.train_graph(*feed)
     outs, ys = align(st.net, outs, ys)
     total, terms = compute_losses(st, outs, ys)
     st.strategy.before_backward(st, n)
@@ -146,17 +147,20 @@ def train_step(
         opt.step()
     accumulate(st, outs, ys, terms)
     st.last_outputs = [o.detach() for o in outs]  # getOutput after train_batch, as pyeddl
+    st.last_feed = feed  # getOutput of an inner layer recomputes it from this batch
     return total.detach()
 
 
 @torch.no_grad()
 def eval_step(st: TrainState, xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor]) -> None:
     """Losses and metrics of one batch (no update)."""
-    with st.autocast():
-        outs = st.train_graph(*xs, *decoder_feed(st.net, ys))
+    feed = [*xs, *decoder_feed(st.net, ys)]
+    with st.autocast(), output_steps(st, ys):
+        outs = st.train_graph(*feed)
     outs, ys = align(st.net, outs, ys)
     terms = compute_losses(st, outs, ys)[1] if st.losses else []
     accumulate(st, outs, ys, terms)
+    st.last_feed = feed
 
 
 def check_finite(loss: torch.Tensor, where: str) -> None:
@@ -202,8 +206,7 @@ def train_batch(net: Model, in_: Any, out: Any, indices: Sequence[int] | None = 
     if st.mode != TRMODE:
         st.set_mode(TRMODE)
     loss = train_step(st, xs, ys)
-    for layer in net.outputs:
-        layer._last_model = net  # getOutput(layer) reads this batch's values
+    mark_layers(net)  # getOutput(layer) reads this batch's values
     if st.device.type == "cpu":
         check_finite(loss, f"batch {st.batches} (train_batch)")
 
@@ -288,24 +291,39 @@ def forward(net: Model, in_: Sequence[Any] | None = None, b: int | None = None) 
     with st.autocast():
         st.last_outputs = list(st.train_graph(*xs))
     st.last_inputs = xs
+    st.last_feed = list(xs)
     st.last_total = None
-    for layer in net.outputs:
-        layer._last_model = net  # lets getOutput(layer) find the values
+    mark_layers(net)
     for layer, x in zip(net.inputs, xs):
         layer._last_value = x  # lets newloss graphs read the batch
     return list(net.outputs)
 
 
+def mark_layers(net: Model) -> None:
+    """Let `getOutput` find the network of each of its layers (after forward/fit/evaluate)."""
+    for layer in net.layers:
+        layer._last_model = net
+
+
+@torch.no_grad()
 def getOutput(layer: Layer) -> Tensor:
-    """The value of an output layer after the last `forward`/`predict` (a Tensor)."""
+    """The value of a layer for the last batch of `forward`/`train_batch`/`fit`/`evaluate` (a
+    Tensor). An output's value is kept; an inner layer's is recomputed from that batch, as EDDL
+    layers hold their last output (pyeddl's `getOutput(layer)` / `layer.output`)."""
     net = getattr(layer, "_last_model", None)
-    if net is None:
+    st = get_state(net) if net is not None else None
+    if st is None or (st.last_outputs is None and st.last_feed is None):
         raise ValueError(f"getOutput: layer '{layer.name}' has no value yet; call forward first")
-    st = get_state(net)
     for i, out in enumerate(net.outputs):
-        if out is layer:
+        if out is layer and st.last_outputs is not None:
             return Tensor.wrap(activated(st, st.last_outputs)[i])
-    raise ValueError(f"getOutput: layer '{layer.name}' is not an output of '{net.name}'")
+    slot = next((i for i, x in enumerate(net.layers) if x is layer), None)
+    if slot is None or st.last_feed is None:
+        raise ValueError(f"getOutput: layer '{layer.name}' is not in '{net.name}'")
+    capture: dict[int, Any] = {slot: None}
+    with st.autocast():
+        st.graph(*st.last_feed, capture=capture)
+    return Tensor.wrap(capture[slot])
 
 
 def backward(net: Any, target: Sequence[Any] | None = None) -> None:

@@ -6,18 +6,23 @@
   outputs next-word probabilities `(N, vocab)` and the new states `(N, 2, units)` (`GetStates`).
   Its weights are copied from the trained decoder (`copyParam`).
 - `vocab.json`: the words, index order, and the decoding settings.
+- `report_generator.onnx`: the same three in one file for upload (REST): the decoder step, with
+  the encoder (ONNX bytes, base64) and the vocabulary JSON in its metadata (`ENCODER_KEY`,
+  `VOCAB_KEY` of `deephealth.serving.reports`).
 
 `deephealth.serving.reports.ReportGenerator` runs them with onnxruntime (beam search in numpy).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import deephealth.eddl as eddl
 from deephealth.eddl.model import Model
 from deephealth.pipelines.report_generation.vocab import Vocabulary
+from deephealth.serving.reports import ENCODER_KEY, SINGLE_FILE, VOCAB_KEY
 
 
 def step_decoder(net: Model) -> Model:
@@ -52,4 +57,20 @@ def export_for_serving(net: Model, vocab: Vocabulary, folder: str | Path, max_le
     units = int(net.layer("decoder_lstm").params["units"])
     meta = {"words": vocab.words, "max_len": int(max_len), "units": units, "states": 2}
     (folder / "vocab.json").write_text(json.dumps(meta))
+    pack_single_file(folder)
     return folder
+
+
+def pack_single_file(folder: str | Path) -> Path:
+    """Write `report_generator.onnx` (decoder step + encoder and vocabulary as metadata)."""
+    import onnx
+
+    folder = Path(folder)
+    proto = onnx.load(str(folder / "decoder_step.onnx"))
+    encoded = base64.b64encode((folder / "encoder.onnx").read_bytes()).decode("ascii")
+    for key, value in ((ENCODER_KEY, encoded), (VOCAB_KEY, (folder / "vocab.json").read_text())):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    path = folder / SINGLE_FILE
+    onnx.save(proto, str(path))
+    return path

@@ -4,11 +4,14 @@ lesions whose type, size and location are known exactly, and a templated report 
 Each finding has several phrasings (`PHRASES`, picked at random), so a model must learn the
 findings rather than one sentence. Lesions sit in distinct quadrants, a quarter of the side from
 the centre, with radius 0.07–0.09 (small) or 0.15–0.18 (large) × the side, so the truth is never
-ambiguous. The data are synthetic, not medical images.
+ambiguous. As in a structured radiology report, lesions are described in reading order (upper
+before lower, left before right), so the order of the sentences is a function of the image. The
+data are synthetic, not medical images.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,11 +49,14 @@ def _word(group: str, value: str, rng: np.random.Generator) -> str:
 
 
 def write_report(lesions: list[dict[str, Any]], rng: np.random.Generator) -> str:
-    """A templated report (tokens separated by spaces) stating exactly the lesions given."""
+    """A templated report (tokens separated by spaces) stating exactly the lesions given, in
+    reading order."""
     if not lesions:
         return NORMAL_PHRASES[int(rng.integers(len(NORMAL_PHRASES)))]
     parts = [COUNT_PHRASES[len(lesions)][int(rng.integers(3))]]
-    for les in lesions:
+    for les in sorted(
+        lesions, key=lambda les: QUADRANTS.index((les["vertical"], les["horizontal"]))
+    ):
         template = LESION_PHRASES[int(rng.integers(len(LESION_PHRASES)))]
         parts.append(
             template.format(
@@ -113,3 +119,32 @@ def make_dataset(n: int, side: int = 32, seed: int = 0) -> dict[str, Any]:
         "lesions": [c[2] for c in cases],
         "findings": [true_findings(c[2]) for c in cases],
     }
+
+
+def write_dataset(folder: str | Path, train: int, test: int, side: int = 32, seed: int = 0) -> Path:
+    """Write `train` + `test` cases as 8-bit PNGs and a DeepHealth dataset YAML whose text
+    feature `report` holds each image's report; returns the YAML path."""
+    import cv2
+    import yaml
+
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    images: list[dict[str, Any]] = []
+    order: dict[str, list[int]] = {"training": [], "test": []}
+    for i in range(train + test):
+        image, report, _ = make_case(side, rng)
+        name = f"images/case{i:05d}.png"
+        cv2.imwrite(str(folder / name), np.round(image[0] * 255).astype(np.uint8))
+        images.append({"location": name, "values": {"report": report}})
+        order["training" if i < train else "test"].append(i)
+    doc = {
+        "name": "synthetic-reports",
+        "description": "synthetic phantoms with templated reports (not medical images)",
+        "features": [{"name": "report", "type": "text", "role": "target"}],
+        "images": images,
+        "split": order,
+    }
+    path = folder / "reports.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=200))
+    return path

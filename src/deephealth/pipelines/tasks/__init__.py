@@ -9,6 +9,7 @@ from deephealth.pipelines.tasks.clinical import (
 )
 from deephealth.pipelines.tasks.detection import DetectionTask
 from deephealth.pipelines.tasks.regression import RegressionTask
+from deephealth.pipelines.tasks.report_generation import ReportGenerationTask
 from deephealth.pipelines.tasks.segmentation import SegmentationTask
 from deephealth.pipelines.tasks.signal_classification import SignalClassificationTask
 
@@ -21,9 +22,11 @@ TASKS: dict[str, type[Task]] = {
     "survival": SurvivalTask,
     "detection": DetectionTask,
     "signal_classification": SignalClassificationTask,  # type: ignore[dict-item]
+    # runs its own streaming pipeline (`deephealth.cli.reports`), as signal_classification
+    "report_generation": ReportGenerationTask,  # type: ignore[dict-item]
 }
 
 __all__ = [
-    "TASKS", "ClassificationTask", "DetectionTask", "MultimodalClassificationTask", "RegressionTask", "ScalarRegressionTask", "SegmentationTask", "SignalClassificationTask",
+    "TASKS", "ClassificationTask", "DetectionTask", "MultimodalClassificationTask", "RegressionTask", "ReportGenerationTask", "ScalarRegressionTask", "SegmentationTask", "SignalClassificationTask",
     "SurvivalTask", "Task",
 ]  # fmt: skip

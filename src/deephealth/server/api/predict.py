@@ -9,7 +9,8 @@ JSON object, in the multipart field `features` or the query parameter `features`
 against the dataset schema stored with the model, and a missing, unknown or out-of-range feature
 is a 422 whose JSON names it (`{"detail": ..., "feature": "age"}`).
 An EDF/BDF recording sent to a signal model answers its detected events (onset, end, label,
-score; see `deephealth.server.signal_inference`). `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
+score; see `deephealth.server.signal_inference`). A packed report generator
+(`report_generator.onnx`) answers the generated report text and its findings. `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
 over it (what the inference page shows), with a one-line summary in the `X-Prediction` header,
 UTF-8 percent-encoded (class names may be in any script; headers are Latin-1). The body is
 streamed to a private file with the image size limit counted as it arrives, and the image is
@@ -190,6 +191,8 @@ async def predict(
 
 
 def _header_summary(result: dict) -> str:
+    if "report" in result:
+        return str(result["report"])
     if "label" in result:
         return f"{result['label']} ({result['probabilities'][result['label']]:.3f})"
     if "risk" in result:
