@@ -11,8 +11,8 @@ import torch
 
 pytest.importorskip("captum", reason="the explain extra is not installed")
 
-import deephealth.eddl as eddl  # noqa: E402
-from deephealth.pipelines.explain import (  # noqa: E402
+import deephealth.eddl as eddl
+from deephealth.pipelines.explain import (
     METHODS,
     ExplainError,
     explain,
@@ -54,7 +54,9 @@ def trained():
     h = eddl.Flatten(eddl.GlobalMaxPool(h))
     out = eddl.Softmax(eddl.Dense(h, 2))
     net = eddl.Model([inp], [out])
-    eddl.build(net, eddl.adam(0.01), ["softmax_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU())
+    eddl.build(
+        net, eddl.adam(0.01), ["softmax_cross_entropy"], ["categorical_accuracy"], eddl.CS_CPU()
+    )
     eddl.fit(net, [x], [y], 32, 8, verbose=0)
     tx, ty, tmasks = _disc_data(40, seed=1)
     pred = eddl.predict(net, [tx])[0]

@@ -37,9 +37,7 @@ def _captum() -> Any:
     try:
         import captum.attr as attr
     except ImportError:  # pragma: no cover - the extra is part of `all`
-        raise ExplainError(
-            "explanations need Captum: pip install 'deephealth[explain]'"
-        ) from None
+        raise ExplainError("explanations need Captum: pip install 'deephealth[explain]'") from None
     return attr
 
 
@@ -213,8 +211,8 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np
     rgb = rgb[:, :, :3].astype(np.uint8)
     h, w = rgb.shape[:2]
     heat = cv2.resize(heat.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    colored = cv2.applyColorMap(
-        (np.clip(heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET
-    )[:, :, ::-1]
+    colored = cv2.applyColorMap((np.clip(heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)[
+        :, :, ::-1
+    ]
     weight = (alpha * np.clip(heat, 0, 1))[:, :, None]
     return (rgb * (1 - weight) + colored * weight).astype(np.uint8)

@@ -1,11 +1,21 @@
 """REST API routers of the front-end, one module per resource; `ROUTERS` lists them all."""
 
-from deephealth.server.api import admin, auth, datasets, jobs, models, predict, projects
+from deephealth.server.api import (
+    admin,
+    augment_preview,
+    auth,
+    datasets,
+    jobs,
+    models,
+    predict,
+    projects,
+)
 
 ROUTERS = [
     auth.router,
     projects.router,
     datasets.router,
+    augment_preview.router,
     models.router,
     jobs.router,
     predict.router,
