@@ -167,7 +167,9 @@ def explain(
         raise ExplainError(f"unknown explanation method {method!r}; choose one of {METHODS}")
     if x.ndim != 3:
         raise ExplainError(f"explanations are for 2D images (C, H, W), got shape {x.shape}")
-    t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))[None]
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device)[None]
     with torch.no_grad():
         scores = module(t)
     if target is None:
@@ -216,3 +218,32 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np
     ]
     weight = (alpha * np.clip(heat, 0, 1))[:, :, None]
     return (rgb * (1 - weight) + colored * weight).astype(np.uint8)
+
+
+def explain_cases(
+    net: Any, cases: list[dict[str, Any]], method: str = "gradcam"
+) -> list[dict[str, Any]]:
+    """Add a heat map (`heat`) and a display image (`image`) to the classification report cases
+    of `cases` (those with an `input`), explaining their predicted class with `net` (an EDDL
+    Model). Other cases pass unchanged; without Captum, or for a network the method cannot
+    explain (e.g. 3D inputs), the classification cases are dropped."""
+    todo = [c for c in cases if c.get("kind") == "classification"]
+    rest = [c for c in cases if c.get("kind") != "classification"]
+    if not todo:
+        return cases
+    try:
+        _captum()
+        module, layer = scores_module(net)
+        out = []
+        for case in todo:
+            x = np.asarray(case.pop("input"))
+            heat, _ = explain(module, layer, x, method, case["class_index"])
+            img = x.mean(axis=0)
+            lo, hi = float(img.min()), float(img.max())
+            case["image"] = ((img - lo) / (hi - lo) if hi > lo else img * 0).astype(np.float32)
+            case["heat"] = heat
+            case["method"] = method
+            out.append(case)
+    except (ExplainError, RuntimeError, ValueError):  # the report goes on without them
+        return rest
+    return rest + sorted(out, key=lambda c: (c["true"], not c["correct"]))

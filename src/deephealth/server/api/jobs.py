@@ -125,6 +125,14 @@ def create_training(
     family = db.get(ModelFamily, family_id) if family_id is not None else None
     if family is None:
         raise HTTPException(422, "choose a model family (or starting weights of a known family)")
+    from deephealth.server.tasks import family_fits, model_kind
+
+    if base is None and not family_fits(family.name, project.task):
+        raise HTTPException(
+            422,
+            f"model family {family.name!r} cannot be trained for a {project.task} project "
+            f"(it needs a {model_kind(project.task)} network)",
+        )
     defs = hyperparameters(family.id, dataset.id, principal, db)
     hp = check_hyperparameters(defs, body.hyperparameters)
     admin_defs = admin_definitions(db, family.id)

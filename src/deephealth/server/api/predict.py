@@ -145,6 +145,10 @@ async def predict(
     if explain is not None:
         return await _explained(path, hwc, explain)
     mask = result.pop("mask", None)
+    volume = result.pop("volume_mask", None)
+    if volume is not None:  # a 3D segmentation: `mask` is its slice `slice`
+        result["volume_shape"] = list(volume.shape)
+        result["volume_foreground_voxels"] = int((volume > 0).sum())
     if format == "png":
         if mask is None:
             raise HTTPException(422, "format=png is for segmentation models")

@@ -162,8 +162,7 @@ async function pageProject() {
   });
   const famSel = $("#training-form select[name=family_id]");
   if (famSel) {
-    const fams = (await api("GET", "/api/families")).filter((x) => !x.task || x.task === body.task ||
-      (body.task === "regression" && x.task === "classification"));
+    const fams = await api("GET", `/api/families?task=${encodeURIComponent(body.task)}`);
     famSel.replaceChildren(...fams.map((x) => el("option", { value: x.id, text: x.name })));
     famSel.addEventListener("change", loadHyper);
     await loadHyper();
