@@ -157,6 +157,7 @@ async function pageProject() {
     const payload = { dataset_id: parseInt(f.dataset_id.value, 10), hyperparameters: hp };
     if (f.family_id.value) payload.family_id = parseInt(f.family_id.value, 10);
     if (f.base_weights_id.value) payload.base_weights_id = parseInt(f.base_weights_id.value, 10);
+    if (f.device) { payload.device = f.device.value; payload.mixed_precision = f.mixed_precision.value; }
     const job = await api("POST", `/api/projects/${pid}/trainings`, payload);
     location.href = `/jobs/${job.id}`;
   });
