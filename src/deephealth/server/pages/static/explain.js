@@ -29,8 +29,14 @@
     img.hidden = false;
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
     const form = q("#infer-form");
-    if (form) form.addEventListener("submit", () => { explain(form); });
+    if (!form) return;
+    form.addEventListener("submit", () => { explain(form); });
+    const res = await fetch(`/api/projects/${page.project}`, { credentials: "same-origin" });
+    if (res.ok && (await res.json()).task !== "classification") {
+      form.explain.value = ""; // explanations are for classifiers
+      form.explain.closest("label").hidden = true;
+    }
   });
 })();
