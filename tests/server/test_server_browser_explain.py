@@ -53,7 +53,9 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
         area.wait_for()
         page.fill("#aug-preview-index", "3")
         start = time.perf_counter()
-        area.fill("SequentialAugmentationContainer\n  AugRotate angle=[-45,45]\n  AugMirror p=0.5\nend")
+        area.fill(
+            "SequentialAugmentationContainer\n  AugRotate angle=[-45,45]\n  AugMirror p=0.5\nend"
+        )
         page.wait_for_function(
             "() => [...document.querySelectorAll('#aug-preview img')]"
             ".filter(i => i.naturalWidth > 0).length === 8"
@@ -62,7 +64,9 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
         msg = page.inner_text("#aug-preview-msg")
         assert re.match(r"4 draws of sample 3 in [\d.]+ ms", msg), msg
         server_ms = float(re.search(r"in ([\d.]+) ms", msg).group(1))
-        print(f"augmentation preview: server {server_ms:.0f} ms, shown {shown_s:.2f} s after typing")
+        print(
+            f"augmentation preview: server {server_ms:.0f} ms, shown {shown_s:.2f} s after typing"
+        )
         assert server_ms < 1000
         sources = page.eval_on_selector_all("#aug-preview img", "els => els.map(e => e.src)")
         assert len(set(sources)) == 8  # 4 different draws, image and image + mask each

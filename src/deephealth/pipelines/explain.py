@@ -217,7 +217,8 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np
         :, :, ::-1
     ]
     weight = (alpha * np.clip(heat, 0, 1))[:, :, None]
-    return (rgb * (1 - weight) + colored * weight).astype(np.uint8)
+    out: np.ndarray = (rgb * (1 - weight) + colored * weight).astype(np.uint8)
+    return out
 
 
 def explain_cases(

@@ -17,7 +17,7 @@ from deephealth.server.inference import PredictionError, model_input, predict_ar
 
 def explain_array(
     weights_path: str | Path, hwc: np.ndarray, method: str
-) -> tuple[dict, np.ndarray]:
+) -> tuple[dict[str, Any], np.ndarray]:
     """Predict on one (H, W, C) image and explain the predicted class.
 
     Returns:

@@ -4,6 +4,7 @@ from deephealth.server.api import (
     admin,
     augment_preview,
     auth,
+    compare,
     datasets,
     jobs,
     models,
@@ -18,6 +19,7 @@ ROUTERS = [
     augment_preview.router,
     models.router,
     jobs.router,
+    compare.router,
     predict.router,
     admin.router,
 ]

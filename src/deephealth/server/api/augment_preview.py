@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException
@@ -50,7 +51,7 @@ def augmentation_preview(
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),
-) -> dict:
+) -> dict[str, Any]:
     """`n` random draws of the augmentation on one sample (members of the project)."""
     from deephealth.ecvl.augment.factory import AugmentationFactory
 
