@@ -80,6 +80,10 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
 
         # Grad-CAM on a prediction in the model page.
         _project(page, base, "Phantom lesions", "classification")
+        page.wait_for_function(  # the job list's empty state
+            "() => document.querySelector('#job-list tbody').textContent"
+            ".includes('No job matches these filters.')"
+        )
         onnx = helpers.tiny_classifier_onnx(tmp_path / "classifier.onnx")
         page.set_input_files("#weights-form input[name=file]", str(onnx))
         page.fill("#weights-form input[name=pretrained_on]", "nothing (random weights)")
