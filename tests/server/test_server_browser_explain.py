@@ -38,6 +38,9 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
     helpers.make_dataset_dir(tmp_path / "seg", n=8, size=64, task="segmentation")
     zip_path = tmp_path / "seg.zip"
     zip_path.write_bytes(helpers.zip_folder(tmp_path / "seg"))
+    helpers.make_dataset_dir(tmp_path / "cls", n=12, size=32)
+    cls_zip = tmp_path / "cls.zip"
+    cls_zip.write_bytes(helpers.zip_folder(tmp_path / "cls"))
     server = ServerProcess(tmp_path / "data").start()
     try:
         base = server.url
@@ -101,6 +104,26 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
         label = re.search(r'"label": "(\w+)"', page.inner_text("#prediction"))
         assert label and page.inner_text("#explanation-msg") == f"gradcam {label.group(1)}"
         shot(page, "12-gradcam")
+
+        # An inference job over the test split: its results page explains each prediction.
+        weights_url = page.url
+        page.click("text=← project")
+        page.set_input_files("#dataset-form input[name=file]", str(cls_zip))
+        page.click("#dataset-form button[type=submit]")
+        page.wait_for_selector("#datasets tbody tr a")
+        page.goto(weights_url)
+        page.wait_for_selector(
+            "#split-form select[name=split] option[value=test]", state="attached"
+        )
+        page.select_option("#split-form select[name=split]", "test")
+        page.click("#split-form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/jobs/\d+$"))
+        page.wait_for_function(
+            "() => { const i = [...document.querySelectorAll('#explained-predictions img')];"
+            " return i.length > 0 && i.every(x => x.complete && x.naturalWidth > 0); }"
+        )
+        assert "predicted" in page.inner_text("#explained-predictions")
+        shot(page, "13-inference-explained")
         assert not errors, errors
     finally:
         server.stop()

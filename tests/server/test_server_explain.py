@@ -123,3 +123,35 @@ def test_augmentation_preview_errors_name_line_and_column(users, seg_dataset):
     assert r.status_code == 404
     r = owner.post(f"/api/datasets/{ds}/augmentation-preview", json={"text": "", "n": 50})
     assert r.status_code == 422
+
+
+def test_inference_job_explanations(app, users, project, dataset, weights):
+    from deephealth.server.db.models import Job
+    from deephealth.server.jobs import queue
+    from deephealth.server.jobs.worker import run_in_child
+
+    owner = users["owner"]
+    r = owner.post(
+        f"/api/projects/{project['id']}/inferences",
+        json={"weights_id": weights["id"], "dataset_id": dataset["id"], "split": "test"},
+    )
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    with app.state.sessionmaker() as db:
+        assert queue.claim_next(db, 1, queue.worker_name()).id == job_id
+    run_in_child(app.state.config, job_id, lambda: False)
+    with app.state.sessionmaker() as db:
+        assert db.get(Job, job_id).status == "finished"
+    preds = owner.get(f"/api/jobs/{job_id}/files/predictions.json").json()["predictions"]
+    first = preds[0]
+    r = users["viewer"].get(f"/api/jobs/{job_id}/samples/{first['index']}/explanation")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert _png(r.content).shape[1] == 512
+    missing = max(p["index"] for p in preds) + 1000
+    assert owner.get(f"/api/jobs/{job_id}/samples/{missing}/explanation").status_code == 404
+    bad = owner.get(f"/api/jobs/{job_id}/samples/{first['index']}/explanation?method=lime")
+    assert bad.status_code == 422
+    stranger = users["stranger"].get(f"/api/jobs/{job_id}/samples/{first['index']}/explanation")
+    assert stranger.status_code == 404
+    page = owner.get(f"/jobs/{job_id}").text
+    assert 'id="inference-results"' in page and "/static/inference_results.js" in page

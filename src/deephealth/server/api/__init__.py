@@ -6,6 +6,7 @@ from deephealth.server.api import (
     auth,
     compare,
     datasets,
+    inference_results,
     jobs,
     models,
     predict,
@@ -21,5 +22,6 @@ ROUTERS = [
     jobs.router,
     compare.router,
     predict.router,
+    inference_results.router,
     admin.router,
 ]

@@ -53,7 +53,7 @@ def job_list(
     kind: str = "",
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
-) -> list:
+) -> list[dict[str, Any]]:
     """The project's jobs, newest first, filtered by status (comma-separated) and kind, with
     their progress and model family."""
     get_project(db, principal.id, project_id)
@@ -100,7 +100,7 @@ def compare(
     jobs: str,
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
-) -> dict:
+) -> dict[str, Any]:
     """Curves and KPIs of 2 to 8 trainings of the project side by side."""
     get_project(db, principal.id, project_id)
     try:
