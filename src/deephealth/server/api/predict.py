@@ -96,10 +96,11 @@ async def predict(
     """Predict on one image with a project's model (members and their API tokens)."""
     if format not in ("json", "png", "overlay"):
         raise HTTPException(422, "format must be json, png or overlay")
-    from deephealth.pipelines.explain import METHODS
+    if explain is not None:  # (torch is imported only for explanations)
+        from deephealth.pipelines.explain import METHODS
 
-    if explain is not None and explain not in METHODS:
-        raise HTTPException(422, f"explain must be one of {', '.join(METHODS)}")
+        if explain not in METHODS:
+            raise HTTPException(422, f"explain must be one of {', '.join(METHODS)}")
     weights = get_in_project(db, principal.id, ModelWeights, weights_id)
     task = db.get(Project, weights.project_id).task
     if explain is not None and task != "classification":
