@@ -3,6 +3,7 @@ report, the exported ONNX model checked against the trained one, and evaluate/pr
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,6 +69,9 @@ def test_classification_2d_synthetic_lesions(lesion_run, lesion_set):
     assert again["accuracy"] == m["accuracy"]
     session = InferenceSession(lesion_run["onnx"])
     assert session.class_names == ("normal", "nodule", "cyst")
+    # the KPI report explains a correct (and a wrong, when there is one) case per class
+    html = (Path(lesion_run["run_dir"]) / "report.html").read_text()
+    assert "Grad-CAM of the predicted class" in html
 
 
 def test_predict_classification_folder(lesion_run, lesion_set, tmp_path):

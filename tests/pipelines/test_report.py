@@ -72,3 +72,14 @@ def test_html_has_every_plot(tmp_path):
     html = write_html(tmp_path / "r.html", report, overlays).read_text()
     assert html.count("data:image/png;base64,") == 4  # curves, confusion, ROC, overlays
     assert "r&lt;1&gt;" in html and "Time to model in production" in html and "Per patient" in html
+
+
+def test_html_explanations_of_classification_cases(tmp_path):
+    rng = np.random.default_rng(0)
+    case = {"name": "s1", "kind": "classification", "image": rng.random((16, 16)),
+            "heat": rng.random((16, 16)), "true": "a", "predicted": "b", "score": 0.7,
+            "correct": False, "method": "gradcam"}  # fmt: skip
+    report = {"run": {"task": "classification"}, "kpis": {}, "test_metrics": {}}
+    html = write_html(tmp_path / "r.html", report, [case, {**case, "correct": True}]).read_text()
+    assert "Grad-CAM of the predicted class" in html
+    assert html.count("data:image/png;base64,") == 1  # no curves, no plain cases: only that

@@ -30,6 +30,7 @@ from deephealth.eddl.training.callbacks import Callback, metric_mode
 from deephealth.errors import PipelineError
 from deephealth.pipelines.config import METRICS, load_config
 from deephealth.pipelines.data import DataError
+from deephealth.pipelines.explain import explain_cases
 from deephealth.pipelines.report import build_kpis, write_html, write_report
 from deephealth.pipelines.report.kpi import machine
 from deephealth.pipelines.stream import StreamingDataset, TrainBatches
@@ -527,7 +528,7 @@ def _export_and_evaluate(
         eval_split = "training"
     scores, overlays = task.evaluate_with_overlays(eval_split, forward, cfg["batch_size"])
     out["metrics"] = {**scores, "split": eval_split}
-    out["overlays"] = overlays
+    out["overlays"] = explain_cases(net, overlays)
     out["extras"] = task.report_extras(eval_split, forward, cfg["batch_size"], scores)
     if data.split_size("validation"):
         out["validation_metrics"] = task.evaluate("validation", forward, cfg["batch_size"])

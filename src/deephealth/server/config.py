@@ -48,6 +48,9 @@ class ServerConfig:
         signup_open: Whether anyone may create an account (the first account is the admin).
         poll_interval_s: How often workers look for queued jobs and SSE streams for new events.
         job_threads: CPU threads a training may use (-1: all).
+        gpus: GPUs trainings may use (-1: as many as torch sees on the worker's host).
+        trainings_per_gpu: Trainings that may share one GPU at the same time (the queue holds
+            further GPU trainings until one ends; CPU jobs pass them).
         argon2_time_cost: argon2id iterations of new password hashes.
         argon2_memory_kib: argon2id memory of new password hashes, in KiB.
         login_ip_limit: Failed logins one IP address may make per `login_window_s` (all
@@ -80,6 +83,8 @@ class ServerConfig:
     signup_open: bool = True
     poll_interval_s: float = 0.5
     job_threads: int = -1
+    gpus: int = -1
+    trainings_per_gpu: int = 1
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     login_ip_limit: int = 100

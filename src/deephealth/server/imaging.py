@@ -67,6 +67,17 @@ def image_hwc(img: Any) -> np.ndarray:
     return np.transpose(data, [layout.index("y"), layout.index("x"), layout.index("c")])
 
 
+def image_dhwc(img: Any) -> np.ndarray:
+    """An ECVL Image as a (D, H, W, C) array (a 2D image is a volume of one slice)."""
+    data = np.asarray(img.data)
+    layout = img.channels
+    if "z" not in layout:
+        data, layout = data[..., None], layout + "z"
+    if "c" not in layout:
+        data, layout = data[..., None], layout + "c"
+    return np.transpose(data, [layout.index(a) for a in "zyxc"])
+
+
 def display(
     hwc: np.ndarray, meta: dict | None = None, window: tuple[float, float] | None = None
 ) -> np.ndarray:

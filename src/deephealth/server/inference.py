@@ -1,7 +1,8 @@
 """Single-image inference for the REST endpoint and the inference page, with onnxruntime.
 
 `predict_file` reads an image with ECVL (PNG, JPEG, DICOM, NIfTI; a volume gives its middle slice
-for 2D models), fits it to the model's input size and channel count, and runs it through a cached
+for 2D models and is predicted whole by 3D models, whose label volume comes back with the slice
+of most foreground for display), fits it to the model's input size and channel count, and runs it through a cached
 `deephealth.serving.InferenceSession` (which applies the preprocessing stored with the model; when
 none is stored, each image is min-max scaled to [0, 1], the pipelines default). It returns the
 class probabilities and label (classification), the label mask (segmentation), the values
@@ -87,12 +88,47 @@ def predict_report(generator: Any, hwc: np.ndarray, beam: int = 3) -> dict:
     return {"task": "report_generation", "report": text, "findings": sorted(parse_findings(text))}
 
 
+def is_volume_model(session: Any) -> bool:
+    """Whether the session takes 3D volumes (N, C, D, H, W)."""
+    return len(session.input_shapes[0]) == 5
+
+
+def _resize_volume(x: np.ndarray, size: tuple[int, ...], order: int) -> np.ndarray:
+    """A (D, H, W, C) volume resized to `size` = (D, H, W) (None keeps an axis)."""
+    from scipy.ndimage import zoom
+
+    target = [t or s for t, s in zip(size, x.shape[:3])]
+    if list(x.shape[:3]) == target:
+        return x
+    factors = [t / s for t, s in zip(target, x.shape[:3])] + [1.0]
+    out = zoom(x, factors, order=order)
+    return out[: target[0], : target[1], : target[2]]
+
+
+def volume_input(session: Any, dhwc: np.ndarray) -> np.ndarray:
+    """One (C, D, H, W) sample for a 3D model, resized to its input (min-max scaled when no
+    preprocessing is stored)."""
+    shape = session.input_shapes[0]
+    channels = shape[1]
+    x = _resize_volume(dhwc.astype(np.float32), tuple(shape[2:5]), order=1)
+    if channels and x.shape[3] != channels:
+        x = x.mean(axis=3, keepdims=True) if channels == 1 else np.repeat(x[..., :1], channels, 3)
+    if session.preprocessing.is_identity:
+        lo, hi = float(x.min()), float(x.max())
+        x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+    return np.ascontiguousarray(np.transpose(x, (3, 0, 1, 2)))
+
+
 def model_input(session: Any, hwc: np.ndarray) -> np.ndarray:
     """One sample (no batch axis) in the layout the session expects, resized to its input."""
     names = list(getattr(session, "input_names", []))
     shape = session.input_shapes[names.index("image") if "image" in names else 0]
     if len(shape) != 4:
-        raise PredictionError(f"model input shape {shape}: only 2D image models are served here")
+        raise PredictionError(
+            f"model input shape {shape}: a 3D model takes a volume (NIfTI, DICOM series)"
+            if len(shape) == 5
+            else f"model input shape {shape}: only 2D and 3D image models are served here"
+        )
     channels, height, width = shape[1], shape[2], shape[3]
     x = hwc.astype(np.float32)
     if height and width and x.shape[:2] != (height, width):
@@ -122,11 +158,13 @@ def _softmax(v: np.ndarray) -> np.ndarray:
 
 
 def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
-    """Run the model on one (H, W, C) image; the result dict depends on `task`."""
-    x = model_input(session, hwc)
+    """Run the model on one (H, W, C) image, or (D, H, W, C) volume for a 3D model; the result
+    dict depends on `task` (a 3D segmentation's `mask` is (D, H, W))."""
+    volume = hwc.ndim == 4
+    x = volume_input(session, hwc) if volume else model_input(session, hwc)
     from deephealth.serving.detection import detect, is_detector
 
-    if is_detector(session):  # boxes in the image's own pixels
+    if not volume and is_detector(session):  # boxes in the image's own pixels
         h, w = hwc.shape[:2]
         with _slots:
             found = detect(session, x[None], (w / x.shape[-1], h / x.shape[-2]))[0]
@@ -143,6 +181,19 @@ def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
             "label": names[best],
             "label_index": best,
             "probabilities": {n: float(p) for n, p in zip(names, probs)},
+        }
+    if task == "segmentation" and volume:
+        scores = out.reshape(out.shape[-4:])
+        if scores.shape[0] == 1:
+            vmask = (scores[0] > (0.5 if scores.min() >= 0 else 0.0)).astype(np.uint8)
+        else:
+            vmask = scores.argmax(axis=0).astype(np.uint8)
+        vmask = _resize_volume(vmask[..., None], hwc.shape[:3], order=0)[..., 0]
+        return {
+            "task": task,
+            "mask": vmask,
+            "classes": names,
+            "foreground_fraction": float((vmask > 0).mean()),
         }
     if task == "segmentation":
         scores = out.reshape(out.shape[-3:]) if out.ndim >= 3 else out[None]
@@ -213,15 +264,15 @@ def predict_file(
     from deephealth.ecvl import ImRead
     from deephealth.ecvl.errors import EcvlError
     from deephealth.server.image_check import read_image
-    from deephealth.server.imaging import image_hwc
+    from deephealth.server.imaging import image_dhwc, image_hwc
     from deephealth.serving import ServingError
     from deephealth.serving.reports import is_report_generator
 
     if max_bytes is not None:
-        hwc = image_hwc(read_image(Path(image_path), "image", max_bytes))
+        img = read_image(Path(image_path), "image", max_bytes)
     else:
         try:
-            hwc = image_hwc(ImRead(str(image_path)))
+            img = ImRead(str(image_path))
         except EcvlError as err:
             raise PredictionError(f"cannot read the image: {err}") from None
     from deephealth.pipelines.tasks.clinical import load_fitted_state
@@ -229,13 +280,25 @@ def predict_file(
     try:
         session = session_for(weights_path)
         if is_report_generator(session.metadata):
+            hwc = image_hwc(img)
             return predict_report(report_generator_for(weights_path), hwc), hwc
-        state = load_fitted_state(weights_path, session.metadata)
-        if state is not None:
-            return predict_clinical(session, hwc, state, features, sample), hwc
-        return predict_array(session, hwc, task), hwc
+        if not is_volume_model(session):
+            hwc = image_hwc(img)
+            state = load_fitted_state(weights_path, session.metadata)
+            if state is not None:
+                return predict_clinical(session, hwc, state, features, sample), hwc
+            return predict_array(session, hwc, task), hwc
+        dhwc = image_dhwc(img)
+        result = predict_array(session, dhwc, task)
     except ServingError as err:
         raise PredictionError(str(err)) from None
+    z = dhwc.shape[0] // 2
+    if "mask" in result:  # show the slice with the most foreground, with its mask
+        z = int(np.argmax((result["mask"] > 0).reshape(dhwc.shape[0], -1).sum(axis=1)))
+        result["volume_mask"] = result["mask"]
+        result["mask"] = result["mask"][z]
+        result["slice"] = z
+    return result, dhwc[z]
 
 
 def scratch_dir(fallback: Path) -> Path:

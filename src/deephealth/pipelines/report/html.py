@@ -163,6 +163,27 @@ def _draw_boxes(ax: Any, boxes: Any, color: str, scores: Any = None) -> None:
             ax.text(b[0], b[1] - 1, f"{float(scores[k]):.2f}", color=color, fontsize=5)
 
 
+def explanation_plot(cases: list[dict[str, Any]]) -> str | None:
+    """Classification cases (a correct and a wrong one per true class when there are) with the
+    heat map of the predicted class over the image, as a PNG data URI."""
+    if not cases:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(cases), figsize=(2.6 * len(cases), 3), squeeze=False)
+    for ax, case in zip(axes[0], cases):
+        ax.imshow(np.asarray(case["image"], dtype=float), cmap="gray")
+        ax.imshow(np.asarray(case["heat"], dtype=float), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        verdict = "correct" if case["correct"] else "wrong"
+        ax.set_title(
+            f"{case['name']}\ntrue {case['true']}, predicted {case['predicted']} "
+            f"({case['score']:.2f})\n{verdict}",
+            fontsize=7,
+            color="black" if case["correct"] else "firebrick",
+        )
+        ax.axis("off")
+    return _png(fig)
+
+
 def overlay_plot(cases: list[dict[str, Any]]) -> str | None:
     """Sample cases: image with the reference (green) and predicted (red) contours, or image,
     target and prediction side by side for regression; as a PNG data URI."""
@@ -218,7 +239,17 @@ def render_html(report: dict[str, Any], overlays: list[dict[str, Any]] | None = 
         figures.append(_img(pr_plot(test["pr_curve"]), "Precision-recall, IoU 0.5 (test split)"))
     if test.get("froc_curve"):
         figures.append(_img(froc_plot(test["froc_curve"], test.get("cpm")), "FROC (test split)"))
-    figures.append(_img(overlay_plot(overlays or []), "Sample cases (test split)"))
+    cases = [c for c in overlays or [] if c.get("kind") != "classification"]
+    explained = [c for c in overlays or [] if c.get("kind") == "classification" and "heat" in c]
+    figures.append(_img(overlay_plot(cases), "Sample cases (test split)"))
+    if explained:
+        method = "Grad-CAM" if explained[0].get("method") == "gradcam" else explained[0]["method"]
+        figures.append(
+            _img(
+                explanation_plot(explained),
+                f"{method} of the predicted class: a correct and a wrong case per true class",
+            )
+        )
     onnx = report.get("onnx", {}) or {}
     check = onnx.get("check", {}) or {}
     scalar_test = [(k, v) for k, v in test.items() if isinstance(v, int | float) or v is None]

@@ -16,17 +16,39 @@ from deephealth.pipelines.tasks.base import Scorer, Task
 class ClassificationScorer(Scorer):
     """Keeps (class, scores, patient) per sample: a few numbers, never the images."""
 
+    max_explained_classes = 8
+
     def __init__(self, task: Task, split: str) -> None:
         super().__init__(task, split)
         self.y: list[int] = []
         self.scores: list[np.ndarray] = []
         self.patients: list[Any] = []
+        self._seen: set[tuple[int, bool]] = set()
 
     def update(self, batch: Batch, outputs: Any) -> None:
         probs = np.asarray(outputs).reshape(len(batch.indices), -1)
-        self.y.extend(int(v) for v in np.asarray(batch.y).argmax(axis=1))
+        y = [int(v) for v in np.asarray(batch.y).argmax(axis=1)]
+        self.y.extend(y)
         self.scores.extend(probs)
         self.patients.extend(self.task.data.patient(i) for i in batch.indices)
+        self._keep_examples(batch, probs, y)
+
+    def _keep_examples(self, batch: Batch, probs: np.ndarray, y: list[int]) -> None:
+        """The first correct and the first wrong sample of each true class, as report cases
+        (the report explains them, see `deephealth.pipelines.explain.explain_cases`)."""
+        names = self.task.data.classes or [str(i) for i in range(probs.shape[1])]
+        for j, (truth, p) in enumerate(zip(y, probs)):
+            pred = int(p.argmax())
+            key = (truth, pred == truth)
+            if key in self._seen or len(self._seen) >= 2 * self.max_explained_classes:
+                continue
+            self._seen.add(key)
+            self.overlays.append({
+                "name": self.task.data.sample_name(batch.indices[j]), "kind": "classification",
+                "input": np.array(batch.x[j], dtype=np.float32), "true": names[truth],
+                "predicted": names[pred], "score": float(p[pred]), "correct": pred == truth,
+                "class_index": pred,
+            })  # fmt: skip
 
     def result(self) -> dict[str, Any]:
         k = self.task.num_outputs()

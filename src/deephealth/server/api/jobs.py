@@ -14,6 +14,7 @@ import json
 import mimetypes
 import time
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
@@ -57,6 +58,8 @@ class TrainingIn(BaseModel):
     base_weights_id: int | None = None
     hyperparameters: dict = Field(default_factory=dict)
     augmentations: dict[str, str] | None = None
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+    mixed_precision: Literal["none", "bf16", "fp16"] = "none"
 
 
 class InferenceIn(BaseModel):
@@ -79,8 +82,10 @@ def build_training_config(
     hp: dict,
     augmentations: dict[str, str],
     threads: int,
+    computing_service: dict | None = None,
 ) -> dict:
-    """The pipelines config of a training (validated; 422 lists every problem)."""
+    """The pipelines config of a training (validated; 422 lists every problem); on the CPU
+    with `threads` unless a `computing_service` is given."""
     from deephealth.pipelines.config import ConfigError, validate_config
 
     config = {
@@ -94,7 +99,7 @@ def build_training_config(
         "normalize": hp["normalize"],
         "seed": hp["seed"],
         "augmentations": augmentations,
-        "computing_service": {"type": "cpu", "threads": threads},
+        "computing_service": computing_service or {"type": "cpu", "threads": threads},
     }
     try:
         return validate_config(config, "training")
@@ -125,6 +130,14 @@ def create_training(
     family = db.get(ModelFamily, family_id) if family_id is not None else None
     if family is None:
         raise HTTPException(422, "choose a model family (or starting weights of a known family)")
+    from deephealth.server.tasks import family_fits, model_kind
+
+    if base is None and not family_fits(family.name, project.task):
+        raise HTTPException(
+            422,
+            f"model family {family.name!r} cannot be trained for a {project.task} project "
+            f"(it needs a {model_kind(project.task)} network)",
+        )
     defs = hyperparameters(family.id, dataset.id, principal, db)
     hp = check_hyperparameters(defs, body.hyperparameters)
     admin_defs = admin_definitions(db, family.id)
@@ -136,7 +149,14 @@ def create_training(
         augs = {a.split: a.text for a in rows}
     else:
         augs = {k: validate_augmentation(v) for k, v in body.augmentations.items() if v.strip()}
-    cfg = build_training_config(project.task, dataset, family, base, hp, augs, config.job_threads)
+    from deephealth.server import devices
+
+    cs, device_note = devices.computing_service(
+        body.device, body.mixed_precision, config.job_threads, devices.detected_gpus(config.gpus)
+    )
+    cfg = build_training_config(
+        project.task, dataset, family, base, hp, augs, config.job_threads, cs
+    )
     job = Job(project_id=project_id, kind="training", config=cfg, created_by=principal.id)
     db.add(job)
     db.flush()
@@ -151,7 +171,7 @@ def create_training(
             augmentations=augs,
         )
     )
-    queue.add_status_event(db, job, "queued", "training queued")
+    queue.add_status_event(db, job, "queued", f"training queued ({device_note})")
     audit(
         db, request, principal, "training.create", "job", job.id, project_id, dataset_id=dataset.id
     )

@@ -86,9 +86,16 @@ def validate_onnx(path: Path) -> dict:
 
 
 @router.get("/api/families")
-def list_families(_: Principal = Depends(require_user), db: Session = Depends(get_db)) -> list:
-    """Model families from the zoo."""
-    return [serialize.family(f) for f in db.scalars(select(ModelFamily).order_by(ModelFamily.id))]
+def list_families(
+    task: str | None = None,
+    _: Principal = Depends(require_user),
+    db: Session = Depends(get_db),
+) -> list:
+    """Model families from the zoo; with `task`, only those its pipeline accepts."""
+    from deephealth.server.tasks import family_fits
+
+    rows = db.scalars(select(ModelFamily).order_by(ModelFamily.id))
+    return [serialize.family(f) for f in rows if task is None or family_fits(f.name, task)]
 
 
 @router.get("/api/hyperparameters")

@@ -12,7 +12,10 @@ An EDF/BDF recording sent to a signal model answers its detected events (onset, 
 score; see `deephealth.server.signal_inference`). A packed report generator
 (`report_generator.onnx`) answers the generated report text and its findings. `?format=png` returns the mask PNG itself and `?format=overlay` the image with the prediction drawn
 over it (what the inference page shows), with a one-line summary in the `X-Prediction` header,
-UTF-8 percent-encoded (class names may be in any script; headers are Latin-1). The body is
+UTF-8 percent-encoded (class names may be in any script; headers are Latin-1). `?explain=gradcam`
+(or `integrated_gradients`, `occlusion`) returns, for a classifier, the image with the heat map of
+the predicted class over it as PNG (see `deephealth.server.explain`), the method and class in the
+`X-Explanation` header. The body is
 streamed to a private file with the image size limit counted as it arrives, and the image is
 decoded only within `DEEPHEALTH_MAX_IMAGE_BYTES` (see `deephealth.server.image_check`). Platforms authenticate with an API token
 (`Authorization: Bearer ...`); calls are audited once per user, model and minute.
@@ -117,6 +120,7 @@ async def predict(
     request: Request,
     format: str = "json",  # noqa: A002 (the query parameter's name)
     features: str | None = None,
+    explain: str | None = None,
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),
@@ -124,8 +128,15 @@ async def predict(
     """Predict on one image with a project's model (members and their API tokens)."""
     if format not in ("json", "png", "overlay"):
         raise HTTPException(422, "format must be json, png or overlay")
+    if explain is not None:  # (torch is imported only for explanations)
+        from deephealth.pipelines.explain import METHODS
+
+        if explain not in METHODS:
+            raise HTTPException(422, f"explain must be one of {', '.join(METHODS)}")
     weights = get_in_project(db, principal.id, ModelWeights, weights_id)
     task = db.get(Project, weights.project_id).task
+    if explain is not None and task != "classification":
+        raise HTTPException(422, "explanations are for classification models")
     path, project_id = weights.path, weights.project_id
     key = (principal.id, weights_id)
     now = time.monotonic()
@@ -167,7 +178,13 @@ async def predict(
         raise HTTPException(422, str(err)) from None
     finally:
         tmp.unlink(missing_ok=True)
+    if explain is not None:
+        return await _explained(path, hwc, explain)
     mask = result.pop("mask", None)
+    volume = result.pop("volume_mask", None)
+    if volume is not None:  # a 3D segmentation: `mask` is its slice `slice`
+        result["volume_shape"] = list(volume.shape)
+        result["volume_foreground_voxels"] = int((volume > 0).sum())
     if format == "png":
         if mask is None:
             raise HTTPException(422, "format=png is for segmentation models")
@@ -188,6 +205,24 @@ async def predict(
         result["mask_shape"] = list(mask.shape)
     result["weights_id"] = weights_id
     return JSONResponse(result)
+
+
+async def _explained(weights_path: str, hwc, method: str) -> Response:
+    from deephealth.server.explain import explain_array, overlay_png
+
+    try:
+        result, heat = await run_in_threadpool(explain_array, weights_path, hwc, method)
+    except PredictionError as err:
+        raise HTTPException(422, str(err)) from None
+    summary = _header_summary(result)
+    return Response(
+        overlay_png(hwc, heat, f"{method}: {summary}"),
+        media_type="image/png",
+        headers={
+            "X-Prediction": quote(summary, safe=" (),.:-_"),
+            "X-Explanation": quote(f"{method} {result['label']}", safe=" (),.:-_"),
+        },
+    )
 
 
 def _header_summary(result: dict) -> str:

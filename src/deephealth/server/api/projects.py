@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,18 +19,23 @@ from deephealth.server.deps import Principal, audit, get_db, require_user
 from deephealth.server.permissions import get_project
 
 router = APIRouter(tags=["projects"])
-Task = Literal[
-    "classification", "segmentation", "regression", "scalar_regression", "survival",
-    "multimodal_classification", "detection",
-]  # fmt: skip
 
 
 class ProjectIn(BaseModel):
     """A new project."""
 
     name: str = Field(min_length=1, max_length=200)
-    task: Task
+    task: str = Field(max_length=64)
     description: str = Field(default="", max_length=5000)
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        from deephealth.server.tasks import task_names
+
+        if value not in task_names():
+            raise ValueError(f"task must be one of {', '.join(task_names())}")
+        return value
 
 
 class ProjectPatch(BaseModel):

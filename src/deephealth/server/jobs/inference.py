@@ -32,6 +32,7 @@ def run_split_inference(
     from deephealth.pipelines.tabular import dataset_rows
     from deephealth.pipelines.tasks.clinical import load_fitted_state
     from deephealth.server import datasets as dsvc
+    from deephealth.server.imaging import image_dhwc
     from deephealth.server.inference import predict_file, session_for
 
     with sessions() as db:
@@ -59,7 +60,11 @@ def run_split_inference(
                 y_pred.append(result["label"])
         elif task == "segmentation":
             row["foreground_fraction"] = result["foreground_fraction"]
-            if mask_path is not None:
+            if mask_path is not None and "volume_mask" in result:  # 3D: the whole volume
+                truth = image_dhwc(ImRead(str(mask_path)))[..., 0] > 0
+                dices.append(metrics.dice(result["volume_mask"] > 0, truth))
+                row["dice"] = dices[-1]
+            elif mask_path is not None:
                 truth = np.asarray(ImRead(str(mask_path)).data)
                 truth = truth.reshape(truth.shape[0], truth.shape[1], -1)[..., 0].T > 0
                 dices.append(metrics.dice(result["mask"] > 0, truth))

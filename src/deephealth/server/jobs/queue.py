@@ -34,33 +34,81 @@ def add_status_event(db: Session, job: Job, status: str, message: str = "") -> N
     db.add(JobEvent(job_id=job.id, type="status", data={"status": status, "message": message}))
 
 
-def claim_next(db: Session, limit: int, worker: str) -> Job | None:
-    """Take the oldest queued job if fewer than `limit` jobs run; None when there is none."""
-    candidate = db.scalar(select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(1))
+def claim_next(db: Session, limit: int, worker: str, gpus: int = 0, per_gpu: int = 1) -> Job | None:
+    """Take the oldest queued job that can start if fewer than `limit` jobs run; None when
+    there is none.
+
+    A GPU training starts only while one of this worker's `gpus` GPUs runs fewer than `per_gpu`
+    trainings (CPU jobs behind it pass it meanwhile); it is pinned to that GPU. On a worker
+    without GPU it runs on the CPU (see `deephealth.server.devices`).
+    """
+    from deephealth.server import devices
+
+    queued = db.scalars(select(Job).where(Job.status == "queued").order_by(Job.id).limit(50)).all()
+    if not queued:
+        return None
+    running_cfgs = [
+        dict(c or {}) for c in db.scalars(select(Job.config).where(Job.status == "running"))
+    ]
+    candidate, config, note, gpu = None, None, "", None
+    for job in queued:
+        if not devices.is_gpu_job(job.config or {}):
+            candidate = job.id
+            break
+        if gpus <= 0:
+            candidate, config = job.id, devices.fallback_to_cpu(job.config)
+            note = " (no GPU on this worker: running on the CPU)"
+            break
+        gpu = devices.free_gpu(running_cfgs, gpus, per_gpu)
+        if gpu is not None:
+            candidate, config, note = job.id, devices.on_gpu(job.config, gpu), f" on GPU {gpu}"
+            break
     if candidate is None:
         return None
     running = select(func.count(Job.id)).where(Job.status == "running").scalar_subquery()
     now = utcnow()
+    values: dict = dict(
+        status="running", worker=worker, started_at=now, heartbeat_at=now,
+        attempts=Job.attempts + 1,
+    )  # fmt: skip
+    if config is not None:
+        values["config"] = config
     result = db.execute(
         update(Job)
         .where(Job.id == candidate, Job.status == "queued", running < limit)
-        .values(
-            status="running",
-            worker=worker,
-            started_at=now,
-            heartbeat_at=now,
-            attempts=Job.attempts + 1,
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         db.rollback()
         return None
+    db.commit()
+    if gpu is not None and not _gpu_slot_held(db, candidate, gpu, per_gpu):
+        return None
     job = db.get(Job, candidate)
     db.refresh(job)
-    add_status_event(db, job, "running", f"started by worker {worker}")
+    add_status_event(db, job, "running", f"started by worker {worker}{note}")
     db.commit()
     return job
+
+
+def _gpu_slot_held(db: Session, job_id: int, gpu: int, per_gpu: int) -> bool:
+    """After claiming `job_id` for GPU `gpu`: whether it is within the GPU's slots (two workers
+    may claim the last slot at once; the later job goes back to the queue)."""
+    from deephealth.server import devices
+
+    rows = db.execute(select(Job.id, Job.config).where(Job.status == "running")).all()
+    on_it = sorted(i for i, c in rows if devices.gpu_index(dict(c or {})) == gpu)
+    if on_it.index(job_id) < per_gpu:
+        return True
+    db.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(status="queued", worker="", started_at=None, attempts=Job.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    return False
 
 
 def queue_position(db: Session, job: Job) -> int | None:

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from deephealth.server import devices
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.engine import make_engine, make_sessionmaker
 from deephealth.server.jobs import queue
@@ -55,6 +56,7 @@ def serve_forever(server: ServerConfig, max_jobs: int | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     name = queue.worker_name()
+    gpus = devices.detected_gpus(server.gpus)
     ran, next_recover = 0, 0.0
     while not stopping and (max_jobs is None or ran < max_jobs):
         if time.monotonic() >= next_recover:
@@ -62,7 +64,9 @@ def serve_forever(server: ServerConfig, max_jobs: int | None = None) -> int:
             with sessions() as db:
                 queue.recover_orphans(db, server.auto_resume)
         with sessions() as db:
-            job = queue.claim_next(db, server.max_concurrent_jobs, name)
+            job = queue.claim_next(
+                db, server.max_concurrent_jobs, name, gpus, server.trainings_per_gpu
+            )
         if job is None:
             time.sleep(server.poll_interval_s)
             continue

@@ -47,7 +47,9 @@ def home(request: Request, principal: Principal | None = Depends(optional_user))
     """The project list (or the login page)."""
     if principal is None:
         return RedirectResponse("/login", status_code=303)
-    return _render(request, "projects.html", principal)
+    from deephealth.server.tasks import task_names
+
+    return _render(request, "projects.html", principal, tasks=task_names())
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -157,13 +157,13 @@ async function pageProject() {
     const payload = { dataset_id: parseInt(f.dataset_id.value, 10), hyperparameters: hp };
     if (f.family_id.value) payload.family_id = parseInt(f.family_id.value, 10);
     if (f.base_weights_id.value) payload.base_weights_id = parseInt(f.base_weights_id.value, 10);
+    if (f.device) { payload.device = f.device.value; payload.mixed_precision = f.mixed_precision.value; }
     const job = await api("POST", `/api/projects/${pid}/trainings`, payload);
     location.href = `/jobs/${job.id}`;
   });
   const famSel = $("#training-form select[name=family_id]");
   if (famSel) {
-    const fams = (await api("GET", "/api/families")).filter((x) => !x.task || x.task === body.task ||
-      (body.task === "regression" && x.task === "classification"));
+    const fams = await api("GET", `/api/families?task=${encodeURIComponent(body.task)}`);
     famSel.replaceChildren(...fams.map((x) => el("option", { value: x.id, text: x.name })));
     famSel.addEventListener("change", loadHyper);
     await loadHyper();

@@ -1,0 +1,32 @@
+"""The task types a project can have and the model families each accepts.
+
+The task types are those of the pipelines (`deephealth.pipelines.tasks.TASKS`: classification and
+segmentation of 2D images or 3D volumes, image-to-image regression, signal classification); a
+family fits a task when its zoo kind is the kind the task's pipeline builds (`Task.model_kind`:
+classifiers, dense image-to-image networks, 1D signal networks), so the training form offers
+only families the pipeline then accepts.
+"""
+
+from __future__ import annotations
+
+
+def task_names() -> list[str]:
+    """Every task type a project may have, in the pipelines' registry order."""
+    from deephealth.pipelines.tasks import TASKS
+
+    return list(TASKS)
+
+
+def model_kind(task: str) -> str:
+    """The zoo kind (`classifier`, `dense`, `signal`) the task's pipeline needs."""
+    from deephealth.pipelines.tasks import TASKS
+
+    return str(TASKS[task].model_kind)
+
+
+def family_fits(family: str, task: str) -> bool:
+    """Whether the zoo family `family` can be trained for `task` (unknown families: no)."""
+    from deephealth.eddl.zoo import MODELS
+
+    entry = MODELS.get(family.lower())
+    return entry is not None and task in task_names() and entry[1] == model_kind(task)
