@@ -33,6 +33,8 @@ def test_families_offered_are_those_the_pipeline_accepts(users, dataset, project
     assert {"lenet", "resnet18", "cnn3d"} <= names["classification"]
     assert "unet" not in names["classification"]
     assert names["signal_classification"] == {"cnn1d", "resnet1d", "cnnlstm", "eegnet"}
+    assert "fcos" in names["detection"] and "lenet" not in names["detection"]
+    assert names["report_generation"] == set()  # its encoder-decoder is not a zoo family
     # a classification project refuses a dense family with a message naming the kind it needs
     fams = {f["name"]: f["id"] for f in owner.get("/api/families").json()}
     r = owner.post(

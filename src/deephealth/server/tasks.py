@@ -17,11 +17,23 @@ def task_names() -> list[str]:
     return list(TASKS)
 
 
-def model_kind(task: str) -> str:
-    """The zoo kind (`classifier`, `dense`, `signal`) the task's pipeline needs."""
+def model_kinds(task: str) -> tuple[str, ...]:
+    """The zoo kinds (`classifier`, `dense`, `signal`, ...) the task's pipeline may build; a task
+    whose kind depends on its data (detection: `detector` for images, `detector3d` for volumes)
+    lists each."""
     from deephealth.pipelines.tasks import TASKS
 
-    return str(TASKS[task].model_kind)
+    cls = TASKS[task]
+    kind = cls.__dict__.get("model_kind", getattr(cls, "model_kind", None))
+    if isinstance(kind, property):
+        return tuple(getattr(cls, "zoo_kinds", ()))
+    return (str(kind),)
+
+
+def model_kind(task: str) -> str:
+    """The zoo kind(s) the task's pipeline needs, for messages (`classifier`, `detector or
+    detector3d`)."""
+    return " or ".join(model_kinds(task))
 
 
 def family_fits(family: str, task: str) -> bool:
@@ -29,4 +41,4 @@ def family_fits(family: str, task: str) -> bool:
     from deephealth.eddl.zoo import MODELS
 
     entry = MODELS.get(family.lower())
-    return entry is not None and task in task_names() and entry[1] == model_kind(task)
+    return entry is not None and task in task_names() and entry[1] in model_kinds(task)

@@ -142,6 +142,7 @@ class DetectionTask(Task):
 
     kind = "detection"
     display_threshold = 0.3  # report overlays show the boxes scoring at least this
+    zoo_kinds = ("detector", "detector3d")  # what `model_kind` may be, before the data is known
 
     @property
     def model_kind(self) -> str:  # type: ignore[override]

@@ -108,6 +108,7 @@ class ReportGenerationTask:
     """Report generation on synthetic phantoms or a dataset YAML (see the module doc)."""
 
     kind = TASK
+    model_kind = "report"  # its image encoder + decoder is built here, not taken from the zoo
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         unknown = sorted(set(cfg) - set(DEFAULTS) - set(TOP_KEYS))
