@@ -167,6 +167,12 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return f"<table>{body}</table>"
 
 
+def _grid(columns: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def _img(uri: str | None, alt: str) -> str:
     return (
         f'<figure><img src="{uri}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
@@ -209,6 +215,8 @@ def render_html(report: dict[str, Any], overlays: list[dict[str, Any]] | None = 
     ]
     if per_patient:
         sections += ["<h3>Per patient</h3>", _table(list(per_patient.items()))]
+    for title, grid in (report.get("tables") or {}).items():  # e.g. a federation's rounds
+        sections += [f"<h2>{html.escape(str(title))}</h2>", _grid(grid["columns"], grid["rows"])]
     sections += [
         "<h2>Plots</h2>",
         "".join(figures),

@@ -116,9 +116,17 @@ class Task:
         """Batches per training epoch (one process)."""
         return -(-self.epoch_size() // batch_size)
 
+    def check_split(self) -> str:
+        """The split the ONNX check reads: validation, else training, else test (a server's
+        held-out set)."""
+        for split in ("validation", "training", "test"):
+            if self.data.split_size(split):
+                return split
+        return "training"
+
     def check_batch(self, n: int = 4) -> np.ndarray:
-        """A few model inputs (validation, else training) for the ONNX check."""
-        split = "validation" if self.data.split_size("validation") else "training"
+        """A few model inputs (validation, else training, else test) for the ONNX check."""
+        split = self.check_split()
         for batch in self.data.batches(split, n):
             return batch.x
         raise DataError(f"dataset {self.data.path}: split {split} is empty")

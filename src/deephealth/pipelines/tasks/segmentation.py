@@ -153,7 +153,7 @@ class SegmentationTask(Task):
     def check_batch(self, n: int = 4) -> np.ndarray:
         if self.patch is None:
             return super().check_batch(n)
-        split = "validation" if self.data.split_size("validation") else "training"
+        split = self.check_split()
         size = self.patch
         images = []
         for batch in self.data.batches(split, 1):
