@@ -158,6 +158,7 @@ def federation(phantoms, tmp_path_factory):
     return simulate(cfg, sites, timeout_s=600), cfg
 
 
+@pytest.mark.slow
 def test_federated_model_is_within_3_points_of_pooled_training(federation, phantoms, tmp_path):
     result, _ = federation
     ds, _ = phantoms
@@ -174,6 +175,7 @@ def test_federated_model_is_within_3_points_of_pooled_training(federation, phant
     assert sorted(rounds[0]["sites"].values()) == sizes
 
 
+@pytest.mark.slow
 def test_only_parameters_and_scalars_leave_a_site(federation):
     result, cfg = federation
     run_dir = Path(result["run_dir"])
@@ -200,6 +202,7 @@ def _model_shapes(cfg: Path) -> list[tuple[int, ...]]:
     return shapes(model.arrays())
 
 
+@pytest.mark.slow
 def test_global_model_runs_in_onnxruntime_and_the_report_has_rounds(federation, phantoms):
     from PIL import Image
 
@@ -227,6 +230,7 @@ def test_global_model_runs_in_onnxruntime_and_the_report_has_rounds(federation, 
     assert report["kpis"]["accuracy"] == result["metrics"]["accuracy"]
 
 
+@pytest.mark.slow
 def test_tls_killed_site_dp_epsilon_and_server_resume(phantoms, tmp_path, capsys):
     """Over TLS (certificates from `deephealth federated certs`), DP-FedAvg with min 2 sites; site 2
     is SIGKILLed in round 2, the round completes with the other two; then the server restarts from
@@ -272,3 +276,40 @@ def test_cli_help_names_the_commands(capsys):
     out = capsys.readouterr().out
     assert all(cmd in out for cmd in ("server", "client", "simulate", "certs"))
     assert main(["federated"]) == 2
+
+
+def _fit_res(arrays, n):
+    from flwr.common import Code, FitRes, Status, ndarrays_to_parameters
+
+    return None, FitRes(Status(Code.OK, ""), ndarrays_to_parameters(arrays), n, {"loss": 1.0})
+
+
+def test_strategies_weight_by_samples_and_step_on_the_server():
+    from flwr.common import parameters_to_ndarrays
+    from flwr.server import strategy as st
+
+    from deephealth.pipelines.federated.config import FIELDS
+    from deephealth.pipelines.federated.server import make_strategy
+
+    fed = {k: v[0] for k, v in FIELDS.items()}
+    init = [np.zeros((2, 2), np.float32)]
+    results = [
+        _fit_res([np.full((2, 2), 1.0, np.float32)], 30),
+        _fit_res([np.full((2, 2), 4.0, np.float32)], 10),
+    ]
+    avg = make_strategy(fed, init)
+    assert type(avg) is st.FedAvg
+    params, _ = avg.aggregate_fit(1, results, [])
+    assert np.allclose(parameters_to_ndarrays(params)[0], (30 * 1 + 10 * 4) / 40)  # weighted mean
+    prox = make_strategy({**fed, "strategy": "fedprox", "proximal_mu": 0.1}, init)
+    assert isinstance(prox, st.FedProx) and prox.proximal_mu == 0.1
+    adam = make_strategy({**fed, "strategy": "fedadam", "server_learning_rate": 0.05}, init)
+    params, _ = adam.aggregate_fit(1, results, [])
+    # first server Adam step from 0 towards the weighted mean 1.75 (Flower's bias-corrected eta:
+    # eta * sqrt(1 - b2^(t+1)) / (1 - b1^(t+1)), here t = 1); m / sqrt(v) = 1 for one step
+    eta = 0.05 * np.sqrt(1 - 0.99**2) / (1 - 0.9**2)
+    assert np.allclose(parameters_to_ndarrays(params)[0], eta, rtol=1e-5)
+    dp = make_strategy(
+        {**fed, "dp": {"noise_multiplier": 1.0, "clipping_norm": 2.0, "delta": 1e-5}}, init
+    )
+    assert isinstance(dp, st.DifferentialPrivacyClientSideFixedClipping) and dp.clipping_norm == 2.0

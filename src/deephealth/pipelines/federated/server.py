@@ -9,8 +9,9 @@ when `federated.dp` is set) and serves Flower's gRPC fleet API until `rounds` ar
 arrays), sums the bytes sent and received, evaluates the global model on the held-out set, saves
 it (`global.pt`, the checkpoint module's weight file, and `federation.json`, so a restarted server
 resumes after the last finished round) and rewrites the KPI report (`report.json`/`report.html`,
-the pipelines' format with a table of rounds). At the end the global model is exported to ONNX,
-checked in onnxruntime and scored on the held-out test split.
+the pipelines' format with a table of rounds). The round with the best sample-weighted site
+validation score is kept as `best.pt` (as `deephealth train` keeps its best epoch); at the end that
+model is exported to ONNX, checked in onnxruntime and scored on the held-out test split.
 """
 
 from __future__ import annotations
