@@ -181,6 +181,8 @@ class Recorder:
         self.current.update(
             bytes_received=received, sites_done=len(results), sites_failed=len(failures),
             fit=metrics, sites={str(r.metrics.get("site")): r.num_examples for _, r in results},
+            site_fit={str(r.metrics.get("site")): {k: v for k, v in r.metrics.items() if k != "site"}
+                      for _, r in results},
         )  # fmt: skip
         return params, metrics
 
@@ -289,7 +291,9 @@ def write_federation_report(run_dir: Path, model: ServerModel, state: dict[str, 
         for r in rounds
     ]  # fmt: skip
     per_site = [
-        [r["round"], site, *[m.get(k) for k in (monitor, "train_s")]]
+        [r["round"], site, (r.get("sites") or {}).get(site),
+         ((r.get("site_fit") or {}).get(site) or {}).get("loss"),
+         ((r.get("site_fit") or {}).get(site) or {}).get("train_s"), m.get(monitor)]
         for r in rounds for site, m in sorted((r.get("per_site") or {}).items())
     ]  # fmt: skip
     report = {
@@ -302,7 +306,8 @@ def write_federation_report(run_dir: Path, model: ServerModel, state: dict[str, 
         "config": cfg, "federated": fed, "machine": machine(), "rounds": rounds,
         "tables": {
             "Federation rounds": {"columns": columns, "rows": rows},
-            "Sites per round (validation split)": {"columns": ["round", "site", monitor, "train_s"],
+            "Sites per round": {"columns": ["round", "site", "training samples", "training loss",
+                                            "train time (s)", f"validation {monitor}"],
                                                     "rows": per_site},
         },
     }  # fmt: skip
