@@ -92,7 +92,7 @@ def test_split_sites_is_non_iid_and_keeps_test_at_the_server(phantoms):
 
 def test_config_lists_every_problem(tmp_path, phantoms):
     bad = {**PIPELINE, "dataset": str(phantoms[0]),
-           "federated": {"strategy": "fedmagic", "rounds": 0, "colour": 1, "tls": {"ca": "x"}}}  # fmt: skip
+           "federated": {"strategy": "fedmagic", "rounds": 0, "colour": 1, "tls": {"certificate": "x"}}}  # fmt: skip
     with pytest.raises(ConfigError) as err:
         load_federation(bad)
     keys = {k for k, _ in err.value.problems}
@@ -100,6 +100,10 @@ def test_config_lists_every_problem(tmp_path, phantoms):
     cfg, fed = load_federation(_config(tmp_path / "f.yml", phantoms[0]), dataset=phantoms[1][0])
     assert cfg["dataset"] == str(phantoms[1][0]) and fed["strategy"] == "fedavg"
     assert Path(fed["run_dir"]).is_absolute()
+    # a site's config names only the CA certificate; the server's key is not needed there
+    site = {**PIPELINE, "dataset": str(phantoms[0]), "federated": {"tls": {"ca": "certs/ca.crt"}}}
+    _, fed = load_federation(site)
+    assert fed["tls"] == {"ca": str(Path.cwd() / "certs/ca.crt")}
 
 
 def test_fedbn_keeps_batchnorm_local_and_the_outbound_gate():

@@ -129,9 +129,15 @@ def load_federation(source: Mapping[str, Any] | str | Path, dataset: str | Path 
     if isinstance(fed["dp"], Mapping):
         fed["dp"] = _section(fed["dp"], DP_FIELDS, "federated.dp.", problems)
     if isinstance(fed["tls"], Mapping):
-        missing = [k for k in TLS_KEYS if not fed["tls"].get(k)]
-        if missing:
-            problems.append(("federated.tls", f"needs {list(TLS_KEYS)}, missing {missing}"))
+        unknown = [k for k in fed["tls"] if k not in TLS_KEYS]
+        if unknown or not fed["tls"].get("ca"):
+            problems.append(
+                (
+                    "federated.tls",
+                    f"keys {list(TLS_KEYS)} ('ca' required; the server "
+                    f"also needs certificate and key), got {sorted(fed['tls'])}",
+                )
+            )
         fed["tls"] = {k: str(base / str(v)) for k, v in fed["tls"].items()}
     if problems:
         raise ConfigError(problems, "federated config")

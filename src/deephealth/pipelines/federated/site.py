@@ -30,7 +30,7 @@ from deephealth.pipelines.federated.exchange import (
     set_arrays,
     shapes,
 )
-from deephealth.pipelines.federated.tls import read_tls
+from deephealth.pipelines.federated.tls import read_ca
 
 CRASH_ENV = "DEEPHEALTH_FEDERATED_CRASH_ROUND"
 """Fault injection for tests and drills: the site kills itself (SIGKILL) in that round's fit."""
@@ -192,7 +192,7 @@ def run_client(config: Any, dataset: str | Path, name: str | None = None,
     cfg, fed = load_federation(config, dataset)
     trainer = SiteTrainer(cfg, fed)
     site = name or Path(dataset).resolve().parent.name
-    root = read_tls(fed["tls"])[0] if fed["tls"] else None
+    root = read_ca(fed["tls"]) if fed["tls"] else None  # a site holds only the CA certificate
     try:
         flwr.client.start_client(
             server_address=address or fed["address"], client=make_client(trainer, site).to_client(),

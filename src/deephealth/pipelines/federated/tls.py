@@ -23,11 +23,25 @@ def read_tls(tls: Mapping[str, str]) -> tuple[bytes, bytes, bytes]:
     """
     out = []
     for key in ("ca", "certificate", "key"):
+        if not tls.get(key):
+            raise FederatedError(f"federated.tls.{key}: the server needs it (a PEM file)")
         try:
             out.append(Path(tls[key]).read_bytes())
         except OSError as err:
             raise FederatedError(f"federated.tls.{key}: cannot read {tls[key]}: {err}") from None
     return out[0], out[1], out[2]
+
+
+def read_ca(tls: Mapping[str, str]) -> bytes:
+    """The CA certificate a site checks the server against (`federated.tls.ca`).
+
+    Raises:
+        FederatedError: the file cannot be read.
+    """
+    try:
+        return Path(tls["ca"]).read_bytes()
+    except OSError as err:
+        raise FederatedError(f"federated.tls.ca: cannot read {tls['ca']}: {err}") from None
 
 
 def make_certificates(folder: str | Path, hosts: Sequence[str] = ("localhost", "127.0.0.1"),
@@ -85,4 +99,4 @@ def make_certificates(folder: str | Path, hosts: Sequence[str] = ("localhost", "
     return {k: str(v) for k, v in paths.items()}
 
 
-__all__ = ["make_certificates", "read_tls"]
+__all__ = ["make_certificates", "read_ca", "read_tls"]
