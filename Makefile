@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 	# torch pinned for this machine (CPU build on local disk); the package itself needs torch>=2.4.
 	$(PY) -m pip install -q torch==2.13.0 numpy
 	$(PY) -m pip install -q -e ".[all,test]"
+	# Federated extra: Flower without its pins (they would downgrade fastapi, packaging and
+	# protobuf below what the toolkit uses; its gRPC API runs with ours), then its own small deps.
+	$(PY) -m pip install -q --no-deps "flwr==1.42.*" "grpcio-health-checking>=1.70"
+	$(PY) -m pip install -q "opacus>=1.5" "grpcio>=1.70" iterators pycryptodome tomli-w \
+		"typer<0.21" "uv<0.14" prompt-toolkit tomli
 	touch $(STAMP)
 
 install: $(STAMP)

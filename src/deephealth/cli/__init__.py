@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "distributed",
     "serve",
     "batchjobs",
+    "federated",
     "pipelines",
     "dataset",
     "anonymize",

@@ -164,6 +164,27 @@ def make_model(cfg: dict[str, Any], task: Task) -> tuple[Any, bool]:
     return net, False
 
 
+def build_network(cfg: dict[str, Any], task: Task, strategy: Any = None) -> Any:
+    """The config's model, built for training (optimizer, loss, metric, computing service).
+
+    Raises:
+        PipelineError: an unknown model, or one that does not build for the task's data.
+    """
+    import deephealth.eddl as eddl
+
+    net, imported = make_model(cfg, task)
+    loss = cfg["loss"] or task.default_loss()
+    try:
+        metric = task.eddl_metric()
+        eddl.build(
+            net, make_optimizer(cfg["optimizer"]), [loss], [metric] if metric else [],
+            make_cs(cfg["computing_service"]), init_weights=not imported, strategy=strategy,
+        )  # fmt: skip
+    except ValueError as err:
+        raise PipelineError(f"build: {err}") from None
+    return net
+
+
 def _input_list(x: Any) -> list[np.ndarray]:
     """One batch array, or a list of them (multi-input models), as a list of float32 arrays."""
     xs = x if isinstance(x, list | tuple) else [x]
@@ -385,17 +406,7 @@ def train(
     task, pre_s = make_task(cfg)
     samples = {k: task.data.split_size(k) for k in task.data.splits}
     log("status", status="building", pre_processing_s=pre_s, samples=samples)
-    net, imported = make_model(cfg, task)
-    loss = cfg["loss"] or task.default_loss()
-    try:
-        metric = task.eddl_metric()
-        eddl.build(
-            net, make_optimizer(cfg["optimizer"]), [loss], [metric] if metric else [],
-            make_cs(cfg["computing_service"]), init_weights=not imported,
-            strategy=make_strategy(cfg["parallel"]),
-        )  # fmt: skip
-    except ValueError as err:
-        raise PipelineError(f"build: {err}") from None
+    net = build_network(cfg, task, make_strategy(cfg["parallel"]))
     loader = TrainBatches(task, cfg["batch_size"], cfg["seed"])
     callbacks = _callbacks(net, task, cfg, run_dir, log, loader, should_stop)
     callback = callbacks[-2]

@@ -218,6 +218,12 @@ def overlay_plot(cases: list[dict[str, Any]]) -> str | None:
     return _png(fig)
 
 
+def _grid(columns: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def render_html(report: dict[str, Any], overlays: list[dict[str, Any]] | None = None) -> str:
     """The report page as an HTML string."""
     run = report.get("run", {})
@@ -267,6 +273,8 @@ def render_html(report: dict[str, Any], overlays: list[dict[str, Any]] | None = 
     if per_patient:
         sections += ["<h3>Per patient</h3>", _table(list(per_patient.items()))]
     sections += clinical_sections(report)
+    for title, grid in (report.get("tables") or {}).items():  # e.g. a federation's rounds
+        sections += [f"<h2>{html.escape(str(title))}</h2>", _grid(grid["columns"], grid["rows"])]
     sections += [
         "<h2>Plots</h2>",
         "".join(figures),

@@ -160,10 +160,18 @@ class Task:
         size = (self.cfg.get("patch") or {}).get("size")
         return tuple(size) if size else None
 
+    def check_split(self) -> str:
+        """The split the ONNX check reads: validation, else training, else test (a server's
+        held-out set)."""
+        for split in ("validation", "training", "test"):
+            if self.data.split_size(split):
+                return split
+        return "training"
+
     def check_batch(self, n: int = 4) -> Any:
-        """A few model inputs (validation, else training) for the ONNX check; with patches, the
-        patch-sized corner of a few images (zeros when every image is smaller)."""
-        split = "validation" if self.data.split_size("validation") else "training"
+        """A few model inputs (validation, else training, else test) for the ONNX check; with
+        patches, the patch-sized corner of a few images (zeros when every image is smaller)."""
+        split = self.check_split()
         if self.patch is None:
             for batch in self.data.batches(split, n):
                 return self.inputs(batch)
