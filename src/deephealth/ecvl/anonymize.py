@@ -321,12 +321,13 @@ def _file_meta(new: Any, source: Any) -> Any:
 def _deidentify_file(path: str, out_root: str, kb: bytes, keep_private: bool, burned_in: str):
     """De-identify one file; returns (report entry, output path, bytes) or raises
     DeidentificationError naming the cause."""
-    import pydicom
     from pydicom.dataset import FileDataset
     from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
+    from deephealth.ecvl.io.dicom import dcmread
+
     try:
-        ds = pydicom.dcmread(path)
+        ds = dcmread(path)
     except Exception as e:
         raise DeidentificationError(
             path, f"not a readable DICOM file ({type(e).__name__})"

@@ -9,18 +9,18 @@ column, what was expected and what was found.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import yaml
 
-from deephealth.ecvl.dataset.errors import DatasetLimitError, DatasetSyntaxError
 from deephealth.ecvl.dataset import yaml_limits
+from deephealth.ecvl.dataset.errors import DatasetLimitError, DatasetSyntaxError
 from deephealth.ecvl.dataset.yaml_limits import LimitedComposer, YamlLimitError, check_size
 
 
 class _Pos:
-    line: int = 0
-    col: int = 0
+    __slots__ = ()
 
 
 class LStr(str, _Pos):
@@ -38,10 +38,13 @@ class LFloat(float, _Pos):
 class LList(list, _Pos):
     """A list with its position."""
 
+    __slots__ = ("line", "col")
+
 
 class LDict(dict, _Pos):
     """A mapping with its position and the position of each key (``key_pos``)."""
 
+    __slots__ = ("line", "col", "key_pos", "duplicates")
     key_pos: dict[Any, tuple[int, int]]
     duplicates: list[tuple[Any, int, int]]
 
@@ -67,7 +70,7 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
     """libyaml's parser; :func:`_stream` builds the values from its events (no node tree)."""
 
 
-class _Fallback(Exception):
+class _FallbackError(Exception):
     """A construct the event builder leaves to the pure-Python loader (explicit collection tags,
     merge keys)."""
 
@@ -76,21 +79,22 @@ _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
 _COLLECTION_TAGS = (None, "!", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 
 
-def _scalar(loader: Any, ev: yaml.ScalarEvent) -> Any:
-    """The value of one scalar event (the constructors of :class:`_Loader`, positions included)."""
+def _scalar(loader: Any, ev: yaml.ScalarEvent, marked: bool) -> Any:
+    """The value of one scalar event (the constructors of :class:`_Loader`; with ``marked``
+    False, plain ``str``/``int`` without a position)."""
     value = ev.value
     if ev.tag is None or ev.tag == "!":
         if not ev.implicit[0]:
-            return _mark_ev(LStr(value), ev)
+            return _mark_ev(LStr(value), ev) if marked else value
         tag = loader.resolve(yaml.ScalarNode, value, (True, False))
     else:
         tag = ev.tag
     if tag == "tag:yaml.org,2002:str":
-        return _mark_ev(LStr(value), ev)
+        return _mark_ev(LStr(value), ev) if marked else value
     if tag == "tag:yaml.org,2002:int" and _PLAIN_INT.match(value):
-        return _mark_ev(LInt(value), ev)
+        return _mark_ev(LInt(value), ev) if marked else int(value)
     if tag == "tag:yaml.org,2002:merge":
-        raise _Fallback
+        raise _FallbackError
     node = yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark, ev.style)
     ctor = loader.yaml_constructors.get(tag) or loader.yaml_constructors[None]
     return ctor(loader, node)
@@ -107,12 +111,18 @@ def _stream(text: str) -> Any:
     :class:`LimitedComposer` (same values and positions as :class:`_Loader`), holding no node tree:
     a 10 MB dataset file loads in a fraction of the time and memory of compose-then-construct.
 
+    Above :data:`MARKED_SCALARS_BYTES` of text, strings and integers are plain ``str``/``int``
+    (a positioned scalar costs about 440 bytes, five times a plain one): mappings and sequences
+    keep their positions and mapping keys theirs (``key_pos``), so a problem with one value is
+    reported at its key's or its entry's line.
+
     Raises:
         YamlLimitError: nested too deep or aliases expanding beyond the budget.
         yaml.YAMLError: invalid YAML (libyaml's wording), unhashable keys, undefined aliases.
-        _Fallback: explicit collection tags or merge keys (the caller uses :class:`_Loader`).
+        _FallbackError: explicit collection tags or merge keys (the caller uses :class:`_Loader`).
     """
     loader = _FastLoader(text)
+    marked = len(text) <= MARKED_SCALARS_BYTES
     anchors: dict[str, tuple[Any, int]] = {}
     alias_nodes = 0
     # Open collections: [container, pending key (maps), key mark, node count at start, anchor].
@@ -125,7 +135,7 @@ def _stream(text: str) -> Any:
             ev = loader.get_event()
             kind = type(ev)
             if kind is yaml.ScalarEvent:
-                value = _scalar(loader, ev)
+                value = _scalar(loader, ev, not stack or (marked and not top_is_key(stack)))
                 nodes += 1
                 if ev.anchor is not None:
                     anchors[ev.anchor] = (value, 1)
@@ -149,7 +159,7 @@ def _stream(text: str) -> Any:
                     )
             elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
                 if ev.tag not in _COLLECTION_TAGS:
-                    raise _Fallback
+                    raise _FallbackError
                 if len(stack) >= yaml_limits.MAX_DEPTH:
                     raise YamlLimitError(
                         f"nested deeper than {yaml_limits.MAX_DEPTH} levels", ev.start_mark
@@ -158,7 +168,7 @@ def _stream(text: str) -> Any:
                     obj: Any = _mark_ev(LList(), ev)
                 else:
                     obj = _mark_ev(LDict(), ev)
-                    obj.key_pos, obj.duplicates = {}, []
+                    obj.key_pos, obj.duplicates = {}, _NO_DUPLICATES
                 if ev.anchor is not None:
                     anchors[ev.anchor] = (obj, 1)
                 stack.append([obj, _NO_KEY, None, nodes, ev.anchor])
@@ -196,10 +206,14 @@ def _stream(text: str) -> Any:
                         "while constructing a mapping", parent_mark(parent),
                         "found unhashable key", ev.start_mark,
                     ) from None  # fmt: skip
+                if type(value) is str:  # keys' positions live in key_pos
+                    value = sys.intern(value)
                 top[1], top[2] = value, (ev.start_mark.line + 1, ev.start_mark.column + 1)
             else:
                 key, kpos = top[1], top[2]
                 if key in parent:
+                    if parent.duplicates is _NO_DUPLICATES:
+                        parent.duplicates = []
                     parent.duplicates.append((key, *kpos))
                 parent[key] = value
                 parent.key_pos[key] = kpos
@@ -210,6 +224,16 @@ def _stream(text: str) -> Any:
 
 
 _NO_KEY = object()
+_NO_DUPLICATES: Any = ()  # shared by the mappings without duplicate keys
+MARKED_SCALARS_BYTES = 1 << 20  # larger texts: plain scalars (see _stream)
+
+
+def top_is_key(stack: list[list[Any]]) -> bool:
+    """Whether the next value completes a key of the innermost open mapping."""
+    top = stack[-1]
+    return type(top[0]) is LDict and top[1] is _NO_KEY
+
+
 _REWORD_BYTES = 1 << 20  # syntax errors in texts up to 1 MiB are worded by the pure-Python parser
 
 
@@ -302,7 +326,7 @@ def load(text: str, file: str) -> Any:
     try:
         try:
             return _stream(text)
-        except _Fallback:
+        except _FallbackError:
             pass
         except YamlLimitError:
             raise
