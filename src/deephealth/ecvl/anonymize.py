@@ -35,7 +35,7 @@ from deephealth.ecvl.anonymize_checks import (
 )
 from deephealth.ecvl.errors import EcvlError
 
-METHOD = "deephealth PS3.15 Basic Application Level Confidentiality Profile"
+METHOD = "deephealth PS3.15 Basic Appl. Level Confidentiality Profile"  # LO: <= 64 chars
 _ENV_KEY = "DEEPHEALTH_DEID_KEY"
 # Compound actions of table E.1-1 resolved to the choice that keeps the object conformant while
 # disclosing nothing: an empty value (Z) or a dummy (D) rather than deletion; U for UIDs.
