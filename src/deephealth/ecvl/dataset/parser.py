@@ -379,4 +379,6 @@ def decode_file(path: str | os.PathLike) -> Decoded:
         raise DatasetError(f"cannot read dataset file {path!r}: {e.strerror or e}") from None
     except YamlLimitError as e:
         raise DatasetLimitError(path, 0, 0, e.cause) from None
-    return decode_text(text, path)
+    doc = load(text, path)
+    del text  # the loaded values no longer need it: a 10 MB file's text is 10 MB
+    return _Decoder(path).decode(doc)

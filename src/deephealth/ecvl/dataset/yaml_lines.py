@@ -41,11 +41,33 @@ class LList(list, _Pos):
     __slots__ = ("line", "col")
 
 
+class KeyPos(dict):  # type: ignore[type-arg]
+    """Key -> ``(line, column)``, stored packed in one int per key (a tuple costs 112 bytes)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: Any, value: tuple[int, int]) -> None:
+        super().__setitem__(key, value[0] << 20 | min(value[1], 0xFFFFF))
+
+    def __getitem__(self, key: Any) -> tuple[int, int]:
+        v = super().__getitem__(key)
+        return (v >> 20, v & 0xFFFFF)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def values(self) -> Any:
+        return [self[k] for k in self]
+
+    def items(self) -> Any:
+        return [(k, self[k]) for k in self]
+
+
 class LDict(dict, _Pos):
     """A mapping with its position and the position of each key (``key_pos``)."""
 
     __slots__ = ("line", "col", "key_pos", "duplicates")
-    key_pos: dict[Any, tuple[int, int]]
+    key_pos: KeyPos
     duplicates: list[tuple[Any, int, int]]
 
 
@@ -70,9 +92,7 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
     """libyaml's parser; :func:`_stream` builds the values from its events (no node tree)."""
 
 
-class _FallbackError(Exception):
-    """A construct the event builder leaves to the pure-Python loader (explicit collection tags,
-    merge keys)."""
+_FALLBACK: Any = object()  # what _stream returns for constructs it leaves to _Loader
 
 
 _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
@@ -94,7 +114,7 @@ def _scalar(loader: Any, ev: yaml.ScalarEvent, marked: bool) -> Any:
     if tag == "tag:yaml.org,2002:int" and _PLAIN_INT.match(value):
         return _mark_ev(LInt(value), ev) if marked else int(value)
     if tag == "tag:yaml.org,2002:merge":
-        raise _FallbackError
+        return _FALLBACK
     node = yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark, ev.style)
     ctor = loader.yaml_constructors.get(tag) or loader.yaml_constructors[None]
     return ctor(loader, node)
@@ -119,7 +139,10 @@ def _stream(text: str) -> Any:
     Raises:
         YamlLimitError: nested too deep or aliases expanding beyond the budget.
         yaml.YAMLError: invalid YAML (libyaml's wording), unhashable keys, undefined aliases.
-        _FallbackError: explicit collection tags or merge keys (the caller uses :class:`_Loader`).
+
+    Returns:
+        The document, or ``_FALLBACK`` for explicit collection tags or merge keys (the caller
+        then uses :class:`_Loader`).
     """
     loader = _FastLoader(text)
     marked = len(text) <= MARKED_SCALARS_BYTES
@@ -136,6 +159,8 @@ def _stream(text: str) -> Any:
             kind = type(ev)
             if kind is yaml.ScalarEvent:
                 value = _scalar(loader, ev, not stack or (marked and not top_is_key(stack)))
+                if value is _FALLBACK:
+                    return _FALLBACK
                 nodes += 1
                 if ev.anchor is not None:
                     anchors[ev.anchor] = (value, 1)
@@ -159,7 +184,7 @@ def _stream(text: str) -> Any:
                     )
             elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
                 if ev.tag not in _COLLECTION_TAGS:
-                    raise _FallbackError
+                    return _FALLBACK
                 if len(stack) >= yaml_limits.MAX_DEPTH:
                     raise YamlLimitError(
                         f"nested deeper than {yaml_limits.MAX_DEPTH} levels", ev.start_mark
@@ -168,7 +193,7 @@ def _stream(text: str) -> Any:
                     obj: Any = _mark_ev(LList(), ev)
                 else:
                     obj = _mark_ev(LDict(), ev)
-                    obj.key_pos, obj.duplicates = {}, _NO_DUPLICATES
+                    obj.key_pos, obj.duplicates = KeyPos(), _NO_DUPLICATES
                 if ev.anchor is not None:
                     anchors[ev.anchor] = (obj, 1)
                 stack.append([obj, _NO_KEY, None, nodes, ev.anchor])
@@ -265,7 +290,7 @@ def _seq(loader: _Loader, node: yaml.SequenceNode) -> Any:
 def _map(loader: _Loader, node: yaml.MappingNode) -> Any:
     loader.flatten_mapping(node)
     out = _mark(LDict(), node)
-    out.key_pos, out.duplicates = {}, []
+    out.key_pos, out.duplicates = KeyPos(), []
     for knode, vnode in node.value:
         key = loader.construct_object(knode, deep=True)
         try:
@@ -325,9 +350,9 @@ def load(text: str, file: str) -> Any:
     text = _OPENCV_HEADER.sub(lambda m: "#" + m.group()[1:], text, count=1)
     try:
         try:
-            return _stream(text)
-        except _FallbackError:
-            pass
+            doc = _stream(text)
+            if doc is not _FALLBACK:
+                return doc
         except YamlLimitError:
             raise
         except yaml.YAMLError:
