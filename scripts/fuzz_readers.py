@@ -140,7 +140,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
             val = rng.choice([b"\xff", b"\x00", b"\x7f", b"\x80", b"\xff\xff\xff\x7f", b"\xff\xff"])
             buf[i : i + len(val)] = val
         elif kind < 0.7:
-            del buf[rng.randrange(max(1, n // 8), n) if rng.random() < 0.5 else i :]
+            del buf[rng.randrange(max(1, n // 8), n) if rng.random() < 0.5 and n > 1 else i :]
         elif kind < 0.85:
             chunk = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
             buf[i:i] = chunk

@@ -305,6 +305,32 @@ def test_kept_element_whose_length_swallows_the_next_elements_is_dropped(tmp_pat
         assert "SamplesPerPixel" not in anon or anon.SamplesPerPixel in (1, 3)
 
 
+@pytest.mark.parametrize(
+    ("header", "keyword"),
+    [(b"\x18\x00\x10\x12SH", "ConvolutionKernel"), (b"\x18\x00\x60\x00DS", "KVP"),
+     (b"\x08\x00\x16\x00UI", "SOPClassUID")],
+)  # fmt: skip
+def test_kept_text_element_that_swallows_the_next_elements_is_dropped(tmp_path, header, keyword):
+    """Fuzz finding (seed 13): a damaged length let a kept one-value text element (SH, DS, UI)
+    carry the elements after it (dates, UIDs, private creators) into the output; a value longer
+    than its VR allows or holding control characters is now malformed and dropped."""
+    data = bytearray(_ct_bytes())
+    i = data.index(header)
+    old = int.from_bytes(data[i + 6 : i + 8], "little")
+    data[i + 6 : i + 8] = (old + 120).to_bytes(2, "little")
+    swallowed = bytes(data[i + 8 + old : i + 8 + old + 120])
+    texts = [t for t in swallowed.split(b"\x00") if len(t) >= 6 and t.isascii() and t.isalnum()]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "len.dcm").write_bytes(bytes(data))
+    rep = ecvl.anonymize(tmp_path / "in", tmp_path / "out", key=KEY)
+    assert len(rep.files) + len(rep.skipped) == 1  # written safe, or refused and listed
+    _no_leak(tmp_path / "out", NAME, *texts)
+    for f in rep.files:
+        anon = pydicom.dcmread(f["output"])
+        assert keyword not in anon or len(str(anon[keyword].value)) <= 64
+        assert len(anon.DeidentificationMethod) <= 64  # our own LO value fits its VR
+
+
 @pytest.mark.parametrize("tag", [(0x0010, 0x8010), (0x2010, 0x0010), (0x0030, 0x0010)])
 def test_patient_name_tag_bit_flips_do_not_leak(tmp_path, tag):
     data = bytearray(_ct_bytes())

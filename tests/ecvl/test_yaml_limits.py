@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import deephealth.ecvl as ecvl
 from deephealth.ecvl.dataset import DatasetLimitError, DatasetSyntaxError, yaml_limits
@@ -106,3 +107,91 @@ def test_cli_validate_exit_2_one_line(files):
         (line,) = p.stdout.splitlines()
         assert line.startswith(str(files / name)) and CASES[name][1] in line
         assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("key", ["classes", "features", "images", "patients", "split"])
+def test_null_sections_are_format_errors_at_their_key(tmp_path, key):
+    """Fuzz finding (seed 7): `classes:` with no value raised TypeError while checking duplicates."""
+    p = tmp_path / "null.yml"
+    p.write_text(f"name: n\nimages: [a.png]\n{key}:\n" if key != "images" else "name: n\nimages:\n")
+    with pytest.raises(ecvl.DatasetError) as info:
+        ecvl.Dataset(p)
+    line = 2 if key == "images" else 3
+    assert f"{p}:{line}:1: error:" in str(info.value) or f"{p}:1:1: error:" in str(info.value)
+
+
+STREAM_CASES = [
+    "a: 1\nb: [x, 'y', 2.5, null, true, 0x1f, 017, 1_000, 2001-12-14, !!str 3]\n",
+    "c: &c {k: [1, 2]}\nd: *c\ne: &e [*c, *c]\n",
+    "m: &m {a: 1}\nn: {<<: *m, b: 2}\n",
+    "? [a, b]\n: 1\n",
+    "dup: 1\ndup: 2\nk: {x: 1, x: 2}\n",
+    "r: &r [*r]\n",
+    "s: !!set {a, b}\n",
+    "t: !!python/object:os.system x\n",
+    "u: *nope\n",
+    "--- a\n--- b\n",
+]
+
+
+@pytest.mark.parametrize("text", STREAM_CASES)
+def test_event_loader_matches_the_reference_loader(text):
+    """The libyaml event builder gives the pure-Python loader's values, positions and errors."""
+    from deephealth.ecvl.dataset import yaml_lines
+
+    def outcome(fn):
+        try:
+            return "ok", _flat(fn())
+        except Exception as e:  # compared, not swallowed
+            return "error", type(e).__name__
+
+    def _flat(v, depth=0):
+        if depth > 5:
+            return "..."
+        if isinstance(v, dict):
+            kp = sorted(getattr(v, "key_pos", {}).values())
+            dups = list(getattr(v, "duplicates", []))
+            items = sorted((repr(k), _flat(x, depth + 1)) for k, x in v.items())
+            return ("map", getattr(v, "line", 0), getattr(v, "col", 0), kp, dups, items)
+        if isinstance(v, list):
+            return ("seq", v.line, v.col, [_flat(x, depth + 1) for x in v])
+        return (type(v).__name__, repr(v), getattr(v, "line", 0), getattr(v, "col", 0))
+
+    ref = outcome(lambda: yaml.load(text, Loader=yaml_lines._Loader))
+    got = outcome(lambda: load(text, "t.yml"))
+    if ref[0] == "error":
+        assert got[0] == "error" and got[1] in ("DatasetSyntaxError", "DatasetLimitError")
+    else:
+        assert got == ref
+
+
+def _bench():
+    """bench/bench_limits.py (its input generators)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_limits", ROOT / "bench" / "bench_limits.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ten_megabyte_dataset_validates_in_bounded_memory(tmp_path):
+    """Issue #13's CLI goal: a 10 MB dataset YAML (with an anchor, so not the old libyaml-only
+    path) validates in a fresh process with peak RSS under 256 MB above the interpreter's."""
+    p = tmp_path / "big.yml"
+    p.write_text(_bench().ten_mb_dataset(), encoding="utf-8")
+    assert 9e6 < p.stat().st_size <= 10e6
+    code = (
+        "import resource,sys,time;import deephealth.ecvl as ecvl;"
+        "b=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;t=time.time();"
+        "i=ecvl.ValidateDataset(sys.argv[1],check_images=False);"
+        "print(len(i),time.time()-t,(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-b)/1024)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True,
+                       env=env, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    n, seconds, rise_mb = r.stdout.split()
+    assert int(n) > 0 and float(rise_mb) < 256, r.stdout

@@ -112,3 +112,32 @@ def test_tensor_shorter_than_its_dims_is_a_clear_error():
     m = _model([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [t])
     with pytest.raises(OnnxImportError, match="tensor 'w'"):
         import_net_from_onnx_string(m.SerializeToString())
+
+
+def _seed_graph() -> onnx.ModelProto:
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], [0.5] * 8)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["m"], name="dense"),
+        helper.make_node("Concat", ["m", "m"], ["y"], name="concat", axis=1),
+    ]
+    return _model(nodes, [w])
+
+
+def test_fuzz_findings_are_import_errors_naming_the_part():
+    """Mutated files the reader fuzzer found (scripts/fuzz_readers.py, seed 7): a node without
+    outputs (IndexError before), an op type that is not UTF-8 (TypeError sorting the unsupported
+    ops), an initializer of element type 127 (protobuf ValueError naming the type)."""
+    model = _seed_graph()
+    assert import_net_from_onnx_string(model.SerializeToString()) is not None
+    no_output = _seed_graph()
+    del no_output.graph.node[0].output[:]
+    with pytest.raises(OnnxImportError, match=r"node 0 \('dense', op 'MatMul'\) has no output"):
+        import_net_from_onnx_string(no_output.SerializeToString())
+    data = model.SerializeToString()
+    assert data.count(b"Concat") == 1
+    with pytest.raises(OnnxImportError, match=r"node 1 \('concat'.*not UTF-8 text"):
+        import_net_from_onnx_string(data.replace(b"Concat", b"Conc\xfft"))
+    bad_type = _seed_graph()
+    bad_type.graph.initializer[0].data_type = 127
+    with pytest.raises(OnnxImportError, match="initializer 'w' is unknown type 127"):
+        import_net_from_onnx_string(bad_type.SerializeToString())

@@ -35,7 +35,7 @@ from deephealth.ecvl.anonymize_checks import (
 )
 from deephealth.ecvl.errors import EcvlError
 
-METHOD = "deephealth PS3.15 Basic Application Level Confidentiality Profile"
+METHOD = "deephealth PS3.15 Basic Appl. Level Confidentiality Profile"  # LO: <= 64 chars
 _ENV_KEY = "DEEPHEALTH_DEID_KEY"
 # Compound actions of table E.1-1 resolved to the choice that keeps the object conformant while
 # disclosing nothing: an empty value (Z) or a dummy (D) rather than deletion; U for UIDs.
@@ -321,12 +321,13 @@ def _file_meta(new: Any, source: Any) -> Any:
 def _deidentify_file(path: str, out_root: str, kb: bytes, keep_private: bool, burned_in: str):
     """De-identify one file; returns (report entry, output path, bytes) or raises
     DeidentificationError naming the cause."""
-    import pydicom
     from pydicom.dataset import FileDataset
     from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
+    from deephealth.ecvl.io.dicom import dcmread
+
     try:
-        ds = pydicom.dcmread(path)
+        ds = dcmread(path)
     except Exception as e:
         raise DeidentificationError(
             path, f"not a readable DICOM file ({type(e).__name__})"

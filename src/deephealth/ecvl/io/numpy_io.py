@@ -46,6 +46,7 @@ def read(path: str | os.PathLike, flags: Any = None) -> Image:
         ImageReadError: Missing, truncated or corrupt file, pickled objects or an empty archive.
     """
     path = os.fspath(path)
+    _check_inflation(path)
     try:
         with np.load(path, allow_pickle=False) as loaded:
             if isinstance(loaded, np.lib.npyio.NpzFile):
@@ -63,6 +64,29 @@ def read(path: str | os.PathLike, flags: Any = None) -> Image:
     except (ValueError, OSError, EOFError) as e:
         raise ImageReadError(path, f"corrupt or truncated NumPy file ({e})") from None
     return _from_numpy_order(arr, path)
+
+
+MAX_RATIO = 200  # the dataset-upload zip-bomb ratio of the server
+_RATIO_FREE_BYTES = 64 * 1024 * 1024
+
+
+def _check_inflation(path: str) -> None:
+    """Refuse a ``.npz`` member above 64 MiB that inflates more than :data:`MAX_RATIO` times
+    (2 MB of deflated zeros declaring 2 GiB would otherwise be allocated whole)."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (OSError, zipfile.BadZipFile):
+        return  # np.load reports it
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_FREE_BYTES and ratio > MAX_RATIO:
+            raise ImageReadError(
+                path, f"member {info.filename!r} inflates {ratio:.0f}:1 to {info.file_size} bytes "
+                f"(over {MAX_RATIO}:1 above {_RATIO_FREE_BYTES >> 20} MiB: a zip bomb?)",
+            )  # fmt: skip
 
 
 def _read_npz(path: str, z: Any) -> Image:

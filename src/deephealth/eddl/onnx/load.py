@@ -26,7 +26,36 @@ _INPUT_TYPES = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16}
 
 
 def _type_name(elem_type: int) -> str:
-    return TensorProto.DataType.Name(elem_type)
+    try:
+        return str(TensorProto.DataType.Name(elem_type))
+    except ValueError:  # a number the ONNX enum does not define
+        return f"unknown type {elem_type}"
+
+
+def _node_label(i: int, node: onnx.NodeProto) -> str:
+    return f"node {i} ({node.name!r}, op {node.op_type!r})"
+
+
+def check_structure(model: onnx.ModelProto, source: str) -> None:
+    """Refuse graphs the importer cannot walk: names that are not UTF-8 text, nodes without an
+    output.
+
+    Raises:
+        OnnxImportError: naming the node, initializer or graph input/output.
+    """
+    graph = model.graph
+    for i, node in enumerate(graph.node):
+        texts = [node.name, node.op_type, node.domain, *node.input, *node.output]
+        if not all(isinstance(t, str) for t in texts):
+            raise OnnxImportError(f"{source}: {_node_label(i, node)} has a name that is not "
+                                  "UTF-8 text")  # fmt: skip
+        if not node.output or not node.output[0]:
+            raise OnnxImportError(f"{source}: {_node_label(i, node)} has no output")
+    for kind, items in (("initializer", graph.initializer), ("graph input", graph.input),
+                        ("graph output", graph.output)):  # fmt: skip
+        for j, item in enumerate(items):
+            if not isinstance(item.name, str):
+                raise OnnxImportError(f"{source}: {kind} {j} has a name that is not UTF-8 text")
 
 
 def parse_model(data: bytes, source: str) -> onnx.ModelProto:
@@ -47,6 +76,7 @@ def parse_model(data: bytes, source: str) -> onnx.ModelProto:
             f"{source}: not an ONNX model (no IR version, opset or graph outputs); the file may be "
             "truncated or of another format"
         )
+    check_structure(model, source)
     return model
 
 
