@@ -113,8 +113,10 @@ def test_forward_backward_update_zero_grads_and_get_output():
     other = make()
     with pytest.raises(ValueError, match="call forward"):
         eddl.backward(other, [Y[:8]])
+    inner = eddl.getOutput(net.layer("h1"))  # an inner layer: the last batch's value, as EDDL
+    assert inner.shape[0] == 8 and inner.shape[1:] == list(net.layer("h1").output_shape)
     with pytest.raises(ValueError, match="has no value yet"):
-        eddl.getOutput(net.layer("h1"))
+        eddl.getOutput(other.layer("h1"))
 
 
 def test_set_mode_switches_dropout():

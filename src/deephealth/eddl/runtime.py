@@ -14,6 +14,7 @@ from call to call.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -61,6 +62,10 @@ class GraphModule(nn.Module):
             parents = layer.parents or (model.inputs[:1] if layer.spec.source else [])
             plan.append((i, layer.module, [slots[id(p)] for p in parents]))
         self._plan = plan
+        # every layer's value of the last forward, read by pyeddl's getOutput on inner layers
+        self.last_values: list[Any] | None = None
+        for i, layer in enumerate(layers):
+            layer._value_slot = (weakref.ref(self), i)  # the latest graph computing the layer
         if self.sequential:
             self._compile_sequential(layers, slots, decoder_inputs)
 
@@ -111,6 +116,7 @@ class GraphModule(nn.Module):
             values[slot] = x
         for slot, module, parents in self._plan:
             values[slot] = module(*[values[p] for p in parents])
+        self.last_values = values
         return [values[s] for s in self._output_slots]
 
     def _forward_sequential(
@@ -145,6 +151,7 @@ class GraphModule(nn.Module):
                 cache[slot] = values[slot]
         if cache is not None:
             cache["warm"] = True
+        self.last_values = values
         return [values[s] for s in self._output_slots]
 
 

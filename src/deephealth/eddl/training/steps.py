@@ -296,11 +296,24 @@ def forward(net: Model, in_: Sequence[Any] | None = None, b: int | None = None) 
     return list(net.outputs)
 
 
-def getOutput(layer: Layer) -> Tensor:
-    """The value of an output layer after the last `forward`/`predict` (a Tensor)."""
-    net = getattr(layer, "_last_model", None)
-    if net is None:
+def _inner_value(layer: Layer) -> Tensor:
+    ref, slot = getattr(layer, "_value_slot", (None, 0))
+    graph = ref() if ref is not None else None
+    values = getattr(graph, "last_values", None)
+    if values is None or values[slot] is None:
         raise ValueError(f"getOutput: layer '{layer.name}' has no value yet; call forward first")
+    return Tensor.wrap(values[slot].detach())
+
+
+def getOutput(layer: Layer) -> Tensor:
+    """The value of a layer after the last `forward`/`predict`/`fit`/`evaluate` batch (a Tensor).
+
+    Output layers give their activated values; an inner layer gives the value the last graph that
+    computes it produced (e.g. pyeddl's `getOutput(lstm)` after `evaluate`).
+    """
+    net = getattr(layer, "_last_model", None)
+    if net is None or all(out is not layer for out in net.outputs):
+        return _inner_value(layer)
     st = get_state(net)
     for i, out in enumerate(net.outputs):
         if out is layer:
