@@ -54,6 +54,8 @@ IMPORTS = [
     (r"from pyecvl\._core\.ecvl import", "from deephealth.ecvl import"),
     (r"import pyecvl\._core\.ecvl\b", "import deephealth.ecvl"),
     (r"pyecvl\._core\.ecvl\.", "deephealth.ecvl."),
+    (r"([\"'])pyecvl\.(augmentations|ecvl)([\"'])", r"\1deephealth.ecvl\3"),  # importorskip
+    (r"([\"'])pyeddl\.(tensor|eddl)([\"'])", r"\1deephealth.eddl\3"),
 ]
 
 
@@ -114,8 +116,8 @@ def write_datasets(root: Path) -> None:
         files[f"eutrans_{part}Y.bin"] = rng.integers(0, 514, (n // 4, 30))
     files["drive_trX.bin"] = rng.integers(0, 256, (20, 584, 584, 3))
     files["drive_trY.bin"] = 255.0 * rng.integers(0, 2, (20, 584, 584))
-    files["flickr_trX.bin"] = rng.integers(0, 256, (8, 256, 256, 3))
-    files["flickr_trY.bin"] = rng.integers(0, 2000, (8, 20))
+    files["flickr_trX.bin"] = rng.integers(0, 256, (48, 256, 256, 3))  # --small takes 2 batches
+    files["flickr_trY.bin"] = rng.integers(0, 2000, (48, 20))
     for name, array in files.items():
         data = _bin(array)
         (root / name).write_bytes(data)
@@ -154,15 +156,16 @@ def write_ecvl_root(root: Path) -> None:
     from pydicom.data import get_testdata_file
 
     ihc = skimage.data.immunohistochemistry()
-    _save(root / "test.jpg", ihc[:256, :256])
+    _save(root / "test.jpg", ihc)
     _save(root / "lena.png", ihc[256:512, 256:512])
     _save(root / "example_ISIC_01.jpg", skimage.data.coffee()[::2, ::2])
     (root / "dicom").mkdir(parents=True, exist_ok=True)
-    shutil.copy(get_testdata_file("CT_small.dcm"), root / "dicom" / "ISIC_0000008.dcm")
+    # ECVL's file is an RGB skin image in DICOM: pydicom's RGB secondary capture stands in
+    shutil.copy(get_testdata_file("SC_rgb.dcm"), root / "dicom" / "ISIC_0000008.dcm")
     nib_data = Path(nibabel.__file__).parent / "tests" / "data" / "anatomical.nii"
     (root / "nifti").mkdir(exist_ok=True)
     shutil.copy(nib_data, root / "nifti" / "LR_nifti.nii")
-    slide = Path("/work/shared/cmu_small_region.svs")
+    slide = ROOT / ".data" / "cmu_small_region.svs"  # CMU-1-Small-Region (see DATA.md)
     if slide.is_file():
         (root / "hamamatsu").mkdir(exist_ok=True)
         shutil.copy(slide, root / "hamamatsu" / "test3-DAPI 2 (387).ndpi")
@@ -171,8 +174,8 @@ def write_ecvl_root(root: Path) -> None:
     lines = ["name: MNIST stand-in", "classes: [" + ", ".join(f'"{c}"' for c in range(10)) + "]"]
     lines.append("images:")
     n = 0
-    split: dict[str, list[int]] = {"training": [], "validation": [], "test": []}
-    for part, count in (("training", 60), ("validation", 20), ("test", 20)):
+    split: dict[str, list[int]] = {"training": [], "test": []}  # as ECVL's MNIST
+    for part, count in (("training", 128), ("test", 64)):
         for _ in range(count):
             c = int(rng.integers(0, 10))
             y0 = 20 * c
@@ -246,7 +249,7 @@ PYECVL_ARGS = {
     "read_write.py": ["{d}/test.jpg", "test_mod.jpg"],
 }
 PYEDDL_ARGS = {  # positional arguments of the application scripts
-    "image_classification_resnet34.py": ["{m}/resnet34.onnx", "{e}/test.jpg", "{e}/classes.txt"],
+    "image_classification_resnet34.py": ["{e}/test.jpg", "{e}/classes.txt", "{m}/resnet34.onnx"],
 }
 FIRST = ("save_net_to_file.py",)  # examples whose outputs others read
 

@@ -37,6 +37,8 @@ def runner():
         ("import pyecvl.ecvl as ecvl", "import deephealth.ecvl as ecvl"),
         ("import pyecvl._core.ecvl as ecvl_core", "import deephealth.ecvl as ecvl_core"),
         ("x = pyecvl._core.ecvl.Image()", "x = deephealth.ecvl.Image()"),
+        ('pytest.importorskip("pyecvl.augmentations")', 'pytest.importorskip("deephealth.ecvl")'),
+        ("pytest.importorskip('pyeddl.tensor')", "pytest.importorskip('deephealth.eddl')"),
     ],
 )
 def test_imports_are_rewritten(runner, line: str, want: str) -> None:
