@@ -251,11 +251,11 @@ def _run_child(
                 msg = f"leak\t{leak}" if leak else "ok\t"
             except documented as e:
                 msg = f"documented\t{type(e).__name__}"
-            except BaseException as e:  # noqa: BLE001 - this is what the fuzzer looks for
+            except BaseException as e:
                 tb = traceback.extract_tb(e.__traceback__)[-1]
                 msg = f"undocumented\t{type(e).__module__}.{type(e).__name__} at {tb.filename}:{tb.lineno}: {str(e)[:200]}"
             os.write(w, msg.encode("utf-8", "replace")[:4000])
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             code = 3
         finally:
             os._exit(code)

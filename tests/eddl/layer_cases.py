@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,6 +129,25 @@ LAYER_CASES = [
     ),
     _case("LayerNormalization", _one([4, 5], lambda x: E.LayerNormalization(x))),
     _case("GroupNormalization", _one([4, 5, 5], lambda x: E.GroupNormalization(x, 2))),
+    # repeating
+    _case("Repeat-counts", _one([3, 4], lambda x: E.Repeat(x, [1, 0, 3], 0))),
+    _case("Repeat-int", _one([3, 4], lambda x: E.Repeat(x, 2, 1))),
+    _case("Tile", _one([2, 3, 4], lambda x: E.Tile(x, [2, 1, 3]))),
+    _case("Expand", _one([1, 3, 1], lambda x: E.Expand(x, 4))),
+    _case("Broadcast-inside", _two([3], [4, 3, 5], lambda a, b: E.Broadcast(a, b))),
+    _case("Broadcast-numpy", _two([2, 4, 5], [4, 1], lambda a, b: E.Broadcast(a, b))),
+    # auxiliary (generators with a zero spread are constants; tests/eddl/test_layers_auxiliary.py
+    # checks the random ones)
+    _case(
+        "ConstOfTensor",
+        _one([2, 3], lambda x: E.Add(x, E.ConstOfTensor(np.arange(6.0).reshape(2, 3)))),
+    ),
+    _case("GaussGenerator", _one([6], lambda x: E.Add(x, E.GaussGenerator(2.0, 0.0, [6])))),
+    _case("UniformGenerator", _one([6], lambda x: E.Mult(x, E.UniformGenerator(1.5, 1.5, [6])))),
+    _case("Shape", _one([3, 4], lambda x: E.Shape(x, include_batch=False))),
+    _case("Where", _two([4, 3], [4, 3], lambda a, b: E.Where(a, b, E.ReLu(b)))),
+    _case("Bypass", _one([4], lambda x: E.Bypass(E.Abs(x), "abs1"))),
+    _case("Transform", _one(IMG, lambda x: E.Transform(x, 0, 0, 1, 0))),
     # merge and operators
     _case("Add", _two(IMG, IMG, lambda a, b: E.Add([a, b]))),
     _case("Add-three", _two([4], [4], lambda a, b: E.Add([a, b, a]))),

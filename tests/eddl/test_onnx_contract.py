@@ -127,10 +127,12 @@ def test_exports_read_back_through_the_op_table(builder) -> None:
 
 
 def test_most_exports_read_back_through_the_op_table() -> None:
-    """Only pixel-gather augmentations, nearest Resize, GroupNormalization and recurrent ops with
-    initial states or the cell state output (GetStates, one-step decoders) may be refused."""
+    """Only pixel-gather augmentations, nearest Resize, GroupNormalization, recurrent ops with
+    initial states or the cell state output (GetStates, one-step decoders), the sources that fold
+    to constants (ConstOfTensor, generators, Shape), Where (a cast to bool) and Transform (a
+    channel pad) may be refused."""
     refused = [p.id for p in LAYER_CASES if not reimport_via_op_table(p.values[0])]
-    assert len(refused) <= 18, refused
+    assert len(refused) <= 24, refused
     assert "GroupNormalization" in refused and "Conv2D-same" not in refused
 
 

@@ -266,3 +266,21 @@ def test_newloss_compute_and_optimize():
         eddl.compute_loss("mse")
     with pytest.raises(ValueError, match="built without losses"):
         eddl.fit(net, [x01], [x01], 8, 1, verbose=0)
+
+
+def test_next_batch_copies_samples_of_another_shape_in_memory_order_as_eddl():
+    images = np.arange(4 * 2 * 3 * 2, dtype=np.float32).reshape(4, 2, 3, 2)  # N, H, W, C
+    batch = Tensor([5, 2, 2, 3])  # N, C, H, W: as many values per sample
+    eddl.next_batch([Tensor.fromarray(images)], [batch])
+    flat = batch.getdata().reshape(5, -1)
+    rows = {tuple(r) for r in images.reshape(4, -1)}
+    assert all(tuple(r) in rows for r in flat)
+
+
+def test_get_output_of_an_inner_layer_after_evaluate():
+    net = make()
+    eddl.evaluate(net, [X], [Y], bs=8, verbose=0)
+    h1 = net.layer("h1")
+    got = eddl.getOutput(h1).getdata()
+    want = h1.module(torch.from_numpy(X[32:40])).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

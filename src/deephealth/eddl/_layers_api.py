@@ -40,6 +40,15 @@ from deephealth.eddl.layers.augmentation import (
     Shift,
     VerticalFlip,
 )
+from deephealth.eddl.layers.auxiliary import (
+    Bypass,
+    ConstOfTensor,
+    GaussGenerator,
+    Shape,
+    Transform,
+    UniformGenerator,
+    Where,
+)
 from deephealth.eddl.layers.conv import (
     Conv,
     Conv1D,
@@ -145,13 +154,16 @@ from deephealth.eddl.layers.shape import (
     UpSampling2D,
     UpSampling3D,
 )
+from deephealth.eddl.layers.tiling import Broadcast, Expand, Repeat, Tile
 from deephealth.eddl.layers.unary import Abs, Clamp, Clip, Exp, Log, Log2, Log10, Sqrt
 
 __all__ = [
     # core
     "Input", "Dense", "Dropout", "Flatten", "Reshape", "Permute", "Squeeze", "Unsqueeze",
     "Select", "Slice", "Split", "Transpose", "Embedding", "Pad", "UpSampling", "UpSampling2D",
-    "UpSampling3D", "Resize", "GaussianNoise",
+    "UpSampling3D", "Resize", "GaussianNoise", "Repeat", "Tile", "Expand", "Broadcast",
+    # auxiliary
+    "ConstOfTensor", "GaussGenerator", "UniformGenerator", "Shape", "Where", "Bypass", "Transform",
     # activations
     "Activation", "ReLu", "LeakyReLu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "Softmax",
     "Softplus", "Softsign", "Tanh", "Linear", "Exponential", "ThresholdedReLu",

@@ -68,7 +68,7 @@ def topological_order(inputs: Sequence[Layer], outputs: Sequence[Layer]) -> list
             continue
         state[id(layer)] = 1
         stack.append((layer, True))
-        if id(layer) in input_ids:
+        if id(layer) in input_ids or layer.spec.source:
             continue
         if not layer.parents:
             raise GraphError(
@@ -128,6 +128,9 @@ class Model:
         self.name = name
         self.decoder_inputs = decoder_inputs(inputs, outputs)
         self.layers = topological_order([*inputs, *self.decoder_inputs], outputs)
+        used = {id(layer) for layer in self.layers}  # an input no output needs still takes data
+        unused = [l for l in [*inputs, *self.decoder_inputs] if id(l) not in used]
+        self.layers = [*unused, *self.layers]
         name_defaults(self.layers)
         names = [layer.name for layer in self.layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})

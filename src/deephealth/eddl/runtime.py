@@ -57,7 +57,9 @@ class GraphModule(nn.Module):
                 continue
             if layer.module is not None:
                 self.layers[module_key(layer.name)] = layer.module
-            plan.append((i, layer.module, [slots[id(p)] for p in layer.parents]))
+            # a source layer (constant, generator) reads the batch size from the first input
+            parents = layer.parents or (model.inputs[:1] if layer.spec.source else [])
+            plan.append((i, layer.module, [slots[id(p)] for p in parents]))
         self._plan = plan
         # EDDL's unroll_enc(inl, outl): with targets of `out_steps` > 1 steps, an encoder net
         # outputs its last `out_steps` steps (set for one call by training.sequence.output_steps)

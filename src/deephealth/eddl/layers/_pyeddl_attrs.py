@@ -51,13 +51,20 @@ class PyeddlLayerAttrs:
 
     @property
     def output(self) -> Any:
-        """The layer's value after the last `forward` (a Tensor; see `getOutput`)."""
+        """The layer's value after the last `forward` (a Tensor; see `getOutput`).
+
+        Before any `forward` it is a zero tensor of shape [1, *output shape], as EDDL allocates
+        it (`getOutput` raises instead).
+        """
         from deephealth.eddl.tensor import Tensor
 
-        if self.kind == "Input" and getattr(self, "_last_value", None) is not None:
-            return Tensor.wrap(self._last_value)
+        if self.kind == "Input":
+            value = getattr(self, "_last_value", None)
+            return Tensor([1, *self.output_shape]) if value is None else Tensor.wrap(value)
         if OUTPUT_READER is None:
             raise RuntimeError("layer outputs are read by deephealth.eddl.training (not imported)")
+        if getattr(self, "_last_model", None) is None:  # no forward has computed it yet
+            return Tensor([1, *self.output_shape])
         return OUTPUT_READER(self)
 
     @property

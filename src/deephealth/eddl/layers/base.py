@@ -36,11 +36,14 @@ class LayerSpec:
 
     Subclasses set `kind` and the parent-count bounds and implement `infer_shape` and `build`.
     Their ONNX export and import are in `deephealth.eddl.onnx.registry`'s tables, keyed by `kind`.
+    A `source` kind has no parents but is not an Input (a constant or a random generator): its
+    module is called with the model's first input, from which it takes the batch size and device.
     """
 
     kind: ClassVar[str] = ""
     min_parents: ClassVar[int] = 1
     max_parents: ClassVar[int | None] = 1
+    source: ClassVar[bool] = False
 
     def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
         """Return the output shape for the given input shapes, or raise `ShapeError`."""

@@ -231,7 +231,9 @@ def _recurrent(
                 "a recurrent layer reads it or it is in a decoder (setDecoder)"
             )
     params = {"units": int(units), "bidirectional": bool(bidirectional), **extra}
-    return Layer(kind, parents, params, name or None)
+    # EDDL names these "LSTM1", "GRU1" (upper case); pyeddl scripts look them up by that name
+    stem = kind if kind in ("LSTM", "GRU") else None
+    return Layer(kind, parents, params, name or None, stem=stem)
 
 
 def RNN(

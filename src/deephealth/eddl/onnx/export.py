@@ -104,7 +104,8 @@ def net_to_proto(
             if any(seq[p.name] for p in layer.parents):
                 export_time_distributed(ctx, layer, seq)
                 continue
-        EXPORTERS[layer.kind](ctx, layer, [p.name for p in layer.parents])
+        parents = layer.parents or (net.inputs[:1] if layer.spec.source else [])
+        EXPORTERS[layer.kind](ctx, layer, [p.name for p in parents])
     steps = {name: ctx.seq_len for name, is_seq in seq.items() if is_seq}
     graph = helper.make_graph(
         ctx.nodes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,11 +84,27 @@ def parse_index(text: str, size: int, keep_dims: bool) -> slice | int:
 
 
 def index_key(indices: Sequence[str], shape: Sequence[int], keep_dims: bool = True) -> tuple:
-    """A torch indexing key from EDDL's string indices (missing trailing dimensions: all)."""
+    """A torch indexing key from EDDL's string indices (missing trailing dimensions: all).
+
+    Keys are cached by (indices, shape): a loop selecting the same part of same-shaped tensors
+    parses its strings once.
+    """
     if isinstance(indices, str):
         indices = [indices]
+    try:
+        return _cached_key(tuple(indices), tuple(shape), keep_dims)
+    except TypeError:  # unhashable indices (e.g. a list inside): parse without the cache
+        return _parse_key(indices, shape, keep_dims)
+
+
+def _parse_key(indices: Sequence[str], shape: Sequence[int], keep_dims: bool) -> tuple:
     if len(indices) > len(shape):
         raise TensorError(
             f"select: {len(indices)} indices for a {len(shape)}-D tensor {list(shape)}"
         )
     return tuple(parse_index(s, n, keep_dims) for s, n in zip(indices, shape))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_key(indices: tuple, shape: tuple, keep_dims: bool) -> tuple:
+    return _parse_key(indices, shape, keep_dims)

@@ -31,6 +31,16 @@ from deephealth.eddl.tensor.reduce import ReduceMixin
 from deephealth.eddl.tensor.shape import ShapeMixin
 
 
+def host_copy(array: np.ndarray) -> torch.Tensor:
+    """A float32 copy of `array` in memory allocated by numpy, shared with torch.
+
+    numpy advises the kernel to back large arrays with transparent huge pages, torch's CPU
+    allocator does not; reading a large tensor in huge pages is measurably faster (fewer TLB
+    misses), so tensors made from data (`fromarray`, `Tensor(shape)`) use numpy's allocator.
+    """
+    return torch.from_numpy(np.array(array, dtype=np.float32, order="C", copy=True))
+
+
 class Tensor(MathMixin, ReduceMixin, ShapeMixin, ImageMixin):
     """An n-dimensional float32 array with pyeddl's API.
 
@@ -45,10 +55,17 @@ class Tensor(MathMixin, ReduceMixin, ShapeMixin, ImageMixin):
     def __init__(
         self, shape: Sequence[int] | np.ndarray | torch.Tensor | Tensor = (), dev: int = DEV_CPU
     ):
+        device = device_of(dev)
         if isinstance(shape, (np.ndarray, torch.Tensor, Tensor)):
-            self.torch = as_torch(shape).detach().to(device_of(dev), torch.float32, copy=True)
+            src = as_torch(shape).detach()
+            if device.type == "cpu":
+                self.torch = host_copy(src.cpu().numpy())
+            else:
+                self.torch = src.to(device, torch.float32, copy=True)
+        elif device.type == "cpu":
+            self.torch = torch.from_numpy(np.zeros(shape_list(shape), np.float32))
         else:
-            self.torch = torch.zeros(shape_list(shape), dtype=torch.float32, device=device_of(dev))
+            self.torch = torch.zeros(shape_list(shape), dtype=torch.float32, device=device)
 
     @classmethod
     def wrap(cls, t: torch.Tensor) -> Tensor:
@@ -76,7 +93,10 @@ class Tensor(MathMixin, ReduceMixin, ShapeMixin, ImageMixin):
     @staticmethod
     def full(shape: Sequence[int], value: float, dev: int = DEV_CPU) -> Tensor:
         """A tensor filled with `value`."""
-        return Tensor.wrap(torch.full(shape_list(shape), float(value), device=device_of(dev)))
+        device = device_of(dev)
+        if device.type == "cpu":
+            return Tensor.wrap(torch.from_numpy(np.full(shape_list(shape), value, np.float32)))
+        return Tensor.wrap(torch.full(shape_list(shape), float(value), device=device))
 
     @staticmethod
     def empty(shape: Sequence[int], dev: int = DEV_CPU) -> Tensor:

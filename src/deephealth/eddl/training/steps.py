@@ -232,13 +232,21 @@ def random_indices(batch_size: int, num_samples: int) -> list[int]:
 
 
 def next_batch(in_: Sequence[Tensor], out: Sequence[Tensor]) -> None:
-    """Copy random samples of the tensors `in_` into the batch tensors `out` (same order)."""
+    """Copy random samples of the tensors `in_` into the batch tensors `out` (same order).
+
+    As EDDL, a sample is copied value by value in memory order: a source sample of another shape
+    with as many values fits (pyeddl's `nlp_text_generation` copies H×W×C images into a C×H×W
+    batch this way).
+    """
     if len(in_) != len(out):
         raise ValueError(f"next_batch: {len(in_)} source tensor(s) but {len(out)} destination(s)")
     n = int(as_list(in_)[0].shape[0])
     idx = torch.randint(0, n, (int(out[0].shape[0]),))
     for src, dst in zip(in_, out):
         s, d = to_torch(src, "next_batch source"), dst.torch
+        if tuple(s.shape[1:]) != tuple(d.shape[1:]) and s[0].numel() == d[0].numel():
+            d.copy_(s.index_select(0, idx).reshape(d.shape))
+            continue
         if tuple(s.shape[1:]) != tuple(d.shape[1:]):
             raise DataError(
                 f"next_batch: source samples {list(s.shape[1:])} do not fit the batch "

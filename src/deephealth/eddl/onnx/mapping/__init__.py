@@ -9,6 +9,7 @@ import deephealth.eddl._layers_api  # noqa: F401 (registers the layer kinds)
 from deephealth.eddl.onnx.mapping import (  # noqa: F401
     activations,
     augmentation,
+    auxiliary,
     conv,
     core,
     merge,

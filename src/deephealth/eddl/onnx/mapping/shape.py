@@ -280,8 +280,30 @@ def gather_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
         }
         ictx.add("Embedding", [parent], params, node, {"weight": table})
         return
-    ictx.const(node, 1, "the indices")
+    indices = ictx.const(node, 1, "the indices")
+    if _repeat_from_gather(ictx, node, indices):
+        return
     ictx.view_op(node)
+
+
+def _repeat_from_gather(ictx: ImportContext, node: onnx.NodeProto, indices: np.ndarray) -> bool:
+    """Gather of a layer along a sample axis at each index in order, repeated -> Repeat."""
+    name = node.input[0]
+    if name not in ictx.layers or name in ictx.views or indices is None or indices.ndim != 1:
+        return False
+    shape = ictx.layers[name].output_shape
+    axis = int(ictx.attrs(node).get("axis", 0)) % (len(shape) + 1)
+    if axis == 0 or not indices.size:
+        return False
+    size = shape[axis - 1]
+    idx = np.where(indices < 0, indices + size, indices)
+    if np.any(np.diff(idx) < 0) or idx.min() < 0 or idx.max() >= size:
+        return False
+    if np.array_equal(idx, np.arange(size)):  # the identity: a view
+        return False
+    counts = np.bincount(idx, minlength=size).tolist()
+    ictx.add("Repeat", [ictx.layers[name]], {"repeats": counts, "axis": axis - 1}, node)
+    return True
 
 
 @op_importer("Cast")
