@@ -26,7 +26,7 @@ DeepHealth recordings dataset YAML with a split per recording.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -155,21 +155,50 @@ def write_synthetic_dataset(
     Returns:
         The dataset YAML path.
     """
+    splits = splits or {"training": 6, "validation": 2, "test": 2}
+    header = ["name: synthetic-eeg",
+              "description: synthetic EEG with spike-and-wave seizures (deephealth generator)",
+              "classes: [background, seizure]"]  # fmt: skip
+
+    def make(i: int) -> Signal:
+        return synthetic_eeg(
+            duration, fs, channels, seizures_per_hour, seizure_duration, seed * 1000 + i
+        )
+
+    return write_recordings_dataset(folder, header, splits, make, "rec")
+
+
+def write_recordings_dataset(
+    folder: str | Path,
+    header: list[str],
+    splits: dict[str, int],
+    make: Callable[[int], Signal],
+    prefix: str,
+) -> Path:
+    """Write generated recordings as EDF+ (``<prefix>NNN.edf``) with a CSV of their annotations
+    each, and the recordings dataset YAML (``header`` lines, then one entry per recording with its
+    patient and split).
+
+    Args:
+        folder: Output folder (created).
+        header: The YAML's first lines (name, description, classes).
+        splits: Recordings per split.
+        make: Recording ``i`` (its annotations are the labels).
+        prefix: File name prefix.
+
+    Returns:
+        The dataset YAML path.
+    """
     from deephealth.ecvl.signal.io import SignalWrite
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    splits = splits or {"training": 6, "validation": 2, "test": 2}
-    lines = ["name: synthetic-eeg",
-             "description: synthetic EEG with spike-and-wave seizures (deephealth generator)",
-             "classes: [background, seizure]", "recordings:"]  # fmt: skip
+    lines = [*header, "recordings:"]
     i = 0
     for split, count in splits.items():
         for _ in range(count):
-            sig = synthetic_eeg(
-                duration, fs, channels, seizures_per_hour, seizure_duration, seed * 1000 + i
-            )
-            name = f"rec{i:03d}"
+            sig = make(i)
+            name = f"{prefix}{i:03d}"
             SignalWrite(out / f"{name}.edf", sig)
             write_annotations_csv(out / f"{name}.csv", sig.annotations)
             lines += [f"  - location: {name}.edf", f"    annotations: {name}.csv",

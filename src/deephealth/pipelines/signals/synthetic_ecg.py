@@ -119,26 +119,17 @@ def write_synthetic_ecg_dataset(
     Returns:
         The dataset YAML path.
     """
-    from deephealth.ecvl.signal.io import SignalWrite
-    from deephealth.pipelines.signals.synthetic import write_annotations_csv
+    from deephealth.pipelines.signals.synthetic import write_recordings_dataset
 
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    header = ["name: synthetic-ecg",
+              "description: synthetic two-lead ECG with labelled normal and PVC beats "
+              "(deephealth generator)",
+              "classes: [N, V]"]  # fmt: skip
     splits = splits or {"training": 4, "validation": 1, "test": 2}
-    lines = ["name: synthetic-ecg",
-             "description: synthetic two-lead ECG with labelled normal and PVC beats "
-             "(deephealth generator)",
-             "classes: [N, V]", "recordings:"]  # fmt: skip
-    i = 0
-    for split, count in splits.items():
-        for _ in range(count):
-            sig = synthetic_ecg(duration, fs, pvc_rate, seed * 1000 + i)
-            name = f"ecg{i:03d}"
-            SignalWrite(out / f"{name}.edf", sig)
-            write_annotations_csv(out / f"{name}.csv", sig.annotations)
-            lines += [f"  - location: {name}.edf", f"    annotations: {name}.csv",
-                      f"    patient: p{i:03d}", f"    split: {split}"]  # fmt: skip
-            i += 1
-    path = out / "dataset.yml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_recordings_dataset(
+        folder,
+        header,
+        splits,
+        lambda i: synthetic_ecg(duration, fs, pvc_rate, seed * 1000 + i),
+        "ecg",
+    )

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 import deephealth.eddl as eddl
 from deephealth.eddl.model import Model
-from deephealth.eddl.zoo._blocks import check_args, conv, finish, max_pool
+from deephealth.eddl.zoo._blocks import check_args, finish
+from deephealth.eddl.zoo.detection.pyramid import pyramid_trunk
 
 
 def FCOS(
@@ -42,26 +43,7 @@ def FCOS(
         ValueError: naming the bad argument.
     """
     shape = check_args(input_shape, num_classes, (2,))
-    levels = len(filters)
-    if stride & (stride - 1) or not 1 <= stride <= 2 ** (levels - 1):
-        raise ValueError(f"stride must be a power of two up to {2 ** (levels - 1)}, got {stride}")
-    deepest = 2 ** (levels - 1)
-    if any(d % deepest for d in shape[1:]):
-        raise ValueError(f"FCOS needs sizes divisible by {deepest}, got {list(shape[1:])}")
-    inp = eddl.Input(shape)
-    x = inp
-    feats = []
-    for k, f in enumerate(filters):
-        if k:
-            x = max_pool(x)
-        x = conv(conv(x, f), f)
-        feats.append(x)
-    out_level = stride.bit_length() - 1
-    top = conv(feats[-1], fpn_filters, kernel=1, bn=False, relu=False)
-    for k in range(levels - 2, out_level - 1, -1):
-        lateral = conv(feats[k], fpn_filters, kernel=1, bn=False, relu=False)
-        top = eddl.Add([eddl.UpSampling2D(top, [2, 2]), lateral])
-    h = conv(conv(top, fpn_filters), fpn_filters)
+    inp, h = pyramid_trunk(shape, filters, fpn_filters, stride, "FCOS")
     cls = eddl.Conv2D(h, int(num_classes), [3, 3], padding="same")
     box = eddl.Softplus(eddl.Conv2D(h, 4, [3, 3], padding="same"))
     ctr = eddl.Conv2D(h, 1, [3, 3], padding="same")
