@@ -92,6 +92,11 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
     """libyaml's parser; :func:`_stream` builds the values from its events (no node tree)."""
 
 
+# first characters of the implicit types (bool, int, float, null, timestamp, ...): a plain scalar
+# starting otherwise resolves to a string (holds only when no resolver takes any character)
+_IMPLICIT_FIRST: frozenset[Any] = frozenset(_FastLoader.yaml_implicit_resolvers)
+assert None not in _IMPLICIT_FIRST
+
 _FALLBACK: Any = object()  # what _stream returns for constructs it leaves to _Loader
 
 
@@ -105,6 +110,8 @@ def _scalar(loader: Any, ev: yaml.ScalarEvent, marked: bool) -> Any:
     value = ev.value
     if ev.tag is None or ev.tag == "!":
         if not ev.implicit[0]:
+            return _mark_ev(LStr(value), ev) if marked else value
+        if value and value[0] not in _IMPLICIT_FIRST:  # no implicit type starts so: a string
             return _mark_ev(LStr(value), ev) if marked else value
         tag = loader.resolve(yaml.ScalarNode, value, (True, False))
     else:
