@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	# Federated extra: Flower without its pins (they would downgrade fastapi, packaging and
 	# protobuf below what the toolkit uses; its gRPC API runs with ours), then its own small deps.
 	$(PY) -m pip install -q --no-deps "flwr==1.42.*" "grpcio-health-checking>=1.70"
-	$(PY) -m pip install -q "opacus>=1.5" "grpcio>=1.70" iterators pycryptodome tomli-w \
-		"typer<0.21" "uv<0.14" prompt-toolkit tomli
+	$(PY) -m pip install -q "opacus>=1.5" "grpcio>=1.70" "iterators>=0.0.2,<0.0.3" \
+		"pycryptodome>=3.18,<4" "cryptography>=50,<51" "rich>=14,<15" tomli-w "typer<0.21" \
+		"uv<0.14" prompt-toolkit tomli
 	touch $(STAMP)
 
 install: $(STAMP)
