@@ -10,13 +10,14 @@ import json
 import math
 from pathlib import Path
 
+# `make install` installs Flower and Opacus: a missing one (or one of their dependencies) is a
+# failure here, not a skip
+import flwr  # noqa: F401
 import numpy as np
+import opacus  # noqa: F401
 import pytest
 import torch
 import yaml
-
-pytest.importorskip("flwr")
-pytest.importorskip("opacus")
 
 import deephealth.eddl as eddl
 from deephealth.pipelines.config import ConfigError
