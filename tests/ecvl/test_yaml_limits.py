@@ -7,7 +7,6 @@ Python API, the pipeline config loader and `deephealth dataset validate` (a new 
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -47,16 +46,14 @@ def files(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_python_api_clear_error(files, name):
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def test_python_api_clear_error(files, name, peak_rss):
     with pytest.raises(DatasetLimitError) as info:
         ecvl.Dataset(files / name)
     assert str(files / name) in str(info.value) and CASES[name][1] in str(info.value)
     assert isinstance(info.value, DatasetSyntaxError)  # existing handlers still catch it
     issues = ecvl.ValidateDataset(files / name, check_images=False)
     assert [i.code for i in issues] == ["limit"] and CASES[name][1] in issues[0].message
-    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert grown_mb < 64
+    assert peak_rss.growth_mb() < 64
 
 
 def test_bomb_is_small_and_fails_at_its_line():
