@@ -52,7 +52,7 @@ typecheck: install
 	$(PY) -m mypy
 
 test: install system-deps data assets lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 bench: install system-deps data
 	$(PY) -m pip install -q -e ".[bench]"

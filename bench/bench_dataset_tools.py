@@ -20,23 +20,30 @@ import time
 from pathlib import Path
 
 _LOAD = (
-    "import sys, time; t = time.perf_counter(); import deephealth.ecvl as ecvl; "
-    "d = ecvl.Dataset(sys.argv[1]); print(len(d.samples_), time.perf_counter() - t)"
+    "import sys, time; t = time.process_time(); import deephealth.ecvl as ecvl; "
+    "t1 = time.process_time(); d = ecvl.Dataset(sys.argv[1]); "
+    "print(len(d.samples_), t1 - t, time.process_time() - t1)"
 )
 
 
-def _timed(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS MB (of the child, from GNU time) and exit code of ``cmd``."""
+def _timed(cmd: list[str]) -> tuple[float, float, float, int, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS MB (of the child, from GNU time),
+    exit code and standard output of ``cmd``."""
     t = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+    done = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - t
-    peak_kb = int(done.stderr.strip().splitlines()[-1])
-    return wall, peak_kb / 1024, done.returncode
+    user, system, peak_kb = done.stderr.strip().splitlines()[-1].split()
+    return wall, float(user) + float(system), int(peak_kb) / 1024, done.returncode, done.stdout
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=5, help="runs per step (medians reported)")
     ap.add_argument("--out", default="bench/results/dataset_tools.md")
     args = ap.parse_args()
     cli = str(Path(sys.executable).with_name("deephealth"))
@@ -58,12 +65,22 @@ def main() -> None:
             f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
             f"load average {os.getloadavg()[0]:.1f} at start; {args.files:,} files",
             "",
-            "| step | wall s (incl. interpreter start) | peak RSS MB | exit |",
-            "|---|---|---|---|",
+            f"medians of {args.rounds} runs, each in a fresh process",
+            "",
+            "| step | wall s (incl. interpreter start) | process CPU s | of which import s | "
+            "`Dataset()` CPU s | peak RSS MB | load avg | exit |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for name, cmd in rows:
-            wall, peak, code = _timed(cmd)
-            lines.append(f"| {name} | {wall:.1f} | {peak:.0f} | {code} |")
+            runs = [_timed(cmd) for _ in range(args.rounds)]
+            wall, cpu, peak = (_median([r[k] for r in runs]) for k in range(3))
+            code = max(r[3] for r in runs)
+            inner = ["", ""]
+            if name.startswith("Dataset"):  # the child's own split: import, then Dataset()
+                parts = [r[4].split() for r in runs if r[3] == 0]
+                inner = [f"{_median([float(p[k]) for p in parts]):.2f}" for k in (1, 2)]
+            lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} | {inner[0]} | {inner[1]} | "
+                         f"{peak:.0f} | {os.getloadavg()[0]:.1f} | {code} |")  # fmt: skip
             print(lines[-1], flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")

@@ -1,6 +1,7 @@
 """Federated training on this machine: round time, bytes per round vs model size, and
 time-to-accuracy of FedAvg / FedProx (three site processes over loopback gRPC) against centralised
-training of the pooled data with the same trainer.
+training of the pooled data with the same trainer; FedAdam, and FedBN against averaged BatchNorm
+on a BatchNorm model (`--runs fedadam mobilenet-average mobilenet-fedbn`).
 
 Data: synthetic lesion phantoms (normal vs nodule, 24x24, 300 patients) split into three non-IID
 sites (`split_sites`: sizes 0.5/0.3/0.2 with Dirichlet(1.0) label skew); the test split stays at
@@ -53,15 +54,25 @@ def centralised(ds: Path, epochs: int) -> dict[str, Any]:
     return {"curve": curve, "model_bytes": sum(a.nbytes for a in w)}
 
 
-def federated(
-    ds: Path, sites: list[Path], rounds: int, strategy: str, work: Path
-) -> dict[str, Any]:
+# run name -> (pipeline overrides, federated overrides); FedBN needs a model with BatchNorm: the
+# zoo MobileNet at width 0.25 (the same model with averaged BatchNorm is its baseline)
+MOBILENET = {"model": "mobilenet", "model_params": {"alpha": 0.25}, "optimizer": {"lr": 0.01}}
+RUNS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "fedavg": ({}, {"strategy": "fedavg"}),
+    "fedprox": ({}, {"strategy": "fedprox", "proximal_mu": 0.01}),
+    "fedadam": ({}, {"strategy": "fedadam", "server_learning_rate": 0.01}),
+    "mobilenet-average": (MOBILENET, {"strategy": "fedavg", "batchnorm": "average"}),
+    "mobilenet-fedbn": (MOBILENET, {"strategy": "fedavg", "batchnorm": "fedbn"}),
+}
+
+
+def federated(ds: Path, sites: list[Path], rounds: int, name: str, work: Path) -> dict[str, Any]:
     from deephealth.pipelines.federated.simulate import simulate
 
-    cfg = work / f"{strategy}.yml"
-    fed = {"rounds": rounds, "local_epochs": 2, "strategy": strategy, "proximal_mu": 0.01,
-           "run_dir": str(work / strategy)}  # fmt: skip
-    cfg.write_text(yaml.safe_dump({**PIPELINE, "dataset": str(ds), "federated": fed}))
+    cfg = work / f"{name}.yml"
+    pipeline, extra = RUNS[name]
+    fed = {"rounds": rounds, "local_epochs": 2, "run_dir": str(work / name), **extra}
+    cfg.write_text(yaml.safe_dump({**PIPELINE, **pipeline, "dataset": str(ds), "federated": fed}))
     t = time.perf_counter()
     result = simulate(cfg, sites, timeout_s=1800)
     wall = time.perf_counter() - t
@@ -80,55 +91,69 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--target", type=float, default=0.95, help="held-out accuracy to reach")
     ap.add_argument("--out", default=str(HERE / "results" / "federated.md"))
+    ap.add_argument(
+        "--runs",
+        nargs="+",
+        default=["fedavg", "fedprox"],
+        choices=sorted(RUNS),
+        help="federated runs (strategy / BatchNorm handling / model)",
+    )
+    ap.add_argument("--no-centralised", action="store_true", help="skip the pooled baseline")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ds = generate_dataset(work / "data", "classification", n_patients=300, shape=(24, 24),
                               seed=0, lesion_types=("normal", "nodule"))  # fmt: skip
         sites = split_sites(ds, [0.5, 0.3, 0.2], alpha=1.0, seed=0)
-        central = centralised(ds, 2 * args.rounds)
-        runs = {s: federated(ds, sites, args.rounds, s, work) for s in ("fedavg", "fedprox")}
-    mb = central["model_bytes"]
+        central = None if args.no_centralised else centralised(ds, 2 * args.rounds)
+        runs = {s: federated(ds, sites, args.rounds, s, work) for s in args.runs}
+    mb = (central or {}).get("model_bytes")
     lines = [
         f"## Federated training (`bench/bench_federated.py`, {time.strftime('%Y-%m-%d')})",
         "",
         f"Machine: {platform.processor() or platform.machine()}, shared with other jobs; "
-        f"LeNet 24x24, {mb / 1e6:.2f} MB of float32 weights; 3 sites (non-IID), "
+        f"LeNet 24x24 (MobileNet width 0.25 for the mobilenet runs); 3 sites (non-IID), "
         f"{args.rounds} rounds x 2 local epochs; target held-out accuracy {args.target}.",
         "",
-        "| run | final acc | best acc | train time to target (s) | train time total (s) | "
-        "wall incl. process start (s) | mean round (s) | bytes/round (MB) | bytes / (model x sites) |",
+        "| run | final acc | best acc | sites' val acc (last) | train time to target (s) | "
+        "train time total (s) | wall incl. process start (s) | mean round (s) | bytes/round (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    c = central["curve"]
-    lines.append(
-        f"| centralised (pooled, {len(c)} epochs) | {c[-1][1]:.3f} | {max(a for _, a in c):.3f} | "
-        f"{_fmt(_time_to(c, args.target))} | {c[-1][0]:.1f} | - | - | - | - |"
-    )
+    c = central["curve"] if central else []
+    if c:
+        lines.append(
+            f"| centralised (pooled, {len(c)} epochs, LeNet; {mb / 1e6:.2f} MB of weights) | "
+            f"{c[-1][1]:.3f} | {max(a for _, a in c):.3f} | - | "
+            f"{_fmt(_time_to(c, args.target))} | {c[-1][0]:.1f} | - | - | - |"
+        )
     for name, run in runs.items():
         rounds = run["result"]["rounds"]
         curve = run["curve"]
         per_round = [r["bytes_sent"] + r["bytes_received"] for r in rounds]
-        sites_n = rounds[-1]["sites_done"]
+        site_val = (rounds[-1].get("site_validation") or {}).get("accuracy")
         lines.append(
             f"| {name} | {curve[-1][1]:.3f} | {max(a for _, a in curve):.3f} | "
-            f"{_fmt(_time_to(curve, args.target))} | {curve[-1][0]:.1f} | {run['wall_s']:.1f} | "
-            f"{curve[-1][0] / len(rounds):.2f} | {sum(per_round) / len(per_round) / 1e6:.2f} | "
-            f"{sum(per_round) / len(per_round) / (mb * sites_n):.4f} |"
+            f"{_fmt(site_val, 3)} | {_fmt(_time_to(curve, args.target))} | {curve[-1][0]:.1f} | "
+            f"{run['wall_s']:.1f} | {curve[-1][0] / len(rounds):.2f} | "
+            f"{sum(per_round) / len(per_round) / 1e6:.2f} |"
         )
     lines.append("")
-    lines.append("Held-out accuracy per epoch / round: centralised "
-                 + ", ".join(f"{a:.2f}" for _, a in c) + "; "
+    lines.append("Held-out accuracy per epoch / round: "
+                 + (("centralised " + ", ".join(f"{a:.2f}" for _, a in c) + "; ") if c else "")
                  + "; ".join(f"{n} " + ", ".join(f"{a:.2f}" for _, a in r["curve"])
-                             for n, r in runs.items()) + ".")  # fmt: skip
+                             for n, r in runs.items()) + ". Sites' weighted validation accuracy "
+                 "per round: " + "; ".join(
+                     f"{n} " + ", ".join(f"{(x.get('site_validation') or {}).get('accuracy', 0):.2f}"
+                                         for x in r["result"]["rounds"]) for n, r in runs.items())
+                 + ".")  # fmt: skip
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)
 
 
-def _fmt(v: float | None) -> str:
-    return "not reached" if v is None else f"{v:.1f}"
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "not reached" if v is None else f"{v:.{digits}f}"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ loop. Data: synthetic arrays (throughput does not depend on their values). Varia
 epoch by epoch with the same thread count (`bench_eddl_train.measure`); samples/s = batch / median
 step time.
 
+Page faults per step are counted too: building a network on the CPU sets glibc's malloc
+thresholds (`deephealth.eddl.cpu_memory`) for the whole process, so both sides reuse freed
+buffers; `DEEPHEALTH_MALLOC_TUNING=0` measures with glibc's defaults.
+
 Run: `python bench/bench_multimodal.py [--threads 2] [--rounds 7] [--samples 640]`;
 writes bench/results/multimodal.md.
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
+import resource
 import sys
 from pathlib import Path
 
@@ -118,6 +124,26 @@ class TorchFusionRunner:
         return times
 
 
+class FaultCounter:
+    """Wraps a runner: counts the process's minor page faults during its epochs (after the
+    first, the warm-up)."""
+
+    def __init__(self, runner) -> None:
+        self.runner, self.faults, self.steps, self.calls = runner, 0, 0, 0
+
+    def epoch(self) -> list[tuple[float, float]]:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        times = self.runner.epoch()
+        self.calls += 1
+        if self.calls > 1:
+            self.faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+            self.steps += len(times)
+        return times
+
+    def per_step(self) -> float:
+        return self.faults / max(1, self.steps)
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -133,23 +159,29 @@ def main(argv: list[str] | None = None) -> str:
     lines = [
         "## Fused image + clinical-values training vs plain PyTorch (bench/bench_multimodal.py)",
         "",
-        f"{datetime.date.today().isoformat()}, 2-core x86_64 CPU, shared; torch "
+        f"{datetime.date.today().isoformat()}, 2-core x86_64 CPU, shared (load average "
+        f"{os.getloadavg()[0]:.1f} at the start); malloc tuning "
+        f"{'off' if os.environ.get('DEEPHEALTH_MALLOC_TUNING') == '0' else 'on'}; torch "
         f"{torch.__version__}, {args.threads} threads, batch {BATCH}, image {SHAPE}, "
         f"{FEATURES} clinical values, {args.samples} samples per epoch, {args.rounds} "
         "interleaved rounds; samples/s = batch / median step time.",
         "",
-        "| fusion | eddl / torch (wall) | eddl / torch (CPU time) | eddl samples/s | torch samples/s |",
-        "|---|---|---|---|---|",
+        "| fusion | eddl / torch (wall) | eddl / torch (CPU time) | eddl samples/s | torch samples/s "
+        "| page faults per step (eddl / torch) |",
+        "|---|---|---|---|---|---|",
     ]
     for fusion in ("gated", "early"):
         torch.manual_seed(0)
         runners = {
-            "eddl": EddlFusion(fusion, img, tab, y, args.threads),
-            "torch": TorchFusionRunner(fusion, img, tab, y),
+            "eddl": FaultCounter(EddlFusion(fusion, img, tab, y, args.threads)),
+            "torch": FaultCounter(TorchFusionRunner(fusion, img, tab, y)),
         }
         rates = measure(runners, args.rounds)
         (ew, ec), (tw, tc) = rates["eddl"], rates["torch"]
-        lines.append(f"| {fusion} | **{ew / tw:.3f}** | {ec / tc:.3f} | {ew:.0f} | {tw:.0f} |")
+        faults = f"{runners['eddl'].per_step():.0f} / {runners['torch'].per_step():.0f}"
+        lines.append(
+            f"| {fusion} | **{ew / tw:.3f}** | {ec / tc:.3f} | {ew:.0f} | {tw:.0f} | {faults} |"
+        )
         print(lines[-1], flush=True)
     lines += ["", "Goal: eddl / torch ≥ 0.95."]
     text = "\n".join(lines) + "\n"

@@ -8,10 +8,12 @@ in onnxruntime (deephealth.serving.reports, numpy beam search) vs the torch path
    runners and the interleaved median-step timing are those of `bench_eddl_train.py`.
 2. Decoding (images/s, CPU): the report generator (`pipelines.report_generation`, 32×32 images,
    vocabulary 40, 28 steps forced with min_len = max_len), greedy (beam 1) and beam 3: torch
-   (`model.beam_search`, the runtime's incremental decoding) vs onnxruntime (`ReportGenerator`).
+   (`model.beam_search`, the runtime's incremental decoding) vs onnxruntime (`ReportGenerator`);
+   the same for the Transformer decoder (`transformer.beam_search`: the torch decoder step
+   recomputes the prefix each step, under the numpy search; onnxruntime: the ONNX decoder step).
 
 Run: `python bench/bench_sequences.py [--threads 2] [--rounds 5] [--samples 2000]`; writes
-bench/results/sequences.md.
+bench/results/sequences.md. `--decoding-only` prints the decoding table alone.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class TorchRNN(nn.Module):
 
 
 def decoding(threads: int, n: int = 64, rounds: int = 3) -> dict[str, float]:
+    """Images/s of the LSTM and Transformer report decoders, torch vs onnxruntime, 28 steps."""
+    from deephealth.pipelines.report_generation import transformer
     from deephealth.pipelines.report_generation.export import export_for_serving
     from deephealth.pipelines.report_generation.model import beam_search, build_captioner
     from deephealth.pipelines.report_generation.vocab import Vocabulary
@@ -65,21 +69,38 @@ def decoding(threads: int, n: int = 64, rounds: int = 3) -> dict[str, float]:
 
     torch.manual_seed(0)
     voc = Vocabulary([f"w{i}" for i in range(37)])
-    net = build_captioner(len(voc), (1, 32, 32))
-    eddl.build(net, eddl.adam(), ["softmax_cross_entropy"], ["accuracy"], eddl.CS_CPU(threads))
+    nets = {
+        "LSTM": (build_captioner(len(voc), (1, 32, 32)), beam_search),
+        # the task's default Transformer: d_model 32, 4 heads, 1 block, ff 64
+        "Transformer": (
+            transformer.build_transformer_captioner(len(voc), (1, 32, 32), 28, d_model=32,
+                                                    heads=4, layers=1, ff=64),
+            transformer.beam_search,
+        ),
+    }  # fmt: skip
     images = np.random.default_rng(0).random((n, 1, 32, 32), dtype=np.float32)
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        gen = ReportGenerator(export_for_serving(net, voc, tmp, 28), threads=threads)
-        for beam in (1, 3):
-            for name, fn in (
-                ("torch", lambda b=beam: beam_search(net, images, b, 28, min_len=28)),
-                ("onnxruntime", lambda b=beam: gen.beam_search(images, b, 28, min_len=28)),
-            ):
-                fn()
-                best = min(_timed(fn) for _ in range(rounds))
-                out[f"beam {beam}, {name}"] = n / best
+    for kind, (net, search) in nets.items():
+        eddl.build(net, eddl.adam(), ["softmax_cross_entropy"], ["accuracy"], eddl.CS_CPU(threads))
+        with tempfile.TemporaryDirectory() as tmp:
+            gen = ReportGenerator(export_for_serving(net, voc, tmp, 28), threads=threads)
+            for beam in (1, 3):
+                for name, fn in (
+                    ("torch", lambda b=beam, s=search, m=net: s(m, images, b, 28, min_len=28)),
+                    ("onnxruntime", lambda b=beam, g=gen: g.beam_search(images, b, 28, min_len=28)),
+                ):
+                    fn()
+                    best = min(_timed(fn) for _ in range(rounds))
+                    out[f"{kind} beam {beam}, {name}"] = n / best
     return out
+
+
+def _decoding_table(dec: dict[str, float]) -> str:
+    lines = ["| Report decoding, 28 steps | images/s | × torch |", "|---|---|---|"]
+    for name, speed in dec.items():
+        beam = name.split(",")[0]
+        lines.append(f"| {name} | {speed:.0f} | {speed / dec[f'{beam}, torch']:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _timed(fn) -> float:
@@ -93,8 +114,13 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--samples", type=int, default=2000)
+    ap.add_argument("--decoding-only", action="store_true", help="skip the LSTM training rows")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.decoding_only:
+        text = _decoding_table(decoding(args.threads))
+        print(text)
+        return text
     x, y, source = load_data(args.samples)
     x = np.ascontiguousarray(x.reshape(-1, 28, 28))
     runners = {
@@ -115,11 +141,7 @@ def main(argv: list[str] | None = None) -> str:
         lines.append(
             f"| {name} | {wall:.0f} | {wall / base_wall:.3f} | {cpu:.0f} | {cpu / base_cpu:.3f} |"
         )
-    lines += ["", "| Report decoding, 28 steps | images/s | × torch |", "|---|---|---|"]
-    for name, speed in dec.items():
-        beam = name.split(",")[0]
-        lines.append(f"| {name} | {speed:.0f} | {speed / dec[f'{beam}, torch']:.2f} |")
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n\n" + _decoding_table(dec)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "sequences.md").write_text(text)
     print(text)

@@ -1,10 +1,13 @@
 """pyeddl `Tensor` math against the same operation written directly in torch and in numpy.
 
 Each op runs on a float32 tensor of SIZE elements (and on a small one, where the wrapper's Python
-overhead shows most); interleaved rounds on fresh buffers, the fastest round's time per call (the machine is shared). The ratio is baseline time / our
-time (1.0 = as fast; the goal is ≥ 0.9 against torch).
+overhead shows most); interleaved rounds on fresh buffers. Times are this thread's CPU time per call
+(`time.thread_time`: the time other processes hold the core is not counted, which matters on a
+shared machine), the median over rounds; the ratio is the median over rounds of baseline time / our
+time measured back to back (1.0 = as fast; the goal is ≥ 0.9 against torch).
 
-Run: `python bench/bench_tensor.py [--size N] [--rounds R]` (prints a Markdown table). Not a test.
+Run: `python bench/bench_tensor.py [--size N] [--rounds R] [--only add,select]` (prints a Markdown
+table; `--only` keeps the ops whose name contains one of the words). Not a test.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import datetime
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -67,9 +71,9 @@ def cases(n: int) -> list[Case]:
     )
     case("Tensor.add(A, B) (new)", Tensor.add, torch.add, np.add, two=True)
     case("Tensor.mult(A, B) (new)", Tensor.mult, torch.mul, np.multiply, two=True)
-    case("sqrt (new)", lambda t: t.sqrt(), torch.sqrt, np.sqrt)
+    case("sqrt (new)", Tensor.sqrt, torch.sqrt, np.sqrt)
     case("sqrt_ (in place)", lambda t: t.sqrt_(), lambda a: a.sqrt_(), lambda a: np.sqrt(a, out=a))
-    case("exp (new)", lambda t: t.exp(), torch.exp, np.exp)
+    case("exp (new)", Tensor.exp, torch.exp, np.exp)
     case(
         "clamp_",
         lambda t: t.clamp_(0.6, 1.2),
@@ -112,32 +116,42 @@ def _np_normalize(x: np.ndarray) -> None:
 
 
 def timed(fn: Callable[[], object], reps: int) -> float:
-    start = time.perf_counter()
+    start = time.thread_time()
     for _ in range(reps):
         fn()
-    return (time.perf_counter() - start) / reps
+    return (time.thread_time() - start) / reps
 
 
-def run(n: int, rounds: int) -> list[tuple[str, float, float, float]]:
-    """Per op, the fastest round of ours, torch and numpy.
+def run(
+    n: int, rounds: int, only: list[str] | None = None
+) -> list[tuple[str, float, float, float, float, float]]:
+    """Per op, the median round of ours, torch and numpy, and the median ratios to ours.
 
     Every round makes new buffers: how fast a memory-bound op runs depends on where its buffers
-    happen to lie (the same torch op on two same-sized buffers differs by up to ~15 % here), and
-    the fastest of several placements is a fair figure for each side. The order of the three
+    happen to lie (the same torch op on two same-sized buffers differs by up to ~15 % here), so
+    each side is measured on several placements and the median taken. The order of the three
     rotates from round to round.
     """
     samples: dict[str, dict[str, list[float]]] = {}
     reps = max(20, int(2e6 // n))
     for r in range(rounds):
         for name, ours, plain, nump in cases(n):
+            if only and not any(word in name for word in only):
+                continue
             per = samples.setdefault(name, {"ours": [], "torch": [], "numpy": []})
             order = [("ours", ours), ("torch", plain), ("numpy", nump)]
             for key, fn in order[r % 3 :] + order[: r % 3]:  # no side always runs first
                 fn()  # warm-up
                 per[key].append(timed(fn, reps))
-    # the fastest round: on a shared machine, the one least disturbed by other processes
+    med = statistics.median
     return [
-        (name, *(min(per[k]) for k in ("ours", "torch", "numpy"))) for name, per in samples.items()
+        (
+            name,
+            *(med(per[k]) for k in ("ours", "torch", "numpy")),
+            med(b / o for b, o in zip(per["torch"], per["ours"])),
+            med(b / o for b, o in zip(per["numpy"], per["ours"])),
+        )
+        for name, per in samples.items()
     ]
 
 
@@ -146,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=1_024)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", default="", help="comma-separated words: ops to keep")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     print(
@@ -154,13 +169,14 @@ def main(argv: list[str] | None = None) -> None:
         f"{sys.version.split()[0]}; 1-minute load average {os.getloadavg()[0]:.1f}"
     )
     for n in (args.size, args.small):
-        print(f"\n{n:,} elements; fastest of {args.rounds} interleaved rounds (µs per call)\n")
+        print(f"\n{n:,} elements; median of {args.rounds} interleaved rounds (µs per call)\n")
         print("| op | Tensor | torch | numpy | vs torch | vs numpy |")
         print("|---|---|---|---|---|---|")
-        for name, o, t, p in run(n, args.rounds):
+        for name, o, t, p, rt, rp in run(n, args.rounds, [w for w in args.only.split(",") if w]):
             print(
-                f"| {name} | {o * 1e6:.1f} | {t * 1e6:.1f} | {p * 1e6:.1f} | {t / o:.2f}x | {p / o:.2f}x |"
+                f"| {name} | {o * 1e6:.2f} | {t * 1e6:.2f} | {p * 1e6:.2f} | {rt:.2f}x | {rp:.2f}x |"
             )
+    print(f"\n1-minute load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -128,18 +128,3 @@ def test_windows_memory_is_bounded_on_long_recordings(tmp_path):
     tracemalloc.stop()
     assert n == 2 * 3600
     assert peak < 4e6, peak  # one 60 s block (8 ch × 64 Hz) + one batch, not 29 MB of samples
-
-
-def test_display_envelope_keeps_spikes(tmp_path):
-    from deephealth.ecvl.signal import SignalOpen
-    from deephealth.ecvl.signal.display import envelope
-
-    x = np.zeros((2, 3600 * 64), np.float32)
-    x[1, 1234567 % x.shape[1]] = 500.0  # one spike in an hour
-    SignalWrite(tmp_path / "h.edf", Signal(x, 64.0, ["Fp1", "ECG"]))
-    with SignalOpen(tmp_path / "h.edf") as f:
-        env = envelope(f, 0, 3600, width=800)
-        zoom = envelope(f, 10, 12, width=800)
-    assert len(env["times"]) == 800 and len(env["max"][1]) == 800
-    assert max(env["max"][1]) == pytest.approx(500.0, rel=1e-3) and max(env["max"][0]) == 0
-    assert len(zoom["times"]) == 128 and zoom["min"] == zoom["max"]  # fewer samples than width

@@ -62,6 +62,39 @@ def test_read_region_matches_openslide() -> None:
     np.testing.assert_array_equal(got, expected)
 
 
+def test_read_region_bgra_is_the_same_pixels_without_conversion(pyramid: Path) -> None:
+    for path, level, region in [(CMU, 0, (1000, 1200, 300, 200)), (pyramid, 1, (64, 128, 255, 97))]:
+        with OpenSlideImage(path) as slide:
+            rgb = slide.read_region(level, *region)
+            buf = np.zeros((region[3], region[2], 4), np.uint8)
+            bgra = slide.read_region_bgra(level, *region, out=buf)
+        assert bgra is buf  # read into the caller's buffer
+        np.testing.assert_array_equal(bgra[..., 2::-1], rgb)
+        assert (bgra[..., 3] == 255).all()
+    with OpenSlideImage(CMU) as slide, pytest.raises(SlideRegionError, match="outside"):
+        slide.read_region_bgra(0, 2900, 0, 300, 10)
+
+
+def test_opaque_bgra_unpremultiplies_as_openslide_python() -> None:
+    from openslide import _convert
+
+    from deephealth.ecvl.slide.reader import opaque_bgra
+
+    rng = np.random.default_rng(0)
+    alpha = rng.choice([0, 1, 7, 128, 254, 255], size=(50, 40)).astype(np.uint32)
+    colour = rng.integers(0, 256, size=(50, 40, 3)).astype(np.uint32)
+    colour = colour * alpha[..., None] // 255  # premultiplied: channel <= alpha
+    words = (alpha << 24) | (colour[..., 0] << 16) | (colour[..., 1] << 8) | colour[..., 2]
+    ref = words.copy()
+    _convert.argb2rgba(ref)  # openslide-python: un-premultiplied RGBA bytes
+    expected = ref.view(np.uint8).reshape(50, 40, 4)[..., :3].copy()
+    expected[alpha == 0] = 255  # read_region's rule: transparent (unscanned) areas are white
+    out = words.view(np.uint8).reshape(50, 40, 4).copy()
+    opaque_bgra(out)
+    np.testing.assert_array_equal(out[..., 2::-1], expected)
+    assert (out[..., 3] == 255).all()
+
+
 def test_ReadRegion_returns_xyc_image_with_spacing_and_metadata() -> None:
     with OpenSlideImage(CMU) as slide:
         img = slide.ReadRegion(0, [100, 50, 64, 32])

@@ -38,6 +38,11 @@ def _two(a: list[int], b: list[int], fn: Callable[[Layer, Layer], Layer]) -> Bui
     return build
 
 
+def _attention_qkv() -> tuple[list[Layer], Layer]:
+    q, k, v = eddl.Input([3, 4]), eddl.Input([6, 5]), eddl.Input([6, 7])
+    return [q, k, v], eddl.MultiHeadAttention(q, k, v, num_heads=3, embed_dim=6, causal=True)
+
+
 def _case(case_id: str, builder: Builder) -> object:
     return pytest.param(builder, id=case_id)
 
@@ -129,6 +134,22 @@ LAYER_CASES = [
     ),
     _case("LayerNormalization", _one([4, 5], lambda x: E.LayerNormalization(x))),
     _case("GroupNormalization", _one([4, 5, 5], lambda x: E.GroupNormalization(x, 2))),
+    _case(
+        "LayerNormalization-last-axis",
+        _one([4, 5], lambda x: E.LayerNormalization(x, False, axis=-1)),
+    ),
+    # attention
+    _case("MultiHeadAttention-self", _one([5, 8], lambda x: E.MultiHeadAttention(x, num_heads=2))),
+    _case(
+        "MultiHeadAttention-causal-nobias",
+        _one([5, 8], lambda x: E.MultiHeadAttention(x, num_heads=4, causal=True, use_bias=False)),
+    ),
+    _case(
+        "MultiHeadAttention-cross",
+        _two([4, 6], [9, 5], lambda q, m: E.MultiHeadAttention(q, m, num_heads=2, embed_dim=8)),
+    ),
+    _case("MultiHeadAttention-qkv", _attention_qkv),
+    _case("PositionalEmbedding", _one([5, 4], lambda x: E.PositionalEmbedding(x))),
     # repeating
     _case("Repeat-counts", _one([3, 4], lambda x: E.Repeat(x, [1, 0, 3], 0))),
     _case("Repeat-int", _one([3, 4], lambda x: E.Repeat(x, 2, 1))),

@@ -147,9 +147,8 @@ def test_predict_writes_batches_and_summary(ihc_dataset, tmp_path):
     _mean_color_classifier(model)
     out = tmp_path / "pred"
     folder, stats = predict_dataset(
-        model, ihc_dataset, out, workers=2, batch_size=4, size=(32, 32), scale=1 / 255,
-        progress=False,
-    )  # fmt: skip
+        model, ihc_dataset, out, workers=2, batch_size=4, size=(32, 32), progress=False
+    )
     assert stats.samples == 24 and len(list(folder.glob("batch_*.npz"))) == 6
     rows = (out / "predictions.csv").read_text().splitlines()
     assert rows[0] == "index,location,predicted,score" and len(rows) == 25
@@ -157,7 +156,7 @@ def test_predict_writes_batches_and_summary(ihc_dataset, tmp_path):
     assert outputs.shape == (24, 2)
     assert np.allclose(outputs.sum(1), 1, atol=1e-5)
     _, again = predict_dataset(model, ihc_dataset, out, workers=2, batch_size=4, size=(32, 32),
-                               scale=1 / 255, progress=False)  # fmt: skip
+                               progress=False)  # fmt: skip
     assert again.computed == 0 and again.skipped == 6
 
 
@@ -181,3 +180,48 @@ def test_cli_preprocess_with_forked_workers_matches_single_process(ihc_dataset, 
     assert _files(out) == _files(single)
     report = json.loads((out / "preprocess_report.json").read_text())
     assert report["workers"] == 2 and report["engine"] == "processes" and report["samples"] == 24
+
+
+def _run_folder(root: Path) -> Path:
+    """A run folder as `deephealth train` leaves it (config.json + model.onnx): the mean-colour
+    classifier at input size 32x32, min-max normalized."""
+    root.mkdir()
+    _mean_color_classifier(root / "model.onnx")
+    cfg = {"task": "classification", "model": "custom", "input_size": [32, 32],
+           "normalize": "minmax", "seed": 0, "patch": {}}  # fmt: skip
+    (root / "config.json").write_text(json.dumps(cfg))
+    return root
+
+
+def test_dask_predict_reads_through_the_training_path_and_equals_local_predict(
+    ihc_dataset, tmp_path
+):
+    """Dask predictions equal inline ones bit for bit, and local `deephealth predict` on the
+    same images (its resize + normalization) to float precision; both use the run's config."""
+    from deephealth.pipelines.run import predict
+    from deephealth.pipelines.stream import StreamingDataset
+
+    run = _run_folder(tmp_path / "run")
+    folder, stats = predict_dataset(run / "model.onnx", ihc_dataset, tmp_path / "dask",
+                                    workers=1, scheduler="local", batch_size=5, split="test",
+                                    progress=False)  # fmt: skip
+    assert stats.engine == "dask" and stats.samples == 8
+    data = [np.load(p) for p in sorted(folder.glob("*.npz"))]
+    dask = dict(zip(np.concatenate([d["indices"] for d in data]),
+                    np.concatenate([d["outputs"] for d in data])))  # fmt: skip
+    inline, _ = predict_dataset(run / "model.onnx", ihc_dataset, tmp_path / "inline", workers=1,
+                                batch_size=3, split="test", progress=False)  # fmt: skip
+    data = [np.load(p) for p in sorted(inline.glob("*.npz"))]
+    same = dict(zip(np.concatenate([d["indices"] for d in data]),
+                    np.concatenate([d["outputs"] for d in data])))  # fmt: skip
+    assert sorted(dask) == list(range(16, 24))
+    assert all(np.array_equal(dask[i], same[i]) for i in dask)
+    files = [ihc_dataset.parent / f"crop{i:02d}.png" for i in range(16, 24)]
+    local = predict(run, files, tmp_path / "local")
+    for i, record in zip(range(16, 24), local):
+        np.testing.assert_allclose(dask[i], record["scores"], atol=1e-6)
+    # the inputs are the training path's: StreamingDataset with the run's settings
+    cfg = json.loads((run / "config.json").read_text())
+    sd = StreamingDataset(ihc_dataset, {**cfg, "loader": {"workers": 1}}, ("test",))
+    x = next(sd.batches("test", 8)).x
+    assert x.shape == (8, 3, 32, 32) and float(x.min()) == 0.0 and float(x.max()) == 1.0

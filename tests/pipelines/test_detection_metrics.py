@@ -109,3 +109,15 @@ def test_bad_inputs_are_named() -> None:
         )
     with pytest.raises(MetricError, match="2 ground-truth images but 1"):
         coco_map([{"boxes": [], "labels": []}] * 2, [{"boxes": [], "scores": [], "labels": []}])
+
+
+def test_froc_counts_a_scan_without_lesions() -> None:
+    """A scan with no lesion adds its detections as false positives (and its scan to the rate)."""
+    empty = {"centers": np.zeros((0, 3)), "diameters": np.zeros(0)}
+    one = {"centers": [[1.0, 1, 1]], "diameters": [4.0]}
+    dets = [{"centers": np.array([[5.0, 5, 5]]), "scores": np.array([0.9])},
+            {"centers": np.array([[1.0, 1, 1]]), "scores": np.array([0.5])}]  # fmt: skip
+    result = froc([empty, one], dets)
+    # 1 false positive over 2 scans before the hit: sensitivity 0 below 1/2 FP per scan, then 1
+    assert result["sensitivity"] == [0, 0, 1, 1, 1, 1, 1]
+    np.testing.assert_allclose(result["cpm"], 5 / 7)

@@ -117,18 +117,28 @@ def test_evaluate_and_predict(trained: tuple[Path, dict], phantoms: Path, tmp_pa
 
 
 def test_volumes_train_on_patches_and_are_scored_by_sliding_windows(tmp_path: Path) -> None:
-    """3D: boxes with z, patch training with the CenterNet-style detector, sliding windows with
-    merged detections on whole volumes, FROC in the report (a smoke run: quality is asserted by
+    """3D: boxes with z, patch training with the CenterNet-style detector (with the offset head:
+    its loss and targets follow `model_params.offsets`), sliding windows with merged detections
+    on whole volumes, FROC in the report (a smoke run: quality is asserted by
     tests/pipelines/test_detection3d_nodules.py)."""
     data = generate_dataset(tmp_path / "vols", "detection", n_patients=8, shape=(32, 32, 32),
                             lesion_types=["nodule"], split=(0.5, 0.25, 0.25), seed=2)  # fmt: skip
     cfg = _config(
         data, model=None, augmentations={}, epochs=1,
-        model_params={"filters": [4, 8], "fpn_filters": 4},
+        model_params={"filters": [4, 8], "fpn_filters": 4, "offsets": True},
         patch={"size": [16, 16, 16], "per_image": 2, "overlap": 0.25},
     )  # fmt: skip
     result = run.train(cfg, tmp_path / "run")
+    import onnx
+
+    graph = onnx.load(result["onnx"]).graph  # the offsets gathered at the peaks
+    assert any(n.op_type == "Transpose" and n.output[0] == "pk_at" for n in graph.node)
     assert result["onnx_check_passed"]
+    from deephealth.serving import InferenceSession
+    from deephealth.serving.detection3d import is_detector3d, settings
+
+    session = InferenceSession(result["onnx"])  # the peak finding is in the exported graph
+    assert is_detector3d(session) and settings(session)["patch"] == [16, 16, 16]
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["run"]["model"] == "centernet3d" and report["config"]["loss"] is None
     m = result["metrics"]
@@ -141,3 +151,26 @@ def test_volumes_train_on_patches_and_are_scored_by_sliding_windows(tmp_path: Pa
     assert json.loads((tmp_path / "pred" / "predictions.json").read_text())[0]["input"] == str(vol)
     with pytest.raises(Exception, match="patch.size"):
         run.train(_config(data, model=None, augmentations={}), tmp_path / "nopatch")
+
+
+def test_heat_prior_is_set_on_a_new_3d_detector(tmp_path: Path) -> None:
+    """`detection.heat_prior` (default 0.01) sets the heat-map biases after the build; null
+    keeps the layer's own initialisation."""
+    data = generate_dataset(tmp_path / "vols", "detection", n_patients=4, shape=(16, 16, 16),
+                            lesion_types=["nodule"], split=(0.5, 0.25, 0.25), seed=3)  # fmt: skip
+
+    def heat_bias(**detection: object) -> np.ndarray:
+        cfg = load_config(_config(
+            data, model=None, augmentations={}, model_params={"filters": [4, 8], "fpn_filters": 4},
+            patch={"size": [16, 16, 16], "per_image": 1}, detection=detection,
+        ))  # fmt: skip
+        task, _ = run.make_task(cfg)
+        net = run.build_network(cfg, task)
+        heat = net.outputs[0].parents[0]
+        return net.graph.state_dict()[f"layers.{heat.name}.bias"].numpy()
+
+    np.testing.assert_allclose(heat_bias(), -np.log(99), rtol=1e-6)
+    np.testing.assert_allclose(heat_bias(heat_prior=0.2), -np.log(4), rtol=1e-6)
+    assert not np.allclose(heat_bias(heat_prior=None), -np.log(99))
+    with pytest.raises(ConfigError, match="heat_prior"):
+        load_config(_config(data, detection={"heat_prior": 1.5}))

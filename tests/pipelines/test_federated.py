@@ -245,6 +245,7 @@ def test_tls_killed_site_dp_epsilon_and_server_resume(phantoms, tmp_path, capsys
     ds, sites = phantoms
     assert main(["federated", "certs", str(tmp_path / "certs"), "--host", "127.0.0.1"]) == 0
     tls = json.loads(capsys.readouterr().out)
+    assert tls.pop("sites") == {}  # no --site: no site certificates
     assert (tmp_path / "certs" / "server.key").stat().st_mode & 0o077 == 0
     dp = {"noise_multiplier": 0.3, "clipping_norm": 0.5, "delta": 1e-5}
     fed = {"local_epochs": 1, "min_sites": 2, "dp": dp, "tls": tls}
@@ -318,3 +319,23 @@ def test_strategies_weight_by_samples_and_step_on_the_server():
         {**fed, "dp": {"noise_multiplier": 1.0, "clipping_norm": 2.0, "delta": 1e-5}}, init
     )
     assert isinstance(dp, st.DifferentialPrivacyClientSideFixedClipping) and dp.clipping_norm == 2.0
+
+
+def test_the_global_model_goes_down_as_float32_whatever_the_strategy(tmp_path):
+    """FedAdam's server step computes in float64; the recorder sends the sites float32 (half the
+    bytes, the dtype the sites' outbound gate checks)."""
+    from flwr.common import parameters_to_ndarrays
+
+    from deephealth.pipelines.federated.config import FIELDS
+    from deephealth.pipelines.federated.server import Recorder, make_strategy
+
+    fed = {**{k: v[0] for k, v in FIELDS.items()}, "strategy": "fedadam"}
+    init = [np.zeros((2, 2), np.float32)]
+    results = [_fit_res([np.full((2, 2), 1.0, np.float32)], 30)]
+    raw, _ = make_strategy(fed, init).aggregate_fit(1, results, [])
+    assert parameters_to_ndarrays(raw)[0].dtype == np.float64
+    recorder = Recorder(make_strategy(fed, init), None, tmp_path, {"round": 0})
+    params, _ = recorder.aggregate_fit(1, results, [])
+    out = parameters_to_ndarrays(params)[0]
+    assert out.dtype == np.float32
+    assert np.allclose(out, parameters_to_ndarrays(raw)[0], rtol=1e-6)

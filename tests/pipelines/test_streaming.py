@@ -145,6 +145,51 @@ def test_preprocessing_cache_is_keyed_by_its_text(lesion_set, tmp_path):
     assert len({p.name for p in cache.iterdir()}) == 2
 
 
+def test_held_samples_are_bounded_least_recently_used_and_read_only():
+    from deephealth.ecvl.dataset.cache import HeldSamples
+
+    held, calls = HeldSamples(3 * 400), []
+
+    def compute(k):
+        calls.append(k)
+        return np.full(100, k, np.float32), None  # 400 bytes
+
+    for k in (0, 1, 2, 0, 3):  # 3 evicts 1 (0 was used again)
+        x, _ = held.get(k, lambda k=k: compute(k))
+        assert x[0] == k and not x.flags.writeable
+    assert calls == [0, 1, 2, 3] and held.bytes == 1200 and (held.hits, held.misses) == (1, 4)
+    held.get(1, lambda: compute(1))
+    assert calls[-1] == 1 and held.bytes == 1200  # 1 was dropped, and now 2 is
+    big, _ = held.get(9, lambda: (np.zeros(1000, np.float32), None))  # over the bound: not held
+    assert big.nbytes == 4000 and held.bytes == 1200
+
+
+def test_3d_patches_reuse_held_volumes_with_the_same_result(volumes, tmp_path):
+    """One decode serves every patch of a held volume; the batches and a training's metrics equal
+    those of `hold_mb: 0` (every patch decodes its volume again)."""
+    base = {"task": "segmentation", "dataset": str(volumes), "batch_size": 4, "epochs": 1,
+            "model_params": {"base_filters": 4, "depth": 2}, "seed": 1,
+            "patch": {"size": [8, 16, 16], "per_image": 3},
+            "computing_service": {"threads": 1}}  # fmt: skip
+    runs = {}
+    for hold in (64, 0):
+        cfg = load_config({**base, "loader": {"hold_mb": hold}})
+        task, _ = make_task(cfg)
+        indices = task.data.splits["training"]
+        jobs = [(i, k) for k in range(3) for i in indices]  # 3 patches per volume
+        got = [(b.x, b.y) for b in task.data.batches("training", 4, jobs, augment=True)]
+        held = task.data.ds.held_
+        if hold:
+            assert (held.misses, held.hits) == (len(indices), 2 * len(indices))
+        else:
+            assert held is None
+        runs[hold] = got, train(cfg, tmp_path / str(hold))
+    for (xa, ya), (xb, yb) in zip(runs[64][0], runs[0][0]):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    assert _without_times(runs[64][1]["metrics"]) == _without_times(runs[0][1]["metrics"])
+
+
 def test_one_rule_for_the_direction_of_a_metric():
     for name in ("auc", "roc_auc", "dice", "iou", "accuracy", "sensitivity", "specificity", "f1",
                  "val_dice", "categorical_accuracy"):  # fmt: skip

@@ -120,7 +120,10 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
         page.wait_for_url(re.compile(r".*/jobs/\d+$"))
         page.wait_for_function(
             "() => { const i = [...document.querySelectorAll('#explained-predictions img')];"
-            " return i.length > 0 && i.every(x => x.complete && x.naturalWidth > 0); }"
+            # the images load lazily: bring the next unloaded one into view, as a reader would
+            " const next = i.find(x => !(x.complete && x.naturalWidth > 0));"
+            " if (next) next.scrollIntoView();"
+            " return i.length > 0 && !next; }"
         )
         assert "predicted" in page.inner_text("#explained-predictions")
         shot(page, "13-inference-explained")

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 
-@pytest.fixture(scope="module")
-def packed(tmp_path_factory):
+@pytest.fixture(scope="module", params=["lstm", "transformer"])
+def packed(request, tmp_path_factory):
     import deephealth.eddl as eddl
+    from deephealth.pipelines.report_generation import transformer
     from deephealth.pipelines.report_generation.export import export_for_serving
     from deephealth.pipelines.report_generation.model import build_captioner, one_hot
     from deephealth.pipelines.report_generation.synthetic import make_dataset
@@ -21,10 +22,15 @@ def packed(tmp_path_factory):
     torch.manual_seed(0)
     data = make_dataset(96, 32, seed=3)
     voc = Vocabulary.build(data["reports"])
-    y = one_hot(np.stack([voc.encode(r, 16) for r in data["reports"]]), len(voc))
-    net = build_captioner(len(voc), (1, 32, 32))
+    ids = np.stack([voc.encode(r, 16) for r in data["reports"]])
+    x = [data["images"]]
+    if request.param == "transformer":  # a packed Transformer generator is served the same way
+        net = transformer.build_transformer_captioner(len(voc), (1, 32, 32), 16, d_model=16)
+        x.append(transformer.teacher_prefix(ids))
+    else:
+        net = build_captioner(len(voc), (1, 32, 32))
     eddl.build(net, eddl.adam(0.005), ["softmax_cross_entropy"], ["accuracy"], eddl.CS_CPU())
-    eddl.fit(net, [data["images"]], [y], 32, 1, verbose=0)
+    eddl.fit(net, x, [one_hot(ids, len(voc))], 32, 1, verbose=0)
     folder = export_for_serving(net, voc, tmp_path_factory.mktemp("rg") / "served", 16)
     return folder, data["images"][:2]
 

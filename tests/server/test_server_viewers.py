@@ -163,7 +163,7 @@ def test_deep_zoom_on_a_multilevel_pyramid_matches_openslide(tmp_path):
 
     from deephealth.ecvl.slide import OpenSlideImage, write_pyramidal_tiff
     from deephealth.server.api.viewers import kind_of
-    from deephealth.server.deepzoom import DeepZoom
+    from deephealth.server.deepzoom import DeepZoom, encode_jpeg
 
     with OpenSlideImage(_viewer_data.SLIDE) as slide:
         pixels = slide.read_region(0, 0, 0, 2048, 2048)
@@ -177,6 +177,10 @@ def test_deep_zoom_on_a_multilevel_pyramid_matches_openslide(tmp_path):
             ours = dz.tile_pixels(level, col, row)
             theirs = np.asarray(ref.get_tile(level, (col, row)).convert("RGB"))
             np.testing.assert_array_equal(ours, theirs)
+            # the JPEG tile (read as BGRA, encoded without conversion) is the JPEG of those pixels
+            assert dz.tile_jpeg(level, col, row) == encode_jpeg(ours, dz.quality)
+    coarse = dz.max_level - 4  # cut from the overview
+    assert dz.tile_jpeg(coarse, 0, 0) == encode_jpeg(dz.tile_pixels(coarse, 0, 0), dz.quality)
 
 
 def test_slide_annotations_export_for_qupath(users, viewer_ds):

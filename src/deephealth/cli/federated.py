@@ -8,7 +8,8 @@ import sys
 
 CONFIG_HELP = (
     "federation config: a pipeline config (as for 'deephealth train') plus a 'federated:' section "
-    "(rounds, local_epochs, strategy, batchnorm, min_sites, address, tls, dp); see docs/federated.md"
+    "(rounds, local_epochs, strategy, batchnorm, min_sites, address, tls, dp, secure_aggregation); "
+    "see docs/federated.md"
 )
 
 
@@ -25,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = p.add_subparsers(title="federated commands", metavar="COMMAND")
     s = sub.add_parser(
         "server", help="run the federation's server (aggregation, global model, report)",
-        description="Serve Flower's gRPC API at federated.address, aggregate the sites' updates "
+        description="Serve Flower's gRPC API at federated.address (with "
+        "federated.secure_aggregation: a Flower SuperLink running the federation with SecAgg+), "
+        "aggregate the sites' updates "
         "every round with the configured strategy (fedavg, fedprox, fedadam), evaluate the global "
         "model on the config's dataset (held-out test split), save it every round, then export it "
         "to ONNX and write report.html in federated.run_dir.",
@@ -37,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     s.set_defaults(func=_server)
     c = sub.add_parser(
         "client", help="join a federation as a site, training on the site's own dataset",
-        description="Connect to the server at federated.address (TLS when federated.tls is set), "
+        description="Connect to the server at federated.address (TLS when federated.tls is set; "
+        "with federated.secure_aggregation a Flower SuperNode that serves until stopped), "
         "and each round train local_epochs of the config's pipeline on DATASET, sending back only "
         "the model's weights, the number of training samples and scalar metrics.",
     )  # fmt: skip
@@ -45,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     c.add_argument("--dataset", required=True, help="this site's DeepHealth dataset YAML")
     c.add_argument("--name", help="this site's name in the server's report (default: folder name)")
     c.add_argument("--address", help="override federated.address (server host:port)")
+    c.add_argument("--certificate", help="this site's certificate (PEM from 'certs --site'); "
+                   "override federated.tls.certificate")  # fmt: skip
+    c.add_argument("--key", help="this site's certificate key; override federated.tls.key")
     c.set_defaults(func=_client)
     m = sub.add_parser(
         "simulate", help="run server and sites as separate processes on this machine (loopback)",
@@ -57,11 +64,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     m.set_defaults(func=_simulate)
     t = sub.add_parser(
         "certs", help="generate a CA and a server TLS certificate for a federation",
-        description="Write ca.crt, server.pem and server.key into FOLDER (name them in "
-        "federated.tls; give ca.crt to every site).",
+        description="Write ca.crt, ca.key (keep it with the coordinator), server.pem and "
+        "server.key into FOLDER (name them in the server's federated.tls) and, per --site, "
+        "SITE.pem and SITE.key (that site's federated.tls certificate and key, with ca.crt). Run "
+        "again with new --site names to add sites to an existing CA.",
     )  # fmt: skip
     t.add_argument("folder", help="output folder")
     t.add_argument("--host", action="append", help="server DNS name or IP (repeatable)")
+    t.add_argument("--site", action="append", default=[],
+                   help="a site name: issue it a client certificate (repeatable)")  # fmt: skip
+    t.add_argument("--node-keys", action="store_true",
+                   help="also write SITE.node.key/.node.pub per --site: Flower node-authentication "
+                   "keys (federated.node_key at the site, node_auth at the server)")  # fmt: skip
     t.set_defaults(func=_certs)
 
     def usage(args: argparse.Namespace) -> int:
@@ -108,7 +122,10 @@ def _server(args: argparse.Namespace) -> int:
 def _client(args: argparse.Namespace) -> int:
     from deephealth.pipelines.federated.site import run_client
 
-    return _run("client", run_client, args.config, args.dataset, args.name, args.address)
+    return _run(
+        "client", run_client, args.config, args.dataset, args.name, args.address,
+        args.certificate, args.key,
+    )  # fmt: skip
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -122,6 +139,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _certs(args: argparse.Namespace) -> int:
-    from deephealth.pipelines.federated.tls import make_certificates
+    from deephealth.pipelines.federated.tls import make_certificates, make_node_keys
 
-    return _run("certs", make_certificates, args.folder, args.host or ["localhost", "127.0.0.1"])
+    def both() -> dict[str, object]:
+        out = make_certificates(args.folder, args.host or ["localhost", "127.0.0.1"], args.site)
+        if args.node_keys:
+            out["node_keys"] = make_node_keys(args.folder, args.site)
+        return out
+
+    return _run("certs", both)

@@ -70,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s = sub.add_parser("train", help="train a signal_classification pipeline from its config")
     s.add_argument("config")
     s.add_argument("--run-dir", type=Path)
+    s.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=train_command)
     s = sub.add_parser("evaluate", help="score a trained signal model on a split")
@@ -197,19 +198,29 @@ def _windows(args: argparse.Namespace) -> int:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    """`deephealth train` / `deephealth signal train` on a signal_classification config."""
-    from deephealth.pipelines.signals.run import train_signal
+    """`deephealth train` / `deephealth signal train` on a signal_classification config
+    (`--resume`: continue from the run folder's checkpoint)."""
+    from deephealth.pipelines.signals.run import train_signal_run
 
     run_dir = getattr(args, "run_dir", None) or Path("runs") / Path(args.config).stem
 
-    def log(kind: str, **ev: Any) -> None:
-        if not getattr(args, "quiet", False):
-            msg = ev.get("status") or (f"exported {ev.get('onnx')} (onnxruntime check "
-                                       f"{'passed' if ev['check']['passed'] else 'FAILED'})")  # fmt: skip
-            print(f"[{kind}] {msg}", file=sys.stderr)
+    def show(ev: dict[str, Any]) -> None:
+        if getattr(args, "quiet", False) or ev["type"] == "batch":
+            return
+        if ev["type"] == "epoch":
+            msg = f"epoch {ev['epoch']}/{ev['epochs']} loss {ev['loss']:.4f}"
+        elif ev["type"] == "export":
+            passed = "passed" if ev["check"]["passed"] else "FAILED"
+            msg = f"exported {ev['onnx']} (onnxruntime check {passed})"
+        else:
+            msg = str(ev.get("status", ""))
+        print(f"[{ev['type']}] {msg}", file=sys.stderr)
 
     try:
-        r = train_signal(args.config, run_dir, log)
+        r = train_signal_run(
+            args.config, run_dir, show,
+            resume=bool(getattr(args, "resume", False)),
+        )  # fmt: skip
     except Exception as err:
         return _fail("train", err)
     print(f"status: {r['status']}")

@@ -19,6 +19,7 @@ from deephealth.eddl.layers.activations import (
     Tanh,
     ThresholdedReLu,
 )
+from deephealth.eddl.layers.attention import MultiHeadAttention, PositionalEmbedding
 from deephealth.eddl.layers.augmentation import (
     CenteredCrop,
     Crop,
@@ -178,6 +179,8 @@ __all__ = [
     "GlobalAvgPool", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
     # normalization
     "BatchNormalization", "LayerNormalization", "GroupNormalization",
+    # attention
+    "MultiHeadAttention", "PositionalEmbedding",
     # merge, operators, reductions
     "Add", "Average", "Concat", "Subtract", "Maximum", "Minimum", "MatMul", "Mult", "Div", "Sum",
     "Diff", "Sub", "Abs", "Exp", "Log", "Log2", "Log10", "Sqrt", "Pow", "Clamp", "Clip",

@@ -6,6 +6,7 @@ network is built: `CS_CPU(th)` sets torch's intra-op thread count explicitly (`t
 mask entry is 1 and raises `DeviceError` when CUDA or a selected GPU is missing, unless
 `fallback_to_cpu=True`, which warns and runs on the CPU. Several selected GPUs train data-parallel.
 `precision="bf16"`/`"fp16"` turns on mixed precision (autocast), an option beyond pyeddl.
+On the CPU, glibc's malloc is told to keep freed training buffers (`eddl.cpu_memory`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from deephealth.eddl.cpu_memory import keep_cpu_memory
 from deephealth.errors import EddlError
 
 MEMORY_MODES = ("full_mem", "mid_mem", "low_mem")
@@ -95,6 +97,7 @@ class ComputingService:
         """
         if self.kind == "cpu":
             torch.set_num_threads(self.cpu_threads())
+            keep_cpu_memory()
             return [torch.device("cpu")]
         available = torch.cuda.device_count() if torch.cuda.is_available() else 0
         wanted = [i for i, on in enumerate(self.gpus) if on]
@@ -113,6 +116,7 @@ class ComputingService:
                 )
             warnings.warn(f"{problem}; falling back to the CPU as asked", RuntimeWarning, 2)
             torch.set_num_threads(self.cpu_threads())
+            keep_cpu_memory()
             return [torch.device("cpu")]
         return [torch.device("cuda", i) for i in wanted]
 

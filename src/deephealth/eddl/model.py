@@ -150,13 +150,20 @@ class Model:
         return self.graph
 
     def layer(self, name: str) -> Layer:
-        """The layer called `name`.
+        """The layer called `name`, or else the one C++ EDDL would have named so.
+
+        Default names count within the model (`name_defaults`); a pyeddl script may use the name
+        EDDL counts across the process instead (`getLayer(decoder, "LSTM2")` for the process's
+        second unnamed LSTM), which finds the layer when no layer of the model has that name.
 
         Raises:
             KeyError: naming the layer and listing the model's layer names.
         """
         for layer in self.layers:
             if layer.name == name:
+                return layer
+        for layer in self.layers:  # EDDL's process-wide default name ("LSTM2" for a 2nd model)
+            if getattr(layer, "process_name", None) == name:
                 return layer
         raise KeyError(
             f"model '{self.name}' has no layer '{name}'; layers: {[l.name for l in self.layers]}"

@@ -192,11 +192,13 @@ LOADER_FIELDS: dict[str, Field] = {
     "workers": Field(0, lambda v: None if _is_int(v) and v >= 0 else f"must be an integer >= 0, got {v!r}", "Loader threads (0: auto, half the cores up to 4); onnxruntime gets the other cores."),
     "queue": Field(2, _pos_int, "Batches each worker may load ahead (the bound on memory)."),
     "cache": Field(None, _optional(_text), "Folder for the on-disk cache of the deterministic preprocessing (keyed by its text; relative to the config file)."),
+    "hold_mb": Field(64, lambda v: None if _is_int(v) and v >= 0 else f"must be an integer >= 0, got {v!r}", "Patch training: MB of preprocessed images kept in RAM for reuse (least recently used dropped first), so one decode serves every patch drawn from a held image; the bound does not grow with the dataset; 0: off."),
 }  # fmt: skip
 DETECTION_FIELDS: dict[str, Field] = {
     "score_threshold": Field(0.05, _fraction, "Detection: boxes scoring at most this are dropped (before non-maximum suppression)."),
     "iou_threshold": Field(0.5, lambda v: None if _is_num(v) and 0 < v <= 1 else f"must be in (0, 1], got {v!r}", "Detection: non-maximum suppression drops a box overlapping a better one of its class above this IoU."),
     "max_per_class": Field(100, _pos_int, "Detection: boxes kept per image and class."),
+    "heat_prior": Field(0.01, _optional(lambda v: None if _is_num(v) and 0 < v < 1 else f"must be in (0, 1), got {v!r}"), "3D detection: initial heat-map probability of a newly built CenterNet3D (its heat-map biases are set to it after the build; null keeps the layer's own initialisation)."),
 }  # fmt: skip
 CHECKPOINT_FIELDS: dict[str, Field] = {
     "every_batches": Field(None, _optional(_pos_int), "Also checkpoint every this many batches within an epoch (weights, optimizer, random state and the sampler's position), so a killed run resumes mid-epoch."),

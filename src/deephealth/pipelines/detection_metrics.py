@@ -177,8 +177,9 @@ def froc(
     n_lesions = 0
     entries: list[tuple[float, int, int]] = []  # (score, is_hit, lesion id or -1)
     for les, det in zip(lesions, detections):
-        lc = np.asarray(les["centers"], dtype=np.float64).reshape(len(les["diameters"]), -1)
         radius = np.asarray(les["diameters"], dtype=np.float64).reshape(-1) / 2
+        lc = np.asarray(les["centers"], dtype=np.float64)
+        lc = lc.reshape(len(radius), -1) if len(radius) else lc.reshape(0, lc.shape[-1] or 3)
         dc = np.asarray(det["centers"], dtype=np.float64)
         ds = np.asarray(det["scores"], dtype=np.float64).reshape(-1)
         dc = dc.reshape(len(ds), -1) if len(ds) else np.zeros((0, lc.shape[1] or 3))

@@ -129,8 +129,9 @@ def predict_files(
         scale = [o / s for o, s in zip(original, x.shape[1:])]  # model -> input pixels
         x = normalize(x, cfg.get("normalize", "minmax"))
 
-        def forward(batch: np.ndarray) -> np.ndarray:
-            return np.asarray(session.run(np.ascontiguousarray(batch, dtype=np.float32)))
+        def forward(batch: np.ndarray) -> Any:  # several outputs (a 3D detector's): a list
+            out = session.run(np.ascontiguousarray(batch, dtype=np.float32))
+            return out if isinstance(out, list) else np.asarray(out)
 
         if state is not None:  # image + clinical values (scalar_regression, survival)
             row = _features_of(path, features, len(files))

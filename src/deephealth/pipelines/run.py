@@ -182,6 +182,8 @@ def build_network(cfg: dict[str, Any], task: Task, strategy: Any = None) -> Any:
         )  # fmt: skip
     except ValueError as err:
         raise PipelineError(f"build: {err}") from None
+    if not imported:
+        task.after_build(net)
     return net
 
 

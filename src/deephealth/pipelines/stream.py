@@ -5,7 +5,9 @@ decode (OpenCV / ECVL readers) → deterministic preprocessing written as ECVL t
 (`AugToFloat32` + `AugResizeDim` when `input_size` is set; cached on disk as `.npy` when
 `loader.cache` is set, keyed by the dataset file and the exact preprocessing text, so a changed
 preprocessing never reads stale entries) → the per-image `transform` (intensity normalization and
-the task's target conversion, which must see the whole image) → patch sampling (segmentation by
+the task's target conversion, which must see the whole image; with patches, its output is held in
+RAM up to `loader.hold_mb`, least recently used dropped first, so one decode serves the several
+patches an image gives per epoch) → patch sampling (segmentation by
 patches) → the random training augmentations → batches, assembled by `BatchPipeline`'s worker
 threads with at most `batch_size * queue * workers` samples loaded ahead. Nothing holds a split.
 
@@ -96,6 +98,7 @@ class StreamingDataset:
         self.queue = int(loader.get("queue") or 2)
         cache = loader.get("cache")
         self.cache_dir = None if not cache else str(cache)
+        self.hold_mb = int(loader.get("hold_mb", 64) or 0)
         self.normalize_how = cfg.get("normalize", "minmax")
         self.target_fn: Transform | None = None  # set by the task (target conversion)
         self.target_scale = 1.0
@@ -180,6 +183,7 @@ class StreamingDataset:
             seed=int(self.cfg.get("seed", 0)), cache_dir=self.cache_dir,
             patch_sampler=patch_sampler, transform=self._transform,
             rank=env.rank, world_size=env.world_size, gt_fn=gt_fn,
+            hold_bytes=self.hold_mb << 20 if patch_sampler is not None else 0,
         )  # fmt: skip
         self._index = {s.split_name_: i for i, s in enumerate(self.ds.split_)}
 

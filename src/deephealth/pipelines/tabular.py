@@ -163,6 +163,10 @@ class TabularEncoder:
     def check_row(self, row: Mapping[str, Any], allow_missing: bool = False) -> None:
         """Validate one row of input features against the schema.
 
+        A feature given as None (JSON `null`) is declared unknown: it is imputed as a missing
+        value of the training data (its indicator set); a feature left out is an error unless
+        `allow_missing`.
+
         Raises:
             FeatureError: naming the first unknown, missing or invalid feature.
         """
@@ -175,7 +179,7 @@ class TabularEncoder:
         for spec in self.inputs:
             raw = _text(row.get(spec.name))
             if raw is None:
-                if not allow_missing:
+                if not allow_missing and (spec.name not in row or row[spec.name] is not None):
                     raise FeatureError(spec.name, f"feature {spec.name!r} is missing")
                 continue
             problem = spec.check(raw)

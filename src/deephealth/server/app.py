@@ -41,6 +41,7 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
     from deephealth.server.auth import configure_hashing
     from deephealth.server.db.migrate import upgrade
     from deephealth.server.pages.docs import router as docs_router
+    from deephealth.server.pages.federations import router as federation_pages_router
     from deephealth.server.pages.routes import router as pages_router
     from deephealth.server.pages.viewers import router as viewer_pages_router
 
@@ -75,6 +76,7 @@ def create_app(config: ServerConfig | None = None, migrate: bool = True) -> Fast
     app.include_router(pages_router)
     app.include_router(docs_router)
     app.include_router(viewer_pages_router)
+    app.include_router(federation_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         BodyLimitMiddleware, limit=config.max_request_bytes, rules=body_rules(config)
@@ -90,6 +92,7 @@ def body_rules(config: ServerConfig) -> list[tuple[re.Pattern, int]]:
     return [
         (re.compile(r"^/api/projects/[^/]+/(datasets|weights)$"), config.max_upload_bytes),
         (re.compile(r"^/api/v1/predict/[^/]+$"), config.max_image_upload_bytes + slack),
+        (re.compile(r"^/api/weights/[^/]+/recordings$"), config.max_image_upload_bytes + slack),
     ]
 
 

@@ -102,6 +102,7 @@ class DeepZoom:
         self.overview_downsample = 2.0 ** max(0, math.ceil(math.log2(max(w, h, 1) / OVERVIEW_SIZE)))
         self._overview: np.ndarray | None = None
         self._overview_lock = threading.Lock()
+        self._buffers = threading.local()  # per-thread read buffers of tile_jpeg
 
     @property
     def level_count(self) -> int:
@@ -145,26 +146,62 @@ class DeepZoom:
         x0, y0 = col * ts - (ov if col else 0), row * ts - (ov if row else 0)
         return x0, y0, min(w, (col + 1) * ts + ov), min(h, (row + 1) * ts + ov)
 
-    def tile_pixels(self, level: int, col: int, row: int) -> np.ndarray:
-        """The RGB pixels ``(h, w, 3)`` of one tile."""
-        import cv2
-
+    def _source(self, level: int, col: int, row: int) -> tuple[int, int, int, int, int] | None:
+        """Where a tile is read: ``(slide level, x, y, w, h)`` (x, y in level-0 pixels, w, h at
+        that level), or None for a coarse tile cut from the overview."""
         x0, y0, x1, y1 = self.tile_region(level, col, row)
         scale = 2.0 ** (self.max_level - level)  # level-0 pixels per Deep Zoom pixel
         slide = self.slide
         sl = slide.GetBestLevelForDownsample(scale)
         ds = slide.level_downsamples[sl]
-        if scale >= self.overview_downsample > ds:  # coarse tile: cut it from the overview
-            return self._from_overview(x0, y0, x1, y1, scale)
+        if scale >= self.overview_downsample > ds:
+            return None
         lw, lh = slide.level_dimensions[sl]
         X, Y = int(x0 * scale), int(y0 * scale)
         sx, sy = int(X / ds), int(Y / ds)
         w = max(1, min(lw - sx, math.ceil((x1 - x0) * scale / ds)))
         h = max(1, min(lh - sy, math.ceil((y1 - y0) * scale / ds)))
-        pixels = slide.read_region(sl, X, Y, w, h)
-        if (w, h) != (x1 - x0, y1 - y0):
+        return sl, X, Y, w, h
+
+    def tile_pixels(self, level: int, col: int, row: int) -> np.ndarray:
+        """The RGB pixels ``(h, w, 3)`` of one tile."""
+        import cv2
+
+        x0, y0, x1, y1 = self.tile_region(level, col, row)
+        src = self._source(level, col, row)
+        if src is None:  # coarse tile: cut it from the overview
+            return self._from_overview(x0, y0, x1, y1, 2.0 ** (self.max_level - level))
+        pixels = self.slide.read_region(*src)
+        if (src[3], src[4]) != (x1 - x0, y1 - y0):
             pixels = cv2.resize(pixels, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         return pixels
+
+    def tile_jpeg(self, level: int, col: int, row: int) -> bytes:
+        """One tile encoded as JPEG (the same pixels as `tile_pixels`).
+
+        Tiles read from the slide skip the RGB path: OpenSlide's buffer is read as BGRA into a
+        per-thread buffer and handed to the encoder as it is (OpenCV drops the alpha channel
+        while encoding), so no RGBA-to-RGB copy and no RGB-to-BGR conversion is made.
+        """
+        import cv2
+
+        src = self._source(level, col, row)
+        if src is None:
+            return encode_jpeg(self.tile_pixels(level, col, row), self.quality)
+        _, _, w, h = src[1:]
+        buffers: dict[tuple[int, int], np.ndarray] = self._buffers.__dict__.setdefault(
+            "by_size", {}
+        )
+        out = buffers.get((w, h))
+        if out is None:
+            if len(buffers) > 8:  # edge tiles come in a few sizes only
+                buffers.clear()
+            out = buffers[(w, h)] = np.empty((h, w, 4), np.uint8)
+        pixels = self.slide.read_region_bgra(*src, out=out)
+        x0, y0, x1, y1 = self.tile_region(level, col, row)
+        if (w, h) != (x1 - x0, y1 - y0):
+            pixels = cv2.resize(pixels, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+        return _imencode(pixels, self.quality)
 
     def overview(self) -> np.ndarray:
         """The slide at `overview_downsample` (read once), for the coarse levels: a slide whose
@@ -197,18 +234,20 @@ class DeepZoom:
             return np.ascontiguousarray(part)
         return cv2.resize(part, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
 
-    def tile_jpeg(self, level: int, col: int, row: int) -> bytes:
-        """One tile encoded as JPEG."""
-        return encode_jpeg(self.tile_pixels(level, col, row), self.quality)
-
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 80) -> bytes:
     """JPEG bytes of an RGB ``(h, w, 3)`` uint8 array."""
     import cv2
 
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
+    return _imencode(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), quality)
+
+
+def _imencode(bgr: np.ndarray, quality: int) -> bytes:
+    """Baseline JPEG (libjpeg-turbo through OpenCV: 4:2:0 chroma, no Huffman optimisation, as
+    openslide's Deep Zoom server saves its tiles with PIL) of a BGR or BGRA array."""
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()

@@ -129,3 +129,44 @@ def check_image(path: Path, what: str, max_bytes: int) -> str:
     kind = sniff_file(path)
     read_image(path, what, max_bytes, kind)
     return kind  # type: ignore[return-value]
+
+
+def read_series(files: list[Path], what: str, max_bytes: int) -> Any:
+    """The ECVL volume of a DICOM series sent as several files, decoded only when the slices'
+    headers together are within bounds; slices sorted by ImagePositionPatient along the slice
+    normal (else InstanceNumber), one SeriesInstanceUID, even spacing (ECVL's series reader).
+
+    Args:
+        files: The slices on the server, named as the user named them (messages give these
+            names, never the server folder).
+        what: The series as the user knows it (the request, or its zip).
+        max_bytes: Most bytes the decoded volume may take.
+
+    Raises:
+        UploadRejected: 415 a file is not DICOM, 413 the series is too large once decoded, 422
+            the files do not form one series (naming the files at fault) or cannot be decoded.
+    """
+    from deephealth.ecvl import ImRead
+
+    total = 0
+    for f in files:
+        if sniff_file(f) != "dicom":
+            raise UploadRejected(f"{what}: {f.name} is not a DICOM file (a series is DICOM)", 415)
+        samples, depth = declared_size(f, "dicom", f"{what}: {f.name}")
+        total += samples * max(depth, 2)
+    if total > max_bytes:
+        raise UploadRejected(
+            f"{what}: the series takes {total} bytes once decoded; the limit is {max_bytes} "
+            "bytes (DEEPHEALTH_MAX_IMAGE_BYTES)",
+            413,
+        )
+    try:
+        return ImRead([str(f) for f in files])
+    except Exception as err:
+        folders = {str(f.parent) for f in files} | {str(f.parent.resolve()) for f in files}
+        message = str(err)
+        for folder in sorted(folders, key=len, reverse=True):
+            message = message.replace(folder + "/", "").replace(folder, what)
+        raise UploadRejected(
+            f"{what}: not one readable DICOM series ({message[:500]})", 422
+        ) from None

@@ -157,10 +157,60 @@ def _softmax(v: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def predict_array(session: Any, hwc: np.ndarray, task: str) -> dict:
+def detect_volume_array(
+    session: Any, dhwc: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+) -> dict:
+    """3D detections in a (D, H, W, C) volume with an exported 3D detector: sliding windows of
+    its patch over the whole volume (not resized), boxes [x0, y0, z0, x1, y1, z1] in voxels and,
+    with `spacing` (x, y, z), in mm from the volume's first voxel corner."""
+    from deephealth.serving.detection3d import detect_volume_session
+
+    channels = session.input_shapes[0][1]
+    x = dhwc.astype(np.float32)
+    if channels and x.shape[3] != channels:
+        x = x.mean(axis=3, keepdims=True) if channels == 1 else np.repeat(x[..., :1], channels, 3)
+    if session.preprocessing.is_identity:
+        lo, hi = float(x.min()), float(x.max())
+        x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+    with _slots:
+        det = detect_volume_session(session, np.ascontiguousarray(np.transpose(x, (3, 0, 1, 2))))
+    mm = np.array([*spacing, *spacing], dtype=np.float64)
+    names = session.class_names
+
+    def rounded(rows: np.ndarray) -> list[list[float]]:
+        return [[round(float(v), 3) for v in row] for row in rows]
+
+    return {
+        "task": "detection",
+        "boxes": rounded(det["boxes"]),
+        "boxes_mm": rounded(det["boxes"] * mm),
+        "centres": rounded(det["centres"][:, ::-1]),
+        "diameters_mm": [round(float(d) * float(np.mean(spacing)), 3) for d in det["diameters"]],
+        "scores": [round(float(v), 5) for v in det["scores"]],
+        "labels": [names[int(k)] if int(k) < len(names) else int(k) for k in det["labels"]],
+        "count": len(det["scores"]),
+        "spacing": [float(v) for v in spacing],
+        "volume_shape": list(dhwc.shape[:3]),
+    }
+
+
+def slice_boxes(boxes: list[list[float]], z: int) -> list[list[float]]:
+    """The [x0, y0, x1, y1] rectangles of the 3D boxes [x0, y0, z0, x1, y1, z1] crossing slice
+    `z` (voxel z covers [z, z + 1))."""
+    return [[b[0], b[1], b[3], b[4]] for b in boxes if b[2] < z + 1 and b[5] > z]
+
+
+def predict_array(
+    session: Any, hwc: np.ndarray, task: str, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+) -> dict:
     """Run the model on one (H, W, C) image, or (D, H, W, C) volume for a 3D model; the result
-    dict depends on `task` (a 3D segmentation's `mask` is (D, H, W))."""
+    dict depends on `task` (a 3D segmentation's `mask` is (D, H, W)); a 3D detector answers
+    boxes in voxels and in mm (`spacing`: x, y, z)."""
+    from deephealth.serving.detection3d import is_detector3d
+
     volume = hwc.ndim == 4
+    if volume and is_detector3d(session):
+        return detect_volume_array(session, hwc, spacing)
     x = volume_input(session, hwc) if volume else model_input(session, hwc)
     from deephealth.serving.detection import detect, is_detector
 
@@ -242,14 +292,15 @@ def predict_clinical(
 
 
 def predict_file(
-    weights_path: str | Path, image_path: str | Path, task: str, max_bytes: int | None = None,
+    weights_path: str | Path, image_path: str | Path | list[Path], task: str,
+    max_bytes: int | None = None,
     features: Any = None, sample: bool = False,
 ) -> tuple[dict, np.ndarray]:  # fmt: skip
     """Predict on an image file; returns the result and the (H, W, C) image that was used.
 
     Args:
         weights_path: The ONNX model.
-        image_path: The image (any format ECVL reads).
+        image_path: The image (any format ECVL reads), or the files of a DICOM series.
         task: The project's task.
         max_bytes: When given, the image comes from a user: it is decoded only if its header
             declares at most this many samples (see `deephealth.server.image_check`).
@@ -263,12 +314,14 @@ def predict_file(
     """
     from deephealth.ecvl import ImRead
     from deephealth.ecvl.errors import EcvlError
-    from deephealth.server.image_check import read_image
+    from deephealth.server.image_check import read_image, read_series
     from deephealth.server.imaging import image_dhwc, image_hwc
     from deephealth.serving import ServingError
     from deephealth.serving.reports import is_report_generator
 
-    if max_bytes is not None:
+    if isinstance(image_path, list):
+        img = read_series(image_path, "series", max_bytes or 2**62)
+    elif max_bytes is not None:
         img = read_image(Path(image_path), "image", max_bytes)
     else:
         try:
@@ -289,16 +342,27 @@ def predict_file(
                 return predict_clinical(session, hwc, state, features, sample), hwc
             return predict_array(session, hwc, task), hwc
         dhwc = image_dhwc(img)
-        result = predict_array(session, dhwc, task)
+        result = predict_array(session, dhwc, task, _spacing(img))
     except ServingError as err:
         raise PredictionError(str(err)) from None
     z = dhwc.shape[0] // 2
+    if "boxes" in result:  # 3D boxes: show the slice through the best one's centre
+        z = int(min(result["centres"][0][2], dhwc.shape[0] - 1)) if result["count"] else z
+        result["slice"] = z
+        result["slice_boxes"] = slice_boxes(result["boxes"], z)
     if "mask" in result:  # show the slice with the most foreground, with its mask
         z = int(np.argmax((result["mask"] > 0).reshape(dhwc.shape[0], -1).sum(axis=1)))
         result["volume_mask"] = result["mask"]
         result["mask"] = result["mask"][z]
         result["slice"] = z
     return result, dhwc[z]
+
+
+def _spacing(img: Any) -> tuple[float, float, float]:
+    """An ECVL image's voxel size (x, y, z) in mm (1 where the file gives none)."""
+    given = dict(zip(img.channels, img.spacings or []))
+    out = [float(given.get(a) or 1.0) for a in "xyz"]
+    return (out[0], out[1], out[2])
 
 
 def scratch_dir(fallback: Path) -> Path:

@@ -20,6 +20,12 @@ DEFAULT_HYPERPARAMETERS: list[tuple[str, str, Any, list | None, float | None, fl
     ("seed", "int", 0, None, 0, 2**31 - 1),
 ]
 
+# per-family definitions of the 1D signal networks (signal_classification config keys)
+SIGNAL_HYPERPARAMETERS: list[tuple[str, str, Any, list | None, float | None, float | None]] = [
+    ("windows_per_epoch", "int", 2000, None, 16, 1_000_000),
+    ("window_length", "float", 2.0, None, 0.1, 600.0),
+]
+
 
 def zoo_families() -> list[tuple[str, str, str]]:
     """(name, task, description) of every network in `deephealth.eddl.zoo`.
@@ -56,4 +62,22 @@ def seed_defaults(db: Session) -> None:
                     name=name, kind=kind, default=default, allowed=allowed, minimum=lo, maximum=hi
                 )
             )
+    _seed_signal_definitions(db)
     db.commit()
+
+
+def _seed_signal_definitions(db: Session) -> None:
+    from deephealth.eddl.zoo import MODELS
+
+    db.flush()
+    for fam in db.scalars(select(ModelFamily)):
+        entry = MODELS.get(fam.name.lower())
+        if entry is None or entry[1] != "signal":
+            continue
+        have = set(
+            db.scalars(select(HyperParameter.name).where(HyperParameter.family_id == fam.id))
+        )
+        for name, kind, default, allowed, lo, hi in SIGNAL_HYPERPARAMETERS:
+            if name not in have:
+                db.add(HyperParameter(name=name, kind=kind, default=default, allowed=allowed,
+                                      minimum=lo, maximum=hi, family_id=fam.id))  # fmt: skip

@@ -5,7 +5,12 @@ Reads the folder written by `deephealth.pipelines.report_generation.export.expor
 (`report_generation.model.beam_search`), step for step: beams are expanded per image, each step
 adds the log-probabilities, `<end>` is forbidden before `min_len` tokens, finished beams continue
 with padding at no cost, the best `beam` of beam × vocab continuations are kept, and the final
-score is log-probability / length ** `length_penalty`. No torch import.
+score is log-probability / length ** `length_penalty`. No torch import. The search
+(`beam_search_steps`) takes a step function, so the same code drives both decoders: the LSTM's
+step (previous word, image feature, states), and the Transformer's (`"decoder": "transformer"` in
+`vocab.json`: the prefix so far, zero-padded to the model's length, and the encoder memory; the
+probabilities at position t are read), and the torch path of the Transformer
+(`report_generation.transformer.beam_search`).
 
 The three files may also come as one, `report_generator.onnx` (what the REST server stores): the
 decoder step whose metadata holds the encoder (`ENCODER_KEY`, base64 ONNX bytes) and the
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +72,65 @@ def fit_image(hwc: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32)
 
 
+StepFn = Callable[[int, np.ndarray, "np.ndarray | None"], np.ndarray]
+
+
+def shifted_prefix(tokens: np.ndarray, t: int, length: int) -> np.ndarray:
+    """A Transformer decoder's input at step t: (B, length) float32, the start token 0 then
+    `tokens[:, :t]`, zeros after (causal attention makes those irrelevant to position t)."""
+    prefix = np.zeros((len(tokens), length), np.float32)
+    prefix[:, 1 : t + 1] = tokens[:, :t]
+    return prefix
+
+
+def beam_search_steps(
+    step: StepFn,
+    n: int,
+    vocab: int,
+    beam: int = 3,
+    max_len: int = 30,
+    min_len: int = 1,
+    length_penalty: float = 0.0,
+) -> np.ndarray:
+    """Beam search over a decoder step (see the module doc); token indices (n, max_len).
+
+    `step(t, tokens, rows)` gives the next-word probabilities (n * beam, vocab) of the beams
+    whose tokens so far are `tokens` (n * beam, max_len; positions < t are set); `rows` (None at
+    t = 0) says which beam row of the previous step each beam continues, for a decoder that
+    carries state (LSTM states, a repeated encoder memory) to reorder it.
+    """
+    scores = np.full((n, beam), -np.inf, np.float32)
+    scores[:, 0] = 0.0
+    tokens = np.zeros((n, beam, max_len), np.int64)
+    done = np.zeros((n, beam), bool)
+    lengths = np.zeros((n, beam), np.float32)
+    rows: np.ndarray | None = None
+    with np.errstate(divide="ignore"):
+        for t in range(max_len):
+            probs = step(t, tokens.reshape(n * beam, max_len), rows)
+            logp = np.log(np.maximum(probs, 1e-12)).reshape(n, beam, vocab)
+            if t < min_len:
+                logp[..., END] = -np.inf
+            logp[..., PAD] = -np.inf
+            logp = np.where(done[..., None], -np.inf, logp)
+            logp[..., PAD] = np.where(done, 0.0, -np.inf)
+            total = (scores[..., None] + logp).reshape(n, beam * vocab)
+            idx = np.argsort(-total, axis=1, kind="stable")[:, :beam]
+            best = np.take_along_axis(total, idx, 1)
+            src, tok = idx // vocab, idx % vocab
+            rows = (np.arange(n)[:, None] * beam + src).reshape(-1)
+            tokens = np.take_along_axis(tokens, src[..., None], 1).copy()
+            tokens[..., t] = tok
+            was_done = np.take_along_axis(done, src, 1)
+            lengths = np.take_along_axis(lengths, src, 1) + (~was_done)
+            done = was_done | (tok == END)
+            scores = best.astype(np.float32)
+            if done.all():
+                break
+    final = scores / np.maximum(lengths, 1) ** length_penalty
+    return tokens[np.arange(n), final.argmax(1)]
+
+
 class ReportGenerator:
     """Generates report texts for images with the exported encoder and decoder step."""
 
@@ -102,7 +167,9 @@ class ReportGenerator:
         self.encoder = ort.InferenceSession(encoder, opts, providers=providers)
         meta = json.loads(vocab_text)
         self.words: list[str] = meta["words"]
-        self.max_len, self.units, self.num_states = meta["max_len"], meta["units"], meta["states"]
+        self.max_len = int(meta["max_len"])
+        self.units, self.num_states = meta.get("units", 0), meta.get("states", 0)
+        self.decoder_kind: str = meta.get("decoder", "lstm")
         self._dec_in = [i.name for i in self.decoder.get_inputs()]
         self._enc_in = self.encoder.get_inputs()[0].name
         self.input_shape = tuple(int(d) for d in self.encoder.get_inputs()[0].shape[1:])
@@ -134,43 +201,44 @@ class ReportGenerator:
             raise ServingError(f"images must be (N, C, H, W), got shape {list(images.shape)}")
         max_len = int(max_len or self.max_len)
         n, vocab = images.shape[0], len(self.words)
-        feat = self.encoder.run(None, {self._enc_in: images})[0]
-        feat = np.repeat(feat, beam, axis=0)
-        states = np.zeros((n * beam, self.num_states, self.units), np.float32)
-        scores = np.full((n, beam), -np.inf, np.float32)
-        scores[:, 0] = 0.0
-        tokens = np.zeros((n, beam, max_len), np.int64)
-        done = np.zeros((n, beam), bool)
-        lengths = np.zeros((n, beam), np.float32)
-        word = np.zeros((n * beam, vocab), np.float32)
-        with np.errstate(divide="ignore"):
-            for t in range(max_len):
-                probs, new_states = self.decoder.run(
-                    None, dict(zip(self._dec_in, (word, feat, states)))
-                )
-                logp = np.log(np.maximum(probs, 1e-12)).reshape(n, beam, vocab)
-                if t < min_len:
-                    logp[..., END] = -np.inf
-                logp[..., PAD] = -np.inf
-                logp = np.where(done[..., None], -np.inf, logp)
-                logp[..., PAD] = np.where(done, 0.0, -np.inf)
-                total = (scores[..., None] + logp).reshape(n, beam * vocab)
-                idx = np.argsort(-total, axis=1, kind="stable")[:, :beam]
-                best = np.take_along_axis(total, idx, 1)
-                src, tok = idx // vocab, idx % vocab
-                rows = (np.arange(n)[:, None] * beam + src).reshape(-1)
-                states, feat = new_states[rows], feat[rows]
-                tokens = np.take_along_axis(tokens, src[..., None], 1).copy()
-                tokens[..., t] = tok
-                was_done = np.take_along_axis(done, src, 1)
-                lengths = np.take_along_axis(lengths, src, 1) + (~was_done)
-                done = was_done | (tok == END)
-                scores = best.astype(np.float32)
-                word = np.eye(vocab, dtype=np.float32)[tok.reshape(-1)]
-                if done.all():
-                    break
-        final = scores / np.maximum(lengths, 1) ** length_penalty
-        return tokens[np.arange(n), final.argmax(1)]
+        memory = np.repeat(self.encoder.run(None, {self._enc_in: images})[0], beam, axis=0)
+        if self.decoder_kind == "transformer":
+            max_len = min(max_len, self.max_len)  # the decoder step's fixed prefix length
+            step = self._transformer_step(memory, self.max_len)
+        else:
+            step = self._lstm_step(memory, vocab)
+        return beam_search_steps(step, n, vocab, beam, max_len, min_len, length_penalty)
+
+    def _lstm_step(self, feat: np.ndarray, vocab: int) -> StepFn:
+        """The LSTM decoder step: previous word one-hot, image feature, states (reordered)."""
+        carry = {"feat": feat, "states": np.zeros((len(feat), self.num_states, self.units), "f4")}
+
+        def step(t: int, tokens: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+            if rows is not None:
+                carry["feat"], carry["states"] = carry["feat"][rows], carry["states"][rows]
+            word = np.zeros((len(tokens), vocab), np.float32)
+            if t > 0:
+                word[np.arange(len(tokens)), tokens[:, t - 1]] = 1.0
+            probs, carry["states"] = self.decoder.run(
+                None, dict(zip(self._dec_in, (word, carry["feat"], carry["states"])))
+            )
+            return probs
+
+        return step
+
+    def _transformer_step(self, memory: np.ndarray, length: int) -> StepFn:
+        """The Transformer decoder step: the prefix so far (start token 0, then the tokens,
+        zero-padded to the model's length) and the encoder memory; the probabilities at t."""
+        carry = {"memory": memory}
+
+        def step(t: int, tokens: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+            if rows is not None:
+                carry["memory"] = carry["memory"][rows]
+            prefix = shifted_prefix(tokens, t, length)
+            probs = self.decoder.run(None, dict(zip(self._dec_in, (prefix, carry["memory"]))))[0]
+            return probs[:, t]
+
+        return step
 
     def generate(self, images: np.ndarray, **kwargs: float) -> list[str]:
         """The report text for each image (beam search options as `beam_search`)."""

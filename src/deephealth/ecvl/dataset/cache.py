@@ -12,8 +12,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,3 +75,57 @@ class PreprocessCache:
             pn.touch()
         self._save(px, x)
         return x, gt
+
+
+class HeldSamples:
+    """Preprocessed samples kept in RAM for reuse, at most ``max_bytes`` of them (least recently
+    used dropped first): patch training draws several patches per image and epoch, and one decode
+    then serves them all while the memory stays bounded whatever the dataset's size.
+
+    Thread-safe (the loader's workers share it). The arrays handed out are read-only views.
+
+    Args:
+        max_bytes: Most bytes of arrays held; a sample larger than this is computed, not held.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = int(max_bytes)
+        self.bytes = 0
+        self.hits = self.misses = 0
+        self._items: OrderedDict[Any, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, key: Any, compute: Callable[[], tuple[np.ndarray, np.ndarray | None]]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The held ``(x, gt)`` of ``key``, computed (outside the lock) and held on a miss."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            self.misses += 1
+        x, gt = (_read_only(a) for a in compute())
+        size = _nbytes(x) + _nbytes(gt)
+        if size > self.max_bytes:
+            return x, gt
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = (x, gt)
+                self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, (ox, og) = self._items.popitem(last=False)
+                self.bytes -= _nbytes(ox) + _nbytes(og)
+        return x, gt
+
+
+def _nbytes(a: Any) -> int:
+    return int(getattr(a, "nbytes", 0))
+
+
+def _read_only(a: Any) -> Any:
+    if not isinstance(a, np.ndarray):
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view

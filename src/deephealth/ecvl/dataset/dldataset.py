@@ -21,7 +21,7 @@ from deephealth.distenv import detect
 from deephealth.ecvl.augment.base import Augmentation
 from deephealth.ecvl.augment.factory import AugmentationFactory
 from deephealth.ecvl.augment.rng import global_seed, keyed_rng
-from deephealth.ecvl.dataset.cache import PreprocessCache, split_deterministic
+from deephealth.ecvl.dataset.cache import HeldSamples, PreprocessCache, split_deterministic
 from deephealth.ecvl.dataset.dataset import Dataset
 from deephealth.ecvl.dataset.errors import DatasetError, SampleLoadError
 from deephealth.ecvl.dataset.model import Split, SplitType
@@ -119,6 +119,9 @@ class DLDataset(Dataset):
             its boxes drawn as masks, which then follow every augmentation); None: no ground
             truth for such samples.
         remote_cache: Folder for downloaded http(s) images.
+        hold_bytes: Keep up to this many bytes of preprocessed samples in RAM for reuse (least
+            recently used dropped first; 0: off), in front of the disk cache: with a patch
+            sampler, one decode then serves every patch drawn from a held image.
         rank: This process's rank in a distributed job (default: from the launcher's
             environment, see ``deephealth.distenv``).
         world_size: Number of processes (default: from the environment). With several, each
@@ -151,8 +154,10 @@ class DLDataset(Dataset):
         world_size: int | None = None,
         transform: Callable[..., tuple[np.ndarray, np.ndarray | None]] | None = None,
         gt_fn: Callable[[int, tuple[int, ...]], np.ndarray] | None = None,
+        hold_bytes: int = 0,
     ) -> None:
         super().__init__(filename, verify)
+        self.held_ = HeldSamples(hold_bytes) if hold_bytes > 0 else None
         self.transform_ = transform
         self.gt_fn_ = gt_fn
         env = detect()
@@ -311,6 +316,11 @@ class DLDataset(Dataset):
         return x, gt
 
     def _preprocessed(self, split: int, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.held_ is not None:  # the transform is deterministic: its output is held
+            return self.held_.get((split, index), lambda: self._transformed(split, index))
+        return self._transformed(split, index)
+
+    def _transformed(self, split: int, index: int) -> tuple[np.ndarray, np.ndarray | None]:
         cache = self._caches[split]
         if cache is not None:
             x, gt = cache.get(index, lambda: self._read(split, index))

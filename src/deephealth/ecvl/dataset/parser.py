@@ -8,8 +8,11 @@ all at once; the validator adds the file checks.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from deephealth.ecvl.dataset.errors import DatasetIssue
 from deephealth.ecvl.dataset.model import Sample, Split
 from deephealth.ecvl.dataset.remote import is_url
 from deephealth.ecvl.dataset.schema import FeatureSpec, decode_feature
-from deephealth.ecvl.dataset.yaml_lines import LDict, load, pos
+from deephealth.ecvl.dataset.yaml_lines import LDict, LInt, load, pos
 
 TOP_KEYS = ("name", "description", "classes", "features", "patients", "images", "split")
 SAMPLE_KEYS = ("location", "label", "values", "boxes")
@@ -43,6 +46,21 @@ class Decoded:
 _PATHLIB_NORMALISES = re.compile(r"//|(^|/)\.(/|$)|/$|^$|\\")
 
 
+def _plain_relative(loc: str) -> bool:
+    """Whether ``loc`` joins to the folder as text: a cheap test that no URL (``:``), absolute
+    path or text that pathlib rewrites passes (it refuses a few more, which take the long way)."""
+    return not (
+        not loc
+        or loc[0] == "/"
+        or ":" in loc
+        or "\\" in loc
+        or "//" in loc
+        or "./" in loc
+        or loc[-1] == "/"
+        or loc[-1] == "."
+    )
+
+
 def _looks_like_path(s: str) -> bool:
     return "/" in s or "\\" in s or bool(os.path.splitext(s)[1]) or is_url(s)
 
@@ -54,12 +72,15 @@ class _Decoder:
         self.root_text = str(self.root).rstrip("/")
         self.out = Decoded()
         self.key_at = (0, 0)  # the current top-level key: where problems of null values are
+        self.class_pos: dict[str, int] = {}  # class name -> its first index
 
     def issue(self, where: Any, code: str, msg: str, severity: str = "error", at=None) -> None:
         line, col = at if at else pos(where, self.key_at)
         self.out.issues.append(DatasetIssue(self.file, line, col, severity, code, msg))
 
     def resolve(self, loc: str) -> str:
+        if _plain_relative(loc):
+            return f"{self.root_text}/{loc}"
         if is_url(loc) or os.path.isabs(loc):
             return str(loc)
         if _PATHLIB_NORMALISES.search(loc) is None:  # the text pathlib would give, 10x faster
@@ -96,6 +117,8 @@ class _Decoder:
         if "classes" in doc:
             self.key_at = doc.key_pos["classes"]
             self.out.classes = self.str_list(doc["classes"], "classes")
+            for k, c in enumerate(self.out.classes):
+                self.class_pos.setdefault(c, k)
             seen: set[str] = set()
             raws = doc["classes"] if isinstance(doc["classes"], list) else []
             names = [r for r in raws if r is not None and not isinstance(r, (dict, list))]
@@ -242,6 +265,9 @@ class _Decoder:
                 s.boxes_.append(([float(c) for c in coords], idx))
 
     def label(self, s: Sample, i: int, value: Any, item: Any) -> None:
+        if isinstance(value, str) and value in self.class_pos:  # the common case, a class name
+            s.label_ = [self.class_pos[value]]
+            return
         classes = self.out.classes
         where = value if pos(value)[0] else item
         if isinstance(value, list):
@@ -309,14 +335,15 @@ class _Decoder:
         s.values_ = out
 
     def check_duplicates(self, images: list) -> None:
-        first: dict[tuple[str, ...], int] = {}
+        first: dict[str | tuple[str, ...], int] = {}
         for i, s in enumerate(self.out.samples):
-            key = tuple(s.location_)
-            if not key:
+            locs = s.location_
+            if not locs:
                 continue
+            key = locs[0] if len(locs) == 1 else tuple(locs)  # a str: cheaper than a 1-tuple
             if key in first:
                 self.issue(images[i], "duplicate-location", f"image {i} repeats the location of "
-                           f"image {first[key]}: {', '.join(key)}",
+                           f"image {first[key]}: {', '.join(locs)}",
                            at=pos(images[i], (s.line_, 1)))  # fmt: skip
             else:
                 first[key] = i
@@ -334,6 +361,9 @@ class _Decoder:
             if not isinstance(idx_list, list):
                 self.issue(idx_list, "type", f"split {name!r} must be a list of image indices",
                            at=pos(idx_list, kline))  # fmt: skip
+                idx_list = []
+            if _valid_indices(idx_list, n):
+                sp.samples_indices_ = [int(v) for v in idx_list]
                 idx_list = []
             seen: set[int] = set()
             for v in idx_list:
@@ -359,6 +389,15 @@ class _Decoder:
                 first = self.out.samples[sp.samples_indices_[0]]
                 sp.no_label_ = first.label_ is None and first.label_path_ is None
             self.out.splits.append(sp)
+
+
+def _valid_indices(values: list, n: int) -> bool:
+    """Whether every value is a distinct int index below ``n`` (then no issue can arise)."""
+    return (
+        all(type(v) is int or type(v) is LInt for v in values)
+        and (not values or (min(values) >= 0 and max(values) < n))
+        and len(set(values)) == len(values)
+    )
 
 
 def decode_text(text: str, file: str) -> Decoded:
@@ -388,6 +427,19 @@ def decode_file(path: str | os.PathLike) -> Decoded:
         raise DatasetError(f"cannot read dataset file {path!r}: {e.strerror or e}") from None
     except YamlLimitError as e:
         raise DatasetLimitError(path, 0, 0, e.cause) from None
-    doc = load(text, path)
-    del text  # the loaded values no longer need it: a 10 MB file's text is 10 MB
-    return _Decoder(path).decode(doc)
+    with _no_gc():  # ~1M acyclic containers: the collector's full passes would rescan them all
+        doc = load(text, path)
+        del text  # the loaded values no longer need it: a 10 MB file's text is 10 MB
+        return _Decoder(path).decode(doc)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees everything)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -16,65 +16,24 @@ import yaml
 
 from deephealth.ecvl.dataset import yaml_limits
 from deephealth.ecvl.dataset.errors import DatasetLimitError, DatasetSyntaxError
+from deephealth.ecvl.dataset.yaml_fast import load_regular
 from deephealth.ecvl.dataset.yaml_limits import LimitedComposer, YamlLimitError, check_size
+from deephealth.ecvl.dataset.yaml_values import (
+    _FALLBACK,
+    _IMPLICIT_FIRST,
+    _NO_DUPLICATES,
+    _PLAIN_INT,
+    KeyPos,
+    LDict,
+    LFloat,
+    LInt,
+    LList,
+    LStr,
+    _FastLoader,
+    pos,
+)
 
-
-class _Pos:
-    __slots__ = ()
-
-
-class LStr(str, _Pos):
-    """A string with its position."""
-
-
-class LInt(int, _Pos):
-    """An integer with its position."""
-
-
-class LFloat(float, _Pos):
-    """A float with its position."""
-
-
-class LList(list, _Pos):
-    """A list with its position."""
-
-    __slots__ = ("line", "col")
-
-
-class KeyPos(dict):  # type: ignore[type-arg]
-    """Key -> ``(line, column)``, stored packed in one int per key (a tuple costs 112 bytes)."""
-
-    __slots__ = ()
-
-    def __setitem__(self, key: Any, value: tuple[int, int]) -> None:
-        super().__setitem__(key, value[0] << 20 | min(value[1], 0xFFFFF))
-
-    def __getitem__(self, key: Any) -> tuple[int, int]:
-        v = super().__getitem__(key)
-        return (v >> 20, v & 0xFFFFF)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self else default
-
-    def values(self) -> Any:
-        return [self[k] for k in self]
-
-    def items(self) -> Any:
-        return [(k, self[k]) for k in self]
-
-
-class LDict(dict, _Pos):
-    """A mapping with its position and the position of each key (``key_pos``)."""
-
-    __slots__ = ("line", "col", "key_pos", "duplicates")
-    key_pos: KeyPos
-    duplicates: list[tuple[Any, int, int]]
-
-
-def pos(value: Any, default: tuple[int, int] = (0, 0)) -> tuple[int, int]:
-    """``(line, column)`` of a loaded value, or ``default`` for values without one (null, bool)."""
-    line = getattr(value, "line", 0)
-    return (line, getattr(value, "col", 0)) if line else default
+__all__ = ["LDict", "LInt", "LList", "LStr", "KeyPos", "load", "pos"]
 
 
 def _mark(obj: Any, node: yaml.Node) -> Any:
@@ -88,19 +47,6 @@ class _Loader(LimitedComposer, yaml.SafeLoader):
     messages are the ones reported."""
 
 
-class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's parser; :func:`_stream` builds the values from its events (no node tree)."""
-
-
-# first characters of the implicit types (bool, int, float, null, timestamp, ...): a plain scalar
-# starting otherwise resolves to a string (holds only when no resolver takes any character)
-_IMPLICIT_FIRST: frozenset[Any] = frozenset(_FastLoader.yaml_implicit_resolvers)
-assert None not in _IMPLICIT_FIRST
-
-_FALLBACK: Any = object()  # what _stream returns for constructs it leaves to _Loader
-
-
-_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
 _COLLECTION_TAGS = (None, "!", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 
 
@@ -133,12 +79,13 @@ def _mark_ev(obj: Any, ev: yaml.Event) -> Any:
     return obj
 
 
-def _stream(text: str) -> Any:
+def _stream(text: str, marked: bool | None = None) -> Any:
     """Load a one-document YAML text from libyaml's events, with the depth and alias budgets of
     :class:`LimitedComposer` (same values and positions as :class:`_Loader`), holding no node tree:
     a 10 MB dataset file loads in a fraction of the time and memory of compose-then-construct.
 
-    Above :data:`MARKED_SCALARS_BYTES` of text, strings and integers are plain ``str``/``int``
+    Above :data:`MARKED_SCALARS_BYTES` of text (or with ``marked`` False), strings and integers
+    are plain ``str``/``int``
     (a positioned scalar costs about 440 bytes, five times a plain one): mappings and sequences
     keep their positions and mapping keys theirs (``key_pos``), so a problem with one value is
     reported at its key's or its entry's line.
@@ -152,7 +99,8 @@ def _stream(text: str) -> Any:
         then uses :class:`_Loader`).
     """
     loader = _FastLoader(text)
-    marked = len(text) <= MARKED_SCALARS_BYTES
+    if marked is None:
+        marked = len(text) <= MARKED_SCALARS_BYTES
     anchors: dict[str, tuple[Any, int]] = {}
     alias_nodes = 0
     # Open collections: [container, pending key (maps), key mark, node count at start, anchor].
@@ -256,7 +204,6 @@ def _stream(text: str) -> Any:
 
 
 _NO_KEY = object()
-_NO_DUPLICATES: Any = ()  # shared by the mappings without duplicate keys
 MARKED_SCALARS_BYTES = 1 << 20  # larger texts: plain scalars (see _stream)
 
 
@@ -357,7 +304,9 @@ def load(text: str, file: str) -> Any:
     text = _OPENCV_HEADER.sub(lambda m: "#" + m.group()[1:], text, count=1)
     try:
         try:
-            doc = _stream(text)
+            doc = load_regular(text, len(text) <= MARKED_SCALARS_BYTES, _stream)
+            if doc is None:
+                doc = _stream(text)
             if doc is not _FALLBACK:
                 return doc
         except YamlLimitError:

@@ -393,6 +393,13 @@ def _series_files(source: str | os.PathLike | Sequence[str | os.PathLike]) -> tu
     return label, files
 
 
+def _names(files: Sequence[str], numbers: Sequence[int], most: int = 5) -> str:
+    """The base names of the files with these 1-based numbers (at most `most`, then a count)."""
+    names = [os.path.basename(files[i - 1]) for i in numbers]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def _sort_slices(
     label: str, files: list[str], dss: list[Any]
 ) -> tuple[list[int], np.ndarray | None]:
@@ -403,7 +410,10 @@ def _sort_slices(
         ref = iops[0]
         bad = [i + 1 for i, o in enumerate(iops) if np.abs(o - ref).max() > 1e-3]
         if bad:
-            raise SeriesError(label, "slices have a different orientation from slice 1", bad)
+            raise SeriesError(
+                label, f"{_names(files, bad)} have a different orientation from "
+                f"{os.path.basename(files[0])}", bad,
+            )  # fmt: skip
         normal = np.cross(ref[:3], ref[3:])
         dist = np.array([float(p @ normal) for p in ipps])
         order = sorted(range(len(files)), key=lambda i: (dist[i], files[i]))
@@ -432,7 +442,10 @@ def _check_geometry(
         off = np.flatnonzero(np.abs(steps - med) > gap_tol * med)
         if off.size:
             pairs = sorted({int(i) + 1 for i in off} | {int(i) + 2 for i in off})
-            detail = ", ".join(f"{steps[i]:.3g} mm between {i + 1} and {i + 2}" for i in off)
+            detail = ", ".join(
+                f"{steps[i]:.3g} mm between {i + 1} and {i + 2} ({_names(files, [i + 1, i + 2])})"
+                for i in off
+            )
             raise SeriesError(label, f"uneven slice spacing (median {med:.3g} mm; {detail})", pairs)
     return mean
 
@@ -462,9 +475,13 @@ def read_series(
     # Slices are parsed for their pixels and geometry only; the first one's full header is read
     # once for the metadata (DICOM headers can hold thousands of elements).
     dss = [_dcmread(f, specific_tags=_SLICE_TAGS) for f in files]
-    uids = {str(d.get("SeriesInstanceUID", "")) for d in dss}
-    if len(uids) > 1:
-        raise SeriesError(label, f"the files belong to {len(uids)} different series", [])
+    uids = [str(d.get("SeriesInstanceUID", "")) for d in dss]
+    if len(set(uids)) > 1:
+        other = [i + 1 for i, u in enumerate(uids) if u != uids[0]]
+        raise SeriesError(
+            label, f"the files belong to {len(set(uids))} different series: {_names(files, other)} "
+            f"not in the series of {os.path.basename(files[0])} ({uids[0] or 'no UID'})", [],
+        )  # fmt: skip
     order, positions = _sort_slices(label, files, dss)
     dss = [dss[i] for i in order]
     files = [files[i] for i in order]
@@ -478,7 +495,10 @@ def read_series(
         if (int(d.get("Rows", -1)), int(d.get("Columns", -1))) != size
     ]
     if bad:
-        raise SeriesError(label, f"slice sizes differ from slice 1 ({size[0]}x{size[1]})", bad)
+        raise SeriesError(
+            label, f"slice sizes differ from slice 1 ({size[0]}x{size[1]}): {_names(files, bad)}",
+            bad,
+        )  # fmt: skip
     spacing = _check_geometry(label, files, positions, gap_tolerance)  # before decoding pixels
     frames = [_pixels(f, d) for f, d in zip(files, dss)]
     shape = frames[0].shape

@@ -70,13 +70,15 @@ def register(cls: type[LayerSpec]) -> type[LayerSpec]:
 _name_counters: defaultdict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
 
 
-def auto_name(kind: str) -> str:
-    """A provisional default name for a layer of `kind` ("dense1", "relu3", ...).
+def auto_name(stem: str) -> str:
+    """A provisional default name for a layer of default stem `stem` ("dense1", "LSTM3", ...).
 
-    It counts across the process and only names the layer until it joins its first `Model`, which
-    gives it its final name counted within the model (`Model` renames default-named layers).
+    It counts across the process, as C++ EDDL names layers, and names the layer until it joins its
+    first `Model`, which gives it its final name counted within the model (`Model` renames
+    default-named layers). The layer keeps it as `process_name`: `Model.layer` finds a layer by
+    it too, for scripts that use EDDL's process-wide names.
     """
-    return f"{kind.lower()}{next(_name_counters[kind.lower()])}"
+    return f"{stem}{next(_name_counters[stem])}"
 
 
 _MODULE_KEY = re.compile(r"[^0-9A-Za-z_]")
@@ -96,6 +98,8 @@ class Layer(PyeddlLayerAttrs):
             it `<stem><n>` counting within that model ("dense1", "batchnormalization1").
         default_stem: The stem of the default name (the kind in lower case, or the activation),
             or None once the layer has its final name.
+        process_name: The default name counted across the process, as C++ EDDL would name the
+            layer ("dense2" for the process's second unnamed Dense); None for a named layer.
         parents: Input layers, in order.
         params: Constructor parameters (plain Python values).
         output_shape: Inferred output shape without the batch dimension.
@@ -125,7 +129,8 @@ class Layer(PyeddlLayerAttrs):
                 )
         self.kind = kind
         self.default_stem: str | None = None if name else (stem or kind.lower())
-        self.name = name or auto_name(self.default_stem or kind)
+        self.name = name or auto_name(self.default_stem or kind.lower())
+        self.process_name: str | None = None if name else self.name
         self.parents = parents
         self.params = dict(params or {})
         n = len(parents)

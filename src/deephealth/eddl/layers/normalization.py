@@ -42,17 +42,27 @@ class BatchNormalizationSpec(LayerSpec):
 
 @register
 class LayerNormalizationSpec(LayerSpec):
-    """Per-sample normalization over every axis of the sample."""
+    """Per-sample normalization over every axis of the sample, or (`axis=-1`) over the last
+    axis only (per position of a sequence, as Transformers do)."""
 
     kind = "LayerNormalization"
 
     def infer_shape(self, params: dict[str, Any], in_shapes: list[Shape]) -> Shape:
+        if params.get("axis", 1) not in (1, -1):
+            raise ShapeError(f"LayerNormalization axis must be 1 or -1, got {params['axis']}")
         return single(in_shapes)
 
     def build(self, params: dict[str, Any], in_shapes: list[Shape], out_shape: Shape) -> nn.Module:
         return nn.LayerNorm(
-            list(single(in_shapes)), eps=params["epsilon"], elementwise_affine=params["affine"]
+            list(normalized_shape(params, single(in_shapes))),
+            eps=params["epsilon"],
+            elementwise_affine=params["affine"],
         )
+
+
+def normalized_shape(params: dict[str, Any], shape: Shape) -> Shape:
+    """The axes a LayerNormalization normalizes (and its weights' shape)."""
+    return shape[-1:] if params.get("axis", 1) == -1 else shape
 
 
 @register
@@ -104,13 +114,16 @@ def BatchNormalization(
 
 
 def LayerNormalization(
-    parent: Layer, affine: bool = True, epsilon: float = 1e-5, name: str = ""
+    parent: Layer, affine: bool = True, epsilon: float = 1e-5, name: str = "", axis: int = 1
 ) -> Layer:
-    """Layer normalization over the whole sample (`affine` first, as pyeddl)."""
+    """Layer normalization over the whole sample (`affine` first, as pyeddl); `axis=-1`: over
+    the last axis only (per position of a (T, E) sequence)."""
     if isinstance(affine, float):  # (parent, epsilon, affine) overload
         affine, epsilon = (epsilon if isinstance(epsilon, bool) else True), affine
     _check(0.0, float(epsilon))
-    params = {"affine": bool(affine), "epsilon": float(epsilon)}
+    params: dict[str, Any] = {"affine": bool(affine), "epsilon": float(epsilon)}
+    if int(axis) != 1:
+        params["axis"] = int(axis)
     return Layer("LayerNormalization", [parent], params, name or None)
 
 

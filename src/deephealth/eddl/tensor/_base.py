@@ -14,6 +14,10 @@ from deephealth.errors import EddlError
 DEV_CPU = 0
 DEV_GPU = 1000
 
+# `new(cls)`: an instance without `__init__`; result-returning ops set `.torch` on it directly
+# (cheaper than a classmethod call per result, which is most of the cost on small tensors)
+new = object.__new__
+
 
 class TensorError(EddlError, ValueError):
     """A Tensor operation got input it cannot handle (shape, file, format)."""
@@ -53,7 +57,11 @@ def as_torch(value: Any) -> torch.Tensor:
 
 
 def operand(other: Any) -> torch.Tensor | float:
-    """A scalar as float, anything else as a torch tensor."""
+    """A scalar as float, anything else as a torch tensor.
+
+    Hot paths first try `getattr(other, "torch", other)` (a Tensor's data, or a Python number or
+    torch tensor as is) and call this only when torch rejects that with a `TypeError`.
+    """
     if isinstance(other, (int, float, np.integer, np.floating)):
         return float(other)
     return as_torch(other)
@@ -83,11 +91,12 @@ def parse_index(text: str, size: int, keep_dims: bool) -> slice | int:
     return slice(*parts)
 
 
-def index_key(indices: Sequence[str], shape: Sequence[int], keep_dims: bool = True) -> tuple:
+def index_key(indices: Sequence[str], shape: Sequence[int], keep_dims: bool = True) -> Any:
     """A torch indexing key from EDDL's string indices (missing trailing dimensions: all).
 
     Keys are cached by (indices, shape): a loop selecting the same part of same-shaped tensors
-    parses its strings once.
+    parses its strings once. Indices made only of ranges (`"1:3"`, `":"`) do not depend on the
+    sizes and are cached by the strings alone (`slice_key`).
     """
     if isinstance(indices, str):
         indices = [indices]
@@ -95,6 +104,27 @@ def index_key(indices: Sequence[str], shape: Sequence[int], keep_dims: bool = Tr
         return _cached_key(tuple(indices), tuple(shape), keep_dims)
     except TypeError:  # unhashable indices (e.g. a list inside): parse without the cache
         return _parse_key(indices, shape, keep_dims)
+
+
+# keys of indices by their strings: the key when they are all ranges, False when not
+SLICE_KEYS: dict[tuple, Any] = {}
+
+
+def slice_key(indices: tuple) -> Any:
+    """The key of indices that are all ranges (`"a:b:c"`), whatever the sizes; False otherwise.
+
+    Such a key does not depend on the tensor's sizes; torch raises `IndexError` when it has more
+    parts than the tensor has dimensions (the caller then takes the general path, `index_key`).
+    """
+    key = SLICE_KEYS.get(indices)
+    if key is None:
+        key = False
+        if indices and all(isinstance(s, str) and ":" in s for s in indices):
+            parts = tuple(parse_index(s, 0, True) for s in indices)
+            key = parts[0] if len(parts) == 1 else parts
+        if len(SLICE_KEYS) < 1024:
+            SLICE_KEYS[indices] = key
+    return key
 
 
 def _parse_key(indices: Sequence[str], shape: Sequence[int], keep_dims: bool) -> tuple:

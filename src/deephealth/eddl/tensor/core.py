@@ -22,6 +22,7 @@ from deephealth.eddl.tensor._base import (
     TensorError,
     as_torch,
     device_of,
+    new,
     operand,
     shape_list,
 )
@@ -352,6 +353,26 @@ class Tensor(MathMixin, ReduceMixin, ShapeMixin, ImageMixin):
     def isSquared(self) -> bool:
         """True when every dimension has the same size."""
         return len(set(self.shape)) <= 1
+
+    # -- linear algebra (a static method here, where the class is known: no bound method) ----
+    @staticmethod
+    def mult2D(A: Tensor, B: Tensor) -> Tensor:  # noqa: N802 (EDDL name)
+        """Matrix product of two 2-D tensors, as a new tensor."""
+        try:  # two Tensors: no conversion, shapes checked by torch (errors explained below)
+            a, b = A.torch, B.torch
+        except AttributeError:  # numpy arrays, torch tensors, ...
+            a, b = as_torch(A), as_torch(B)
+        try:
+            result = torch.mm(a, b)
+        except RuntimeError as err:
+            if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+                raise TensorError(
+                    f"mult2D needs matrices (n×k)(k×m), got {list(a.shape)} and {list(b.shape)}"
+                ) from None
+            raise TensorError(f"mult2D of {list(a.shape)} and {list(b.shape)}: {err}") from err
+        out = new(Tensor)
+        out.torch = result
+        return out
 
     # -- Python operators -----------------------------------------------------------------------
     def __neg__(self) -> Tensor:

@@ -91,6 +91,8 @@ def _uniform(lo_hi: Sequence[float]) -> float:
 class ImageMixin:
     """Geometric image transforms; the class sets `torch` and `wrap`."""
 
+    __slots__ = ()  # Tensor instances hold only `torch`: no __dict__ (faster to make)
+
     torch: torch.Tensor
 
     def scale(

@@ -14,37 +14,47 @@ from typing import Any
 
 import torch
 
-from deephealth.eddl.tensor._base import TensorError, as_torch, operand
+from deephealth.eddl.tensor._base import TensorError, as_torch, new, operand
 
-# name: (in-place on a torch tensor, out-of-place, what it computes)
+# name: (in-place on a torch tensor, out-of-place, what it computes); the out-of-place forms are
+# torch's methods called unbound, a few % cheaper per call than the `torch.*` functions (which
+# also parse an `out=`): that shows on small tensors (bench/bench_tensor.py)
 UNARY: dict[
     str, tuple[Callable[[torch.Tensor], Any], Callable[[torch.Tensor], torch.Tensor], str]
 ] = {
-    "abs": (torch.Tensor.abs_, torch.abs, "absolute value"),
-    "acos": (torch.Tensor.acos_, torch.acos, "arc cosine"),
-    "asin": (torch.Tensor.asin_, torch.asin, "arc sine"),
-    "atan": (torch.Tensor.atan_, torch.atan, "arc tangent"),
-    "ceil": (torch.Tensor.ceil_, torch.ceil, "ceiling"),
-    "cos": (torch.Tensor.cos_, torch.cos, "cosine"),
-    "cosh": (torch.Tensor.cosh_, torch.cosh, "hyperbolic cosine"),
-    "exp": (torch.Tensor.exp_, torch.exp, "exponential"),
-    "floor": (torch.Tensor.floor_, torch.floor, "floor"),
-    "log": (torch.Tensor.log_, torch.log, "natural logarithm"),
-    "log2": (torch.Tensor.log2_, torch.log2, "base-2 logarithm"),
-    "log10": (torch.Tensor.log10_, torch.log10, "base-10 logarithm"),
-    "neg": (torch.Tensor.neg_, torch.neg, "negation"),
-    "reciprocal": (torch.Tensor.reciprocal_, torch.reciprocal, "reciprocal 1/x"),
-    "round": (torch.Tensor.round_, torch.round, "rounding (halves to even, as numpy)"),
-    "rsqrt": (torch.Tensor.rsqrt_, torch.rsqrt, "reciprocal square root"),
-    "sigmoid": (torch.Tensor.sigmoid_, torch.sigmoid, "logistic sigmoid"),
-    "sign": (torch.Tensor.sign_, torch.sign, "sign (-1, 0, 1)"),
-    "sin": (torch.Tensor.sin_, torch.sin, "sine"),
-    "sinh": (torch.Tensor.sinh_, torch.sinh, "hyperbolic sine"),
-    "sqr": (torch.Tensor.square_, torch.square, "square"),
-    "sqrt": (torch.Tensor.sqrt_, torch.sqrt, "square root"),
-    "tan": (torch.Tensor.tan_, torch.tan, "tangent"),
-    "tanh": (torch.Tensor.tanh_, torch.tanh, "hyperbolic tangent"),
-    "trunc": (torch.Tensor.trunc_, torch.trunc, "truncation toward zero"),
+    "abs": (torch.Tensor.abs_, torch.Tensor.abs, "absolute value"),
+    "acos": (torch.Tensor.acos_, torch.Tensor.acos, "arc cosine"),
+    "asin": (torch.Tensor.asin_, torch.Tensor.asin, "arc sine"),
+    "atan": (torch.Tensor.atan_, torch.Tensor.atan, "arc tangent"),
+    "ceil": (torch.Tensor.ceil_, torch.Tensor.ceil, "ceiling"),
+    "cos": (torch.Tensor.cos_, torch.Tensor.cos, "cosine"),
+    "cosh": (torch.Tensor.cosh_, torch.Tensor.cosh, "hyperbolic cosine"),
+    "exp": (torch.Tensor.exp_, torch.Tensor.exp, "exponential"),
+    "floor": (torch.Tensor.floor_, torch.Tensor.floor, "floor"),
+    "log": (torch.Tensor.log_, torch.Tensor.log, "natural logarithm"),
+    "log2": (torch.Tensor.log2_, torch.Tensor.log2, "base-2 logarithm"),
+    "log10": (torch.Tensor.log10_, torch.Tensor.log10, "base-10 logarithm"),
+    "neg": (torch.Tensor.neg_, torch.Tensor.neg, "negation"),
+    "reciprocal": (torch.Tensor.reciprocal_, torch.Tensor.reciprocal, "reciprocal 1/x"),
+    "round": (torch.Tensor.round_, torch.Tensor.round, "rounding (halves to even, as numpy)"),
+    "rsqrt": (torch.Tensor.rsqrt_, torch.Tensor.rsqrt, "reciprocal square root"),
+    "sigmoid": (torch.Tensor.sigmoid_, torch.Tensor.sigmoid, "logistic sigmoid"),
+    "sign": (torch.Tensor.sign_, torch.Tensor.sign, "sign (-1, 0, 1)"),
+    "sin": (torch.Tensor.sin_, torch.Tensor.sin, "sine"),
+    "sinh": (torch.Tensor.sinh_, torch.Tensor.sinh, "hyperbolic sine"),
+    "sqr": (torch.Tensor.square_, torch.Tensor.square, "square"),
+    "sqrt": (torch.Tensor.sqrt_, torch.Tensor.sqrt, "square root"),
+    "tan": (torch.Tensor.tan_, torch.Tensor.tan, "tangent"),
+    "tanh": (torch.Tensor.tanh_, torch.Tensor.tanh, "hyperbolic tangent"),
+    "trunc": (torch.Tensor.trunc_, torch.Tensor.trunc, "truncation toward zero"),
+}
+
+# name: (in-place torch method, out-of-place torch function, the operator) for a scalar or a tensor
+ARITHMETIC: dict[str, tuple[Callable[..., Any], Callable[..., torch.Tensor], str]] = {
+    "add": (torch.Tensor.add_, torch.add, "+"),
+    "sub": (torch.Tensor.sub_, torch.sub, "-"),
+    "mult": (torch.Tensor.mul_, torch.mul, "*"),
+    "div": (torch.Tensor.div_, torch.div, "/"),
 }
 
 # element-wise tests returning 1.0 / 0.0 (EDDL's tensors are float)
@@ -82,11 +92,55 @@ def _unary_methods(name: str, inplace_fn: Callable, fn: Callable, what: str) -> 
         inplace_fn(self.torch)
 
     def op(self: Any) -> Any:
-        return self.wrap(fn(self.torch))
+        result = fn(self.torch)
+        out = new(type(self))
+        out.torch = result
+        return out
 
     op_.__name__, op.__name__ = f"{name}_", name
     op_.__doc__ = f"Element-wise {what}, in place."
     op.__doc__ = f"Element-wise {what}, as a new tensor."
+    return op_, op
+
+
+def _arithmetic_methods(
+    name: str, inplace_fn: Callable, fn: Callable, symbol: str
+) -> tuple[Any, Any]:
+    """`name_(other)` in place and `name(other)` new, other a scalar or a tensor.
+
+    A Tensor of the same class is recognised by its type (cheaper than `getattr`); a Python
+    number or a torch tensor goes to torch as is; only what torch rejects (numpy arrays, lists,
+    ...) goes through `operand`. Each call costs a Python frame, one type test and one new
+    object over the torch call (bench/bench_tensor.py).
+    """
+
+    def op_(self: Any, other: Any) -> None:
+        if type(other) is type(self):
+            inplace_fn(self.torch, other.torch)
+            return
+        try:
+            inplace_fn(self.torch, other)
+        except TypeError:
+            inplace_fn(self.torch, operand(other))
+
+    def op(self: Any, other: Any) -> Any:
+        cls = type(self)
+        if type(other) is cls:
+            result = fn(self.torch, other.torch)
+        else:
+            try:
+                result = fn(self.torch, other)
+            except TypeError:
+                result = fn(self.torch, operand(other))
+        out = new(cls)
+        out.torch = result
+        return out
+
+    op_.__name__, op.__name__ = f"{name}_", name
+    op_.__doc__ = f"`self {symbol}= other` element-wise (a scalar or a tensor), in place."
+    op.__doc__ = (
+        f"`self {symbol} other` element-wise as a new tensor; `Tensor.{name}(A, B)` as pyeddl."
+    )
     return op_, op
 
 
@@ -124,41 +178,11 @@ def _logical_method(name: str, fn: Callable) -> Any:
 class MathMixin:
     """Element-wise and linear-algebra methods; the class sets `torch` and `wrap`."""
 
+    __slots__ = ()  # Tensor instances hold only `torch`: no __dict__ (faster to make)
+
     torch: torch.Tensor
 
-    # -- arithmetic with a scalar or a tensor ---------------------------------------------------
-    def add_(self, other: float | Any) -> None:
-        """Add a scalar or a tensor in place."""
-        self.torch.add_(operand(other))
-
-    def add(self, other: float | Any) -> Any:
-        """`self + other` (scalar or tensor) as a new tensor; `Tensor.add(A, B)` as pyeddl."""
-        return self.wrap(torch.add(self.torch, operand(other)))
-
-    def sub_(self, other: float | Any) -> None:
-        """Subtract a scalar or a tensor in place."""
-        self.torch.sub_(operand(other))
-
-    def sub(self, other: float | Any) -> Any:
-        """`self - other` as a new tensor."""
-        return self.wrap(torch.sub(self.torch, operand(other)))
-
-    def mult_(self, other: float | Any) -> None:
-        """Multiply element-wise by a scalar or a tensor in place."""
-        self.torch.mul_(operand(other))
-
-    def mult(self, other: float | Any) -> Any:
-        """`self * other` element-wise as a new tensor."""
-        return self.wrap(torch.mul(self.torch, operand(other)))
-
-    def div_(self, other: float | Any) -> None:
-        """Divide element-wise by a scalar or a tensor in place."""
-        self.torch.div_(operand(other))
-
-    def div(self, other: float | Any) -> Any:
-        """`self / other` element-wise as a new tensor."""
-        return self.wrap(torch.div(self.torch, operand(other)))
-
+    # -- arithmetic with a scalar or a tensor: `add`, `sub`, `mult`, `div` (see ARITHMETIC) ------
     def pow_(self, exp: float) -> None:
         """Raise every element to the power `exp`, in place."""
         self.torch.pow_(operand(exp))
@@ -289,16 +313,6 @@ class MathMixin:
         return float(torch.diagonal(self.torch, int(k)).sum())
 
     @classmethod
-    def mult2D(cls, A: Any, B: Any) -> Any:  # noqa: N802 (EDDL names)
-        """Matrix product of two 2-D tensors."""
-        a, b = as_torch(A), as_torch(B)
-        if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
-            raise TensorError(
-                f"mult2D needs matrices (n×k)(k×m), got {list(a.shape)} and {list(b.shape)}"
-            )
-        return cls.wrap(torch.mm(a, b))
-
-    @classmethod
     def interpolate(cls, factor1: float, A: Any, factor2: float, B: Any) -> Any:
         """`factor1 * A + factor2 * B` as a new tensor."""
         return cls.wrap(torch.add(as_torch(A) * float(factor1), as_torch(B), alpha=float(factor2)))
@@ -332,6 +346,10 @@ class MathMixin:
 
 for _name, (_inplace, _fn, _what) in UNARY.items():
     _op_, _op = _unary_methods(_name, _inplace, _fn, _what)
+    setattr(MathMixin, f"{_name}_", _op_)
+    setattr(MathMixin, _name, _op)
+for _name, (_inplace, _fn, _what) in ARITHMETIC.items():
+    _op_, _op = _arithmetic_methods(_name, _inplace, _fn, _what)
     setattr(MathMixin, f"{_name}_", _op_)
     setattr(MathMixin, _name, _op)
 for _name, _fn in PREDICATES.items():

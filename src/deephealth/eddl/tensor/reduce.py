@@ -13,6 +13,9 @@ import torch
 
 from deephealth.eddl.tensor._base import TensorError
 
+# the whole-tensor reductions, looked up once (they run per call on small tensors too)
+_sum, _mean, _max, _min = torch.sum, torch.mean, torch.max, torch.min
+
 
 def _axes(axis: int | Sequence[int] | None, ndim: int) -> list[int] | None:
     if axis is None:
@@ -27,6 +30,8 @@ def _axes(axis: int | Sequence[int] | None, ndim: int) -> list[int] | None:
 class ReduceMixin:
     """Reductions, sorting and truth tests; the class sets `torch` and `wrap`."""
 
+    __slots__ = ()  # Tensor instances hold only `torch`: no __dict__ (faster to make)
+
     torch: torch.Tensor
 
     def _reduce(self, fn: Any, axis: Any, keepdims: bool, *args: Any) -> Any:
@@ -37,6 +42,8 @@ class ReduceMixin:
 
     def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
         """Sum of all elements (float), or over `axis` (Tensor)."""
+        if axis is None:
+            return float(_sum(self.torch))
         return self._reduce(torch.sum, axis, keepdims)
 
     def sum_abs(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
@@ -47,6 +54,8 @@ class ReduceMixin:
 
     def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
         """Mean of all elements (float), or over `axis` (Tensor)."""
+        if axis is None:
+            return float(_mean(self.torch))
         return self._reduce(torch.mean, axis, keepdims)
 
     def prod(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
@@ -61,19 +70,15 @@ class ReduceMixin:
 
     def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
         """Largest element (float), or the maxima over `axis` (Tensor)."""
-        return (
-            self._reduce(torch.amax, axis, keepdims)
-            if axis is not None
-            else float(self.torch.max())
-        )
+        if axis is None:
+            return float(_max(self.torch))
+        return self._reduce(torch.amax, axis, keepdims)
 
     def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Any:
         """Smallest element (float), or the minima over `axis` (Tensor)."""
-        return (
-            self._reduce(torch.amin, axis, keepdims)
-            if axis is not None
-            else float(self.torch.min())
-        )
+        if axis is None:
+            return float(_min(self.torch))
+        return self._reduce(torch.amin, axis, keepdims)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
         """Flat index of the largest element (int), or the indices along `axis` (Tensor)."""

@@ -13,18 +13,47 @@ from typing import Any
 
 import torch
 
-from deephealth.eddl.tensor._base import TensorError, as_torch, index_key
+from deephealth.eddl.tensor._base import (
+    SLICE_KEYS,
+    TensorError,
+    as_torch,
+    index_key,
+    new,
+    slice_key,
+)
 
 
 def _into(cls: Any, result: torch.Tensor, output: Any) -> Any:
-    """The result as a new Tensor, or copied into `output` (which is returned)."""
+    """The result as a new (contiguous) Tensor, or written into `output` (which is returned).
+
+    `result` may be a view (a permutation, an expansion): into `output` it is copied once,
+    with no intermediate tensor.
+    """
     if output is None:
-        return cls.wrap(result)
+        return cls.wrap(result.contiguous())
     out = as_torch(output)
-    if list(out.shape) != list(result.shape):
+    if out.shape != result.shape:
         raise TensorError(f"output has shape {list(out.shape)}, the result {list(result.shape)}")
+    if out.untyped_storage().data_ptr() == result.untyped_storage().data_ptr():
+        result = result.clone()  # a view of the output itself (in-place transpose): copy first
     out.copy_(result)
     return output
+
+
+def _join_into(join: Any, parts: list[torch.Tensor], axis: int, output: Any, shape: list) -> bool:
+    """Write `join(parts, axis)` straight into `output` when its shape is `shape`.
+
+    False (nothing written) when the shapes differ or torch refuses (an output that overlaps an
+    input): the caller then joins into a new tensor and reports or copies as usual.
+    """
+    out = as_torch(output)
+    if list(out.shape) != shape:
+        return False
+    try:
+        join(parts, axis, out=out)
+    except RuntimeError:
+        return False
+    return True
 
 
 def _axis(axis: int, ndim: int, what: str) -> int:
@@ -36,13 +65,41 @@ def _axis(axis: int, ndim: int, what: str) -> int:
 class ShapeMixin:
     """Indexing, reshaping and joining; the class sets `torch` and `wrap`."""
 
+    __slots__ = ()  # Tensor instances hold only `torch`: no __dict__ (faster to make)
+
     torch: torch.Tensor
 
     # -- indexing -------------------------------------------------------------------------------
     def select(self, indices: Sequence[str]) -> Any:
-        """A copy of the part given by EDDL string indices, e.g. `t.select([":100", "2"])`."""
-        key = index_key(indices, self.torch.shape, keep_dims=True)
-        return self.wrap(self.torch[key].clone())
+        """A copy of the part given by EDDL string indices, e.g. `t.select([":100", "2"])`.
+
+        One range on the first dimension (`["1:-1"]`, the batch slices of training loops) is
+        copied by `narrow_copy`, one copy without an intermediate view; other ranges by a view
+        and `clone`; single indices keep their dimension (EDDL's rule, `index_key`).
+        """
+        t = self.torch
+        try:  # ranges only ("1:-1", ":"): a cached key whatever the sizes, checked by torch
+            strings = tuple(indices) if indices.__class__ is not str else (indices,)
+            key = SLICE_KEYS.get(strings)
+            if key is None:
+                key = slice_key(strings)
+            if key.__class__ is slice:
+                start, stop, step = key.indices(t.shape[0])
+                if step == 1:
+                    part = t.narrow_copy(0, start, stop - start if stop > start else 0)
+                else:
+                    part = t[key].clone()
+            elif key is not False:
+                part = t[key].clone()
+            else:
+                part = None
+        except (TypeError, IndexError):  # unhashable parts, too many indices: said below
+            part = None
+        if part is None:
+            part = t[index_key(indices, t.shape, keep_dims=True)].clone()
+        out = new(type(self))
+        out.torch = part
+        return out
 
     def set_select(self, indices: Sequence[str], A: Any) -> None:
         """Write tensor (or scalar) `A` into the part given by EDDL string indices."""
@@ -123,18 +180,19 @@ class ShapeMixin:
         """A copy of `A` with the dimensions reordered."""
         return cls.wrap(cls.wrap(as_torch(A))._permuted(dims))
 
-    def _permuted(self, dims: Sequence[int]) -> torch.Tensor:
+    def _permuted(self, dims: Sequence[int], contiguous: bool = True) -> torch.Tensor:
         dims = [int(d) for d in dims]
         if sorted(d % max(self.torch.dim(), 1) for d in dims) != list(range(self.torch.dim())):
             raise TensorError(f"permute: {dims} is not a permutation of {self.torch.dim()} axes")
-        return self.torch.permute(dims).contiguous()
+        view = self.torch.permute(dims)
+        return view.contiguous() if contiguous else view
 
     @classmethod
     def transpose(cls, A: Any, B: Any = None, dims: Sequence[int] | None = None) -> Any:
         """`A` with its axes permuted by `dims` (default: reversed), into `B` when given."""
         a = as_torch(A)
         order = list(dims) if dims is not None else list(range(a.dim()))[::-1]
-        return _into(cls, cls.wrap(a)._permuted(order), B)
+        return _into(cls, cls.wrap(a)._permuted(order, contiguous=B is None), B)
 
     def moveaxis_(self, source: int, destination: int) -> None:
         """Move axis `source` to position `destination`, in place."""
@@ -172,9 +230,15 @@ class ShapeMixin:
         parts = [as_torch(a) for a in A]
         if not parts:
             raise TensorError("concat needs at least one tensor")
+        if output is not None and -parts[0].dim() <= int(axis) < parts[0].dim():
+            shape = list(parts[0].shape)
+            ax = int(axis) % len(shape)
+            shape[ax] = sum(p.shape[ax] if p.dim() == len(shape) else -1 for p in parts)
+            if _join_into(torch.cat, parts, int(axis), output, shape):
+                return output
         try:
             return _into(cls, torch.cat(parts, int(axis)), output)
-        except RuntimeError as err:
+        except (RuntimeError, IndexError) as err:  # sizes, or an axis out of range
             shapes = [list(p.shape) for p in parts]
             raise TensorError(f"concat along axis {axis} of shapes {shapes}: {err}") from None
 
@@ -184,9 +248,14 @@ class ShapeMixin:
         parts = [as_torch(a) for a in A]
         if not parts:
             raise TensorError("stack needs at least one tensor")
+        if output is not None and -parts[0].dim() - 1 <= int(axis) <= parts[0].dim():
+            shape = list(parts[0].shape)
+            shape.insert(int(axis) % (len(shape) + 1), len(parts))
+            if _join_into(torch.stack, parts, int(axis), output, shape):
+                return output
         try:
             return _into(cls, torch.stack(parts, int(axis)), output)
-        except RuntimeError as err:
+        except (RuntimeError, IndexError) as err:  # sizes, or an axis out of range
             shapes = [list(p.shape) for p in parts]
             raise TensorError(f"stack along axis {axis} of shapes {shapes}: {err}") from None
 
@@ -222,12 +291,12 @@ class ShapeMixin:
         """`A` repeated to the shape of `B`: numpy's rule, else A's axes matched inside B's."""
         a, target = as_torch(A), list(as_torch(B).shape)
         try:
-            return _into(cls, a.expand(target).contiguous(), output)
+            return _into(cls, a.expand(target), output)
         except RuntimeError:
             pass
         shape = list(a.shape)
         for start in range(len(target) - len(shape) + 1):
             if target[start : start + len(shape)] == shape:
                 view = [1] * start + shape + [1] * (len(target) - start - len(shape))
-                return _into(cls, a.reshape(view).expand(target).contiguous(), output)
+                return _into(cls, a.reshape(view).expand(target), output)
         raise TensorError(f"broadcast: shape {shape} cannot be broadcast to {target}")

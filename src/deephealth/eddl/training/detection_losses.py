@@ -11,6 +11,9 @@
   `zoo.detection.centernet3d.encode_centres` maps: CenterNet's penalty-reduced focal loss of the
   heat-map logits (alpha 2, beta 4) over the number of centres + the L1 error of the diameter
   channel at the centres (where the heat target is 1).
+- ``centernet_offsets``: the same for maps (N, C + 4, d, h, w) that end with the centre's
+  offset within its output location (z, y, x, in locations), L1 at the centres (CenterNet's
+  offset head: a small nodule's centre to better than the output stride).
 """
 
 from __future__ import annotations
@@ -81,20 +84,32 @@ def fcos(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return cls + box + ctr
 
 
-def centernet(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """The CenterNet loss of output maps against target maps (see the module docstring)."""
-    if y.dim() != 5 or y.shape != t.shape or y.shape[1] < 2:
+def centernet(y: torch.Tensor, t: torch.Tensor, offsets: bool = False) -> torch.Tensor:
+    """The CenterNet loss of output maps against target maps (see the module docstring); with
+    `offsets` the last three channels are the centre's offset within its location (z, y, x),
+    regressed by L1 at the centres as the diameter."""
+    extra = 4 if offsets else 1
+    if y.dim() != 5 or y.shape != t.shape or y.shape[1] < extra + 1:
+        layout = "classes + 4 (diameter, offsets)" if offsets else "classes + 1"
         raise ValueError(
-            f"centernet: output and target must be equal (N, classes + 1, d, h, w) maps, got "
-            f"{tuple(y.shape)} and {tuple(t.shape)}"
+            f"{'centernet_offsets' if offsets else 'centernet'}: output and target must be "
+            f"equal (N, {layout}, d, h, w) maps, got {tuple(y.shape)} and {tuple(t.shape)}"
         )
     y, t = y.float(), t.float()
-    heat_t = t[:, :-1]
-    p = torch.sigmoid(y[:, :-1]).clamp(1e-4, 1 - 1e-4)
+    heat_t = t[:, :-extra]
+    p = torch.sigmoid(y[:, :-extra]).clamp(1e-4, 1 - 1e-4)
     centre = heat_t >= 1.0
     n = centre.sum().clamp_min(1).float()
     pos = (-torch.log(p) * (1 - p) ** 2)[centre].sum()
     neg = (-torch.log1p(-p) * p**2 * (1 - heat_t) ** 4)[~centre].sum()
     at = centre.any(dim=1)
-    size = (y[:, -1][at] - t[:, -1][at]).abs().sum()
-    return (pos + neg + 0.1 * size) / n
+    size = (y[:, -extra][at] - t[:, -extra][at]).abs().sum()
+    off = (
+        (y[:, -3:].movedim(1, -1)[at] - t[:, -3:].movedim(1, -1)[at]).abs().sum() if offsets else 0
+    )
+    return (pos + neg + 0.1 * size + off) / n
+
+
+def centernet_offsets(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """`centernet` for maps with the three offset channels (``CenterNet3D(offsets=True)``)."""
+    return centernet(y, t, offsets=True)

@@ -20,7 +20,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from deephealth.eddl.training.detection_losses import centernet, fcos, giou, sigmoid_focal
+from deephealth.eddl.training.detection_losses import (
+    centernet,
+    centernet_offsets,
+    fcos,
+    giou,
+    sigmoid_focal,
+)
 from deephealth.eddl.training.survival_losses import cox_breslow, discrete_time_nll, huber
 
 EPS = 1e-7
@@ -207,6 +213,7 @@ LOSSES = {
     "giou": (giou, None, None),
     "fcos": (fcos, None, None),
     "centernet": (centernet, None, None),
+    "centernet_offsets": (centernet_offsets, None, None),
 }
 # losses whose target sample has a fixed shape of its own: survival's (time, event)
 TARGET_SHAPES: dict[str, tuple[int, ...]] = {"cox": (2,), "discrete_time_survival": (2,)}

@@ -1,16 +1,21 @@
 """`deephealth predict` at dataset scale: run an ONNX model over a dataset with onnxruntime.
 
-Each worker keeps one `deephealth.serving.InferenceSession` per model for its lifetime, reads its
-batch of samples, runs it as one onnxruntime batch and writes the predictions to storage
-(`OUT/predictions/batch_NNNNNN.npz` with the sample indices and outputs); nothing but a small record
-returns to the driver. A summary CSV (`OUT/predictions.csv`: index, location, predicted class,
-score) is written at the end for classification models.
+Each worker keeps one `deephealth.serving.InferenceSession` per model and one opened dataset for
+its lifetime and reads its batch of samples through the training data path
+(`pipelines.stream.StreamingDataset`, i.e. ECVL's `DLDataset`): the same decoding and colour type,
+the same deterministic preprocessing text (`AugToFloat32` + `AugResizeDim` to the run's
+`input_size`) and the same normalization as training, evaluation and local `deephealth predict`
+use; no random augmentation. It runs the batch as one onnxruntime call and writes the predictions
+to storage (`OUT/predictions/batch_NNNNNN.npz` with the sample indices and outputs); nothing but a
+small record returns to the driver. A summary CSV (`OUT/predictions.csv`: index, location,
+predicted class, score) is written at the end for classification models.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -28,43 +33,44 @@ def _session(model: str, threads: int):
     return InferenceSession(model, threads=threads)
 
 
-def _to_input(arr: np.ndarray, size: tuple[int, ...] | None) -> np.ndarray:
-    """Canonical (H, W, C) / (D, H, W, C) array → channels-first float32, resized if asked."""
-    import cv2
+@lru_cache(maxsize=2)
+def _reader(dataset: str, settings: str, split: str) -> Any:
+    """The dataset opened once per worker with the run's data settings (a JSON text)."""
+    from deephealth.pipelines.stream import StreamingDataset
 
-    if size is not None and arr.ndim == 3 and tuple(arr.shape[:2]) != tuple(size):
-        arr = cv2.resize(arr, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        arr = arr[..., None] if arr.ndim == 2 else arr
-    arr = np.moveaxis(arr, -1, 0).astype(np.float32)
-    return arr
+    reader = StreamingDataset(dataset, json.loads(settings), (split,))
+    reader.start()
+    return reader
+
+
+def data_settings(model: Path, size: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """The data part of a run's config, as training used it: the run folder's `config.json`
+    next to `model` (input size, normalization, seed); for a bare `.onnx` file, min-max
+    normalization at `size` (or the images' own size), as local `deephealth predict` does.
+    The random augmentations and the training cache are left out; one loader thread per task."""
+    cfg_path = model.parent / "config.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+    input_size = cfg.get("input_size") or (list(size) if size else None)
+    return {"input_size": input_size, "normalize": cfg.get("normalize", "minmax"),
+            "seed": int(cfg.get("seed", 0)), "loader": {"workers": 1, "queue": 2}}  # fmt: skip
 
 
 def predict_batch(index: int, batch: list[dict[str, Any]], out_dir: str) -> dict[str, Any]:
     """Task function: predict one batch and write it to `predictions/batch_NNNNNN.npz`."""
-    from deephealth.ecvl.dataset.model import Sample
-    from deephealth.ecvl.dataset.reader import read_sample_array
-
     first = batch[0]
     session = _session(first["model"], first["threads"])
-    x = np.stack(
-        [
-            _to_input(
-                read_sample_array(
-                    Sample(location_=item["location"]), item["ctype"], index=item["index"]
-                ),
-                item["size"],
-            )
-            * item["scale"]
-            for item in batch
-        ]
-    )
-    y = session.run(x)
+    reader = _reader(first["dataset"], first["settings"], first["split"])
+    jobs = [(item["index"], 0) for item in batch]
+    parts = list(reader.batches(first["split"], len(jobs), jobs=jobs))
+    x = np.concatenate([b.x for b in parts])
+    y = session.run(np.ascontiguousarray(x, dtype=np.float32))
     y = y[0] if isinstance(y, list) else y
     folder = Path(out_dir) / "predictions"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"batch_{index:06d}.npz"
     buffer = io.BytesIO()
-    np.savez(buffer, indices=np.array([item["index"] for item in batch]), outputs=y)
+    indices = [i for b in parts for i in b.indices]
+    np.savez(buffer, indices=np.array(indices), outputs=y)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)
@@ -78,9 +84,7 @@ def predict_dataset(
     workers: int = 2,
     scheduler: str | None = None,
     batch_size: int = 64,
-    ctype: str = "none",
     size: tuple[int, ...] | None = None,
-    scale: float = 1.0,
     split: str | None = None,
     threads: int = 1,
     progress: bool = True,
@@ -88,15 +92,13 @@ def predict_dataset(
     """Predict every sample (or one split) of a dataset; outputs are written per batch.
 
     Args:
-        model: ONNX file.
+        model: ONNX file (a run's `model.onnx`: its `config.json` gives the preprocessing).
         dataset: DeepHealth dataset YAML.
         out_dir: Output folder; a rerun skips finished batches.
         workers: Local processes (or Dask workers with `scheduler="local"`).
         scheduler: Dask scheduler address, "local", or None for a process pool.
         batch_size: Samples per task (and per onnxruntime call).
-        ctype: Colour type to read images as.
-        size: Resize 2D images to (H, W) before inference.
-        scale: Factor applied to pixel values (e.g. 1/255).
+        size: A bare `.onnx` file: resize images to (H, W) (a run uses its `input_size`).
         split: Only this split (name), or every sample.
         threads: onnxruntime threads per worker.
         progress: Show a progress bar.
@@ -107,23 +109,21 @@ def predict_dataset(
     from deephealth.ecvl.dataset import Dataset
 
     ds = Dataset(dataset)
-    indices = range(len(ds.samples_))
+    model = Path(model).resolve()
+    _session(str(model), threads)  # fail early, in the driver, on a bad model file
+    indices: list[int] = list(range(len(ds.samples_)))
+    name = split
     if split is not None:
         indices = ds.GetSplit(split)
-    model = str(Path(model).resolve())
-    _session(model, threads)  # fail early, in the driver, on a bad model file
+    else:  # every sample, read with the preprocessing of a split that has samples
+        name = next((s.split_name_ for s in ds.split_ if s.samples_indices_), "training")
+    settings = json.dumps(data_settings(model, size))
+    dataset_path = str(Path(dataset).resolve())
     items = [
-        {
-            "index": i,
-            "location": list(ds.samples_[i].location_),
-            "model": model,
-            "threads": threads,
-            "ctype": ctype,
-            "size": tuple(size) if size else None,
-            "scale": scale,
-        }
+        {"index": i, "model": str(model), "threads": threads, "dataset": dataset_path,
+         "settings": settings, "split": name}
         for i in indices
-    ]
+    ]  # fmt: skip
     out = Path(out_dir)
     stats, records = run_batches(
         predict_batch, make_batches(items, batch_size), out, workers, scheduler, progress, "predict"

@@ -17,7 +17,16 @@ server's held-out set (a site replaces it with its own `--dataset`). The `federa
       round_timeout_s: 600     # sites that do not answer in time are dropped from the round
       run_dir: federation      # the server's folder (global model, report, message log)
       tls: {ca: certs/ca.crt, certificate: certs/server.pem, key: certs/server.key}
+                               # (a site: its own certificate/key from `certs --site`, or only ca)
+      authenticate_sites: false  # server: refuse sites without a certificate of the federation's CA
+      allowed_sites: []        # server: only these site certificate names (empty: any of the CA)
+      rejoin_wait_s: 0         # before each later round, wait up to this long for expected_sites
       dp: {noise_multiplier: 1.0, clipping_norm: 1.0, delta: 1.0e-5}   # optional
+      secure_aggregation: secagg+   # optional: Flower's SecAgg+ on its deployment engine, or
+                               # {num_shares: 3, reconstruction_threshold: 2, clipping_range: 8.0,
+                               #  quantization_range: 4194304, max_weight: 1000.0}
+      node_auth: [certs/a.node.pub]  # server: Flower node authentication, the sites' public keys
+      node_key: certs/a.node.key     # site: its node private key (`certs --node-keys`)
 """
 
 from __future__ import annotations
@@ -63,13 +72,39 @@ FIELDS: dict[str, tuple[Any, Check, str]] = {
     "round_timeout_s": (600, lambda v: _num(v) and v > 0, "a number > 0"),
     "run_dir": ("federation", _text, "a folder path"),
     "tls": (None, lambda v: v is None or isinstance(v, Mapping), "a mapping ca/certificate/key"),
+    "authenticate_sites": (False, lambda v: isinstance(v, bool), "true or false"),
+    "allowed_sites": (
+        [],
+        lambda v: isinstance(v, list) and all(_text(x) for x in v),
+        "a list of site certificate names",
+    ),
+    "rejoin_wait_s": (0, _num, "a number >= 0"),
     "dp": (None, lambda v: v is None or isinstance(v, Mapping), "a mapping"),
+    "node_auth": (
+        [],
+        lambda v: isinstance(v, list) and all(_text(x) for x in v),
+        "a list of site public key files (.node.pub)",
+    ),
+    "node_key": (None, lambda v: v is None or _text(v), "a private key file (.node.key)"),
+    "secure_aggregation": (
+        None,
+        lambda v: v is None or v == "secagg+" or isinstance(v, Mapping),
+        "'secagg+' or a mapping of SecAgg+ settings",
+    ),
 }
 DP_FIELDS: dict[str, tuple[Any, Check, str]] = {
     "noise_multiplier": (1.0, _num, "a number >= 0"),
     "clipping_norm": (1.0, lambda v: _num(v) and v > 0, "a number > 0"),
     "delta": (1e-5, lambda v: _num(v) and 0 < v < 1, "a number in (0, 1)"),
 }
+SECAGG_FIELDS: dict[str, tuple[Any, Check, str]] = {
+    "num_shares": (3, lambda v: _num(v) and v > 0, "a number > 0 (a count, or a share of sites)"),
+    "reconstruction_threshold": (2, lambda v: _num(v) and v > 0, "a number > 0"),
+    "clipping_range": (8.0, lambda v: _num(v) and v > 0, "a number > 0"),
+    "quantization_range": (4194304, _pos_int, "an integer > 0"),
+    "max_weight": (1000.0, lambda v: _num(v) and v > 0, "a number > 0"),
+}
+"""SecAgg+ settings, passed to Flower's `SecAggPlusWorkflow` (`flwr.server.workflow`)."""
 TLS_KEYS = ("ca", "certificate", "key")
 
 
@@ -87,6 +122,14 @@ def _section(
             problems.append((f"{prefix}{key}", f"must be {what}, got {value!r}"))
         out[key] = value
     return out
+
+
+def deployment_engine(fed: Mapping[str, Any]) -> bool:
+    """Whether the federation runs on Flower's SuperLink/SuperNode engine (`federated.deployment`):
+    with secure aggregation or Flower's node authentication; else on `start_server`."""
+    return fed.get("secure_aggregation") is not None or bool(
+        fed.get("node_auth") or fed.get("node_key")
+    )
 
 
 def load_federation(source: Mapping[str, Any] | str | Path, dataset: str | Path | None = None
@@ -128,6 +171,13 @@ def load_federation(source: Mapping[str, Any] | str | Path, dataset: str | Path 
     fed = _section(fed_given, FIELDS, "federated.", problems)
     if isinstance(fed["dp"], Mapping):
         fed["dp"] = _section(fed["dp"], DP_FIELDS, "federated.dp.", problems)
+    if fed["secure_aggregation"] is not None:
+        given = fed["secure_aggregation"]
+        given = {} if given == "secagg+" else given
+        if isinstance(given, Mapping):
+            fed["secure_aggregation"] = _section(
+                given, SECAGG_FIELDS, "federated.secure_aggregation.", problems
+            )
     if isinstance(fed["tls"], Mapping):
         unknown = [k for k in fed["tls"] if k not in TLS_KEYS]
         if unknown or not fed["tls"].get("ca"):
@@ -139,9 +189,24 @@ def load_federation(source: Mapping[str, Any] | str | Path, dataset: str | Path 
                 )
             )
         fed["tls"] = {k: str(base / str(v)) for k, v in fed["tls"].items()}
+    if (fed["authenticate_sites"] or fed["allowed_sites"]) and not fed["tls"]:
+        problems.append(("federated.authenticate_sites", "site certificates need federated.tls"))
+    if fed["node_auth"] and not fed["tls"]:
+        problems.append(("federated.node_auth", "Flower's node authentication needs federated.tls"))
+    if deployment_engine(fed) and (fed["authenticate_sites"] or fed["allowed_sites"]):
+        problems.append(
+            (
+                "federated.authenticate_sites",
+                "site certificates are checked by the gRPC server, not by Flower's SuperLink "
+                "that secure_aggregation and node_auth run on: use node_auth (docs/federated.md)",
+            )
+        )
     if problems:
         raise ConfigError(problems, "federated config")
     fed["run_dir"] = str(base / fed["run_dir"])
+    fed["node_auth"] = [str(base / k) for k in fed["node_auth"]]
+    if fed["node_key"]:
+        fed["node_key"] = str(base / fed["node_key"])
     if dataset is not None:
         data["dataset"] = str(dataset)
     for key in ("dataset", "model"):
@@ -152,4 +217,4 @@ def load_federation(source: Mapping[str, Any] | str | Path, dataset: str | Path 
     return load_config(data), fed
 
 
-__all__ = ["BATCHNORM", "STRATEGIES", "load_federation"]
+__all__ = ["BATCHNORM", "SECAGG_FIELDS", "STRATEGIES", "deployment_engine", "load_federation"]

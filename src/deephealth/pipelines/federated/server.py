@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from deephealth.pipelines.federated import FederatedError, require_flwr
-from deephealth.pipelines.federated.config import load_federation
+from deephealth.pipelines.federated.config import deployment_engine, load_federation
 from deephealth.pipelines.federated.exchange import exchanged_keys, get_arrays, set_arrays, shapes
-from deephealth.pipelines.federated.tls import read_tls
+from deephealth.pipelines.federated.tls import read_tls, serve
 
 
 def weighted_mean(pairs: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
@@ -153,20 +153,34 @@ class Recorder:
         self.offset = int(state["round"])
         self.current: dict[str, Any] = {}
         self.t0 = time.perf_counter()
+        fed = model.fed if model is not None else {}
+        self.secure = fed.get("secure_aggregation") is not None  # SecAgg+: sites' sum only
+        self.traffic: Any = None  # the ServerApp's grid counts bytes itself (`.sent`, `.received`)
 
     # -- delegation -----------------------------------------------------------------------------
     def initialize_parameters(self, client_manager: Any) -> Any:
         return self.inner.initialize_parameters(client_manager)
 
     def configure_fit(self, server_round: int, parameters: Any, client_manager: Any) -> Any:
-        expected = int(self.model.fed["expected_sites"])
+        fed = self.model.fed
+        expected = int(fed["expected_sites"])
         if expected and not self.current.get("waited"):
-            client_manager.wait_for(expected, timeout=int(self.model.fed["round_timeout_s"]))
+            client_manager.wait_for(expected, timeout=int(fed["round_timeout_s"]))
+        elif expected and fed["rejoin_wait_s"]:  # a restarted site rejoins before this round
+            client_manager.wait_for(expected, timeout=int(fed["rejoin_wait_s"]))
         ins = self.inner.configure_fit(server_round, parameters, client_manager)
         self.current = {
             "round": self.offset + server_round, "t": time.perf_counter(), "waited": True,
             "sites_asked": len(ins), "bytes_sent": sum(_nbytes(fi.parameters) for _, fi in ins),
         }  # fmt: skip
+        if self.traffic is not None:  # every message of the round, SecAgg+ stages included
+            self.current["traffic0"] = (self.traffic.sent, self.traffic.received)
+        self.state["in_progress"] = {
+            "round": self.current["round"],
+            "sites_asked": len(ins),
+            "started": time.time(),
+        }
+        save_state(self.run_dir, self.state)
         return ins
 
     def aggregate_fit(self, server_round: int, results: list[Any], failures: list[Any]) -> Any:
@@ -174,10 +188,21 @@ class Recorder:
 
         received = 0
         for _, res in results:
-            arrays = parameters_to_ndarrays(res.parameters)
+            # under SecAgg+ every result carries the unmasked sum, never the site's own arrays
+            arrays = [] if self.secure else parameters_to_ndarrays(res.parameters)
             received += _nbytes(res.parameters)
             self._log("fit", server_round, arrays, res.num_examples, res.metrics)
+        if self.traffic is not None:
+            sent0, received0 = self.current.pop("traffic0", (0, 0))
+            self.current["bytes_sent"] = self.traffic.sent - sent0
+            received = self.traffic.received - received0
         params, metrics = self.inner.aggregate_fit(server_round, results, failures)
+        if params is not None:  # FedAdam and the DP wrapper compute in float64: send float32
+            from flwr.common import ndarrays_to_parameters
+
+            params = ndarrays_to_parameters(
+                [np.asarray(a, np.float32) for a in parameters_to_ndarrays(params)]
+            )
         self.current.update(
             bytes_received=received, sites_done=len(results), sites_failed=len(failures),
             fit=metrics, sites={str(r.metrics.get("site")): r.num_examples for _, r in results},
@@ -224,6 +249,8 @@ class Recorder:
             "metrics": {k: type(v).__name__ for k, v in metrics.items()},
             "site": str(metrics.get("site")),
         }  # fmt: skip
+        if self.secure and kind == "fit":
+            entry["secure_aggregation"] = True  # only the unmasked sum reached the server
         with (self.run_dir / "messages.jsonl").open("a") as fh:
             fh.write(json.dumps(entry) + "\n")
 
@@ -239,6 +266,7 @@ class Recorder:
             rec["delta"] = dp["delta"]
         self.state["rounds"].append(rec)
         self.state["round"] = rec["round"]
+        self.state.pop("in_progress", None)
         self.state["train_s"] = self.state.get("train_s", 0.0) + rec["time_s"]
         eddl.save(self.model.net, str(self.run_dir / "global.pt"), "pt")  # arrays set by evaluate
         # the best round by the sites' weighted validation metric (as `deephealth train` keeps
@@ -252,7 +280,7 @@ class Recorder:
         ):
             self.state["best"] = {"round": rec["round"], "value": value}
             eddl.save(self.model.net, str(self.run_dir / "best.pt"), "pt")
-        _write_json(self.run_dir / "federation.json", self.state)
+        save_state(self.run_dir, self.state)
         write_federation_report(self.run_dir, self.model, self.state)
         self.current = {"waited": True}
 
@@ -261,6 +289,27 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=float))
     tmp.replace(path)
+
+
+def save_state(run_dir: Path, state: dict[str, Any]) -> None:
+    """Write the federation's state (`federation.json`, what the web front-end shows, and what a
+    restarted server resumes from): plan, status, finished rounds, the round in progress."""
+    state["updated"] = time.time()
+    _write_json(run_dir / "federation.json", state)
+
+
+def _plan(cfg: dict[str, Any], fed: dict[str, Any], model: ServerModel) -> dict[str, Any]:
+    """What the federation is: shown by the web front-end next to its progress."""
+    return {
+        "name": cfg["name"] or Path(fed["run_dir"]).name, "task": cfg["task"],
+        "model": cfg["model"] or model.task.default_model(), "monitor": cfg["monitor"],
+        "rounds": fed["rounds"], "local_epochs": fed["local_epochs"], "strategy": fed["strategy"],
+        "batchnorm": fed["batchnorm"], "min_sites": fed["min_sites"],
+        "expected_sites": fed["expected_sites"], "tls": bool(fed["tls"]),
+        "authenticate_sites": bool(fed["authenticate_sites"] or fed["allowed_sites"]),
+        "dp": bool(fed["dp"]), "secure_aggregation": fed["secure_aggregation"] is not None,
+        "node_auth": len(fed["node_auth"]),
+    }  # fmt: skip
 
 
 def write_federation_report(run_dir: Path, model: ServerModel, state: dict[str, Any],
@@ -316,14 +365,20 @@ def write_federation_report(run_dir: Path, model: ServerModel, state: dict[str, 
 
 
 def run_server(config: Any, resume: bool = False, address: str | None = None,
-               expected_sites: int | None = None) -> dict[str, Any]:  # fmt: skip
+               expected_sites: int | None = None, rounds_runner: Any = None
+               ) -> dict[str, Any]:  # fmt: skip
     """Run the server of a federation until its rounds are done; export and report.
+
+    With `federated.secure_aggregation` the rounds run on Flower's deployment engine
+    (`federated.deployment.run_superlink_server`: a SuperLink and this server as its ServerApp).
 
     Args:
         config: The federation config (path, YAML text or dict); `dataset` is the held-out set.
         resume: Continue after the last round saved in `federated.run_dir`.
         address: Override `federated.address`.
         expected_sites: Override `federated.expected_sites`.
+        rounds_runner: `(strategy, ServerConfig, Recorder) -> None` that runs the rounds (the ServerApp
+            passes Flower's workflow on its Grid); default: serve Flower's gRPC API here.
 
     Returns:
         {"run_dir", "rounds" (records), "onnx", "onnx_check_passed", "metrics" (held-out test of
@@ -338,6 +393,10 @@ def run_server(config: Any, resume: bool = False, address: str | None = None,
 
     flwr = require_flwr()
     cfg, fed = load_federation(config)
+    if deployment_engine(fed) and rounds_runner is None:
+        from deephealth.pipelines.federated.deployment import run_superlink_server
+
+        return run_superlink_server(config, resume, address, expected_sites)
     if expected_sites is not None:
         fed["expected_sites"] = expected_sites
     run_dir = Path(fed["run_dir"])
@@ -353,15 +412,32 @@ def run_server(config: Any, resume: bool = False, address: str | None = None,
     else:
         for stale in ("messages.jsonl", "federation.json", "global.pt", "best.pt", "model.onnx"):
             (run_dir / stale).unlink(missing_ok=True)
+    state.update(plan=_plan(cfg, fed, model), status="running", started=time.time())
+    save_state(run_dir, state)
     left = fed["rounds"] - int(state["round"])
     if left > 0:
         inner = make_strategy(fed, model.arrays(), int(state["round"]))
-        strategy = Recorder(inner, model, run_dir, state)
-        flwr.server.start_server(
-            server_address=address or fed["address"], strategy=_as_strategy(strategy),
-            config=flwr.server.ServerConfig(num_rounds=left, round_timeout=float(fed["round_timeout_s"])),
-            certificates=read_tls(fed["tls"]) if fed["tls"] else None,
-        )  # fmt: skip
+        recorder = Recorder(inner, model, run_dir, state)
+        strategy = _as_strategy(recorder)
+        server_config = flwr.server.ServerConfig(
+            num_rounds=left, round_timeout=float(fed["round_timeout_s"])
+        )
+        try:
+            if rounds_runner is not None:
+                rounds_runner(strategy, server_config, recorder)
+            elif fed["authenticate_sites"] or fed["allowed_sites"]:
+                serve(address or fed["address"], strategy, server_config, read_tls(fed["tls"]),
+                      fed["allowed_sites"])  # fmt: skip
+            else:
+                flwr.server.start_server(
+                    server_address=address or fed["address"], strategy=strategy,
+                    config=server_config, certificates=read_tls(fed["tls"]) if fed["tls"] else None,
+                )  # fmt: skip
+        except BaseException:
+            state["status"] = "failed"
+            save_state(run_dir, state)
+            raise
+    state.pop("in_progress", None)
     for kept in ("best.pt", "global.pt"):  # export the best round, else the last one
         if (run_dir / kept).is_file():
             eddl.load(model.net, str(run_dir / kept), "pt")
@@ -370,7 +446,7 @@ def run_server(config: Any, resume: bool = False, address: str | None = None,
     onnx, test = model.export(run_dir)
     state["status"] = "completed" if int(state["round"]) >= fed["rounds"] else "stopped"
     state["production_s"] = (state.get("train_s") or 0.0) + model.pre_s + time.perf_counter() - t
-    _write_json(run_dir / "federation.json", state)
+    save_state(run_dir, state)
     html = write_federation_report(run_dir, model, state, onnx, test)
     rounds = state["rounds"]
     result = {
@@ -401,5 +477,6 @@ __all__ = [
     "epsilon_spent",
     "make_strategy",
     "run_server",
+    "save_state",
     "weighted_mean",
 ]

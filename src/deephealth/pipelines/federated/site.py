@@ -21,7 +21,7 @@ import numpy as np
 
 from deephealth.eddl.training.callbacks import Callback
 from deephealth.pipelines.federated import FederatedError, require_flwr
-from deephealth.pipelines.federated.config import load_federation
+from deephealth.pipelines.federated.config import deployment_engine, load_federation
 from deephealth.pipelines.federated.exchange import (
     ProximalTerm,
     check_outbound,
@@ -30,7 +30,7 @@ from deephealth.pipelines.federated.exchange import (
     set_arrays,
     shapes,
 )
-from deephealth.pipelines.federated.tls import read_ca
+from deephealth.pipelines.federated.tls import read_ca, read_identity, site_identity
 
 CRASH_ENV = "DEEPHEALTH_FEDERATED_CRASH_ROUND"
 """Fault injection for tests and drills: the site kills itself (SIGKILL) in that round's fit."""
@@ -96,6 +96,8 @@ class SiteTrainer:
 
         set_arrays(self.net, self.keys, arrays)
         epochs = int(config.get("local_epochs", self.fed["local_epochs"]))
+        if int(config.get("round", 0)) > 0:  # a fresh process (deployment engine, restart)
+            self.epochs_done = max(self.epochs_done, (int(config["round"]) - 1) * epochs)
         mu = float(config.get("proximal_mu", 0.0))
         prox = ProximalTerm(self.net, self.keys, mu)
         t = time.perf_counter()
@@ -147,8 +149,13 @@ def _crash_if_asked(server_round: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def make_client(trainer: SiteTrainer, name: str) -> Any:
-    """The Flower NumPyClient of a site (every reply checked by `check_outbound`)."""
+def make_client(trainer: SiteTrainer, name: str, audit: str | None = None) -> Any:
+    """The Flower NumPyClient of a site (every reply checked by `check_outbound`).
+
+    `audit`: a folder where the site also keeps a copy of each update it sends
+    (`<name>-round<r>.npz`, arrays and sample count), for a test or an audit to compare with
+    what the server received.
+    """
     require_flwr()
     from flwr.client import NumPyClient
 
@@ -163,6 +170,9 @@ def make_client(trainer: SiteTrainer, name: str) -> Any:
             arrays, n, metrics = trainer.fit(parameters, config)
             metrics["site"] = name
             check_outbound(arrays, n, metrics, trainer.shapes)
+            if audit:
+                path = Path(audit) / f"{name}-round{int(config.get('round', 0))}.npz"
+                np.savez(path, *arrays, num_examples=np.array(n))
             return arrays, n, metrics
 
         def evaluate(self, parameters: list[np.ndarray], config: dict[str, Any]) -> Any:
@@ -175,7 +185,8 @@ def make_client(trainer: SiteTrainer, name: str) -> Any:
 
 
 def run_client(config: Any, dataset: str | Path, name: str | None = None,
-               address: str | None = None) -> None:  # fmt: skip
+               address: str | None = None, certificate: str | Path | None = None,
+               key: str | Path | None = None) -> None:  # fmt: skip
     """Join a federation as a site and train until the server ends it.
 
     Args:
@@ -183,21 +194,34 @@ def run_client(config: Any, dataset: str | Path, name: str | None = None,
         dataset: The site's own DeepHealth dataset YAML (never leaves the site).
         name: The site's name in the server's report (default: the dataset's folder name).
         address: Override `federated.address`.
+        certificate: Override `federated.tls.certificate`: the site's certificate (PEM, from
+            `deephealth federated certs --site`), presented to a server that authenticates sites.
+        key: Override `federated.tls.key`: the site certificate's private key.
 
     Raises:
         ConfigError: an invalid config.
-        FederatedError: the server cannot be reached.
+        FederatedError: the server cannot be reached or refused the site.
     """
     flwr = require_flwr()
     cfg, fed = load_federation(config, dataset)
+    if deployment_engine(fed):  # Flower's SuperNode runs `flowerapp.client_app`
+        from deephealth.pipelines.federated.deployment import run_supernode
+
+        return run_supernode(config, dataset, name, address)
+    tls = dict(fed["tls"] or {})
+    tls.update({k: str(v) for k, v in (("certificate", certificate), ("key", key)) if v})
+    if tls and not tls.get("ca"):
+        raise FederatedError("a site certificate needs federated.tls.ca (TLS)")
     trainer = SiteTrainer(cfg, fed)
     site = name or Path(dataset).resolve().parent.name
-    root = read_ca(fed["tls"]) if fed["tls"] else None  # a site holds only the CA certificate
+    root = read_ca(tls) if tls else None  # the server's key never travels to a site
     try:
-        flwr.client.start_client(
-            server_address=address or fed["address"], client=make_client(trainer, site).to_client(),
-            root_certificates=root, max_retries=20, max_wait_time=60.0,
-        )  # fmt: skip
+        with site_identity(read_identity(tls) if tls else None):
+            flwr.client.start_client(
+                server_address=address or fed["address"],
+                client=make_client(trainer, site).to_client(), root_certificates=root,
+                max_retries=None, max_wait_time=max(30.0, float(fed["round_timeout_s"]) / 10),
+            )  # fmt: skip
     except Exception as err:  # grpc errors carry the transport's reason
         raise FederatedError(
             f"site {site}: federation at {address or fed['address']} failed: {err}"

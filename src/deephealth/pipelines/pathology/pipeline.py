@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from deephealth.ecvl.pathology import (
     Tiler,
     read_geojson,
 )
+from deephealth.eddl.training.callbacks import Callback
 from deephealth.pipelines.pathology.config import load_slide_config
 from deephealth.pipelines.pathology.inference import SlidePrediction, predict_slide
 from deephealth.pipelines.pathology.maps import NO_PREDICTION
@@ -191,11 +193,45 @@ def _check_batch(ds: PatchDataset, n: int = 4) -> np.ndarray:
     return np.stack([p for p, _ in items]).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
 
 
+class _SlideEvents(Callback):
+    """`eddl.fit` callback: a throttled ``batch`` event and the ``epoch`` event as training
+    goes (the server's live charts), and `should_stop` polled after every batch."""
+
+    main_only = True
+
+    def __init__(self, log: EventLog, epochs: int, should_stop: Callable[[], bool] | None) -> None:
+        self.log, self.epochs, self.should_stop = log, epochs, should_stop
+        self._last = 0.0
+
+    def on_batch_end(self, run: Any, batch: int) -> None:
+        """Log the batch loss (at most every 0.2 s) and stop when asked."""
+        import deephealth.eddl as eddl
+
+        now = time.perf_counter()
+        if now - self._last > 0.2 or batch + 1 == run.num_batches:
+            self._last = now
+            self.log(
+                "batch", epoch=run.epoch + 1, batch=batch + 1, num_batches=run.num_batches,
+                loss=float(sum(eddl.get_losses(run.net))),
+            )  # fmt: skip
+        if self.should_stop is not None and self.should_stop():
+            raise _Stopped
+
+    def on_epoch_end(self, run: Any, event: dict[str, Any]) -> None:
+        """Log the epoch's record."""
+        self.log("epoch", **_history_record(event, self.epochs))
+
+
+class _Stopped(Exception):  # noqa: N818 (control flow, not an error)
+    """Raised inside fit when `should_stop()` asks to stop."""
+
+
 def train_slides(
     config: dict | str | Path,
     run_dir: str | Path,
     on_event: EventFn | None = None,
     resume: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Train a patch model from a slide pipeline config, put it in production and report.
 
@@ -209,6 +245,8 @@ def train_slides(
         run_dir: Folder for the run's files (created).
         on_event: Called with every structured event (as ``deephealth.pipelines.run.train``).
         resume: Continue from the checkpoint in ``run_dir`` instead of starting afresh.
+        should_stop: Polled after every batch; True ends the run there (its checkpoint stays,
+            ``resume=True`` continues it) and returns ``{"status": "stopped", "run_dir"}``.
 
     Returns:
         {"status", "run_dir", "onnx", "onnx_check_passed", "report_json", "report_html",
@@ -252,15 +290,18 @@ def train_slides(
             pre_processing_s=pre_s)  # fmt: skip
         t_train = time.perf_counter()  # building the model counts as training
         net = make_patch_model(cfg)
-        history = eddl.fit(
-            net, train_ds, epochs=cfg["epochs"], seed=cfg["seed"], verbose=0,
-            validation_data=val_ds, callbacks=[keep_best] if keep_best else [],
-            resume=str(run_dir / "checkpoint"),
-        )  # fmt: skip
+        events = _SlideEvents(log, cfg["epochs"], should_stop)
+        try:
+            history = eddl.fit(
+                net, train_ds, epochs=cfg["epochs"], seed=cfg["seed"], verbose=0,
+                validation_data=val_ds, callbacks=[*([keep_best] if keep_best else []), events],
+                resume=str(run_dir / "checkpoint"),
+            )  # fmt: skip
+        except _Stopped:
+            log("status", status="stopped")
+            return {"status": "stopped", "run_dir": str(run_dir)}
         train_s = time.perf_counter() - t_train
         records = [_history_record(h, cfg["epochs"]) for h in history]
-        for record in records:
-            log("epoch", **record)
         check_x = _check_batch(train_ds)
     best_epoch = keep_best.best_epoch if keep_best and keep_best.best_epoch else len(history)
     log("status", status="exporting")

@@ -6,6 +6,11 @@
   outputs next-word probabilities `(N, vocab)` and the new states `(N, 2, units)` (`GetStates`).
   Its weights are copied from the trained decoder (`copyParam`).
 - `vocab.json`: the words, index order, and the decoding settings.
+
+For the Transformer variant (`transformer.py`): `encoder.onnx` gives the memory `(N, h*w, d)`,
+`decoder_step.onnx` takes the prefix so far `(N, T)` (start token, tokens, zero padding) and the
+memory and gives the probabilities at every position `(N, T, vocab)` (the search reads position
+t), and `vocab.json` says `"decoder": "transformer"`.
 - `report_generator.onnx`: the same three in one file for upload (REST): the decoder step, with
   the encoder (ONNX bytes, base64) and the vocabulary JSON in its metadata (`ENCODER_KEY`,
   `VOCAB_KEY` of `deephealth.serving.reports`).
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import deephealth.eddl as eddl
 from deephealth.eddl.model import Model
+from deephealth.pipelines.report_generation import transformer
 from deephealth.pipelines.report_generation.vocab import Vocabulary
 from deephealth.serving.reports import ENCODER_KEY, SINGLE_FILE, VOCAB_KEY
 
@@ -49,6 +55,15 @@ def export_for_serving(net: Model, vocab: Vocabulary, folder: str | Path, max_le
     """Write the three serving files into `folder` (created); returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if transformer.is_transformer(net):
+        encoder, step = transformer.split(net)
+        eddl.save_net_to_onnx_file(encoder, str(folder / "encoder.onnx"), checkpoint=False)
+        eddl.save_net_to_onnx_file(step, str(folder / "decoder_step.onnx"), checkpoint=False)
+        length = int(net.inputs[1].output_shape[0])
+        meta = {"words": vocab.words, "max_len": length, "decoder": "transformer"}
+        (folder / "vocab.json").write_text(json.dumps(meta))
+        pack_single_file(folder)
+        return folder
     encoder = Model([net.inputs[0]], [net.layer("image_feature")], name="report_encoder")
     eddl.save_net_to_onnx_file(encoder, str(folder / "encoder.onnx"), checkpoint=False)
     eddl.save_net_to_onnx_file(

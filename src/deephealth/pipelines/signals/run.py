@@ -10,7 +10,7 @@ validation) with the ONNX model, and write ``report.json``/``report.html``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +23,69 @@ Log = Callable[..., None]
 
 
 class _Epochs:
-    """The re-iterable loader ``eddl.fit`` reads: one balanced epoch per iteration, seeded."""
+    """The re-iterable loader ``eddl.fit`` reads: one balanced epoch per iteration, seeded by
+    ``(seed, epoch + 1)``. ``epoch`` is set by the progress callback from the run's epoch, so a
+    resumed run draws the same epochs; ``state_dict``/``load_state_dict`` (saved in checkpoints)
+    let a run resumed from a mid-epoch checkpoint skip the batches already done."""
 
     def __init__(self, task: SignalClassificationTask, batch_size: int, seed: int) -> None:
-        self.task, self.batch_size, self.seed, self.epoch = task, batch_size, seed, 0
+        self.task, self.batch_size, self.seed = task, batch_size, seed
+        self.epoch = self.skip = self.position = 0
 
     def __len__(self) -> int:
         return self.task.num_batches(self.batch_size)
 
-    def __iter__(self):
-        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch])
-        self.epoch += 1
-        return self.task.batches(rng, self.batch_size)
+    def state_dict(self) -> dict[str, int]:
+        """Epoch and batches handed out in it."""
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue a checkpointed epoch: its first ``position`` batches are drawn, not given."""
+        self.epoch, self.skip = int(state["epoch"]), int(state["position"])
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        # epoch k draws from (seed, k + 1), as before runs could resume (same trained models)
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch + 1])
+        skip, self.skip = self.skip, 0
+        self.position = 0
+        for batch in self.task.batches(rng, self.batch_size):
+            self.position += 1
+            if self.position > skip:  # the skipped ones still advance rng as before
+                yield batch
 
 
 def _noop(*args: Any, **kwargs: Any) -> None:
     return None
+
+
+def _progress(log: Log, should_stop: Callable[[], bool] | None, loader: _Epochs) -> Any:
+    """An EDDL callback logging ``batch`` (at most every 0.5 s) and ``epoch`` events, setting the
+    loader's epoch, and ending the training after the current epoch when ``should_stop()`` says
+    so."""
+    import deephealth.eddl as eddl
+    from deephealth.eddl.training.callbacks import Callback
+
+    class Progress(Callback):
+        last = 0.0
+        stopped = False
+
+        def on_epoch_begin(self, run: Any) -> None:
+            loader.epoch = run.epoch
+
+        def on_batch_end(self, run: Any, batch: int) -> None:
+            now = time.perf_counter()
+            if now - self.last > 0.5 or batch + 1 == run.num_batches:
+                self.last = now
+                log("batch", epoch=run.epoch + 1, batch=batch + 1, num_batches=run.num_batches,
+                    loss=float(sum(eddl.get_losses(run.net))))  # fmt: skip
+            if should_stop is not None and not self.stopped and should_stop():
+                self.stopped = run.stop = True
+
+        def on_epoch_end(self, run: Any, event: dict[str, Any]) -> None:
+            log("epoch", epoch=run.epoch + 1, epochs=run.epochs, loss=event.get("loss"),
+                metrics=event.get("metrics", {}), val_metrics={}, time_s=event.get("time_s"))  # fmt: skip
+
+    return Progress()
 
 
 def signal_info(task: SignalClassificationTask) -> Any:
@@ -53,9 +100,21 @@ def signal_info(task: SignalClassificationTask) -> Any:
 
 
 def train_signal(
-    config: Mapping[str, Any] | str | Path, run_dir: str | Path, log: Log | None = None
+    config: Mapping[str, Any] | str | Path,
+    run_dir: str | Path,
+    log: Log | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train, export, check and evaluate; returns the report dict (with ``onnx`` and report paths).
+
+    ``log(kind, **fields)`` receives ``status``, ``batch``, ``epoch`` and ``export`` events (the
+    web front-end's job page draws them); ``should_stop()`` is polled after each batch and ends the
+    training after that epoch (the model so far is still exported and scored; status
+    ``stopped``). Every epoch ends with the run checkpoint ``run_dir/checkpoint/checkpoint.pt``
+    (the project's one format, :mod:`deephealth.eddl.training.checkpoint`); ``resume`` continues
+    from it (weights, optimizer, random state, epoch counter, history), ending bit-identical to
+    an uninterrupted run (CPU, same thread count); without ``resume`` an old one is removed.
 
     Raises:
         ConfigError, DataError: Bad config or dataset (every problem listed).
@@ -70,7 +129,10 @@ def train_signal(
     t0 = time.perf_counter()
     cfg = load_signal_config(config)
     run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = run / "checkpoint"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (ckpt_dir / "checkpoint.pt").unlink(missing_ok=True)
     eddl.set_seed(cfg["seed"])
     task = SignalClassificationTask(cfg)
     shape = task.input_shape()
@@ -79,12 +141,17 @@ def train_signal(
     eddl.build(net, make_optimizer(cfg["optimizer"]), [cfg["loss"] or task.default_loss()], [task.eddl_metric()],
                make_cs(cfg["computing_service"]))  # fmt: skip
     t1 = time.perf_counter()
+    loader = _Epochs(task, cfg["batch_size"], cfg["seed"])
+    progress = _progress(log, should_stop, loader)
+    log("status", status="training", epochs=cfg["epochs"], resume=resume)
     history = eddl.fit(
         net,
-        _Epochs(task, cfg["batch_size"], cfg["seed"]),
+        loader,
         epochs=cfg["epochs"],
         seed=cfg["seed"],
         verbose=0,
+        callbacks=[progress],
+        resume=str(ckpt_dir),
     )
     train_s = time.perf_counter() - t1
     log("status", status="trained", seconds=train_s)
@@ -100,7 +167,8 @@ def train_signal(
     eval_s = time.perf_counter() - t2
     report = {
         "run": {"name": cfg["name"] or f"{task.data.name}-signal_classification", "task": task.kind,
-                "dataset": cfg["dataset"], "model": cfg["model"], "split": split},
+                "dataset": cfg["dataset"], "model": cfg["model"], "split": split, "resumed": resume,
+                "epochs_done": len(history or [])},
         "classes": list(task.classes),
         "config": cfg,
         "history": [{k: v for k, v in h.items() if isinstance(v, (int, float, str))} for h in (history or [])],
@@ -114,9 +182,35 @@ def train_signal(
     jpath, hpath = write_report(run, report, example_figures(task, split, probs))
     for ds in task._splits.values():
         ds.close()
-    report.update({"report_json": str(jpath), "report_html": str(hpath), "status": "completed",
+    status = "stopped" if progress.stopped else "completed"
+    report.update({"report_json": str(jpath), "report_html": str(hpath), "status": status,
                    "onnx_check_passed": check["passed"]})  # fmt: skip
     return report
+
+
+def train_signal_run(
+    config: Mapping[str, Any] | str | Path,
+    run_dir: str | Path,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """``train_signal`` with the interface of ``deephealth.pipelines.run.train`` (what the web
+    server's jobs call): events as dicts to ``on_event`` and ``run_dir/events.jsonl`` (appended
+    to when resuming), the same result keys (``status``, ``onnx``, ``report_html``, ``metrics``,
+    ...) and a final ``done``; ``resume`` continues from the run's checkpoint."""
+    from deephealth.pipelines.run import EventLog
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (run / "events.jsonl").unlink(missing_ok=True)
+    log = EventLog(run, on_event, time.perf_counter())
+    log("status", status="pre-processing", resume=resume)
+    r = train_signal(config, run, log, should_stop, resume)
+    log("done", status=r["status"], onnx=r["onnx"], report_html=r["report_html"], kpis=r["kpis"])
+    return {**r, "run_dir": str(run), "metrics": r["test_metrics"], "validation_metrics": {},
+            "best_epoch": len(r["history"])}  # fmt: skip
 
 
 def evaluate_signal(

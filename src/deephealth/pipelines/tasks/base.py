@@ -104,6 +104,10 @@ class Task:
         """Extra keyword arguments of the zoo constructor (e.g. the clinical-values width)."""
         return {}
 
+    def after_build(self, net: Any) -> None:
+        """Adjust a freshly built (not imported) network before training, e.g. an output
+        layer's initial biases; nothing by default."""
+
     def input_shape(self) -> list[int]:
         """Channels-first input shape of the network."""
         return [self.data.channels, *self.data.spatial]
@@ -223,3 +227,22 @@ class Task:
         for batch, out in self.outputs(split, forward, batch_size):
             scorer.update(batch, out)
         return scorer.result(), scorer.overlays
+
+
+class SoftmaxClassHead:
+    """The output head of a one-class-per-sample task: one softmax output per class of the
+    dataset (at least two), softmax cross-entropy, categorical accuracy. Mixed in before `Task`."""
+
+    data: StreamingDataset
+
+    def num_outputs(self) -> int:
+        return max(2, len(self.data.classes))
+
+    def activation(self) -> str:
+        return "softmax"
+
+    def default_loss(self) -> str:
+        return "softmax_cross_entropy"
+
+    def eddl_metric(self) -> str:
+        return "categorical_accuracy"

@@ -10,7 +10,7 @@ import numpy as np
 
 from deephealth.pipelines import metrics
 from deephealth.pipelines.stream import Batch
-from deephealth.pipelines.tasks.base import Scorer, Task
+from deephealth.pipelines.tasks.base import Scorer, SoftmaxClassHead, Task
 
 
 class ClassificationScorer(Scorer):
@@ -70,7 +70,7 @@ class ClassificationScorer(Scorer):
         return result
 
 
-class ClassificationTask(Task):
+class ClassificationTask(SoftmaxClassHead, Task):
     """Image or volume classification."""
 
     kind = "classification"
@@ -82,18 +82,6 @@ class ClassificationTask(Task):
 
     def default_model(self) -> str:
         return "cnn3d" if self.data.dims == 3 else "resnet18"
-
-    def num_outputs(self) -> int:
-        return max(2, len(self.data.classes))
-
-    def activation(self) -> str:
-        return "softmax"
-
-    def default_loss(self) -> str:
-        return "softmax_cross_entropy"
-
-    def eddl_metric(self) -> str:
-        return "categorical_accuracy"
 
     def encode(self, y: np.ndarray) -> np.ndarray:
         k = self.num_outputs()

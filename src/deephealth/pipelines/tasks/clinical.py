@@ -40,7 +40,7 @@ from deephealth.pipelines.survival_metrics import (
     risk_groups,
 )
 from deephealth.pipelines.tabular import TabularEncoder
-from deephealth.pipelines.tasks.base import Forward, Scorer, Task
+from deephealth.pipelines.tasks.base import Forward, Scorer, SoftmaxClassHead, Task
 
 ENCODER_SUFFIX = ".features.json"
 
@@ -69,7 +69,9 @@ def encode_request(state: dict[str, Any], row: dict[str, Any], sample: bool = Fa
         state: The model's fitted state (`load_fitted_state`).
         row: Feature name -> value.
         sample: The row is a dataset sample's values (batch inference): features that are not
-            model inputs are ignored and missing values imputed, as in training.
+            model inputs are ignored and missing values imputed, as in training. Otherwise
+            every input feature must be given; a None (JSON null) value is declared unknown and
+            imputed as in training.
 
     Raises:
         FeatureError: naming the first unknown, missing or invalid feature.
@@ -79,7 +81,7 @@ def encode_request(state: dict[str, Any], row: dict[str, Any], sample: bool = Fa
         inputs = {s.name for s in encoder.inputs}
         row = {k: v for k, v in row.items() if k in inputs}
     encoder.check_row(row, allow_missing=sample)
-    return encoder.transform([{k: str(v) for k, v in row.items()}])
+    return encoder.transform([{k: str(v) for k, v in row.items() if v is not None}])
 
 
 def outputs_in_units(state: dict[str, Any], out: np.ndarray) -> dict[str, Any]:
@@ -393,7 +395,7 @@ class SurvivalTask(ClinicalTask):
         self.train_outcomes = (np.asarray(info["train_time"]), np.asarray(info["train_event"]))
 
 
-class MultimodalClassificationTask(ClinicalTask):
+class MultimodalClassificationTask(SoftmaxClassHead, ClinicalTask):
     """The sample's class from the image and the clinical values (softmax over the classes)."""
 
     kind = "multimodal_classification"
@@ -412,18 +414,6 @@ class MultimodalClassificationTask(ClinicalTask):
                 raise DataError(f"sample {i} ({where}) has no class label")
             out[n, int(label[0])] = 1.0
         return out
-
-    def num_outputs(self) -> int:
-        return max(2, len(self.data.classes))
-
-    def activation(self) -> str:
-        return "softmax"
-
-    def default_loss(self) -> str:
-        return "softmax_cross_entropy"
-
-    def eddl_metric(self) -> str:
-        return "categorical_accuracy"
 
     def train_targets(self, indices: list[int]) -> np.ndarray:
         return self.targets(indices)

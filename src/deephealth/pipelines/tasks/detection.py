@@ -20,7 +20,9 @@ Volumes need `patch.size`: training draws `patch.per_image` patches per volume a
 `patch.foreground_fraction` centred on a box), the targets are the boxes' centres and diameters
 (`centernet3d.encode_centres`), and prediction slides patch-sized windows over each whole volume
 (`patch.overlap`) and merges their detections (`centernet3d.detect_volume`); the exported ONNX
-file is the network (the peak finding and merging run in numpy).
+file carries the peak finding (`onnx_peaks`: per patch, final centres, diameters, scores and
+labels) and the windows' merging runs in numpy (`serving.detection3d`, no torch). A newly built
+3D detector starts its heat-map at `detection.heat_prior` (`centernet3d.set_heat_prior`).
 """
 
 from __future__ import annotations
@@ -192,6 +194,11 @@ class DetectionTask(Task):
         """Output stride of the detector."""
         return int(self.cfg["model_params"].get("stride", 2 if self.data.dims == 3 else 4))
 
+    @property
+    def offsets(self) -> bool:
+        """Whether the 3D detector has the offset head (``model_params: {offsets: true}``)."""
+        return self.data.dims == 3 and bool(self.cfg["model_params"].get("offsets", False))
+
     def default_model(self) -> str:
         return "centernet3d" if self.data.dims == 3 else "fcos"
 
@@ -202,7 +209,9 @@ class DetectionTask(Task):
         return ""
 
     def default_loss(self) -> str:
-        return "centernet" if self.data.dims == 3 else "fcos"
+        if self.data.dims == 3:
+            return "centernet_offsets" if self.offsets else "centernet"
+        return "fcos"
 
     def input_shape(self) -> list[int]:
         if self.patch is not None:
@@ -237,7 +246,7 @@ class DetectionTask(Task):
             if len(spatial) == 3:
                 centres, diameters = _centres(t["boxes"])
                 maps.append(encode_centres(centres[:, ::-1], diameters, t["labels"], spatial,
-                                           self.num_outputs(), self.stride))  # fmt: skip
+                                           self.num_outputs(), self.stride, self.offsets))  # fmt: skip
             else:
                 hw = (spatial[0], spatial[1])
                 maps.append(
@@ -253,9 +262,23 @@ class DetectionTask(Task):
         d = self.cfg["detection"]
         return float(d["iou_threshold"]), float(d["score_threshold"]), int(d["max_per_class"])
 
+    def after_build(self, net: Any) -> None:
+        prior = self.cfg["detection"].get("heat_prior")
+        if self.data.dims == 3 and prior is not None and self.cfg["model"] in (None, "centernet3d"):
+            from deephealth.eddl.zoo.detection.centernet3d import set_heat_prior
+
+            set_heat_prior(net, float(prior))
+
+    def _peak_threshold(self) -> float:
+        """Heat-map threshold of the 3D detector's peaks (the score threshold, at least 0.1)."""
+        return max(self._nms()[1], 0.1)
+
     def export(self, net: Any, path: str) -> None:
-        if self.data.dims == 3:  # the network; peaks and merging run in numpy
-            super().export(net, path)
+        if self.data.dims == 3:  # the network with its peak finding; merging runs in numpy
+            from deephealth.eddl.zoo.detection.onnx_peaks import save_detector3d
+
+            save_detector3d(net, path, self.num_outputs(), self.stride, self._peak_threshold(),
+                            overlap=float(self.cfg["patch"]["overlap"]))  # fmt: skip
             return
         from deephealth.eddl.zoo.detection.onnx_nms import save_detector
 
@@ -284,10 +307,17 @@ class DetectionTask(Task):
         ]
 
     def output_difference(self, ref: Any, got: Any) -> float:
-        if self.data.dims == 3:
-            return super().output_difference(ref, got)
-        n = len(np.asarray(ref))
-        a, b = self.detections(ref, n), self.detections(got, n)
+        if self.data.dims == 3:  # the maps' peaks (numpy) against the graph's
+            from deephealth.serving.detection3d import decode_centres, peaks_of_outputs
+
+            thr = self._peak_threshold()
+            a = decode_centres(np.asarray(ref), self.num_outputs(), self.stride, thr)
+            b = peaks_of_outputs(got, thr)
+            for da, db in zip(a, b):
+                da["boxes"], db["boxes"] = da["centres"], db["centres"]
+        else:
+            n = len(np.asarray(ref))
+            a, b = self.detections(ref, n), self.detections(got, n)
         worst = 0.0
         for da, db in zip(a, b):
             if len(da["boxes"]) != len(db["boxes"]) or np.any(da["labels"] != db["labels"]):
@@ -302,11 +332,10 @@ class DetectionTask(Task):
         if self.patch is not None:  # whole images/volumes, one at a time, by sliding windows
             from deephealth.eddl.zoo.detection.centernet3d import detect_volume
 
-            _, threshold, _ = self._nms()
             for batch in self.data.batches(split, 1):
                 det = detect_volume(
                     batch.x[0], forward, self.patch, self.num_outputs(), self.stride,
-                    float(self.cfg["patch"]["overlap"]), max(threshold, 0.1), batch_size,
+                    float(self.cfg["patch"]["overlap"]), self._peak_threshold(), batch_size,
                 )  # fmt: skip
                 yield batch, [{k: det[k] for k in ("boxes", "scores", "labels")}]
             return

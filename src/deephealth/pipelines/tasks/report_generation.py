@@ -5,7 +5,8 @@ Config (a dict, or a YAML file with `task: report_generation`):
     task:   report_generation
     dataset: reports.yml          # optional: a DeepHealth dataset YAML with a text feature
     data:   {train: 1000, test: 150, side: 32, seed: 0, text: report}
-    model:  {backbone: small, embedding: 32, units: 128, feature: 64}
+    model:  {decoder: lstm, backbone: small, embedding: 32, units: 128, feature: 64}
+            # decoder: transformer -> {d_model: 32, heads: 4, layers: 1, ff: 64} are used
     train:  {epochs: 12, batch_size: 16, lr: 0.004, decay_epoch: 9, decay: 0.25}
     decode: {beam: 3, max_len: 28, min_len: 1, length_penalty: 0.0}
 
@@ -35,6 +36,7 @@ import yaml
 
 import deephealth.eddl as eddl
 from deephealth.pipelines.data import DataError
+from deephealth.pipelines.report_generation import transformer
 from deephealth.pipelines.report_generation.export import export_for_serving
 from deephealth.pipelines.report_generation.findings import parse_findings, true_findings
 from deephealth.pipelines.report_generation.kpi import evaluate_reports, write_kpi_html
@@ -48,7 +50,17 @@ SPLITS = {"train": 0, "test": 1}
 YAML_SPLITS = {"train": "training", "test": "test"}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "data": {"train": 1000, "test": 150, "side": 32, "seed": 0, "text": "report"},
-    "model": {"backbone": "small", "embedding": 32, "units": 128, "feature": 64},
+    "model": {
+        "decoder": "lstm",  # or "transformer" (report_generation.transformer)
+        "backbone": "small",
+        "embedding": 32,
+        "units": 128,
+        "feature": 64,
+        "d_model": 32,
+        "heads": 4,
+        "layers": 1,
+        "ff": 64,
+    },
     "train": {"epochs": 12, "batch_size": 16, "lr": 0.004, "decay_epoch": 9, "decay": 0.25},
     "decode": {"beam": 3, "max_len": 28, "min_len": 1, "length_penalty": 0.0},
 }
@@ -120,6 +132,12 @@ class ReportGenerationTask:
         data = self.cfg["data"]
         self.side, self.seed = int(data["side"]), int(data["seed"])
         self.max_len = int(self.cfg["decode"]["max_len"])
+        self.decoder = str(self.cfg["model"]["decoder"])
+        if self.decoder not in ("lstm", "transformer"):
+            raise ValueError(
+                f"report_generation config: model.decoder must be 'lstm' or 'transformer', "
+                f"got {self.decoder!r}"
+            )
         self.source = (
             _YamlCases(self.cfg["dataset"], str(data["text"]), self.side)
             if self.cfg.get("dataset")
@@ -166,11 +184,8 @@ class ReportGenerationTask:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(self.cfg, indent=1))
-        m, t = self.cfg["model"], self.cfg["train"]
-        net = build_captioner(
-            len(self.vocab), (1, self.side, self.side), m["backbone"], m["embedding"], m["units"],
-            m["feature"],
-        )  # fmt: skip
+        t = self.cfg["train"]
+        net = self.build_network()
         lr = float(t["lr"])
         eddl.build(net, eddl.adam(lr), ["softmax_cross_entropy"], ["accuracy"], eddl.CS_CPU())
         train = self.batches("train", shuffle=True)
@@ -182,9 +197,22 @@ class ReportGenerationTask:
         export_for_serving(net, self.vocab, out / "serving", self.max_len)
         return scores
 
+    def build_network(self) -> Any:
+        """The configured encoder-decoder network (not built)."""
+        m, shape = self.cfg["model"], (1, self.side, self.side)
+        if self.decoder == "transformer":
+            return transformer.build_transformer_captioner(
+                len(self.vocab), shape, self.max_len, m["backbone"], int(m["d_model"]),
+                int(m["heads"]), int(m["layers"]), int(m["ff"]),
+            )  # fmt: skip
+        return build_captioner(
+            len(self.vocab), shape, m["backbone"], m["embedding"], m["units"], m["feature"]
+        )
+
     def _torch_decode(self, net: Any, x: np.ndarray) -> np.ndarray:
         d = self.cfg["decode"]
-        return beam_search(net, x, int(d["beam"]), self.max_len, int(d["min_len"]),
+        search = transformer.beam_search if self.decoder == "transformer" else beam_search
+        return search(net, x, int(d["beam"]), self.max_len, int(d["min_len"]),
                            float(d["length_penalty"]))  # fmt: skip
 
     def score(self, decode: Any, out: Path, name: str = "report") -> dict[str, Any]:
@@ -269,7 +297,7 @@ class _Batches:
     def __len__(self) -> int:
         return -(-self.n // self.batch)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def __iter__(self) -> Iterator[tuple[Any, np.ndarray]]:
         order = np.arange(self.n)
         if self.shuffle:
             order = np.random.default_rng([self.task.seed, 99, self.epoch]).permutation(self.n)
@@ -278,5 +306,8 @@ class _Batches:
         for lo in range(0, self.n, self.batch):
             cases = [self.task.case((self.split, int(i))) for i in order[lo : lo + self.batch]]
             x = np.stack([c[0] for c in cases])
-            y = one_hot(np.stack([voc.encode(c[1], length) for c in cases]), len(voc))
-            yield x, y
+            ids = np.stack([voc.encode(c[1], length) for c in cases])
+            if self.task.decoder == "transformer":
+                yield [x, transformer.teacher_prefix(ids)], one_hot(ids, len(voc))
+            else:
+                yield x, one_hot(ids, len(voc))

@@ -23,7 +23,7 @@ from deephealth.ecvl.signal.windows import windows_to_events
 from deephealth.ecvl.signal.windows_dataset import WindowsDataset, WindowSpec
 from deephealth.pipelines import metrics
 from deephealth.pipelines.data import DataError
-from deephealth.pipelines.signals.events import event_metrics
+from deephealth.pipelines.signals.events import split_event_metrics
 
 Forward = Callable[[np.ndarray], np.ndarray]
 
@@ -163,18 +163,8 @@ class SignalClassificationTask:
         )
         dets = self.detections(split, probs)
         hours = float(sum(ds.durations)) / 3600
-        for c in range(1, self.num_outputs()):
-            truth = [
-                [(e.onset, e.end) for e in evs if e.label == self.classes[c]] for evs in ds.events
-            ]
-            found = [[d for d in det if d[3] == self.classes[c]] for det in dets]
-            result[f"events_{self.classes[c]}"] = event_metrics(
-                truth, found, hours, self.cfg["events"]["tolerance"]
-            )
-        main = result[f"events_{self.classes[1]}"]
-        result.update(
-            {k: main[k] for k in ("event_sensitivity", "false_alarms_per_24h", "latency_mean_s")}
-        )
+        tolerance = self.cfg["events"]["tolerance"]
+        result.update(split_event_metrics(ds.events, dets, self.classes, hours, tolerance))
         has = np.array(
             [any(e.label in self.classes[1:] for e in evs) for evs in ds.events], dtype=int
         )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from deephealth.server import datasets as dsvc
 from deephealth.server import image_check, imaging, uploads
+from deephealth.server import recordings as rsvc
 from deephealth.server.api import serialize
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import Augmentation, Dataset, Inference, Training, utcnow
@@ -29,7 +30,11 @@ from deephealth.server.deps import Principal, audit, get_config, get_db, require
 from deephealth.server.permissions import get_in_project, get_project
 
 router = APIRouter(tags=["datasets"])
-ZIP_SUFFIXES = (".yml", ".yaml", ".png", ".jpg", ".jpeg", ".dcm", ".nii", ".nii.gz", ".txt")
+SLIDE_ZIP_SUFFIXES = (".svs", ".ndpi", ".scn", ".bif", ".svslide", ".tif", ".tiff")
+"""Single-file whole slides a zip may hold (checked by opening them with OpenSlide)."""
+ZIP_SUFFIXES = (".yml", ".yaml", ".png", ".jpg", ".jpeg", ".dcm", ".nii", ".nii.gz", ".txt",
+                ".geojson", *SLIDE_ZIP_SUFFIXES,
+                *rsvc.SIGNAL_SUFFIXES, *rsvc.TEXT_SUFFIXES)  # fmt: skip
 _cache: dict[str, tuple[float, Any]] = {}
 _cache_lock = threading.Lock()
 
@@ -63,17 +68,50 @@ def loaded(ds_row: Dataset) -> Any:
     return ds
 
 
-TEXT_SUFFIXES = (".yml", ".yaml", ".txt")
+TEXT_SUFFIXES = (".yml", ".yaml", ".txt", ".geojson", *rsvc.TEXT_SUFFIXES)
 
 
 def _check_files(files: list[Path], folder: Path, config: ServerConfig) -> None:
-    """Every extracted text is UTF-8 (streamed) and every image decodes within the limits."""
+    """Every extracted text is UTF-8 (streamed) and every image decodes within the limits
+    (recordings are opened when their dataset is validated)."""
+    recordings = rsvc.is_recordings(dsvc.find_yaml(folder))
     for f in files:
         what = f.relative_to(folder).as_posix()
         if f.name.lower().endswith(TEXT_SUFFIXES):
             uploads.check_text(f, what)
+            if f.name.lower().endswith(".geojson"):
+                _check_geojson(f, what)
+        elif recordings and f.name.lower().endswith(rsvc.SIGNAL_SUFFIXES):
+            continue
+        elif f.name.lower().endswith(SLIDE_ZIP_SUFFIXES):
+            _check_slide(f, what)
         else:
             image_check.check_image(f, what, config.max_image_bytes)
+
+
+def _check_slide(path: Path, what: str) -> None:
+    """A whole slide must open with OpenSlide (its pixels are read tile by tile, later)."""
+    from deephealth.ecvl.slide.errors import SlideError
+    from deephealth.ecvl.slide.reader import OpenSlideImage
+
+    try:
+        OpenSlideImage(path).Close()
+    except (SlideError, ImportError) as err:
+        msg = str(err).replace(str(path), what)
+        raise uploads.UploadRejected(
+            f"{what}: not a whole slide OpenSlide reads ({msg})", 422
+        ) from None
+
+
+def _check_geojson(path: Path, what: str) -> None:
+    """Slide annotations must be GeoJSON polygons QuPath-style (`read_geojson`)."""
+    from deephealth.ecvl.pathology.annotations import read_geojson
+
+    try:
+        read_geojson(path)
+    except ValueError as err:
+        msg = str(err).replace(str(path), what)
+        raise uploads.UploadRejected(f"{what}: not GeoJSON annotations ({msg})", 422) from None
 
 
 def _create(
@@ -86,15 +124,19 @@ def _create(
     yaml_path: Path,
     roots: list[Path],
 ) -> dict:
-    ds = dsvc.load(yaml_path)
-    dsvc.check_locations(ds, yaml_path.parent, roots)
+    if rsvc.is_recordings(yaml_path):
+        stats = rsvc.checked_stats(yaml_path, roots)
+    else:
+        ds = dsvc.load(yaml_path)
+        dsvc.check_locations(ds, yaml_path.parent, roots)
+        stats = dsvc.stats(ds)
     row = Dataset(
         project_id=project_id,
-        name=name or ds.name_ or yaml_path.stem,
+        name=name or stats["name"] or yaml_path.stem,
         source=source,
         yaml_path=str(yaml_path),
         root_dir=str(roots[0]),
-        stats=dsvc.stats(ds),
+        stats=stats,
         created_by=principal.id,
     )
     db.add(row)

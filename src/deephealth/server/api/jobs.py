@@ -29,6 +29,7 @@ from deephealth.server.api.models import (
     check_hyperparameters,
     hyperparameters,
 )
+from deephealth.server.api.slides import SlideSettings, build_slide_config
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import (
     Augmentation,
@@ -60,6 +61,10 @@ class TrainingIn(BaseModel):
     augmentations: dict[str, str] | None = None
     device: Literal["auto", "cpu", "gpu"] = "auto"
     mixed_precision: Literal["none", "bf16", "fp16"] = "none"
+    slide: SlideSettings | None = None
+    """Tissue detection and tiling (whole-slide projects only; defaults when omitted)."""
+    fusion: Literal["image", "tabular", "early", "late", "gated"] | None = None
+    ablation: bool = False
 
 
 class InferenceIn(BaseModel):
@@ -83,10 +88,12 @@ def build_training_config(
     augmentations: dict[str, str],
     threads: int,
     computing_service: dict | None = None,
+    clinical: dict | None = None,
 ) -> dict:
     """The pipelines config of a training (validated; 422 lists every problem); on the CPU
-    with `threads` unless a `computing_service` is given."""
-    from deephealth.pipelines.config import ConfigError, validate_config
+    with `threads` unless a `computing_service` is given. `clinical` (`fusion`, `ablation`)
+    applies to the clinical tasks only (a 422 for another task)."""
+    from deephealth.pipelines.config import CLINICAL_TASKS, ConfigError, validate_config
 
     config = {
         "version": 1,
@@ -101,7 +108,22 @@ def build_training_config(
         "augmentations": augmentations,
         "computing_service": computing_service or {"type": "cpu", "threads": threads},
     }
+    if clinical and (clinical.get("fusion") or clinical.get("ablation")):
+        if task not in CLINICAL_TASKS:
+            raise HTTPException(
+                422, f"fusion and ablation are for the clinical tasks, not {task} projects"
+            )
+        if clinical.get("fusion"):
+            config["model_params"] = {"fusion": clinical["fusion"]}
+        config["ablation"] = bool(clinical.get("ablation"))
     try:
+        if task == "signal_classification":  # windows, sampling and events keep their defaults
+            from deephealth.pipelines.signals.config import load_signal_config
+
+            del config["normalize"]  # per-window z-score is the signal pipeline's own
+            config["sampling"] = {"windows_per_epoch": hp.get("windows_per_epoch", 2000)}
+            config["window"] = {"length": hp.get("window_length", 2.0)}
+            return load_signal_config(config)
         return validate_config(config, "training")
     except ConfigError as err:
         raise HTTPException(422, str(err)) from None
@@ -130,13 +152,21 @@ def create_training(
     family = db.get(ModelFamily, family_id) if family_id is not None else None
     if family is None:
         raise HTTPException(422, "choose a model family (or starting weights of a known family)")
-    from deephealth.server.tasks import family_fits, model_kind
+    from deephealth.server.tasks import family_fits, is_slide_task, model_kind
 
     if base is None and not family_fits(family.name, project.task):
         raise HTTPException(
             422,
             f"model family {family.name!r} cannot be trained for a {project.task} project "
             f"(it needs a {model_kind(project.task)} network)",
+        )
+    if (dataset.stats.get("kind") == "recordings") != (project.task == "signal_classification"):
+        raise HTTPException(
+            422,
+            f"a {project.task} project trains on "
+            + ("recordings" if project.task == "signal_classification" else "images")
+            + f"; dataset {dataset.name!r} holds "
+            + ("recordings" if dataset.stats.get("kind") == "recordings" else "images"),
         )
     defs = hyperparameters(family.id, dataset.id, principal, db)
     hp = check_hyperparameters(defs, body.hyperparameters)
@@ -154,9 +184,16 @@ def create_training(
     cs, device_note = devices.computing_service(
         body.device, body.mixed_precision, config.job_threads, devices.detected_gpus(config.gpus)
     )
-    cfg = build_training_config(
-        project.task, dataset, family, base, hp, augs, config.job_threads, cs
-    )
+    if is_slide_task(project.task):
+        if base is not None:
+            raise HTTPException(422, "slide trainings start from a model family, not weights")
+        settings = body.slide or SlideSettings()
+        cfg = build_slide_config(project.task, dataset, family.name, hp, settings, cs)
+    else:
+        cfg = build_training_config(
+            project.task, dataset, family, base, hp, augs, config.job_threads, cs,
+            {"fusion": body.fusion, "ablation": body.ablation},
+        )  # fmt: skip
     job = Job(project_id=project_id, kind="training", config=cfg, created_by=principal.id)
     db.add(job)
     db.flush()
@@ -196,6 +233,12 @@ def create_inference(
         raise HTTPException(404, "weights or dataset not found")
     if body.split not in dataset.stats.get("splits", {}):
         raise HTTPException(422, f"dataset has no split {body.split!r}")
+    if (dataset.stats.get("kind") == "recordings") != (project.task == "signal_classification"):
+        raise HTTPException(
+            422, f"a {project.task} project runs its models on "
+            + ("recordings" if project.task == "signal_classification" else "images")
+            + f"; dataset {dataset.name!r} holds something else",
+        )  # fmt: skip
     cfg = {
         "task": project.task,
         "weights": weights.path,

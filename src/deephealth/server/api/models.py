@@ -37,8 +37,8 @@ def validate_onnx(path: Path) -> dict:
     """Check an uploaded ONNX file by importing it; returns its input/output description.
 
     Files that reference external data are refused (they would make the server read other files).
-    An exported detector (with its non-maximum suppression, metadata key ``deephealth.detection``)
-    is checked by loading it in onnxruntime: it is served as it is, never imported for training.
+    An exported detector (with its non-maximum suppression, metadata key ``deephealth.detection``,
+    or a 3D detector with its peak finding, ``deephealth.detection3d``) is checked by loading it in onnxruntime: it is served as it is, never imported for training.
 
     Raises:
         UploadRejected: (415/422) naming the problem.
@@ -60,7 +60,8 @@ def validate_onnx(path: Path) -> dict:
         )
     from deephealth.eddl import import_net_from_onnx_file
 
-    detector = any(p.key == "deephealth.detection" for p in proto.metadata_props)
+    served = ("deephealth.detection", "deephealth.detection3d")  # post-processing in the graph
+    detector = any(p.key in served for p in proto.metadata_props)
     try:
         if detector:  # an exported detector (post-processing in the graph) is served, not trained
             from deephealth.serving import InferenceSession

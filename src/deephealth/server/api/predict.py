@@ -1,7 +1,10 @@
 """The inference REST endpoint for clinical platforms: send an image, get the prediction back.
 
 `POST /api/v1/predict/{weights_id}` takes the image as the raw request body or as the multipart
-field `file` (PNG, JPEG, DICOM or NIfTI, checked by content) and answers JSON: class probabilities
+field `file` (PNG, JPEG, DICOM or NIfTI, checked by content); a DICOM series comes as several
+`file` fields (one per slice) or as one zip of its files, and is read as one volume (slices
+sorted by ImagePositionPatient, else InstanceNumber; one SeriesInstanceUID and even spacing, else
+a 422 naming the files at fault). It answers JSON: class probabilities
 and label (classification), the mask as base64 PNG (segmentation), the values (regression) or
 the boxes with their scores and class names in the image's pixels (detection).
 Models trained with clinical values (`scalar_regression`, `survival`) also take those values as a
@@ -26,7 +29,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -55,39 +60,75 @@ _AUDIT_EVERY_S = 60.0
 _last_audit: dict[tuple[int, int], float] = {}
 
 
-async def _receive_image(request: Request, dest: Path, limit: int) -> str | None:
-    """Write the image of a request (raw body, or multipart field `file`) to `dest`, counting
-    bytes as they arrive: 413 beyond `limit`, never more than one chunk in memory. Returns the
-    multipart field `features` (clinical values as JSON text), if any."""
+MAX_SERIES_FILES = 2000  # slices of a DICOM series in one request (several files, or a zip)
+
+
+def _safe_name(name: str | None, index: int, taken: set[str]) -> str:
+    """A file name for an uploaded part: its base name with odd characters replaced, unique."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name or "").name).lstrip(".") or f"file{index}"
+    out = base if base.lower() not in taken else f"{index:04d}-{base}"
+    taken.add(out.lower())
+    return out[:120]
+
+
+async def _receive_image(
+    request: Request, folder: Path, limit: int
+) -> tuple[list[Path], str | None]:
+    """Write the image of a request to the private `folder`: the raw body, or the multipart
+    field(s) `file` (several for the slices of a DICOM series, kept under their own names),
+    counting bytes as they arrive: 413 beyond `limit` in all, never more than one chunk in
+    memory. Returns the files and the multipart field `features` (clinical values as JSON text),
+    if any."""
     ctype = request.headers.get("content-type", "")
     size = 0
     features: str | None = None
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        if ctype.startswith("multipart/form-data"):
-            try:
-                form = await request.form(max_files=1, max_fields=5)
-            except (ValueError, KeyError) as err:  # malformed multipart
-                raise HTTPException(422, f"malformed multipart body ({err})") from None
-            field = form.get("features")
-            features = field if isinstance(field, str) else None
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(422, "multipart request needs a file field named 'file'")
-            while chunk := await upload.read(uploads.CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"image larger than {limit} bytes")
-                out.write(chunk)
-        else:
+    written: list[Path] = []
+    if ctype.startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=MAX_SERIES_FILES, max_fields=5)
+        except (ValueError, KeyError) as err:  # malformed multipart, too many files
+            raise HTTPException(422, f"malformed multipart body ({err})") from None
+        field = form.get("features")
+        features = field if isinstance(field, str) else None
+        parts = [u for u in form.getlist("file") if not isinstance(u, str)]
+        if not parts:
+            raise HTTPException(422, "multipart request needs a file field named 'file'")
+        taken: set[str] = set()
+        for i, upload in enumerate(parts):
+            dest = folder / _safe_name(upload.filename, i, taken)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                while chunk := await upload.read(uploads.CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPException(413, f"image larger than {limit} bytes")
+                    out.write(chunk)
+            written.append(dest)
+    else:
+        dest = folder / "image"
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
                     raise HTTPException(413, f"image larger than {limit} bytes")
                 out.write(chunk)
+        written.append(dest)
     if not size:
         raise HTTPException(422, "no image in the request")
-    return features
+    return written, features
+
+
+def _series_of_zip(path: Path, what: str, limit: int) -> list[Path]:
+    """The files of a zipped DICOM series, extracted safely next to the zip (hidden files,
+    folders and DICOMDIR left out)."""
+    files = uploads.safe_extract_zip(
+        path, path.parent / "series", MAX_SERIES_FILES, limit, max_ratio=200.0
+    )
+    files = sorted(f for f in files if not f.name.startswith(".") and f.name.upper() != "DICOMDIR")
+    if not files:
+        raise HTTPException(422, f"{what}: the zip holds no files")
+    return files
 
 
 def _parse_features(text: str | None) -> Any:
@@ -147,10 +188,12 @@ async def predict(
         audit(db, request, principal, "weights.predict", "weights", weights_id, project_id)
         db.commit()
     db.close()
-    tmp = scratch_dir(config.path("tmp")) / f"deephealth-predict-{secrets.token_hex(8)}"
+    folder = scratch_dir(config.path("tmp")) / f"deephealth-predict-{secrets.token_hex(8)}"
+    folder.mkdir(mode=0o700)
     try:
-        form_features = await _receive_image(request, tmp, config.max_image_upload_bytes)
+        files, form_features = await _receive_image(request, folder, config.max_image_upload_bytes)
         values = _parse_features(form_features if form_features is not None else features)
+        tmp = files[0]
         with open(tmp, "rb") as fh:
             head = fh.read(8)
         from deephealth.server import signal_inference
@@ -166,9 +209,14 @@ async def predict(
             except ValueError as err:
                 raise HTTPException(422, str(err)) from None
             return JSONResponse({**out, "weights_id": weights_id})
-        _, suffix = _kind(tmp)
-        image = tmp.rename(tmp.with_suffix(suffix))
-        tmp = image
+        image: Path | list[Path]
+        if len(files) == 1 and uploads.sniff_file(tmp) == "zip":  # a zipped DICOM series
+            image = _series_of_zip(tmp, "the zip", config.max_image_upload_bytes)
+        elif len(files) > 1:  # the slices of a DICOM series, one file each
+            image = files
+        else:
+            _, suffix = _kind(tmp)
+            image = tmp.rename(tmp.with_suffix(suffix))
         result, hwc = await run_in_threadpool(
             predict_file, path, image, task, config.max_image_bytes, values
         )
@@ -177,7 +225,7 @@ async def predict(
     except PredictionError as err:
         raise HTTPException(422, str(err)) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
     if explain is not None:
         return await _explained(path, hwc, explain)
     mask = result.pop("mask", None)
@@ -192,8 +240,8 @@ async def predict(
     if format == "overlay":
         shown = imaging.display(hwc)
         pic = imaging.overlay(shown, mask) if mask is not None else shown
-        if "boxes" in result:
-            pic = imaging.draw_boxes(pic, result["boxes"])
+        if "boxes" in result:  # 3D boxes: the rectangles crossing the slice shown
+            pic = imaging.draw_boxes(pic, result.get("slice_boxes", result["boxes"]))
         pic = imaging.caption(pic, _header_summary(result))
         return Response(
             imaging.png_bytes(pic),

@@ -106,26 +106,10 @@ def kind_of(paths: list[Path]) -> str:
 
 def _read(paths: list[Path], what: str, config: ServerConfig) -> Any:
     """The ECVL image of one file or a DICOM series, within the server's decoding limits."""
-    from deephealth.ecvl import ImRead
-
     if len(paths) == 1 and paths[0].is_file():
         return image_check.read_image(paths[0], what, config.max_image_bytes)
     files = sorted(p for p in paths[0].iterdir() if p.is_file()) if paths[0].is_dir() else paths
-    total = 0
-    for f in files:
-        samples, depth = image_check.declared_size(f, "dicom", what)
-        total += samples * max(depth, 2)
-    if total > config.max_image_bytes:
-        raise HTTPException(
-            413, f"{what}: the series takes {total} bytes once decoded; the limit is "
-            f"{config.max_image_bytes} bytes (DEEPHEALTH_MAX_IMAGE_BYTES)",
-        )  # fmt: skip
-    try:
-        return ImRead([str(f) for f in files])
-    except Exception as err:
-        raise HTTPException(
-            422, f"{what}: {type(err).__name__}: {err}".replace(str(files[0].parent), ".")
-        ) from None
+    return image_check.read_series(files, what, config.max_image_bytes)
 
 
 def _as_nifti(paths: list[Path], what: str, config: ServerConfig) -> Path:
@@ -176,10 +160,14 @@ def _window(paths: list[Path]) -> list[float] | None:
 def sample_view(
     dataset_id: int,
     index: int,
+    job: int | None = None,
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
 ) -> dict:
-    """Which viewer shows the sample (``volume``, ``slide`` or ``image``) and where its parts are."""
+    """Which viewer shows the sample (``volume``, ``slide`` or ``image``) and where its parts are;
+    with `job` (an inference job over this dataset), also the boxes it predicted for the sample
+    (``predicted_boxes``: coords, class, score)."""
+    predicted = _predicted_boxes(db, principal, job, dataset_id, index) if job is not None else None
     ds, sample, base = _sample(db, principal, dataset_id, index)
     paths = _paths(sample, base, "image")
     kind = kind_of(paths)
@@ -196,6 +184,8 @@ def sample_view(
             for c, k in (getattr(sample, "boxes_", None) or [])
         ],
     }
+    if predicted is not None:
+        out["predicted_boxes"] = predicted
     if kind == "volume":
         out["image"] = f"{url}/volume.nii.gz"
         out["mask"] = f"{url}/volume.nii.gz?part=mask" if has_mask else None
@@ -216,6 +206,32 @@ def sample_view(
         out["image"] = f"{url}/full.png"
         out["mask"] = f"{url}/full.png?part=mask" if has_mask else None
     return out
+
+
+def _predicted_boxes(
+    db: Session, principal: Principal, job_id: int, dataset_id: int, index: int
+) -> list[dict[str, Any]]:
+    """The boxes an inference job over the dataset predicted for sample `index` (404 when the
+    job is not a finished inference over this dataset or did not predict the sample)."""
+    import json
+
+    from deephealth.server.db.models import Job
+
+    job = get_in_project(db, principal.id, Job, job_id)
+    row = db.get(Dataset, dataset_id)
+    cfg = dict(job.config or {})
+    path = Path(job.run_dir or ".") / "predictions.json"
+    if job.kind != "inference" or row is None or cfg.get("dataset") != row.yaml_path:
+        raise HTTPException(404, f"job {job_id} is not an inference over this dataset")
+    if not path.is_file():
+        raise HTTPException(404, f"job {job_id} has no predictions yet")
+    for pred in json.loads(path.read_text()).get("predictions", []):
+        if pred.get("index") == index and "boxes" in pred:
+            return [
+                {"coords": list(c), "class": k, "score": s}
+                for c, k, s in zip(pred["boxes"], pred["labels"], pred["scores"])
+            ]
+    raise HTTPException(404, f"job {job_id} predicted no boxes for sample {index}")
 
 
 @router.get("/api/datasets/{dataset_id}/samples/{index}/volume.nii.gz")
@@ -282,9 +298,15 @@ def slide_tile(
     db: Session = Depends(get_db),
 ) -> Response:
     """One Deep Zoom tile (``{col}_{row}.jpeg``), cached."""
+    path = _slide_path(db, principal, dataset_id, index, part)
+    return tile_response(path, level, tile, f"{part} of sample {index}")
+
+
+def tile_response(path: Path, level: int, tile: str, what: str) -> Response:
+    """The JPEG response of Deep Zoom tile `tile` (``{col}_{row}.jpeg``) of the slide at `path`
+    (404 for a tile that does not exist, with `what` instead of the server path)."""
     from deephealth.ecvl.slide.errors import SlideRegionError
 
-    path = _slide_path(db, principal, dataset_id, index, part)
     stem, _, ext = tile.partition(".")
     try:
         col, row = (int(v) for v in stem.split("_"))
@@ -292,11 +314,11 @@ def slide_tile(
         raise HTTPException(404, f"tile {tile!r}: expected {{col}}_{{row}}.jpeg") from None
     if ext not in ("jpeg", "jpg"):
         raise HTTPException(404, f"tile {tile!r}: tiles are JPEG")
-    _pyramid(path, f"{part} of sample {index}")
+    _pyramid(path, what)
     try:
         data = TILES.tile(path, level, col, row)
     except SlideRegionError as err:
-        raise HTTPException(404, str(err).replace(str(path), f"sample {index}")) from None
+        raise HTTPException(404, str(err).replace(str(path), what)) from None
     return Response(data, media_type="image/jpeg", headers=CACHE_HEADERS)
 
 

@@ -3,7 +3,8 @@
 Each sample goes through the same code as the REST endpoint (`deephealth.server.inference`);
 predictions are written to `run_dir/predictions.json`, progress is reported as batch events, and
 when the samples carry labels (classes or masks) the metrics from `deephealth.pipelines.metrics`
-(accuracy, or mean Dice) are part of the result.
+(accuracy, or mean Dice) are part of the result. A signal model on a recordings dataset goes
+through `deephealth.server.signal_inference.run_split_job` (events per recording, event metrics).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def run_split_inference(
 
     with sessions() as db:
         cfg = dict(db.get(Job, job_id).config)
+    if cfg["task"] == "signal_classification":  # recordings: events per recording
+        from deephealth.server.signal_inference import run_split_job
+
+        return run_split_job(cfg, run_dir, on_event, should_stop)
     ds = dsvc.load(Path(cfg["dataset"]))
     base = Path(cfg["dataset"]).parent
     indices = list(ds.GetSplit(cfg["split"]))
@@ -51,7 +56,9 @@ def run_split_inference(
         values = dataset_rows(ds, [i])[0] if state is not None else None
         result, _ = predict_file(cfg["weights"], image, task, features=values, sample=True)
         row = {"index": i, "labels": labels}
-        if state is not None:  # image + clinical values: the sample's own values
+        if "report" in result:  # a packed report generator, whatever the project's task
+            row.update(report=result["report"], findings=result["findings"])
+        elif state is not None:  # image + clinical values: the sample's own values
             row.update({k: v for k, v in result.items() if k != "task"})
         elif task == "classification":
             row.update(label=result["label"], probabilities=result["probabilities"])
@@ -69,6 +76,9 @@ def run_split_inference(
                 truth = truth.reshape(truth.shape[0], truth.shape[1], -1)[..., 0].T > 0
                 dices.append(metrics.dice(result["mask"] > 0, truth))
                 row["dice"] = dices[-1]
+        elif "boxes" in result:  # detection: the boxes (3D: voxels and mm) with their scores
+            keys = ("boxes", "boxes_mm", "scores", "labels", "count")
+            row.update({k: result[k] for k in keys if k in result})
         else:
             row["values"] = result["values"]
         rows.append(row)

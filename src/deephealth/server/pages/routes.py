@@ -75,7 +75,12 @@ def project_page(
     principal = _need_login(principal)
     project = get_project(db, principal.id, project_id)
     role = role_of(db, principal.id, project_id)
-    return _render(request, "project.html", principal, project=serialize.project(project, role))
+    from deephealth.pipelines.config import CLINICAL_TASKS
+
+    return _render(
+        request, "project.html", principal, project=serialize.project(project, role),
+        clinical=project.task in CLINICAL_TASKS,
+    )  # fmt: skip
 
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
@@ -89,7 +94,8 @@ def dataset_page(
     principal = _need_login(principal)
     ds = get_in_project(db, principal.id, Dataset, dataset_id)
     role = role_of(db, principal.id, ds.project_id)
-    return _render(request, "dataset.html", principal, dataset=serialize.dataset(ds), role=role)
+    page = "recordings.html" if ds.stats.get("kind") == "recordings" else "dataset.html"
+    return _render(request, page, principal, dataset=serialize.dataset(ds), role=role)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)

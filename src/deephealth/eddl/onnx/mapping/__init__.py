@@ -8,6 +8,7 @@ exporter fails here, at import, not at the first export of a network that uses i
 import deephealth.eddl._layers_api  # noqa: F401 (registers the layer kinds)
 from deephealth.eddl.onnx.mapping import (  # noqa: F401
     activations,
+    attention,
     augmentation,
     auxiliary,
     conv,

@@ -7,6 +7,7 @@ import numpy as np
 import onnx
 
 from deephealth.eddl.layers.base import Layer
+from deephealth.eddl.layers.normalization import normalized_shape
 from deephealth.eddl.onnx.context import ExportContext
 from deephealth.eddl.onnx.foreign import ImportContext
 from deephealth.eddl.onnx.registry import exporter, op_importer, weights_reader
@@ -55,14 +56,15 @@ def batchnorm_weights(layer: Layer, tensors: dict[str, np.ndarray]) -> dict[str,
 
 @exporter("LayerNormalization")
 def layernorm_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> None:
-    """LayerNormalization over every axis after the batch."""
-    scale, bias = _affine(ctx, layer, layer.input_shapes[0])
+    """LayerNormalization over every axis after the batch (or the last one, `axis=-1`)."""
+    axis = layer.params.get("axis", 1)
+    scale, bias = _affine(ctx, layer, normalized_shape(layer.params, layer.input_shapes[0]))
     ctx.node(
         "LayerNormalization",
         [inputs[0], scale, bias],
         ctx.out(layer),
         layer,
-        axis=1,
+        axis=axis,
         epsilon=layer.params["epsilon"],
     )
 
@@ -116,19 +118,24 @@ def batchnorm_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
 
 @op_importer("LayerNormalization")
 def layernorm_from_onnx(ictx: ImportContext, node: onnx.NodeProto) -> None:
-    """A LayerNormalization layer when it normalizes every axis after the batch."""
+    """A LayerNormalization layer when it normalizes every axis after the batch or the last."""
     parent = ictx.layer(node)
     a = ictx.attrs(node)
     rank = len(parent.output_shape) + 1
-    if int(a.get("axis", -1)) % rank != 1:
-        raise ictx.error(node, "only normalization over every non-batch axis (axis=1) is supported")
+    axis = int(a.get("axis", -1)) % rank
+    if axis not in (1, rank - 1):
+        raise ictx.error(
+            node, "only normalization over every non-batch axis or the last axis is supported"
+        )
+    params: dict = {"affine": True, "epsilon": float(a.get("epsilon", 1e-5))}
+    if axis != 1:
+        params["axis"] = -1
     scale = ictx.const(node, 1, "scale")
     bias = ictx.const(node, 2, "bias")
-    shape = parent.output_shape
+    shape = normalized_shape(params, parent.output_shape)
     if bias is None:
         bias = np.zeros(shape, np.float32)
     weights = {"weight": np.broadcast_to(scale, shape), "bias": np.broadcast_to(bias, shape)}
-    params = {"affine": True, "epsilon": float(a.get("epsilon", 1e-5))}
     ictx.add("LayerNormalization", [parent], params, node, weights)
 
 

@@ -5,8 +5,10 @@ Network (`CenterNet3D`, built from EDDL layers): conv-BN-ReLU encoder stages tha
 a feature-pyramid top-down path (1×1×1 lateral convolutions, up-sampling, addition) to the output
 stride (2 by default) and a head of two 3×3×3 convolutions. Its output map has ``num_classes + 1``
 channels per location: class heat-map logits (a location near an object's centre is hot) and the
-object's diameter divided by the stride (softplus). Location (k, i, j) stands for the voxel point
-((j + 0.5) s, (i + 0.5) s, (k + 0.5) s) in x, y, z.
+object's diameter divided by the stride (softplus); with ``offsets=True`` three more channels
+(sigmoid) give the centre's position within its location (CenterNet's offset head). Location
+(k, i, j) stands for the voxel point ((j + o_x) s, (i + o_y) s, (k + o_z) s) in x, y, z, with
+the offsets o (0.5 without the offset head).
 
 `encode_centres` builds the targets from object centres and diameters (a Gaussian bump per object,
 1 at its centre location, sigma a sixth of its diameter and at least half a location; the
@@ -22,7 +24,6 @@ suppression for round objects). Boxes are ``[x0, y0, z0, x1, y1, z1]`` in voxels
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import product
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,18 @@ import deephealth.eddl as eddl
 from deephealth.eddl.model import Model
 from deephealth.eddl.zoo._blocks import check_args, finish
 from deephealth.eddl.zoo.detection.pyramid import pyramid_trunk
+from deephealth.serving.detection3d import (  # the numpy parts, shared with serving
+    decode_centres,
+    merge_detections,
+    peaks_of_outputs,
+    window_starts,
+)
+from deephealth.serving.detection3d import detect_volume as _slide
+
+__all__ = [
+    "CenterNet3D", "decode_centres", "detect_volume", "encode_centres", "merge_detections",
+    "set_heat_prior", "window_starts",
+]  # fmt: skip
 
 
 def CenterNet3D(
@@ -39,6 +52,7 @@ def CenterNet3D(
     filters: Sequence[int] = (8, 16, 32),
     fpn_filters: int = 16,
     stride: int = 2,
+    offsets: bool = False,
 ) -> Model:
     """The 3D detector network (see the module docstring).
 
@@ -48,6 +62,10 @@ def CenterNet3D(
         filters: Filters of the encoder stages; stage k has stride 2 ** k.
         fpn_filters: Width of the pyramid and of the head.
         stride: Output stride (a power of two reached by one of the stages).
+        offsets: Add CenterNet's offset head: three channels (sigmoid) giving the centre's
+            position within its output location (z, y, x), so centres are found to better
+            than the stride (train with the ``centernet_offsets`` loss and
+            ``encode_centres(..., offsets=True)``).
 
     Raises:
         ValueError: naming the bad argument.
@@ -56,7 +74,10 @@ def CenterNet3D(
     inp, h = pyramid_trunk(shape, filters, fpn_filters, stride, "CenterNet3D")
     heat = eddl.Conv3D(h, int(num_classes), [3, 3, 3], padding="same")
     size_out = eddl.Softplus(eddl.Conv3D(h, 1, [3, 3, 3], padding="same"))
-    return finish(inp, eddl.Concat([heat, size_out], axis=0), "centernet3d")
+    parts = [heat, size_out]
+    if offsets:
+        parts.append(eddl.Sigmoid(eddl.Conv3D(h, 3, [3, 3, 3], padding="same")))
+    return finish(inp, eddl.Concat(parts, axis=0), "centernet3d")
 
 
 def set_heat_prior(net: Model, prior: float = 0.01) -> None:
@@ -79,8 +100,10 @@ def encode_centres(
     shape: Sequence[int],
     num_classes: int,
     stride: int = 2,
+    offsets: bool = False,
 ) -> np.ndarray:
-    """Target map (num_classes + 1, D / s, H / s, W / s) of the objects of one patch.
+    """Target map (num_classes + 1, D / s, H / s, W / s) of the objects of one patch
+    (num_classes + 4 with `offsets`: the centre's offset within its location, z, y, x).
 
     Args:
         centres: (N, 3) object centres in voxels, numpy order (z, y, x), in the patch.
@@ -89,9 +112,10 @@ def encode_centres(
         shape: (D, H, W) of the patch.
         num_classes: Classes of the detector.
         stride: Output stride.
+        offsets: Also the offset targets (for ``CenterNet3D(offsets=True)``).
     """
     out_shape = [int(d) // stride for d in shape]
-    out = np.zeros((num_classes + 1, *out_shape), dtype=np.float32)
+    out = np.zeros((num_classes + (4 if offsets else 1), *out_shape), dtype=np.float32)
     grid = np.meshgrid(*[(np.arange(n) + 0.5) * stride for n in out_shape], indexing="ij")
     for c, d, k in zip(np.asarray(centres, float).reshape(-1, 3), np.ravel(diameters),
                        np.ravel(labels)):  # fmt: skip
@@ -104,62 +128,14 @@ def encode_centres(
         out[int(k)] = np.maximum(out[int(k)], g)
         out[int(k)][tuple(idx)] = 1.0
         out[num_classes][tuple(idx)] = d / stride
+        if offsets:  # location k stands for voxels [k s, (k + 1) s): the centre's place in it
+            out[num_classes + 1 :, idx[0], idx[1], idx[2]] = c / stride - idx
     return out
-
-
-def decode_centres(
-    raw: np.ndarray, num_classes: int, stride: int = 2, threshold: float = 0.1, top_k: int = 50
-) -> list[dict[str, np.ndarray]]:
-    """Detections of output maps (N, C + 1, d, h, w): per image ``centres`` (K, 3) in voxels
-    (z, y, x), ``diameters``, ``scores`` and ``labels``; local maxima of the heat-map only."""
-    from scipy import ndimage
-
-    result = []
-    for m in np.asarray(raw, dtype=np.float32):
-        heat = 1 / (1 + np.exp(-m[:num_classes]))
-        peaks = (heat == ndimage.maximum_filter(heat, size=(1, 3, 3, 3))) & (heat > threshold)
-        k, *loc = np.nonzero(peaks)
-        scores = heat[(k, *loc)]
-        order = np.argsort(-scores, kind="stable")[:top_k]
-        loc_arr = np.stack(loc, axis=1)[order] if len(order) else np.zeros((0, 3), int)
-        result.append({
-            "centres": (loc_arr + 0.5) * stride,
-            "diameters": m[num_classes][tuple(loc_arr.T)] * stride,
-            "scores": scores[order].astype(np.float64), "labels": k[order].astype(np.int64),
-        })  # fmt: skip
-    return result
-
-
-def window_starts(size: int, patch: int, overlap: float) -> list[int]:
-    """Start offsets of windows of `patch` covering `size` with the given overlap."""
-    if size <= patch:
-        return [0]
-    step = max(1, int(patch * (1 - overlap)))
-    starts = list(range(0, size - patch + 1, step))
-    if starts[-1] != size - patch:
-        starts.append(size - patch)
-    return starts
-
-
-def merge_detections(det: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Merge detections of overlapping windows: in decreasing score, drop a detection whose
-    centre lies within the radius of a kept one of its class."""
-    order = np.argsort(-det["scores"], kind="stable")
-    centres, labels = det["centres"][order], det["labels"][order]
-    radii = np.maximum(det["diameters"][order] / 2, 1.5)
-    alive = np.ones(len(order), dtype=bool)
-    for i in range(len(order)):  # kept in score order: suppress what lies within its radius
-        if not alive[i]:
-            continue
-        near = np.linalg.norm(centres[i + 1 :] - centres[i], axis=1) <= radii[i]
-        alive[i + 1 :] &= ~(near & (labels[i + 1 :] == labels[i]))
-    keep = order[alive]
-    return {key: v[keep] for key, v in det.items()}
 
 
 def detect_volume(
     volume: np.ndarray,
-    forward: Callable[[np.ndarray], np.ndarray],
+    forward: Callable[[np.ndarray], Any],
     patch: Sequence[int],
     num_classes: int = 1,
     stride: int = 2,
@@ -167,30 +143,19 @@ def detect_volume(
     threshold: float = 0.1,
     batch_size: int = 4,
 ) -> dict[str, np.ndarray]:
-    """Detections in a whole volume (C, D, H, W) by sliding windows (see the module docstring).
+    """Detections in a whole volume (C, D, H, W) by sliding windows (see the module docstring);
+    `forward` returns a batch of patches' output maps (decoded by `decode_centres`) or, for a
+    model exported with its peak finding (`onnx_peaks`), its four outputs.
 
     Returns:
         ``centres`` (K, 3) z, y, x; ``diameters``; ``scores``; ``labels``; ``boxes`` (K, 6)
         [x0, y0, z0, x1, y1, z1], in voxels of the volume, decreasing score.
     """
-    spatial = volume.shape[1:]
-    pad = [(0, 0)] + [(0, max(0, p - s)) for s, p in zip(spatial, patch)]
-    vol = np.pad(volume, pad)
-    starts = list(product(*[window_starts(s, p, overlap) for s, p in zip(vol.shape[1:], patch)]))
-    found: list[dict[str, np.ndarray]] = []
-    for lo in range(0, len(starts), batch_size):
-        chunk = starts[lo : lo + batch_size]
-        batch = np.stack([
-            vol[(slice(None), *[slice(a, a + p) for a, p in zip(s, patch)])] for s in chunk
-        ]).astype(np.float32)  # fmt: skip
-        for s, det in zip(chunk, decode_centres(forward(batch), num_classes, stride, threshold)):
-            det["centres"] = det["centres"] + np.asarray(s, dtype=float)
-            found.append(det)
-    keys = ("centres", "diameters", "scores", "labels")
-    allk = {k: np.concatenate([d[k] for d in found]) if found else np.zeros(0) for k in keys}
-    allk["centres"] = allk["centres"].reshape(-1, 3)
-    inside = np.all(allk["centres"] < np.asarray(spatial), axis=1)
-    merged = merge_detections({k: v[inside] for k, v in allk.items()})
-    xyz, r = merged["centres"][:, ::-1], merged["diameters"][:, None] / 2
-    merged["boxes"] = np.concatenate([xyz - r, xyz + r], axis=1)
-    return merged
+
+    def windows(batch: np.ndarray) -> list[dict[str, np.ndarray]]:
+        out = forward(batch)
+        if isinstance(out, np.ndarray):  # the network's output maps
+            return decode_centres(out, num_classes, stride, threshold)
+        return peaks_of_outputs(out, threshold)  # an exported model with its peak finding
+
+    return _slide(volume, windows, patch, overlap, batch_size)

@@ -43,6 +43,10 @@ function el(tag, attrs = {}, ...children) {
 function fillTable(id, rows, cells) {
   const tbody = $(`#${id} tbody`);
   tbody.replaceChildren(...rows.map((r) => el("tr", {}, ...cells(r).map((c) => el("td", {}, c)))));
+  const empty = $(`#${id}`).dataset.empty;  // the empty state: what to do first
+  if (!rows.length && empty) {
+    tbody.append(el("tr", { class: "empty" }, el("td", { colspan: $(`#${id}`).querySelectorAll("thead th").length, text: empty })));
+  }
 }
 
 function link(href, text) { return el("a", { href, text: String(text) }); }
@@ -50,6 +54,8 @@ function link(href, text) { return el("a", { href, text: String(text) }); }
 function onSubmit(id, handler) {
   const form = $(`#${id}`);
   if (!form) return;
+  // the page held this form's buttons until its handler is attached (see the page start below)
+  for (const b of form.querySelectorAll("button[data-init-wait]")) { b.disabled = false; b.removeAttribute("data-init-wait"); }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -90,7 +96,8 @@ async function pageProject() {
   const pid = body.project;
   const loadDatasets = async () => {
     const rows = await api("GET", `/api/projects/${pid}/datasets`);
-    fillTable("datasets", rows, (d) => [link(`/datasets/${d.id}`, d.name), d.source,
+    if (window.dhRefreshSearch) window.dhRefreshSearch();  // search.js pages the table
+    else fillTable("datasets", rows, (d) => [link(`/datasets/${d.id}`, d.name), d.source,
       String(d.stats.samples), Object.entries(d.stats.splits).map(([k, v]) => `${k} ${v}`).join(", ")]);
     const sel = $("#training-form select[name=dataset_id]");
     if (sel) sel.replaceChildren(...rows.map((d) => el("option", { value: d.id, text: d.name })));
@@ -98,7 +105,8 @@ async function pageProject() {
   };
   const loadWeights = async () => {
     const rows = await api("GET", `/api/projects/${pid}/weights`);
-    fillTable("weights", rows, (w) => [link(`/weights/${w.id}`, w.name), w.origin, w.pretrained_on || "—",
+    if (window.dhRefreshSearch) window.dhRefreshSearch();  // search.js pages the table
+    else fillTable("weights", rows, (w) => [link(`/weights/${w.id}`, w.name), w.origin, w.pretrained_on || "—",
       w.training_job_id ? link(`/jobs/${w.training_job_id}`, `training #${w.training_job_id}`) : "upload",
       link(`/api/weights/${w.id}/download`, "ONNX")]);
     const sel = $("#training-form select[name=base_weights_id]");
@@ -158,6 +166,8 @@ async function pageProject() {
     if (f.family_id.value) payload.family_id = parseInt(f.family_id.value, 10);
     if (f.base_weights_id.value) payload.base_weights_id = parseInt(f.base_weights_id.value, 10);
     if (f.device) { payload.device = f.device.value; payload.mixed_precision = f.mixed_precision.value; }
+    if (window.dhSlideSettings) { const slide = window.dhSlideSettings(f); if (slide) payload.slide = slide; }
+    if (f.fusion) { payload.fusion = f.fusion.value; payload.ablation = f.ablation.checked; }
     const job = await api("POST", `/api/projects/${pid}/trainings`, payload);
     location.href = `/jobs/${job.id}`;
   });
@@ -394,44 +404,25 @@ async function pageWeights() {
       { weights_id: parseInt(id, 10), dataset_id: parseInt(f.dataset_id.value, 10), split: f.split.value });
     location.href = `/jobs/${job.id}`;
   });
-  // clinical models: one field per input feature of the stored schema
+  // clinical models: one field per input feature of the stored schema (clinical.js)
   const schema = await api("GET", `/api/weights/${id}/features`);
   const form = $("#infer-form");
-  for (const spec of schema.features) {
-    const unit = spec.unit ? ` (${spec.unit})` : "";
-    let input;
-    if (spec.type === "categorical" && spec.values && spec.values.length) {
-      input = el("select", { name: `feature:${spec.name}` });
-      input.replaceChildren(el("option", { value: "", text: "—" }),
-        ...spec.values.map((v) => el("option", { value: v, text: v })));
-    } else {
-      input = el("input", { name: `feature:${spec.name}`, type: spec.type === "date" ? "date" : (spec.type === "numeric" ? "number" : "text") });
-      if (spec.type === "numeric") input.step = "any";
-      if (spec.min !== null && spec.min !== undefined) input.min = spec.min;
-      if (spec.max !== null && spec.max !== undefined) input.max = spec.max;
-    }
-    const label = el("label", { text: `${spec.name}${unit} ` });
-    label.append(input);
-    form.insertBefore(label, form.querySelector("button"));
-  }
-  const featuresOf = (f) => {
-    const out = {};
-    for (const spec of schema.features) {
-      const v = f.elements[`feature:${spec.name}`].value;
-      if (v !== "") out[spec.name] = spec.type === "numeric" ? Number(v) : v;
-    }
-    return JSON.stringify(out);
-  };
+  const fields = window.clinicalFeatureFields ? window.clinicalFeatureFields(form, schema.features) : null;
   onSubmit("infer-form", async (f) => {
-    const file = f.file.files[0];
-    const withFeatures = (d) => { if (schema.features.length) d.append("features", featuresOf(f)); return d; };
-    const data = withFeatures(new FormData()); data.append("file", file);
+    const files = [...f.file.files];  // one image, or the slices of a DICOM series
+    if (fields) fields.clear();
+    const withFeatures = (d) => { if (fields) d.append("features", JSON.stringify(fields.values())); return d; };
+    const data = withFeatures(new FormData()); for (const x of files) data.append("file", x);
     const res = await fetch(`/api/v1/predict/${id}?format=overlay`, {
       method: "POST", body: data, headers: { "X-CSRF-Token": csrf() }, credentials: "same-origin" });
-    if (!res.ok) throw new Error((await res.json()).detail);
+    if (!res.ok) {
+      const err = await res.json();
+      if (fields && err.feature) fields.error(err.feature, err.detail);
+      throw new Error(err.detail);
+    }
     const img = $("#overlay");
     img.src = URL.createObjectURL(await res.blob()); img.hidden = false;
-    const data2 = withFeatures(new FormData()); data2.append("file", file);
+    const data2 = withFeatures(new FormData()); for (const x of files) data2.append("file", x);
     const json = await api("POST", `/api/v1/predict/${id}`, data2);
     delete json.mask_png;
     $("#prediction").textContent = JSON.stringify(json, null, 2);
@@ -472,5 +463,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (logout) logout.addEventListener("click", async () => { await api("POST", "/api/auth/logout"); location.href = "/login"; });
   const pages = { login: pageLogin, projects: pageProjects, project: pageProject, dataset: pageDataset,
     job: pageJob, weights: pageWeights, tokens: pageTokens };
-  try { if (pages[body.page]) await pages[body.page](); } catch (err) { flash(err.message); }
+  // Until the page has attached its handlers (some wait for an API answer first), a submit
+  // would send the form natively as a GET and lose the input: hold the submit buttons meanwhile.
+  const held = [...document.querySelectorAll("main form button[type=submit]:not([disabled])")];
+  for (const b of held) { b.disabled = true; b.setAttribute("data-init-wait", ""); }
+  try { if (pages[body.page]) await pages[body.page](); } catch (err) { flash(err.message); } finally {
+    for (const b of held) if (b.hasAttribute("data-init-wait")) { b.disabled = false; b.removeAttribute("data-init-wait"); }
+  }
 });

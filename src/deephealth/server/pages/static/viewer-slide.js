@@ -23,10 +23,20 @@ window.dhSlideViewer = async (box, view) => {
   });
   if (view.mask) {
     viewer.addTiledImage({ tileSource: view.mask, opacity: 0.4 });
-    t.range("Overlay opacity", "overlay-opacity", 0, 1, 0.05, 0.4).addEventListener("input", (e) => {
+    const opacity = t.range("Overlay opacity", "overlay-opacity", 0, 1, 0.05, 0.4);
+    opacity.addEventListener("input", (e) => {
       const layer = viewer.world.getItemAt(1);
       if (layer) layer.setOpacity(Number(e.target.value));
     });
+    if (view.maps && view.maps.length > 1) {  // a slide inference's heat maps, one per class
+      const pick = t.select("Heat map", "overlay-map", view.maps.map((m) => [m.url, m.name]));
+      pick.value = view.mask;
+      pick.addEventListener("change", () => {
+        const old = viewer.world.getItemAt(1);
+        if (old) viewer.world.removeItem(old);
+        viewer.addTiledImage({ tileSource: pick.value, opacity: Number(opacity.value) });
+      });
+    }
   }
   // Annotations (the sample's boxes and QuPath GeoJSON polygons), drawn as SVG overlays.
   const ns = "http://www.w3.org/2000/svg";

@@ -83,6 +83,63 @@ window.dhVolumeViewer = async (box, view) => {
       nv.setOpacity(1, Number(e.target.value));
     });
   }
-  t.status(`${vol.dims.slice(1, 4).join("×")} voxels, ${vol.pixDims.slice(1, 4).map((v) => v.toFixed(2)).join("×")} mm`);
-  return { kind: "volume", nv };
+  const shown = drawBoxes(nv, vol, view);
+  const legend = shown.true + shown.predicted
+    ? `; boxes: ${shown.true} true (green), ${shown.predicted} predicted (red)` : "";
+  t.status(`${vol.dims.slice(1, 4).join("×")} voxels, ${vol.pixDims.slice(1, 4).map((v) => v.toFixed(2)).join("×")} mm${legend}`);
+  return { kind: "volume", nv, boxes: shown };
 };
+
+// 3D boxes [x0, y0, z0, x1, y1, z1] (voxels of the file, voxel i covering [i, i + 1)) drawn as
+// box outlines in NiiVue's drawing layer: every voxel on a box's faces, so each slice crossing a
+// box shows its rectangle (true boxes green, pen 2; predicted red, pen 1). NiiVue keeps the
+// drawing in the volume's RAS-reoriented grid (dimsRAS); permRAS maps it to the file's axes.
+// A "Box" menu moves the crosshair to a box's centre (the slices through it).
+function rasRange(vol, c) {
+  const nd = [vol.hdr.dims[1], vol.hdr.dims[2], vol.hdr.dims[3]];
+  const lo = [], hi = [];
+  for (let a = 0; a < 3; a++) {  // RAS axis a is file axis |permRAS[a]| - 1, reversed if < 0
+    const n = Math.abs(vol.permRAS[a]) - 1;
+    const first = Math.max(0, Math.floor(c[n])), last = Math.min(nd[n] - 1, Math.ceil(c[n + 3]) - 1);
+    const ends = vol.permRAS[a] < 0 ? [nd[n] - 1 - last, nd[n] - 1 - first] : [first, last];
+    lo.push(Math.max(0, ends[0])); hi.push(Math.min(vol.dimsRAS[a + 1] - 1, ends[1]));
+  }
+  return [lo, hi];
+}
+
+function drawBoxes(nv, vol, view) {
+  const t = window.dhViewerTools;
+  const boxes = [...(view.boxes || []).map((b) => [b, 2, "true"]),
+    ...(view.predicted_boxes || []).map((b) => [b, 1, "predicted"])].filter(([b]) => b.coords.length === 6);
+  const count = { true: boxes.filter(([, p]) => p === 2).length, predicted: boxes.filter(([, p]) => p === 1).length };
+  if (!boxes.length) return count;
+  nv.createEmptyDrawing();
+  const rd = [vol.dimsRAS[1], vol.dimsRAS[2], vol.dimsRAS[3]];
+  const bitmap = nv.drawBitmap;
+  const ranges = boxes.map(([b]) => rasRange(vol, b.coords));
+  ranges.forEach(([lo, hi], k) => {
+    const pen = boxes[k][1];
+    for (let z = lo[2]; z <= hi[2]; z++) {
+      for (let y = lo[1]; y <= hi[1]; y++) {
+        for (let x = lo[0]; x <= hi[0]; x++) {
+          const face = x === lo[0] || x === hi[0] || y === lo[1] || y === hi[1] || z === lo[2] || z === hi[2];
+          if (face) bitmap[x + rd[0] * (y + rd[1] * z)] = pen;
+        }
+      }
+    }
+  });
+  nv.setDrawOpacity(1);
+  nv.refreshDrawing(true);
+  const options = [["", "—"], ...boxes.map(([b, , kind], k) => [String(k),
+    `${kind} ${b.class}${b.score !== undefined ? ` ${Number(b.score).toFixed(2)}` : ""}`])];
+  t.select("Box", "box-select", options).addEventListener("change", (e) => {
+    if (e.target.value === "") return;
+    const [lo, hi] = ranges[Number(e.target.value)];
+    nv.scene.crosshairPos = nv.vox2frac(lo.map((v, a) => Math.floor((v + hi[a]) / 2)));
+    nv.drawScene();
+  });
+  t.range("Box opacity", "box-opacity", 0, 1, 0.05, 1).addEventListener("input", (e) => {
+    nv.setDrawOpacity(Number(e.target.value));
+  });
+  return count;
+}

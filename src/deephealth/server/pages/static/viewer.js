@@ -27,10 +27,12 @@ window.dhViewerTools = {
 };
 
 document.addEventListener("DOMContentLoaded", async () => {
-  const { dataset, index } = document.body.dataset;
+  const { viewUrl } = document.body.dataset;
   const box = document.getElementById("viewer");
   try {
-    const res = await fetch(`/api/datasets/${dataset}/samples/${index}/view`, { credentials: "same-origin" });
+    const job = new URLSearchParams(location.search).get("job");  // an inference job's boxes
+    const res = await fetch(`${viewUrl}${job ? `?job=${encodeURIComponent(job)}` : ""}`,
+      { credentials: "same-origin" });
     const view = await res.json();
     if (!res.ok) throw new Error(view.detail || res.statusText);
     document.getElementById("viewer-kind").textContent = view.kind;
