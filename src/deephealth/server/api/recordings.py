@@ -17,6 +17,7 @@ import json
 import re
 import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,36 @@ from deephealth.server.permissions import get_in_project, get_project
 router = APIRouter(tags=["recordings"])
 KEEP_RESULTS = 10
 TOKEN = re.compile(r"^[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True)
+class TraceWindow:
+    """The query of a trace endpoint (``?start=&end=&width=&channels=``), as a dependency."""
+
+    start: float = 0.0
+    end: float | None = None
+    width: int = 1000
+    channels: str | None = None
+
+    def answer(
+        self,
+        location: str,
+        events: list[Any],
+        cache: Path,
+        index: int | None = None,
+        hide: str = "",
+    ) -> JSONResponse:
+        """The min/max envelope of `location` over this window with `events` in range (and the
+        recording's `index` when given); a bad window or channel is a 422 (with `hide`, e.g. a
+        server folder, cut from the message)."""
+        try:
+            out = rsvc.trace(location, self.start, self.end, self.width,
+                             rsvc.parse_channels(self.channels), cache, events)  # fmt: skip
+        except ValueError as err:
+            raise HTTPException(422, str(err).replace(hide, "") if hide else str(err)) from None
+        if index is not None:
+            out["index"] = index
+        return JSONResponse(out)  # plain lists of numbers: skip FastAPI's per-element encoder
 
 
 def _recordings_row(db: Session, principal: Principal, dataset_id: int) -> tuple[Dataset, object]:
@@ -59,10 +90,7 @@ def list_recordings(
 def recording_trace(
     dataset_id: int,
     index: int,
-    start: float = 0.0,
-    end: float | None = None,
-    width: int = 1000,
-    channels: str | None = None,
+    window: TraceWindow = Depends(),
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),
@@ -75,13 +103,7 @@ def recording_trace(
         rec = rsvc.recording(rds, index)
     except IndexError:
         raise HTTPException(404, "recording not found") from None
-    try:
-        out = rsvc.trace(rec.location, start, end, width, rsvc.parse_channels(channels),
-                         config.path("cache", "traces"), rec.events)  # fmt: skip
-    except ValueError as err:
-        raise HTTPException(422, str(err)) from None
-    out["index"] = index
-    return JSONResponse(out)  # plain lists of numbers: skip FastAPI's per-element encoder
+    return window.answer(rec.location, list(rec.events), config.path("cache", "traces"), index)
 
 
 def _signal_weights(db: Session, principal: Principal, weights_id: int, need: str) -> ModelWeights:
@@ -195,10 +217,7 @@ def read_recording_result(
 @router.get("/api/recording-results/{token}/trace")
 def recording_result_trace(
     token: str,
-    start: float = 0.0,
-    end: float | None = None,
-    width: int = 1000,
-    channels: str | None = None,
+    window: TraceWindow = Depends(),
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),
@@ -212,8 +231,5 @@ def recording_result_trace(
         Annotation(e["onset"], e["duration"], e["label"], source="prediction")
         for e in meta["result"]["events"]
     ]
-    try:
-        return JSONResponse(rsvc.trace(str(path), start, end, width, rsvc.parse_channels(channels),
-                                       config.path("cache", "traces"), events))  # fmt: skip
-    except ValueError as err:
-        raise HTTPException(422, str(err).replace(str(path.parent) + "/", "")) from None
+    hide = str(path.parent) + "/"
+    return window.answer(str(path), events, config.path("cache", "traces"), hide=hide)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deephealth.server import recordings as rsvc
+from deephealth.server.api.recordings import TraceWindow
 from deephealth.server.config import ServerConfig
 from deephealth.server.db.models import Dataset, Inference, Job
 from deephealth.server.deps import Principal, get_config, get_db, require_user
@@ -31,10 +32,7 @@ router = APIRouter(tags=["inference"])
 def job_recording_trace(
     job_id: int,
     index: int,
-    start: float = 0.0,
-    end: float | None = None,
-    width: int = 1000,
-    channels: str | None = None,
+    window: TraceWindow = Depends(),
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
     config: ServerConfig = Depends(get_config),
@@ -61,10 +59,5 @@ def job_recording_trace(
     rec = rsvc.recording(rsvc.load(yaml_path), index)
     predicted = [Annotation(e["onset"], e["duration"], e["label"], source="prediction")
                  for e in row["events"]]  # fmt: skip
-    try:
-        out = rsvc.trace(rec.location, start, end, width, rsvc.parse_channels(channels),
-                         config.path("cache", "traces"), list(rec.events) + predicted)  # fmt: skip
-    except ValueError as err:
-        raise HTTPException(422, str(err)) from None
-    out["index"] = index
-    return JSONResponse(out)
+    events = list(rec.events) + predicted
+    return window.answer(rec.location, events, config.path("cache", "traces"), index)
