@@ -10,6 +10,7 @@ first, each item with its project's id, name and task.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -37,23 +38,35 @@ def _matching(q: str, columns: list[Any]) -> ColumnElement[bool] | None:
     return and_(*(or_(*(_like(c, w) for c in columns)) for w in words))
 
 
-def _scoped(stmt: Any, principal: Principal, task: str | None, project_id: int | None) -> Any:
-    """`stmt` (a select joined with Project) limited to the caller's projects and the filters."""
-    stmt = stmt.join(ProjectMember, ProjectMember.project_id == Project.id).where(
-        ProjectMember.user_id == principal.id
-    )
-    if task:
-        stmt = stmt.where(Project.task == task)
-    if project_id is not None:
-        stmt = stmt.where(Project.id == project_id)
-    return stmt
+@dataclass
+class SearchQuery:
+    """The query of a search endpoint, as a dependency: words, filters and the page."""
 
+    q: str = Query(default="", max_length=200)
+    task: str | None = Query(default=None, max_length=64)
+    project_id: int | None = None
+    limit: int = Query(default=20, ge=1, le=100)
+    offset: int = Query(default=0, ge=0)
 
-def _page(db: Session, stmt: Any, order: Any, limit: int, offset: int) -> tuple[int, list[Any]]:
-    """The total count of `stmt` and one page of its rows, newest first."""
-    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = list(db.execute(stmt.order_by(order.desc()).limit(limit).offset(offset)).all())
-    return int(total), rows
+    def page(
+        self, db: Session, principal: Principal, stmt: Any, columns: list[Any], order: Any
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """Run `stmt` (a select joined with Project) limited to the caller's projects, the filters
+        and the words over `columns`: the answer's ``total``/``limit``/``offset`` and the page's
+        rows, newest (highest `order`) first."""
+        stmt = stmt.join(ProjectMember, ProjectMember.project_id == Project.id).where(
+            ProjectMember.user_id == principal.id
+        )
+        if self.task:
+            stmt = stmt.where(Project.task == self.task)
+        if self.project_id is not None:
+            stmt = stmt.where(Project.id == self.project_id)
+        cond = _matching(self.q, columns)
+        if cond is not None:
+            stmt = stmt.where(cond)
+        total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = db.execute(stmt.order_by(order.desc()).limit(self.limit).offset(self.offset))
+        return {"total": int(total), "limit": self.limit, "offset": self.offset}, list(rows.all())
 
 
 def _project(p: Project) -> dict[str, Any]:
@@ -62,55 +75,36 @@ def _project(p: Project) -> dict[str, Any]:
 
 @router.get("/api/search/datasets")
 def search_datasets(
-    q: str = Query(default="", max_length=200),
-    task: str | None = Query(default=None, max_length=64),
-    project_id: int | None = None,
-    limit: int = Query(default=20, ge=1, le=100),
-    offset: int = Query(default=0, ge=0),
+    query: SearchQuery = Depends(),
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
 ) -> dict[str, Any]:
     """Datasets of the caller's projects matching `q` (and `task`, `project_id`), paginated."""
-    stmt = _scoped(
-        select(Dataset, Project).join(Project, Dataset.project_id == Project.id),
-        principal, task, project_id,
-    )  # fmt: skip
+    stmt = select(Dataset, Project).join(Project, Dataset.project_id == Project.id)
     cols = [Dataset.name, cast(Dataset.stats, String), Project.name, Project.task,
             Project.description]  # fmt: skip
-    cond = _matching(q, cols)
-    if cond is not None:
-        stmt = stmt.where(cond)
-    total, rows = _page(db, stmt, Dataset.id, limit, offset)
-    items = [{**serialize.dataset(d), **_project(p)} for d, p in rows]
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+    answer, rows = query.page(db, principal, stmt, cols, Dataset.id)
+    return {**answer, "items": [{**serialize.dataset(d), **_project(p)} for d, p in rows]}
 
 
 @router.get("/api/search/models")
 def search_models(
-    q: str = Query(default="", max_length=200),
-    task: str | None = Query(default=None, max_length=64),
-    project_id: int | None = None,
-    limit: int = Query(default=20, ge=1, le=100),
-    offset: int = Query(default=0, ge=0),
+    query: SearchQuery = Depends(),
     principal: Principal = Depends(require_user),
     db: Session = Depends(get_db),
 ) -> dict[str, Any]:
     """Models (ONNX weights) of the caller's projects matching `q`, paginated."""
-    stmt = _scoped(
+    stmt = (
         select(ModelWeights, Project, ModelFamily)
         .join(Project, ModelWeights.project_id == Project.id)
-        .outerjoin(ModelFamily, ModelWeights.family_id == ModelFamily.id),
-        principal, task, project_id,
-    )  # fmt: skip
+        .outerjoin(ModelFamily, ModelWeights.family_id == ModelFamily.id)
+    )
     cols = [ModelWeights.name, ModelWeights.pretrained_on, ModelWeights.origin, ModelFamily.name,
             ModelFamily.task, ModelFamily.description, Project.name, Project.task,
             Project.description]  # fmt: skip
-    cond = _matching(q, cols)
-    if cond is not None:
-        stmt = stmt.where(cond)
-    total, rows = _page(db, stmt, ModelWeights.id, limit, offset)
+    answer, rows = query.page(db, principal, stmt, cols, ModelWeights.id)
     items = [
         {**serialize.weights(w), **_project(p), "family": f.name if f is not None else None}
         for w, p, f in rows
     ]
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+    return {**answer, "items": items}
