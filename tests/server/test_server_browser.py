@@ -91,6 +91,9 @@ def test_browser_end_to_end(tmp_path, dataset_zip, browser_page):
             "() => [...document.querySelectorAll('#thumbs img')].filter(i => i.naturalWidth > 0).length >= 4"
         )
         assert page.locator("#balance svg rect").count() >= 3
+        page.wait_for_selector("#feature-table tbody tr")  # the page's scripts ran to the end
+        flash = page.locator("#flash")
+        assert flash.is_hidden() or "ok" in (flash.get_attribute("class") or ""), flash.inner_text()
         shot(page, "02-dataset")
 
         # Start a training.

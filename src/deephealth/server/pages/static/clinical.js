@@ -104,8 +104,13 @@
           el("h4", { text: `${split}: ${entry.present} values, ${entry.missing} missing` }), distributionChart(entry));
       }));
     };
-    pick.addEventListener("change", draw);
-    draw();
+    if (shown.length) {
+      pick.addEventListener("change", draw);
+      draw();
+    } else {  // only text and identifier features (e.g. bare names without a schema): nothing to chart
+      $("#distributions-part").replaceChildren(el("p", { class: "empty",
+        text: "No numeric, date or categorical feature to chart: declare the features' types in the dataset file's schema (text features are listed in the table above)." }));
+    }
     await loadPage();
   }
 
