@@ -71,6 +71,9 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
             f"augmentation preview: server {server_ms:.0f} ms, shown {shown_s:.2f} s after typing"
         )
         assert server_ms < 1000
+        flash = page.locator("#flash")  # the page's own scripts raised nothing
+        assert flash.is_hidden() or "ok" in (flash.get_attribute("class") or ""), flash.inner_text()
+        assert "No numeric, date or categorical feature" in page.inner_text("#distributions-part")
         sources = page.eval_on_selector_all("#aug-preview img", "els => els.map(e => e.src)")
         assert len(set(sources)) == 8  # 4 different draws, image and image + mask each
         shot(page, "10-augmentation-preview")
@@ -126,6 +129,13 @@ def test_browser_augmentation_preview_and_gradcam(tmp_path, browser_page):  # no
             " return i.length > 0 && !next; }"
         )
         assert "predicted" in page.inner_text("#explained-predictions")
+        # An inference has no loss curve: its page shows progress and the metrics as numbers.
+        assert page.locator("#charts").is_hidden()
+        page.wait_for_function(
+            "() => /^done \\d+ of \\d+$/.test(document.querySelector('#inference-batches').textContent)"
+        )
+        accuracy = page.locator("#inference-metrics tr", has_text="accuracy").inner_text()
+        assert 0.0 <= float(accuracy.split()[-1]) <= 1.0, accuracy
         shot(page, "13-inference-explained")
         assert not errors, errors
     finally:

@@ -280,6 +280,13 @@ function lineChart(svg, series, xlabel) {
     p.setAttribute("stroke", COLORS[i % COLORS.length]);
     p.setAttribute("data-series", s.name);
     svg.append(p);
+    if (s.points.length === 1) {  // one epoch so far: a dot, where a path alone draws nothing
+      const c = document.createElementNS(ns, "circle");
+      const [cx, cy] = [sx(s.points[0][0]), sy(s.points[0][1])];
+      Object.entries({ cx: cx.toFixed(1), cy: cy.toFixed(1), r: 3, fill: COLORS[i % COLORS.length] })
+        .forEach(([k, v]) => c.setAttribute(k, v));
+      svg.append(c);
+    }
     const t = document.createElementNS(ns, "text");
     t.setAttribute("x", W - R + 6); t.setAttribute("y", T + 12 + i * 14);
     t.style.fill = COLORS[i % COLORS.length]; t.textContent = s.name;
@@ -289,22 +296,35 @@ function lineChart(svg, series, xlabel) {
 
 async function pageJob() {
   const id = body.job;
-  const state = { last: 0, count: 0, batchLoss: [], epochLoss: [], metrics: {}, epochsPerBatch: null };
+  const state = { last: 0, count: 0, batchLoss: [], epochLoss: [], metrics: {}, epochsPerBatch: null, progress: null, passDone: false };
   let job = await api("GET", `/api/jobs/${id}`);
   let es = null, polling = null;
 
   const draw = () => {
+    $("#event-count").textContent = String(state.count);
+    if (body.kind === "inference") {  // no loss and one pass: progress and the metrics as numbers
+      const [done, total] = state.progress || [0, 0];
+      if (state.passDone) $("#inference-batches").textContent = total ? `done ${total} of ${total}` : "done";
+      else if (state.progress) $("#inference-batches").textContent = `done ${done}` + (total ? ` of ${total}` : "");
+      $("#inference-metrics tbody").replaceChildren(...Object.entries(state.metrics).map(([k, pts]) =>
+        el("tr", {}, el("th", { text: k }), el("td", { text: String(+pts[pts.length - 1][1].toFixed(4)) }))));
+      return;
+    }
     lineChart($("#loss-chart"), [
       { name: "batch loss", points: state.batchLoss },
       { name: "epoch loss", points: state.epochLoss },
     ], "epoch");
     lineChart($("#metric-chart"), Object.entries(state.metrics).map(([name, points]) => ({ name, points })), "epoch");
-    $("#event-count").textContent = String(state.count);
   };
   const onEvent = (ev) => {
     if (ev.id <= state.last) return;
     state.last = ev.id; state.count += 1;
     // Epochs and batches are 1-based: batch b of n in epoch e is drawn at x = e - 1 + b / n.
+    if (ev.type === "batch") {  // inference jobs count samples (metrics done/total), trainings batches
+      const m = ev.metrics || {};
+      state.progress = m.total ? [m.done, m.total] : [ev.batch, (ev.data && ev.data.num_batches) || 0];
+    }
+    if (ev.type === "epoch") state.passDone = true;
     if (ev.type === "batch" && ev.loss !== null) {
       const n = (ev.data && ev.data.num_batches) || 0;
       const x = n ? (ev.epoch || 1) - 1 + ev.batch / n : ev.batch;
@@ -345,7 +365,7 @@ async function pageJob() {
     if (job.status === "finished" && hasReport) {
       $("#report-link").hidden = false;
       const frame = $("#report");
-      if (frame.hidden) { frame.src = `/api/jobs/${id}/report`; frame.hidden = false; }
+      if (frame.hidden) { frame.src = `/api/jobs/${id}/report`; frame.hidden = false; $("#report-section").hidden = false; }
     }
   };
   const startPolling = () => {
