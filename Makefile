@@ -8,7 +8,8 @@ export OMP_NUM_THREADS ?= 2
 
 .PHONY: install system-deps data assets demo test lint typecheck bench serve clean
 
-$(STAMP): pyproject.toml
+# system deps first: gcc builds the Tensor ops' C extension (src/deephealth/eddl/tensor/_fastcall.c)
+$(STAMP): pyproject.toml setup.py src/deephealth/eddl/tensor/_fastcall.c | $(SYS)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch pinned for this machine (CPU build on local disk); the package itself needs torch>=2.4.

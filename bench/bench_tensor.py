@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import os
 import platform
 import statistics
@@ -130,17 +131,21 @@ def run(
     Every round makes new buffers: how fast a memory-bound op runs depends on where its buffers
     happen to lie (the same torch op on two same-sized buffers differs by up to ~15 % here), so
     each side is measured on several placements and the median taken. The order of the three
-    rotates from round to round.
+    goes through all six permutations, round after round: a side pays for the allocator state the
+    side before it left (numpy's freed large arrays, in transparent huge pages, made the next
+    side's 4 MB results fault in again on every call), so no side may always follow the same one.
     """
     samples: dict[str, dict[str, list[float]]] = {}
     reps = max(20, int(2e6 // n))
+    orders = list(itertools.permutations(("ours", "torch", "numpy")))
     for r in range(rounds):
         for name, ours, plain, nump in cases(n):
             if only and not any(word in name for word in only):
                 continue
             per = samples.setdefault(name, {"ours": [], "torch": [], "numpy": []})
-            order = [("ours", ours), ("torch", plain), ("numpy", nump)]
-            for key, fn in order[r % 3 :] + order[: r % 3]:  # no side always runs first
+            fns = {"ours": ours, "torch": plain, "numpy": nump}
+            for key in orders[r % len(orders)]:
+                fn = fns[key]
                 fn()  # warm-up
                 per[key].append(timed(fn, reps))
     med = statistics.median

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo use (data packages, Chromium for the browser
-# tests, Graphviz for plot()). Skips quietly where apt is not usable (not root, not Debian).
+# tests, Graphviz for plot(), gcc for the optional C extension of the Tensor ops). Skips quietly
+# where apt is not usable (not root, not Debian).
 set -uo pipefail
-pkgs="dataset-fashion-mnist mricron-data chromium graphviz"
+pkgs="dataset-fashion-mnist mricron-data chromium graphviz gcc"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

@@ -69,6 +69,17 @@ def test_select_matches_numpy_and_copies(indices):
         np.testing.assert_array_equal(t.getdata(), A)
 
 
+def test_select_of_a_large_tensor_copies_as_a_small_one():
+    from deephealth.eddl.tensor.shape import NARROW_COPY_MAX
+
+    big = np.arange(NARROW_COPY_MAX * 2, dtype=np.float32).reshape(256, -1)  # the `clone` path
+    t = Tensor.fromarray(big)
+    for indices, expected in ((["1:-1"], big[1:-1]), (["3:3"], big[3:3]), (["-2:"], big[-2:])):
+        got = t.select(indices)
+        np.testing.assert_array_equal(got.getdata(), expected)
+        assert got.torch.is_contiguous() and got.torch.data_ptr() != t.torch.data_ptr()
+
+
 def test_select_errors_and_other_ranks():
     t = Tensor.fromarray(A)
     with pytest.raises(TensorError, match="3 indices for a 2-D tensor"):

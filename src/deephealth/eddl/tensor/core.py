@@ -27,7 +27,7 @@ from deephealth.eddl.tensor._base import (
     shape_list,
 )
 from deephealth.eddl.tensor.image import ImageMixin
-from deephealth.eddl.tensor.math import MathMixin
+from deephealth.eddl.tensor.math import ARITHMETIC, UNARY, MathMixin
 from deephealth.eddl.tensor.reduce import ReduceMixin
 from deephealth.eddl.tensor.shape import ShapeMixin
 
@@ -433,3 +433,24 @@ class Tensor(MathMixin, ReduceMixin, ShapeMixin, ImageMixin):
     def save(self, filename: str | os.PathLike, format: str = "") -> None:  # noqa: A002
         """Write the tensor as `.npy`, EDDL `.bin`, `.csv/.tsv/.txt` (2-D) or an image (C×H×W)."""
         io.save_array(self.getdata(), filename, format)
+
+
+def _install_fast_ops(cls: type[Tensor]) -> None:
+    """Give the new-tensor ops their C path (`_fastcall.FastOp`) when the extension is built.
+
+    Each op keeps its Python function as the fallback (`op.__wrapped__`): the C path only handles
+    the common call, all arguments exactly `Tensor`, and returns what that function would.
+    """
+    try:
+        from deephealth.eddl.tensor._fastcall import FastOp
+    except ImportError:  # built without a C compiler: the Python functions stay
+        return
+    for name, (_inplace, fn, _what) in UNARY.items():
+        setattr(cls, name, FastOp(fn, getattr(MathMixin, name), cls, 1))
+    for name, (_inplace, fn, _symbol) in ARITHMETIC.items():
+        setattr(cls, name, FastOp(fn, getattr(MathMixin, name), cls, 2))
+    mult2d = FastOp(torch.mm, cls.__dict__["mult2D"].__func__, cls, 2)
+    setattr(cls, "mult2D", staticmethod(mult2d))  # noqa: B010 (mypy: no assignment to a method)
+
+
+_install_fast_ops(Tensor)

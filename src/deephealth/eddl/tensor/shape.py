@@ -62,6 +62,12 @@ def _axis(axis: int, ndim: int, what: str) -> int:
     return int(axis) % ndim
 
 
+# `select` copies tensors up to this many elements with `narrow_copy` (cheapest per call, one
+# thread), larger ones with `clone` (threaded): 1M floats, 2 threads: 156 vs 75 µs; 1,024: 2.2 vs
+# 3.9 µs (torch copies below its 32,768-element grain with one thread anyway)
+NARROW_COPY_MAX = 32_768
+
+
 class ShapeMixin:
     """Indexing, reshaping and joining; the class sets `torch` and `wrap`."""
 
@@ -73,9 +79,10 @@ class ShapeMixin:
     def select(self, indices: Sequence[str]) -> Any:
         """A copy of the part given by EDDL string indices, e.g. `t.select([":100", "2"])`.
 
-        One range on the first dimension (`["1:-1"]`, the batch slices of training loops) is
-        copied by `narrow_copy`, one copy without an intermediate view; other ranges by a view
-        and `clone`; single indices keep their dimension (EDDL's rule, `index_key`).
+        One range on the first dimension (`["1:-1"]`, the batch slices of training loops) of a
+        small tensor is copied by `narrow_copy`, one copy without an intermediate view; larger
+        tensors and other ranges by a view and `clone` (which uses torch's threads); single
+        indices keep their dimension (EDDL's rule, `index_key`).
         """
         t = self.torch
         try:  # ranges only ("1:-1", ":"): a cached key whatever the sizes, checked by torch
@@ -85,9 +92,9 @@ class ShapeMixin:
                 key = slice_key(strings)
             if key.__class__ is slice:
                 start, stop, step = key.indices(t.shape[0])
-                if step == 1:
+                if step == 1 and t.numel() <= NARROW_COPY_MAX:
                     part = t.narrow_copy(0, start, stop - start if stop > start else 0)
-                else:
+                else:  # `clone` copies with torch's threads, `narrow_copy` with one
                     part = t[key].clone()
             elif key is not False:
                 part = t[key].clone()
