@@ -10,7 +10,8 @@ imports rewritten (`pyeddl.eddl` / `pyeddl._core` -> `deephealth.eddl`, `pyeddl.
 subprocess with a timeout. pyeddl's dataset and model downloads are served by a local HTTP server
 on 127.0.0.1 (`DEEPHEALTH_DATASETS_URL`, `DEEPHEALTH_MODELS_URL`) from small stand-ins written in
 EDDL's formats (Fashion-MNIST images for MNIST when installed, generated data for the others, ONNX
-stand-ins with the layer names of EDDL's pretrained files); pyecvl's examples get a data root of
+stand-ins with the layer names of EDDL's pretrained files; a file a script downloads itself is put
+in its folder, `LOCAL_FILES`); pyecvl's examples get a data root of
 real images (scikit-image, pydicom, nibabel test files, the CMU-1 slide when present). Examples run
 with `--epochs 1 --small` (and smaller batches) when they take those options.
 
@@ -254,6 +255,27 @@ PYEDDL_ARGS = {  # positional arguments of the application scripts
 FIRST = ("save_net_to_file.py",)  # examples whose outputs others read
 
 
+def write_keras_mnist(folder: Path) -> None:
+    """`mnist.npz` in Keras' layout (uint8 images, integer labels), from the MNIST stand-in.
+
+    pyeddl's `Tensor/array_tensor_save.py` downloads this file itself with `urllib` (no network
+    here) unless it is already in its folder, so the stand-in is put there.
+    """
+    files = _mnist(np.random.default_rng(0))
+    x, y = files["mnist_trX.bin"], files["mnist_trY.bin"]
+    xt, yt = files["mnist_tsX.bin"], files["mnist_tsY.bin"]
+    np.savez(
+        folder / "mnist.npz",
+        x_train=x.reshape(-1, 28, 28).astype(np.uint8),
+        y_train=np.argmax(y, axis=1).astype(np.uint8),
+        x_test=xt.reshape(-1, 28, 28).astype(np.uint8),
+        y_test=np.argmax(yt, axis=1).astype(np.uint8),
+    )
+
+
+LOCAL_FILES = {"array_tensor_save.py": write_keras_mnist}  # files a script downloads itself
+
+
 def run_one(
     cmd: list[str], cwd: Path, env: dict[str, str], timeout: int
 ) -> tuple[bool, str, float]:
@@ -284,6 +306,8 @@ def run_examples(kind: str, src: Path, work: Path, env: dict, only: str, timeout
         folder.mkdir(parents=True, exist_ok=True)
         text = path.read_text()
         (folder / path.name).write_text(rewrite(text))
+        if path.name in LOCAL_FILES:
+            LOCAL_FILES[path.name](folder)
         if kind == "pyecvl":
             args = [a.format(d=env["ECVL_DATA"]) for a in PYECVL_ARGS.get(path.name, [])]
         else:

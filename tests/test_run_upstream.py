@@ -64,3 +64,13 @@ def test_stand_in_datasets_load_as_pyeddl_expects(runner, tmp_path: Path) -> Non
     assert y.shape[1] == 30 and float(np.asarray(y).max()) < 514
     assert Tensor.load(str(tmp_path / "drive_trY.bin")).shape == [20, 584, 584]
     assert (tmp_path / "cifar_trX.bin.sha256").read_text().split()[1] == "cifar_trX.bin"
+
+
+def test_keras_mnist_stand_in_has_keras_layout(runner, tmp_path: Path) -> None:
+    runner.write_keras_mnist(tmp_path)
+    with np.load(tmp_path / "mnist.npz") as f:
+        x, y, xt, yt = f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+    assert x.dtype == np.uint8 and x.shape[1:] == (28, 28) and len(x) == len(y) > 0
+    assert xt.shape[1:] == (28, 28) and len(xt) == len(yt) > 0
+    assert set(np.unique(y)) <= set(range(10)) and len(np.unique(y)) == 10
+    assert x.max() > 200  # images in 0-255, not 0-1
