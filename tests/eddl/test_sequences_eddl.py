@@ -246,3 +246,26 @@ def test_targets_of_k_steps_train_the_last_k_outputs_and_inner_layers_hold_their
     assert eddl.getOutput(lstm).shape == [4, 4]  # the LSTM's last output (not the sequence)
     # prediction without targets gives the last step only
     assert eddl.predict(net, [data])[0].shape == [8, 2]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_a_recurrent_parent_gives_its_states_as_eddl(kind):
+    """EDDL's `LSTM([x, lstm], n)`: the layer starts from the other layer's final states (a GRU
+    or an RNN after an LSTM takes its h), as pyeddl's `test_recurrent_layers` builds them."""
+    torch.manual_seed(5)
+    x = eddl.Input([3])
+    enc = eddl.LSTM(x, 4)
+    second = getattr(eddl, kind)([x, enc], 4)
+    assert [p.kind for p in second.parents] == ["Input", "GetStates"]
+    net = Model([x], [second])
+    data = torch.randn(2, 5, 3)
+    got = _forward(net, data)
+    _, (h, c) = enc.module.rnn(data)
+    start = (h, c) if kind == "LSTM" else h
+    torch.testing.assert_close(got, second.module.rnn(data, start)[0][:, -1])
+
+
+def test_a_recurrent_parent_with_too_few_states_is_refused():
+    x = eddl.Input([3])
+    with pytest.raises(Exception, match=r"LSTM starts from 2 states \(h, c\) but GRU layer"):
+        eddl.LSTM([x, eddl.GRU(x, 4)], 4)

@@ -82,3 +82,19 @@ def test_encoder_decoder_teacher_forced_graph(tmp_path):
     assert want.shape == (4, steps, vocab)
     np.testing.assert_allclose(_ort(path, x, words), want, atol=1e-5)
     np.testing.assert_array_equal(_reimport(path, x, words), want)
+
+
+def test_gru_started_from_an_lstm_layer(tmp_path):
+    """`GRU([x, lstm], n)` (EDDL reads the LSTM's h): onnxruntime and a new process agree."""
+    torch.manual_seed(2)
+    x = eddl.Input([3])
+    enc = eddl.LSTM(x, 4)
+    out = eddl.Dense(eddl.GRU([x, enc], 4), 2)
+    net = eddl.Model([x], [out])
+    data = np.random.default_rng(2).standard_normal((3, 6, 3)).astype(np.float32)
+    path = tmp_path / "gru_from_lstm.onnx"
+    eddl.save_net_to_onnx_file(net, str(path), 6)
+    want = _torch(net, data)
+    assert want.shape == (3, 2)
+    np.testing.assert_allclose(_ort(path, data), want, atol=1e-5)
+    np.testing.assert_array_equal(_reimport(path, data), want)

@@ -98,8 +98,8 @@ class GraphModule(nn.Module):
             ranks = [len(layers[p].output_shape) + 1 for p in parents]
             if _step_form(layer):
                 role, extra = _RECURRENT, in_decoder[slot] or feeds_recurrent[slot]
-            elif layer.kind == "GetStates":
-                role, extra = _GETSTATES, layers[parents[0]].module
+            elif layer.kind == "GetStates":  # the parent's first `states` states
+                role, extra = _GETSTATES, (layers[parents[0]].module, layer.params["states"])
             else:
                 role, extra = _PLAIN, None
             seq_plan.append((slot, module, parents, role, ranks, extra))
@@ -152,7 +152,8 @@ class GraphModule(nn.Module):
                 if cache is not None and self._in_decoder[slot]:
                     cache[("states", slot)] = module.last_states
             elif role == _GETSTATES:
-                values[slot] = extra.last_states
+                source, count = extra
+                values[slot] = source.last_states[:, :count]
             else:
                 values[slot] = _time_distributed(module, args, ranks)
             if cache is not None and self._feeds_decoder[slot]:

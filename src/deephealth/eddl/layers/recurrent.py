@@ -223,6 +223,8 @@ def _recurrent(
         raise ValueError(f"{kind} needs a positive number of units, got {units}")
     if isinstance(parents[0], Layer):
         _stack_source(parents[0])
+    if len(parents) == 2 and isinstance(parents[1], Layer) and parents[1].kind in RECURRENT_KINDS:
+        parents[1] = _states_of(parents[1], kind)
     if extra["return_sequences"] and isinstance(parents[0], Layer):
         if len(parents[0].output_shape) == 1:
             raise ValueError(
@@ -309,6 +311,21 @@ def GetStates(parent: Layer, name: str = "") -> Layer:
         )
     params = {"states": num_states(parent.kind), "width": int(parent.output_shape[-1])}
     return Layer("GetStates", [parent], params, name or None)
+
+
+def _states_of(source: Layer, kind: str) -> Layer:
+    """EDDL's `LSTM([x, lstm], n)`: start from recurrent layer `source`'s final states.
+
+    EDDL reads `source`'s states directly (h, and c for an LSTM); here that is a `GetStates` of
+    `source` keeping the first states that `kind` needs (a GRU after an LSTM takes h).
+    """
+    have, need = num_states(source.kind), num_states(kind)
+    if need > have:
+        raise ShapeError(
+            f"{kind} starts from {need} states (h, c) but {source.kind} layer '{source.name}' has "
+            f"{have}; give it States([{need}, units]) or the states of an LSTM"
+        )
+    return Layer("GetStates", [source], {"states": need, "width": int(source.output_shape[-1])})
 
 
 def States(shape: Sequence[int], name: str = "") -> Layer:

@@ -171,9 +171,13 @@ def recurrent_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> No
 
 @exporter("GetStates")
 def get_states_to_onnx(ctx: ExportContext, layer: Layer, inputs: list[str]) -> None:
-    """The recurrent parent's Y_h (and Y_c), (dirs, N, H) each, as (N, S, dirs * H)."""
+    """The recurrent parent's Y_h (and Y_c), (dirs, N, H) each, as (N, S, dirs * H).
+
+    S is the layer's `states`: all of the parent's, or Y_h alone for a GRU/RNN started from an
+    LSTM (`GRU([x, lstm], n)`).
+    """
     parts = []
-    for name in ctx.states[layer.parents[0].name]:
+    for name in ctx.states[layer.parents[0].name][: layer.params["states"]]:
         t = ctx.node("Transpose", [name], ctx.tmp(layer, "batch_major"), layer, perm=[1, 0, 2])
         parts.append(
             ctx.node(
