@@ -123,3 +123,18 @@ def test_overlay_and_errors(trained):
         explain(module, layer, tx[0], "gradcam", target=5)
     with pytest.raises(ExplainError, match="Grad-CAM needs"):
         explain(module, None, tx[0], "gradcam")
+
+
+def test_concurrent_explanations_of_one_model_give_the_sequential_maps(trained):
+    """The server explains a job's images in parallel threads with one cached module; Captum's
+    hooks on that module must not mix two requests (seen: "the differentiated Tensor ... not
+    used in the graph" from an explanation request under the browser's parallel image loads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    module, layer, tx, _, _ = trained
+    jobs = [(i % 8, method) for i in range(48) for method in ("gradcam", "integrated_gradients")]
+    want = {key: explain(module, layer, tx[key[0]], key[1], target=1)[0] for key in set(jobs)}
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda key: explain(module, layer, tx[key[0]], key[1], 1)[0], jobs))
+    for key, heat in zip(jobs, got):
+        np.testing.assert_allclose(heat, want[key], atol=1e-5, err_msg=str(key))

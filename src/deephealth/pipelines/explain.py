@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,17 @@ from deephealth.errors import PipelineError
 METHODS = ("gradcam", "integrated_gradients", "occlusion")
 _cache: dict[str, tuple[float, nn.Module, nn.Module | None]] = {}
 _lock = threading.Lock()
+# one lock per module: Captum attaches hooks to the module itself, so two threads explaining with
+# the same (cached) module would read each other's activations and gradients
+_module_locks: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def _lock_of(module: nn.Module) -> threading.Lock:
+    with _lock:
+        lock = _module_locks.get(module)
+        if lock is None:
+            lock = _module_locks[module] = threading.Lock()
+        return lock
 
 
 class ExplainError(PipelineError, ValueError):
@@ -148,7 +160,7 @@ def explain(
     method: str = "gradcam",
     target: int | None = None,
 ) -> tuple[np.ndarray, int]:
-    """The heat map of one sample.
+    """The heat map of one sample (thread-safe: calls with the same module run one at a time).
 
     Args:
         module: Class-score module (see `scores_module` / `load_model`).
@@ -170,14 +182,17 @@ def explain(
     param = next(module.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device)[None]
-    with torch.no_grad():
-        scores = module(t)
-    if target is None:
-        target = int(scores[0].argmax())
-    if not 0 <= target < scores.shape[1]:
-        raise ExplainError(f"class index {target} outside the model's {scores.shape[1]} classes")
-    with torch.enable_grad():
-        a = _METHODS[method](module, layer, t.clone().requires_grad_(True), target)
+    with _lock_of(module):  # one explanation at a time per module (Captum hooks the module)
+        with torch.no_grad():
+            scores = module(t)
+        if target is None:
+            target = int(scores[0].argmax())
+        if not 0 <= target < scores.shape[1]:
+            raise ExplainError(
+                f"class index {target} outside the model's {scores.shape[1]} classes"
+            )
+        with torch.enable_grad():
+            a = _METHODS[method](module, layer, t.clone().requires_grad_(True), target)
     heat = a.detach()[0].sum(dim=0).cpu().numpy()
     return _normalize(heat), target
 
