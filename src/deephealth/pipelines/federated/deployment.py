@@ -158,7 +158,9 @@ def wait_port(address: str, timeout_s: float, proc: subprocess.Popen[bytes] | No
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise FederatedError(f"the SuperLink exited ({proc.returncode}) before listening")
+            raise FederatedError(
+                f"the federation server exited ({proc.returncode}) before listening at {address}"
+            )
         try:
             with socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1",
                                            int(port)), timeout=1):  # fmt: skip

@@ -100,9 +100,16 @@ def simulate(config: str | Path, sites: Sequence[str | Path], resume: bool = Fal
 
     restarted: list[int] = []
     try:
-        if deployment:  # SuperNodes back off for up to ~20 s between tries: start them once
-            wait_port(address, 300, server)  # the SuperLink listens
-        procs.extend(start_site(i, True) for i in range(len(sites)))
+        # Sites start once the server listens: Flower's gRPC client does not retry a refused
+        # connection (a site started before a resuming server listened exited at once), and
+        # SuperNodes back off for up to ~20 s between tries.
+        try:
+            wait_port(address, 300, server)
+        except FederatedError:
+            if server.poll() is None:
+                raise  # nothing listens after 300 s
+        if server.poll() is None:  # (a server that exited is reported below, with its log)
+            procs.extend(start_site(i, True) for i in range(len(sites)))
         deadline = time.monotonic() + timeout_s
         while server.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
