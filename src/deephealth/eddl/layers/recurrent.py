@@ -309,8 +309,13 @@ def GetStates(parent: Layer, name: str = "") -> Layer:
             f"GetStates takes a recurrent layer (RNN/LSTM/GRU), got "
             f"{getattr(parent, 'kind', type(parent).__name__)}"
         )
-    params = {"states": num_states(parent.kind), "width": int(parent.output_shape[-1])}
-    return Layer("GetStates", [parent], params, name or None)
+    return _states_layer(parent, num_states(parent.kind), name)
+
+
+def _states_layer(source: Layer, count: int, name: str = "") -> Layer:
+    """The `GetStates` layer of `source`'s first `count` final states, `(count, width)`."""
+    params = {"states": count, "width": int(source.output_shape[-1])}
+    return Layer("GetStates", [source], params, name or None)
 
 
 def _states_of(source: Layer, kind: str) -> Layer:
@@ -325,7 +330,7 @@ def _states_of(source: Layer, kind: str) -> Layer:
             f"{kind} starts from {need} states (h, c) but {source.kind} layer '{source.name}' has "
             f"{have}; give it States([{need}, units]) or the states of an LSTM"
         )
-    return Layer("GetStates", [source], {"states": need, "width": int(source.output_shape[-1])})
+    return _states_layer(source, need)
 
 
 def States(shape: Sequence[int], name: str = "") -> Layer:
